@@ -1,0 +1,104 @@
+// The sockets of a node, each configured on purpose (every option is explained where it is set,
+// in sockets.cc). bus/ moves frames and knows peers and keys; it never decodes a message type.
+//
+// Threading: a socket belongs to the thread that uses it (ZeroMQ sockets are not thread-safe).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "zcluster/bus/curve_keys.h"
+#include "zcluster/bus/zap_authenticator.h"
+#include "zcluster/schemas/status.h"
+
+namespace zcluster::bus {
+
+using Frames = std::vector<std::string>;
+
+// Tunables shared by every TCP socket.
+struct SocketOptions {
+  // Largest frame accepted; a larger one closes the connection (ZMQ_MAXMSGSIZE). Default 64 MiB.
+  std::int64_t max_message_bytes = 64ll << 20;
+  // ZMTP PING interval and how long without any traffic before the connection is closed, so that
+  // a half-open TCP connection (peer powered off, cable pulled) is noticed. Default 2 s / 10 s.
+  std::chrono::milliseconds heartbeat_interval{2000};
+  std::chrono::milliseconds heartbeat_timeout{10000};
+  // Clients reconnect after this, doubling up to the maximum; libzmq adds a random part of the
+  // base interval to each wait so that workers restarted together do not reconnect in lockstep.
+  // Default 250 ms up to 5 s.
+  std::chrono::milliseconds reconnect_interval{250};
+  std::chrono::milliseconds reconnect_interval_max{5000};
+  // Pending connections the kernel queues for a listening socket (ZMQ_BACKLOG). Default 1024, so
+  // a thousand workers restarting at once are not refused.
+  int backlog = 1024;
+};
+
+// One message as a server socket received it.
+struct Envelope {
+  std::string routing_id;    // chosen by libzmq or the peer: an address for replies, not an identity
+  std::string user_id;       // from the ZAP handler: the only identity to trust ("" on ipc)
+  std::string peer_address;  // the peer's IP as libzmq saw it
+  Frames frames;             // the payload frames, routing id removed
+  bool too_many_frames = false;  // more than kMaxFrames arrived; only the first were kept
+};
+
+inline constexpr std::size_t kMaxFrames = 16;
+
+// A ROUTER that binds. Made with CURVE (TCP, needs the running ZAP handler) or on a local ipc
+// path (the control socket; access is the file's mode).
+class RouterSocket {
+ public:
+  static Result<RouterSocket> BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
+                                        const CurveKeyPair& server, const std::string& endpoint,
+                                        const SocketOptions& options);
+  static Result<RouterSocket> BindLocal(zmq::context_t& ctx, const std::string& ipc_path);
+
+  // Next queued message without blocking; nullopt when none is queued.
+  Result<std::optional<Envelope>> Receive();
+  // Unavailable when the peer is not (or no longer) connected: ROUTER_MANDATORY reports it
+  // instead of dropping the message silently.
+  Status Send(const std::string& routing_id, const Frames& frames);
+  // The bound endpoint with the real port (for binds to port 0 or '*').
+  std::string endpoint() const;
+  zmq::socket_t& socket() { return socket_; }
+
+ private:
+  explicit RouterSocket(zmq::socket_t s) : socket_(std::move(s)) {}
+  zmq::socket_t socket_;
+};
+
+// A DEALER that connects: to a master over CURVE, or to a local control socket.
+class DealerSocket {
+ public:
+  // `routing_id` names this connection to the server (ROUTER_HANDOVER lets a reconnect with the
+  // same id take over a half-open old connection).
+  static Result<DealerSocket> ConnectCurve(zmq::context_t& ctx, const CurveKeyPair& client,
+                                           const std::string& server_public_z85,
+                                           const std::string& endpoint,
+                                           const std::string& routing_id,
+                                           const SocketOptions& options);
+  static Result<DealerSocket> ConnectLocal(zmq::context_t& ctx, const std::string& ipc_path);
+
+  // Unavailable when the message cannot be queued now (no connection yet, queue full).
+  Status Send(const Frames& frames);
+  Result<std::optional<Frames>> Receive();
+  zmq::socket_t& socket() { return socket_; }
+
+ private:
+  explicit DealerSocket(zmq::socket_t s) : socket_(std::move(s)) {}
+  zmq::socket_t socket_;
+};
+
+// Waits until one of the sockets or file descriptors is readable, or `timeout` passes.
+struct PollItem {
+  zmq::socket_t* socket = nullptr;  // either a socket...
+  int fd = -1;                      // ...or a plain file descriptor
+  bool readable = false;            // set by Poll
+};
+Status Poll(std::vector<PollItem>& items, std::chrono::milliseconds timeout);
+
+}  // namespace zcluster::bus

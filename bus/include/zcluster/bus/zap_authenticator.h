@@ -1,0 +1,94 @@
+// The ZAP handler (ZeroMQ RFC 27) that decides which CURVE keys may connect to this process's
+// server sockets. libzmq lets *any* CURVE client in when no handler is bound to
+// inproc://zeromq.zap.01, so server sockets can only be made from a running ZapAuthenticator
+// (see sockets.h): without it there is no way to bind one. It fails closed: an unknown key, a
+// malformed request or a mechanism other than CURVE is refused.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "zcluster/schemas/status.h"
+
+namespace zcluster::bus {
+
+// Public key (Z85) → the User-Id libzmq attaches to every message from that peer. The User-Id is
+// the only identity the nodes trust; a routing id is chosen by the peer and proves nothing.
+class AllowList {
+ public:
+  // InvalidArgument when the key is not a Z85 key or the user id is empty.
+  Status Add(const std::string& public_z85, const std::string& user_id);
+  std::optional<std::string> Find(const std::string& public_z85) const;
+  std::size_t size() const { return by_key_.size(); }
+
+ private:
+  std::map<std::string, std::string> by_key_;
+};
+
+struct ZapVerdict {
+  std::string status_code;  // "200" allowed, "400" refused, "500" malformed request
+  std::string status_text;
+  std::string user_id;      // set when allowed
+  std::string address;      // the peer's IP as libzmq reported it
+  std::string public_z85;   // the key that was presented, when there was one
+};
+
+// Decides one ZAP request (its frames as received). Pure, so it is tested without sockets.
+ZapVerdict DecideZapRequest(const AllowList& allowed, const std::vector<std::string>& request);
+
+class ZapAuthenticator {
+ public:
+  // Called on the handler's thread for each refusal, at most once per peer address and key in
+  // `kRefusalLogInterval` (a refused client keeps retrying its handshake); `suppressed` counts the
+  // refusals not reported since the last call for that pair.
+  using RefusalLog = std::function<void(const ZapVerdict& verdict, std::uint64_t suppressed)>;
+  static constexpr std::chrono::seconds kRefusalLogInterval{30};
+
+  // Binds inproc://zeromq.zap.01 on `ctx` before returning, then serves it on its own thread
+  // until destroyed. FailedPrecondition when another handler is bound on that context.
+  // `ctx` must outlive the authenticator.
+  static Result<std::unique_ptr<ZapAuthenticator>> Start(zmq::context_t& ctx, AllowList allowed,
+                                                         RefusalLog log);
+  ~ZapAuthenticator();
+  ZapAuthenticator(const ZapAuthenticator&) = delete;
+  ZapAuthenticator& operator=(const ZapAuthenticator&) = delete;
+
+  // Swaps the allow-list; handshakes after the call see the new one. Thread-safe.
+  void Replace(AllowList allowed);
+  std::uint64_t refused() const { return refused_.load(); }
+  std::uint64_t allowed() const { return allowed_.load(); }
+  // The ZAP domain server sockets must set (libzmq skips ZAP for CURVE only if none is bound).
+  static constexpr const char* kDomain = "zcluster";
+
+ private:
+  ZapAuthenticator(zmq::context_t& ctx, AllowList allowed, RefusalLog log);
+  void Serve();
+  void Report(const ZapVerdict& verdict);
+
+  zmq::socket_t handler_;     // REP on inproc://zeromq.zap.01; owned by the thread once started
+  zmq::socket_t stop_rx_;     // PAIR: the destructor's stop signal
+  zmq::socket_t stop_tx_;
+  mutable std::mutex mu_;
+  AllowList allowed_keys_;    // guarded by mu_
+  RefusalLog log_;
+  struct Reported {
+    std::chrono::steady_clock::time_point at;
+    std::uint64_t suppressed = 0;
+  };
+  std::map<std::string, Reported> reported_;  // by address + key; handler thread only
+  std::atomic<std::uint64_t> refused_{0};
+  std::atomic<std::uint64_t> allowed_{0};
+  std::thread thread_;
+};
+
+}  // namespace zcluster::bus

@@ -1,0 +1,211 @@
+#include "zcluster/bus/sockets.h"
+
+#include <sys/stat.h>
+
+namespace zcluster::bus {
+namespace {
+
+std::string What(const zmq::error_t& e) { return e.what(); }
+
+// Options every TCP socket gets, server or client.
+void ApplyTcpOptions(zmq::socket_t& s, const SocketOptions& o) {
+  // A frame larger than this closes the connection before it is buffered: memory stays bounded
+  // whatever a peer sends.
+  s.set(zmq::sockopt::maxmsgsize, o.max_message_bytes);
+  // ZMTP heartbeats close half-open connections that TCP would keep for hours; TTL tells the peer
+  // to close its side too when our PINGs stop.
+  s.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(o.heartbeat_interval.count()));
+  s.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(o.heartbeat_timeout.count()));
+  s.set(zmq::sockopt::heartbeat_ttl, static_cast<int>(o.heartbeat_timeout.count()));
+  // Nothing we send matters after close: the protocol acknowledges what must arrive.
+  s.set(zmq::sockopt::linger, 0);
+}
+
+// A message property, "" when absent (ipc peers have no User-Id).
+std::string Property(zmq::message_t& msg, const char* name) {
+  const char* value = zmq_msg_gets(msg.handle(), name);
+  return value != nullptr ? value : "";
+}
+
+Frames TakeFrames(zmq::socket_t& s, zmq::message_t& first, bool* too_many) {
+  Frames frames;
+  frames.emplace_back(first.to_string());
+  bool more = first.more();
+  zmq::message_t part;
+  while (more) {
+    // The rest of a multipart message is already queued: these receives never block.
+    if (!s.recv(part, zmq::recv_flags::none)) break;
+    more = part.more();
+    if (frames.size() < kMaxFrames) {
+      frames.emplace_back(part.to_string());
+    } else {
+      *too_many = true;
+    }
+  }
+  return frames;
+}
+
+Status SendFrames(zmq::socket_t& s, const std::string* routing_id, const Frames& frames) {
+  try {
+    if (routing_id != nullptr) {
+      auto r = s.send(zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      if (!r) return Status::Unavailable("send queue full");
+    }
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      auto flags = zmq::send_flags::dontwait;
+      if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
+      auto r = s.send(zmq::buffer(frames[i]), flags);
+      if (!r) return Status::Unavailable("send queue full or no connection");
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) return Status::Unavailable("peer not connected");
+    return Status::Internal("send: " + What(e));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<RouterSocket> RouterSocket::BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
+                                             const CurveKeyPair& server,
+                                             const std::string& endpoint,
+                                             const SocketOptions& options) {
+  (void)zap;  // its existence is the point: the handler is bound before this socket is
+  try {
+    zmq::socket_t s(ctx, zmq::socket_type::router);
+    ApplyTcpOptions(s, options);
+    s.set(zmq::sockopt::curve_server, true);
+    s.set(zmq::sockopt::curve_secretkey, server.secret_z85);
+    // A domain makes libzmq consult the ZAP handler for every handshake.
+    s.set(zmq::sockopt::zap_domain, ZapAuthenticator::kDomain);
+    // Report an unroutable reply (peer gone) as EHOSTUNREACH instead of dropping it silently.
+    s.set(zmq::sockopt::router_mandatory, true);
+    // A peer that reconnects with a routing id still held by its half-open old connection takes
+    // the id over instead of being refused.
+    s.set(zmq::sockopt::router_handover, true);
+    s.set(zmq::sockopt::backlog, options.backlog);
+    s.bind(endpoint);
+    return RouterSocket(std::move(s));
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot bind " + endpoint + ": " + What(e));
+  }
+}
+
+Result<RouterSocket> RouterSocket::BindLocal(zmq::context_t& ctx, const std::string& ipc_path) {
+  try {
+    zmq::socket_t s(ctx, zmq::socket_type::router);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::router_mandatory, true);
+    s.set(zmq::sockopt::maxmsgsize, std::int64_t{1} << 20);
+    // A stale socket file from a killed daemon would make bind fail; the database lock (store/)
+    // already guarantees no live daemon owns this home.
+    ::unlink(ipc_path.c_str());
+    s.bind("ipc://" + ipc_path);
+    // Like Wazuh's c-internal.sock: owner and group may command the node, nobody else.
+    if (::chmod(ipc_path.c_str(), 0660) != 0) {
+      return Status::PermissionDenied("cannot chmod 0660 '" + ipc_path + "'");
+    }
+    return RouterSocket(std::move(s));
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot bind ipc://" + ipc_path + ": " + What(e));
+  }
+}
+
+Result<std::optional<Envelope>> RouterSocket::Receive() {
+  try {
+    zmq::message_t id;
+    if (!socket_.recv(id, zmq::recv_flags::dontwait)) return std::optional<Envelope>();
+    Envelope env;
+    env.routing_id = id.to_string();
+    if (!id.more()) return std::optional<Envelope>(std::move(env));
+    zmq::message_t first;
+    if (!socket_.recv(first, zmq::recv_flags::none)) return std::optional<Envelope>();
+    // Metadata set by the ZAP handler travels on every frame the peer sent.
+    env.user_id = Property(first, "User-Id");
+    env.peer_address = Property(first, "Peer-Address");
+    env.frames = TakeFrames(socket_, first, &env.too_many_frames);
+    return std::optional<Envelope>(std::move(env));
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("receive: " + What(e));
+  }
+}
+
+Status RouterSocket::Send(const std::string& routing_id, const Frames& frames) {
+  return SendFrames(socket_, &routing_id, frames);
+}
+
+std::string RouterSocket::endpoint() const {
+  return socket_.get(zmq::sockopt::last_endpoint);
+}
+
+Result<DealerSocket> DealerSocket::ConnectCurve(zmq::context_t& ctx, const CurveKeyPair& client,
+                                                const std::string& server_public_z85,
+                                                const std::string& endpoint,
+                                                const std::string& routing_id,
+                                                const SocketOptions& options) {
+  try {
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    ApplyTcpOptions(s, options);
+    s.set(zmq::sockopt::curve_serverkey, server_public_z85);
+    s.set(zmq::sockopt::curve_publickey, client.public_z85);
+    s.set(zmq::sockopt::curve_secretkey, client.secret_z85);
+    s.set(zmq::sockopt::routing_id, routing_id);
+    s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(options.reconnect_interval.count()));
+    s.set(zmq::sockopt::reconnect_ivl_max,
+          static_cast<int>(options.reconnect_interval_max.count()));
+    // Queue nothing for a connection whose handshake has not completed: a send then fails at
+    // once and the caller decides (retry hello with backoff) instead of piling up stale messages.
+    s.set(zmq::sockopt::immediate, true);
+    s.connect(endpoint);
+    return DealerSocket(std::move(s));
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("cannot connect " + endpoint + ": " + What(e));
+  }
+}
+
+Result<DealerSocket> DealerSocket::ConnectLocal(zmq::context_t& ctx, const std::string& ipc_path) {
+  try {
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect("ipc://" + ipc_path);
+    return DealerSocket(std::move(s));
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("cannot connect ipc://" + ipc_path + ": " + What(e));
+  }
+}
+
+Status DealerSocket::Send(const Frames& frames) { return SendFrames(socket_, nullptr, frames); }
+
+Result<std::optional<Frames>> DealerSocket::Receive() {
+  try {
+    zmq::message_t first;
+    if (!socket_.recv(first, zmq::recv_flags::dontwait)) return std::optional<Frames>();
+    bool too_many = false;
+    Frames frames = TakeFrames(socket_, first, &too_many);
+    if (too_many) return Status::InvalidArgument("reply has more than 16 frames");
+    return std::optional<Frames>(std::move(frames));
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("receive: " + What(e));
+  }
+}
+
+Status Poll(std::vector<PollItem>& items, std::chrono::milliseconds timeout) {
+  std::vector<zmq::pollitem_t> raw;
+  raw.reserve(items.size());
+  for (const PollItem& i : items) {
+    raw.push_back({i.socket != nullptr ? i.socket->handle() : nullptr, i.fd, ZMQ_POLLIN, 0});
+  }
+  try {
+    zmq::poll(raw.data(), raw.size(), timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) {
+      for (PollItem& i : items) i.readable = false;
+      return Status::Ok();
+    }
+    return Status::Unavailable("poll: " + What(e));
+  }
+  for (std::size_t n = 0; n < items.size(); ++n) items[n].readable = raw[n].revents & ZMQ_POLLIN;
+  return Status::Ok();
+}
+
+}  // namespace zcluster::bus

@@ -1,0 +1,163 @@
+#include "zcluster/bus/zap_authenticator.h"
+
+#include <array>
+
+#include "zcluster/bus/curve_keys.h"
+
+namespace zcluster::bus {
+namespace {
+
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+
+std::string Z85Of(const std::string& bytes) {
+  std::array<char, 41> out{};
+  if (bytes.size() != 32) return {};
+  zmq_z85_encode(out.data(), reinterpret_cast<const std::uint8_t*>(bytes.data()), 32);
+  return std::string(out.data(), 40);
+}
+
+}  // namespace
+
+Status AllowList::Add(const std::string& public_z85, const std::string& user_id) {
+  if (!IsValidZ85Key(public_z85)) {
+    return Status::InvalidArgument("allow-list: '" + public_z85 + "' is not a Z85 CURVE key");
+  }
+  if (user_id.empty()) return Status::InvalidArgument("allow-list: empty user id");
+  by_key_[public_z85] = user_id;
+  return Status::Ok();
+}
+
+std::optional<std::string> AllowList::Find(const std::string& public_z85) const {
+  auto it = by_key_.find(public_z85);
+  if (it == by_key_.end()) return std::nullopt;
+  return it->second;
+}
+
+ZapVerdict DecideZapRequest(const AllowList& allowed, const std::vector<std::string>& request) {
+  ZapVerdict v;
+  // RFC 27: version, request id, domain, address, identity, mechanism, credentials...
+  if (request.size() < 6 || request[0] != "1.0") {
+    v.status_code = "500";
+    v.status_text = "malformed ZAP request";
+    return v;
+  }
+  v.address = request[3];
+  if (request[5] != "CURVE" || request.size() != 7 || request[6].size() != 32) {
+    v.status_code = "400";
+    v.status_text = "only CURVE is accepted";
+    return v;
+  }
+  v.public_z85 = Z85Of(request[6]);
+  if (request[2] != ZapAuthenticator::kDomain) {
+    v.status_code = "400";
+    v.status_text = "unknown ZAP domain";
+    return v;
+  }
+  std::optional<std::string> user = allowed.Find(v.public_z85);
+  if (!user) {
+    v.status_code = "400";
+    v.status_text = "key not allowed";
+    return v;
+  }
+  v.status_code = "200";
+  v.status_text = "OK";
+  v.user_id = *user;
+  return v;
+}
+
+ZapAuthenticator::ZapAuthenticator(zmq::context_t& ctx, AllowList allowed, RefusalLog log)
+    : handler_(ctx, zmq::socket_type::rep),
+      stop_rx_(ctx, zmq::socket_type::pair),
+      stop_tx_(ctx, zmq::socket_type::pair),
+      allowed_keys_(std::move(allowed)),
+      log_(std::move(log)) {}
+
+Result<std::unique_ptr<ZapAuthenticator>> ZapAuthenticator::Start(zmq::context_t& ctx,
+                                                                  AllowList allowed,
+                                                                  RefusalLog log) {
+  std::unique_ptr<ZapAuthenticator> zap(
+      new ZapAuthenticator(ctx, std::move(allowed), std::move(log)));
+  try {
+    zap->handler_.set(zmq::sockopt::linger, 0);
+    zap->handler_.bind(kZapEndpoint);
+    std::string stop = "inproc://zcluster-zap-stop-" +
+                       std::to_string(reinterpret_cast<std::uintptr_t>(zap.get()));
+    zap->stop_rx_.bind(stop);
+    zap->stop_tx_.connect(stop);
+  } catch (const zmq::error_t& e) {
+    return Status::FailedPrecondition(std::string("cannot bind the ZAP handler: ") + e.what());
+  }
+  // The sockets move to the thread here; the thread start is the memory barrier libzmq asks for.
+  zap->thread_ = std::thread([p = zap.get()] { p->Serve(); });
+  return zap;
+}
+
+ZapAuthenticator::~ZapAuthenticator() {
+  if (thread_.joinable()) {
+    try {
+      stop_tx_.send(zmq::str_buffer("stop"), zmq::send_flags::none);
+    } catch (const zmq::error_t&) {
+      // Only fails when the context is already terminated, which also wakes the thread.
+    }
+    thread_.join();
+  }
+}
+
+void ZapAuthenticator::Replace(AllowList allowed) {
+  std::lock_guard lock(mu_);
+  allowed_keys_ = std::move(allowed);
+}
+
+void ZapAuthenticator::Serve() {
+  std::array<zmq::pollitem_t, 2> items{{{handler_.handle(), 0, ZMQ_POLLIN, 0},
+                                        {stop_rx_.handle(), 0, ZMQ_POLLIN, 0}}};
+  try {
+    for (;;) {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1));
+      if (items[1].revents & ZMQ_POLLIN) return;
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
+      std::vector<std::string> request;
+      zmq::message_t part;
+      do {
+        if (!handler_.recv(part)) break;
+        if (request.size() < 16) request.emplace_back(part.to_string());
+      } while (part.more());
+      ZapVerdict verdict;
+      {
+        std::lock_guard lock(mu_);
+        verdict = DecideZapRequest(allowed_keys_, request);
+      }
+      std::string request_id = request.size() > 1 ? request[1] : "";
+      std::array<zmq::const_buffer, 6> reply{
+          zmq::str_buffer("1.0"), zmq::buffer(request_id), zmq::buffer(verdict.status_code),
+          zmq::buffer(verdict.status_text), zmq::buffer(verdict.user_id), zmq::const_buffer()};
+      for (std::size_t i = 0; i < reply.size(); ++i) {
+        handler_.send(reply[i], i + 1 < reply.size() ? zmq::send_flags::sndmore
+                                                     : zmq::send_flags::none);
+      }
+      if (verdict.status_code == "200") {
+        allowed_.fetch_add(1);
+      } else {
+        refused_.fetch_add(1);
+        Report(verdict);
+      }
+    }
+  } catch (const zmq::error_t&) {
+    // ETERM: the context is shutting down; nothing is left to authenticate.
+  }
+}
+
+void ZapAuthenticator::Report(const ZapVerdict& verdict) {
+  if (!log_) return;
+  auto now = std::chrono::steady_clock::now();
+  Reported& r = reported_[verdict.address + "/" + verdict.public_z85];
+  if (r.at != std::chrono::steady_clock::time_point{} && now - r.at < kRefusalLogInterval) {
+    ++r.suppressed;
+    return;
+  }
+  log_(verdict, r.suppressed);
+  r = Reported{now, 0};
+  if (reported_.size() > 4096) reported_.clear();  // bounded: a flood of keys cannot grow it
+}
+
+}  // namespace zcluster::bus

@@ -1,0 +1,112 @@
+// The message types of the zcluster protocol and their msgpack encoding. SCHEMAS.md beside this
+// folder is the reference for implementers in other languages; tests/schemas checks that every
+// example encoding there matches this code.
+//
+// A message is two ZeroMQ frames: frame 0 is the type name as a msgpack str ("hello"), frame 1
+// the body as a msgpack map with str keys. A ROUTER adds the routing id in front; nothing else
+// is framed. Decoders ignore map keys they do not know (so a newer peer may add fields within
+// a protocol version) and reject missing or mistyped required fields.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "zcluster/schemas/status.h"
+
+namespace zcluster::schemas {
+
+// Bumped when a change is not backwards compatible; the master refuses a hello whose protocol
+// differs from its own.
+inline constexpr std::uint32_t kProtocolVersion = 1;
+// Longest node or cluster name accepted, on the wire and in config.
+inline constexpr std::size_t kMaxNameLength = 64;
+// Longest free-text field (error messages, software versions, addresses).
+inline constexpr std::size_t kMaxTextLength = 1024;
+// Most nodes a node list may carry.
+inline constexpr std::size_t kMaxNodes = 100000;
+
+// Wazuh's rule for node and cluster names: A-Z, a-z, 0-9, '.', '-', '_', 1..kMaxNameLength long.
+bool IsValidName(std::string_view name);
+
+// worker → master: the first message of a session.
+struct Hello {
+  static constexpr std::string_view kType = "hello";
+  std::string cluster;    // the <cluster><name> the worker belongs to
+  std::string node;       // the worker's <node_name>; must match the name its key is filed under
+  std::uint32_t protocol = kProtocolVersion;
+  std::string software;   // e.g. "zcluster 0.1.0", shown by zcluster-control -l
+  bool operator==(const Hello&) const = default;
+};
+
+// master → worker: hello accepted.
+struct Welcome {
+  static constexpr std::string_view kType = "welcome";
+  std::string cluster;
+  std::string master;     // the master's node name
+  std::uint32_t protocol = kProtocolVersion;
+  std::string software;
+  bool operator==(const Welcome&) const = default;
+};
+
+// worker → master, every <keep_alive> seconds once welcomed.
+struct Keepalive {
+  static constexpr std::string_view kType = "keepalive";
+  std::uint64_t n = 0;    // counts keepalives within a session; echoed by the ack
+  bool operator==(const Keepalive&) const = default;
+};
+
+// master → worker.
+struct KeepaliveAck {
+  static constexpr std::string_view kType = "keepalive_ack";
+  std::uint64_t n = 0;
+  bool operator==(const KeepaliveAck&) const = default;
+};
+
+// Any reply that refuses a request. `code` is a zcluster::Code number.
+struct ErrorReply {
+  static constexpr std::string_view kType = "error";
+  Code code = Code::kInternal;
+  std::string message;
+  std::string in_reply_to;  // the type of the refused message, "" when it could not be read
+  bool operator==(const ErrorReply&) const = default;
+};
+
+// control client → node: list the connected nodes.
+struct NodesQuery {
+  static constexpr std::string_view kType = "nodes_query";
+  bool operator==(const NodesQuery&) const = default;
+};
+
+struct NodeInfo {
+  std::string name;
+  std::string type;       // "master" or "worker"
+  std::string version;    // software version the node reported
+  std::string address;    // "IP:port" as seen by the master
+  double last_keepalive = 0;  // unix time, seconds
+  bool operator==(const NodeInfo&) const = default;
+};
+
+// node → control client.
+struct NodeList {
+  static constexpr std::string_view kType = "node_list";
+  std::vector<NodeInfo> nodes;
+  bool operator==(const NodeList&) const = default;
+};
+
+using Message =
+    std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList>;
+
+// Frames as bytes: the transport (bus/) moves them without knowing what they mean.
+using Frames = std::vector<std::string>;
+
+Frames Encode(const Message& message);
+// Decodes the two frames of a message. Unknown types, malformed msgpack, missing or mistyped
+// fields and out-of-range values are InvalidArgument with a message naming the field.
+Result<Message> Decode(const Frames& frames);
+// The type name of a message ("hello").
+std::string_view TypeOf(const Message& message);
+
+}  // namespace zcluster::schemas

@@ -1,0 +1,254 @@
+#include "zcluster/schemas/messages.h"
+
+#include <msgpack.hpp>
+
+#include <map>
+
+namespace zcluster::schemas {
+namespace {
+
+// Writes a msgpack map with str keys, one field at a time.
+class MapWriter {
+ public:
+  MapWriter(msgpack::sbuffer& buf, std::uint32_t fields) : pk_(buf) { pk_.pack_map(fields); }
+  MapWriter& str(std::string_view key, std::string_view value) {
+    pk_.pack(key);
+    pk_.pack(value);
+    return *this;
+  }
+  MapWriter& uint(std::string_view key, std::uint64_t value) {
+    pk_.pack(key);
+    pk_.pack(value);
+    return *this;
+  }
+  MapWriter& real(std::string_view key, double value) {
+    pk_.pack(key);
+    pk_.pack(value);
+    return *this;
+  }
+  msgpack::packer<msgpack::sbuffer>& packer() { return pk_; }
+
+ private:
+  msgpack::packer<msgpack::sbuffer> pk_;
+};
+
+// Reads fields of a msgpack map, keeping the first error so that decoders read straight through.
+class FieldReader {
+ public:
+  FieldReader(const msgpack::object& obj, std::string_view type) : type_(type) {
+    if (obj.type != msgpack::type::MAP) {
+      Fail("body must be a map");
+      return;
+    }
+    for (std::uint32_t i = 0; i < obj.via.map.size; ++i) {
+      const auto& kv = obj.via.map.ptr[i];
+      if (kv.key.type != msgpack::type::STR) {
+        Fail("map keys must be strings");
+        return;
+      }
+      fields_.emplace(std::string_view(kv.key.via.str.ptr, kv.key.via.str.size), &kv.val);
+    }
+  }
+
+  std::string str(std::string_view key, std::size_t max_len = kMaxTextLength) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return {};
+    if (v->type != msgpack::type::STR) return Fail(Field(key) + " must be a string"), "";
+    if (v->via.str.size > max_len) {
+      return Fail(Field(key) + " longer than " + std::to_string(max_len) + " bytes"), "";
+    }
+    return std::string(v->via.str.ptr, v->via.str.size);
+  }
+  std::string name(std::string_view key) {
+    std::string s = str(key, kMaxNameLength);
+    if (status_.ok() && !IsValidName(s)) Fail(Field(key) + " is not a valid name: '" + s + "'");
+    return s;
+  }
+  std::uint64_t uint(std::string_view key, std::uint64_t max = UINT64_MAX) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return 0;
+    if (v->type != msgpack::type::POSITIVE_INTEGER) {
+      return Fail(Field(key) + " must be a non-negative integer"), 0;
+    }
+    if (v->via.u64 > max) return Fail(Field(key) + " out of range"), 0;
+    return v->via.u64;
+  }
+  double real(std::string_view key) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return 0;
+    switch (v->type) {
+      case msgpack::type::FLOAT32:
+      case msgpack::type::FLOAT64: return v->via.f64;
+      case msgpack::type::POSITIVE_INTEGER: return static_cast<double>(v->via.u64);
+      default: return Fail(Field(key) + " must be a number"), 0;
+    }
+  }
+  const msgpack::object* array(std::string_view key, std::size_t max_items) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return nullptr;
+    if (v->type != msgpack::type::ARRAY) return Fail(Field(key) + " must be an array"), nullptr;
+    if (v->via.array.size > max_items) return Fail(Field(key) + " has too many items"), nullptr;
+    return v;
+  }
+  void Fail(std::string message) {
+    if (status_.ok()) status_ = Status::InvalidArgument(std::move(message));
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  std::string Field(std::string_view key) const {
+    return std::string(type_) + "." + std::string(key);
+  }
+  const msgpack::object* Find(std::string_view key) {
+    if (!status_.ok()) return nullptr;
+    auto it = fields_.find(key);
+    if (it == fields_.end()) {
+      Fail(Field(key) + " is missing");
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  std::string_view type_;
+  std::map<std::string_view, const msgpack::object*, std::less<>> fields_;
+  Status status_;
+};
+
+void EncodeBody(msgpack::sbuffer& b, const Hello& m) {
+  MapWriter(b, 4).str("cluster", m.cluster).str("node", m.node).uint("protocol", m.protocol)
+      .str("software", m.software);
+}
+void EncodeBody(msgpack::sbuffer& b, const Welcome& m) {
+  MapWriter(b, 4).str("cluster", m.cluster).str("master", m.master).uint("protocol", m.protocol)
+      .str("software", m.software);
+}
+void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) { MapWriter(b, 1).uint("n", m.n); }
+void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m) { MapWriter(b, 1).uint("n", m.n); }
+void EncodeBody(msgpack::sbuffer& b, const ErrorReply& m) {
+  MapWriter(b, 3).uint("code", static_cast<std::uint64_t>(m.code)).str("message", m.message)
+      .str("in_reply_to", m.in_reply_to);
+}
+void EncodeBody(msgpack::sbuffer& b, const NodesQuery&) { MapWriter(b, 0); }
+void EncodeBody(msgpack::sbuffer& b, const NodeList& m) {
+  MapWriter w(b, 1);
+  w.packer().pack("nodes");
+  w.packer().pack_array(static_cast<std::uint32_t>(m.nodes.size()));
+  for (const NodeInfo& n : m.nodes) {
+    MapWriter(b, 5).str("name", n.name).str("type", n.type).str("version", n.version)
+        .str("address", n.address).real("last_keepalive", n.last_keepalive);
+  }
+}
+
+Result<Message> Finish(const FieldReader& r, Message m) {
+  if (!r.status().ok()) return r.status();
+  return m;
+}
+
+Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
+  FieldReader r(body, type);
+  if (type == Hello::kType) {
+    Hello m;
+    m.cluster = r.name("cluster");
+    m.node = r.name("node");
+    m.protocol = static_cast<std::uint32_t>(r.uint("protocol", UINT32_MAX));
+    m.software = r.str("software");
+    return Finish(r, m);
+  }
+  if (type == Welcome::kType) {
+    Welcome m;
+    m.cluster = r.name("cluster");
+    m.master = r.name("master");
+    m.protocol = static_cast<std::uint32_t>(r.uint("protocol", UINT32_MAX));
+    m.software = r.str("software");
+    return Finish(r, m);
+  }
+  if (type == Keepalive::kType) return Finish(r, Keepalive{r.uint("n")});
+  if (type == KeepaliveAck::kType) return Finish(r, KeepaliveAck{r.uint("n")});
+  if (type == ErrorReply::kType) {
+    ErrorReply m;
+    std::uint64_t code = r.uint("code");
+    m.message = r.str("message");
+    m.in_reply_to = r.str("in_reply_to", kMaxNameLength);
+    auto known = CodeFromNumber(code);
+    // A newer peer may send a code we do not know: keep the reply, call it internal.
+    m.code = known.value_or(Code::kInternal);
+    return Finish(r, m);
+  }
+  if (type == NodesQuery::kType) return Finish(r, NodesQuery{});
+  if (type == NodeList::kType) {
+    NodeList m;
+    if (const msgpack::object* arr = r.array("nodes", kMaxNodes)) {
+      for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
+        FieldReader n(arr->via.array.ptr[i], "node_list.nodes[]");
+        NodeInfo info;
+        info.name = n.name("name");
+        info.type = n.str("type", kMaxNameLength);
+        info.version = n.str("version");
+        info.address = n.str("address");
+        info.last_keepalive = n.real("last_keepalive");
+        if (!n.status().ok()) return n.status();
+        m.nodes.push_back(std::move(info));
+      }
+    }
+    return Finish(r, std::move(m));
+  }
+  return Status::InvalidArgument("unknown message type '" + std::string(type) + "'");
+}
+
+// Unpacks one object that must fill the frame: trailing bytes are as malformed as missing ones.
+msgpack::object_handle UnpackWhole(const std::string& frame, const msgpack::unpack_limit& limits) {
+  std::size_t offset = 0;
+  msgpack::object_handle h =
+      msgpack::unpack(frame.data(), frame.size(), offset, nullptr, nullptr, limits);
+  if (offset != frame.size()) throw std::runtime_error("trailing bytes after the msgpack object");
+  return h;
+}
+
+}  // namespace
+
+bool IsValidName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view TypeOf(const Message& message) {
+  return std::visit([](const auto& m) { return std::decay_t<decltype(m)>::kType; }, message);
+}
+
+Frames Encode(const Message& message) {
+  msgpack::sbuffer type;
+  msgpack::pack(type, TypeOf(message));
+  msgpack::sbuffer body;
+  std::visit([&body](const auto& m) { EncodeBody(body, m); }, message);
+  return {std::string(type.data(), type.size()), std::string(body.data(), body.size())};
+}
+
+Result<Message> Decode(const Frames& frames) {
+  if (frames.size() != 2) {
+    return Status::InvalidArgument("a message has 2 frames (type, body), got " +
+                                   std::to_string(frames.size()));
+  }
+  // msgpack-c throws on malformed input and on limits; nothing it throws leaves this function.
+  try {
+    // Limits keep a hostile frame from making the unpacker allocate more than the frame implies.
+    const msgpack::unpack_limit limits(/*array=*/kMaxNodes, /*map=*/256, /*str=*/1 << 20,
+                                       /*bin=*/1 << 20, /*ext=*/0, /*depth=*/8);
+    msgpack::object_handle type_handle = UnpackWhole(frames[0], limits);
+    const msgpack::object& t = type_handle.get();
+    if (t.type != msgpack::type::STR || t.via.str.size > kMaxNameLength) {
+      return Status::InvalidArgument("frame 0 must be the message type as a msgpack str");
+    }
+    std::string type(t.via.str.ptr, t.via.str.size);
+    msgpack::object_handle body = UnpackWhole(frames[1], limits);
+    return DecodeBody(type, body.get());
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("malformed msgpack: ") + e.what());
+  }
+}
+
+}  // namespace zcluster::schemas

@@ -1,0 +1,140 @@
+#include "zcluster/store/node_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <vector>
+
+namespace zcluster::store {
+namespace {
+
+constexpr const char* kMeta = "meta";  // identity, schema version, stream positions
+
+std::string EncodeU64(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  return s;  // big-endian, so keys and values sort numerically
+}
+
+Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
+  if (s.size() != 8) return Status::DataLoss("store: " + what + " is not an 8-byte integer");
+  std::uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return Status::Unavailable(what + ": database in use by another process (" + s.ToString() + ")");
+  }
+  if (s.IsCorruption()) return Status::DataLoss(what + ": " + s.ToString());
+  return Status::Unavailable(what + ": " + s.ToString());
+}
+
+}  // namespace
+
+struct NodeStore::Db {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // [default, meta]
+  rocksdb::ColumnFamilyHandle* meta() const { return handles[1]; }
+  ~Db() {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    if (db) db->Close().PermitUncheckedError();  // nothing left to do with a failed close
+  }
+};
+
+NodeStore::NodeStore(std::unique_ptr<Db> db, NodeIdentity identity)
+    : db_(std::move(db)), identity_(std::move(identity)) {}
+
+NodeStore::~NodeStore() = default;
+
+Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
+                                                   const NodeIdentity& identity) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.keep_log_file_num = 4;  // RocksDB's own LOG files; ours go to cluster.log
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kMeta, rocksdb::ColumnFamilyOptions()}};
+  auto db = std::make_unique<Db>();
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, families, &db->handles, &raw);
+  ZC_RETURN_IF_ERROR(FromRocks(s, "store: open '" + dir + "'"));
+  db->db.reset(raw);
+
+  // Identity: adopt on first open, compare on every later one.
+  struct Field {
+    const char* key;
+    const std::string& want;
+  };
+  const Field fields[] = {{"identity/cluster", identity.cluster},
+                          {"identity/node", identity.node},
+                          {"identity/type", identity.type}};
+  rocksdb::WriteBatch batch;
+  for (const Field& f : fields) {
+    std::string have;
+    s = db->db->Get(rocksdb::ReadOptions(), db->meta(), f.key, &have);
+    if (s.IsNotFound()) {
+      ZC_RETURN_IF_ERROR(FromRocks(batch.Put(db->meta(), f.key, f.want), "store"));
+      continue;
+    }
+    ZC_RETURN_IF_ERROR(FromRocks(s, "store: read identity"));
+    if (have != f.want) {
+      return Status::FailedPrecondition("store: database '" + dir + "' belongs to " +
+                                        std::string(f.key + 9) + " '" + have + "', not '" +
+                                        f.want + "'; move it away to start this node afresh");
+    }
+  }
+  std::string version;
+  s = db->db->Get(rocksdb::ReadOptions(), db->meta(), "schema_version", &version);
+  if (s.ok()) {
+    Result<std::uint64_t> v = DecodeU64(version, "schema_version");
+    if (!v.ok()) return v.status();
+    if (*v > kSchemaVersion) {
+      return Status::FailedPrecondition("store: database schema " + std::to_string(*v) +
+                                        " is newer than this build's " +
+                                        std::to_string(kSchemaVersion));
+    }
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "store: read schema_version");
+  }
+  std::uint64_t starts = 0;
+  std::string starts_raw;
+  s = db->db->Get(rocksdb::ReadOptions(), db->meta(), "starts", &starts_raw);
+  if (s.ok()) {
+    Result<std::uint64_t> v = DecodeU64(starts_raw, "starts");
+    if (!v.ok()) return v.status();
+    starts = *v;
+  }
+  ++starts;
+  ZC_RETURN_IF_ERROR(FromRocks(batch.Put(db->meta(), "schema_version", EncodeU64(kSchemaVersion)),
+                               "store"));
+  ZC_RETURN_IF_ERROR(FromRocks(batch.Put(db->meta(), "starts", EncodeU64(starts)), "store"));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  ZC_RETURN_IF_ERROR(FromRocks(db->db->Write(sync, &batch), "store: write identity"));
+
+  std::unique_ptr<NodeStore> store(new NodeStore(std::move(db), identity));
+  store->starts_ = starts;
+  return store;
+}
+
+Result<std::uint64_t> NodeStore::Position(const std::string& stream) const {
+  std::string raw;
+  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), db_->meta(), "position/" + stream, &raw);
+  if (s.IsNotFound()) return std::uint64_t{0};
+  ZC_RETURN_IF_ERROR(FromRocks(s, "store: read position of " + stream));
+  return DecodeU64(raw, "position of " + stream);
+}
+
+Status NodeStore::SetPosition(const std::string& stream, std::uint64_t seq) {
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return FromRocks(db_->db->Put(sync, db_->meta(), "position/" + stream, EncodeU64(seq)),
+                   "store: write position of " + stream);
+}
+
+}  // namespace zcluster::store
