@@ -89,6 +89,14 @@ bool IsValidZ85Key(std::string_view z85) {
   return zmq_z85_decode(bytes.data(), copy.c_str()) != nullptr;
 }
 
+Result<std::string> PublicKeyOf(const std::string& secret_z85) {
+  std::array<char, 41> pub{};
+  if (!IsValidZ85Key(secret_z85) || zmq_curve_public(pub.data(), secret_z85.c_str()) != 0) {
+    return Status::InvalidArgument("not a Z85 CURVE secret key");
+  }
+  return std::string(pub.data(), 40);
+}
+
 Result<std::string> ReadPublicKeyFile(const std::string& path) {
   return ReadKeyFile(path, "public key");
 }

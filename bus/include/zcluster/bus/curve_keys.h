@@ -25,6 +25,9 @@ CurveKeyPair DeriveKeyPair(std::string_view shared_key, std::string_view role);
 // True when `z85` is 40 Z85 characters that decode to 32 bytes.
 bool IsValidZ85Key(std::string_view z85);
 
+// The public key that belongs to a secret key (both Z85).
+Result<std::string> PublicKeyOf(const std::string& secret_z85);
+
 // Reads a key file written by WriteKeyPair (one Z85 key, optional trailing newline). A secret key
 // file readable by group or others is refused, as ssh refuses such private keys.
 Result<std::string> ReadPublicKeyFile(const std::string& path);

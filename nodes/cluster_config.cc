@@ -1,0 +1,231 @@
+#include "zcluster/nodes/cluster_config.h"
+
+#include <pugixml.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "zcluster/schemas/messages.h"
+
+namespace zcluster::nodes {
+namespace {
+
+Status Bad(std::string_view element, std::string_view why) {
+  return Status::InvalidArgument("config: <cluster>" + std::string(element) + " " +
+                                 std::string(why));
+}
+
+std::string Trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string Text(const pugi::xml_node& n) { return Trim(n.child_value()); }
+
+Status ParseBool(const pugi::xml_node& n, std::string_view element, bool* out) {
+  std::string v = Text(n);
+  if (v == "yes") *out = true;
+  else if (v == "no") *out = false;
+  else return Bad(element, "must be 'yes' or 'no', got '" + v + "'");
+  return Status::Ok();
+}
+
+Status ParseSeconds(const pugi::xml_node& n, std::string_view element, double* out) {
+  std::string v = Text(n);
+  double d = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(d) || d <= 0 ||
+      d > 86400) {
+    return Bad(element, "must be a number of seconds above 0 and at most 86400, got '" + v + "'");
+  }
+  *out = d;
+  return Status::Ok();
+}
+
+std::string Resolve(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || path.front() == '/') return path;
+  return base_dir + "/" + path;
+}
+
+Status CheckOnly(const pugi::xml_node& parent, std::string_view where,
+                 std::initializer_list<std::string_view> allowed) {
+  for (const pugi::xml_node& c : parent.children()) {
+    if (c.type() != pugi::node_element) continue;
+    bool known = false;
+    for (std::string_view a : allowed) known = known || a == c.name();
+    if (!known) {
+      return Status::InvalidArgument("config: unknown element <cluster>" + std::string(where) +
+                                     "<" + c.name() + ">");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseCurve(const pugi::xml_node& n, const std::string& base_dir, CurveFiles* out) {
+  ZC_RETURN_IF_ERROR(CheckOnly(n, "<curve>", {"secret_key", "public_key", "master_public_key",
+                                              "authorized_keys"}));
+  out->secret_key = Resolve(Text(n.child("secret_key")), base_dir);
+  out->public_key = Resolve(Text(n.child("public_key")), base_dir);
+  out->master_public_key = Resolve(Text(n.child("master_public_key")), base_dir);
+  out->authorized_keys = Resolve(Text(n.child("authorized_keys")), base_dir);
+  return Status::Ok();
+}
+
+Status Validate(const ClusterConfig& c) {
+  using schemas::IsValidName;
+  if (!IsValidName(c.name)) {
+    return Bad("<name>", "must be 1-64 of A-Z a-z 0-9 . - _, got '" + c.name + "'");
+  }
+  if (!IsValidName(c.node_name)) {
+    return Bad("<node_name>", "must be 1-64 of A-Z a-z 0-9 . - _, got '" + c.node_name + "'");
+  }
+  if (!c.curve) {
+    if (c.key.empty()) return Bad("<key>", "is required when <curve> is not given");
+  }
+  if (!c.key.empty()) {
+    bool alnum = true;
+    for (char ch : c.key) alnum = alnum && std::isalnum(static_cast<unsigned char>(ch));
+    if (c.key.size() != 32 || !alnum) {
+      return Bad("<key>", "must be 32 characters long and only have alphanumeric characters");
+    }
+  }
+  static const std::set<std::string> kReserved = {"localhost", "NODE_IP", "0.0.0.0", "127.0.1.1"};
+  for (const std::string& n : c.nodes) {
+    if (kReserved.count(n)) return Bad("<nodes><node>", "has an invalid address: '" + n + "'");
+    if (n.empty()) return Bad("<nodes><node>", "is empty");
+  }
+  if (c.node_type == NodeType::kWorker && c.nodes.empty()) {
+    return Bad("<nodes><node>", "is required on a worker: the master's address");
+  }
+  if (c.home.empty() || c.home.front() != '/') {
+    return Bad("<home>", "must be an absolute path, got '" + c.home + "'");
+  }
+  // sockaddr_un holds 107 path bytes; a longer control path would fail only at bind time.
+  if (c.control_path().size() > 100) {
+    return Bad("<home>", "is too long for the control socket path (" + c.control_path() + ")");
+  }
+  if (c.curve) {
+    const CurveFiles& k = *c.curve;
+    if (k.secret_key.empty()) return Bad("<curve><secret_key>", "is required");
+    if (k.public_key.empty()) return Bad("<curve><public_key>", "is required");
+    if (c.node_type == NodeType::kWorker && k.master_public_key.empty()) {
+      return Bad("<curve><master_public_key>", "is required on a worker");
+    }
+    if (c.node_type == NodeType::kMaster && k.authorized_keys.empty()) {
+      return Bad("<curve><authorized_keys>", "is required on a master");
+    }
+  }
+  if (c.intervals.max_allowed_time_without_keepalive <= c.intervals.keep_alive) {
+    return Bad("<intervals><max_allowed_time_without_keepalive>",
+               "must be greater than <keep_alive>");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view NodeTypeName(NodeType type) {
+  return type == NodeType::kMaster ? "master" : "worker";
+}
+
+std::string ClusterConfig::master_endpoint() const {
+  std::string host = node_type == NodeType::kMaster ? bind_addr : nodes.front();
+  if (host == "0.0.0.0" || host == "any") host = "*";
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return "tcp://" + host + ":" + std::to_string(port);
+}
+
+Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir) {
+  pugi::xml_document doc;
+  // ossec.conf may hold several <ossec_config> roots, so parse it as a fragment.
+  pugi::xml_parse_result parsed = doc.load_buffer(xml.data(), xml.size(),
+                                                  pugi::parse_default | pugi::parse_fragment);
+  if (!parsed) {
+    return Status::InvalidArgument(std::string("config: XML error at byte ") +
+                                   std::to_string(parsed.offset) + ": " + parsed.description());
+  }
+  pugi::xml_node block;
+  int blocks = 0;
+  for (const pugi::xml_node& root : doc.children("ossec_config")) {
+    for (const pugi::xml_node& c : root.children("cluster")) {
+      block = c;
+      ++blocks;
+    }
+  }
+  if (blocks == 0) return Status::InvalidArgument("config: no <ossec_config><cluster> block");
+  if (blocks > 1) return Status::InvalidArgument("config: more than one <cluster> block");
+  ZC_RETURN_IF_ERROR(CheckOnly(block, "", {"name", "node_name", "node_type", "key", "port",
+                                           "bind_addr", "nodes", "hidden", "disabled", "home",
+                                           "curve", "intervals"}));
+
+  ClusterConfig c;
+  if (auto n = block.child("name")) c.name = Text(n);
+  if (auto n = block.child("node_name")) c.node_name = Text(n);
+  if (auto n = block.child("node_type")) {
+    std::string t = Text(n);
+    if (t == "master") c.node_type = NodeType::kMaster;
+    else if (t == "worker") c.node_type = NodeType::kWorker;
+    else return Bad("<node_type>", "must be master or worker, got '" + t + "'");
+  }
+  if (auto n = block.child("key")) c.key = Text(n);
+  if (auto n = block.child("port")) {
+    std::string v = Text(n);
+    int port = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
+    // Wazuh: "Port must be higher than 1024 and lower than 65535".
+    if (ec != std::errc() || end != v.data() + v.size() || port <= 1024 || port >= 65535) {
+      return Bad("<port>", "must be higher than 1024 and lower than 65535, got '" + v + "'");
+    }
+    c.port = static_cast<std::uint16_t>(port);
+  }
+  if (auto n = block.child("bind_addr")) c.bind_addr = Text(n);
+  if (auto n = block.child("nodes")) {
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<nodes>", {"node"}));
+    for (const pugi::xml_node& node : n.children("node")) c.nodes.push_back(Text(node));
+  }
+  if (auto n = block.child("hidden")) ZC_RETURN_IF_ERROR(ParseBool(n, "<hidden>", &c.hidden));
+  if (auto n = block.child("disabled")) {
+    ZC_RETURN_IF_ERROR(ParseBool(n, "<disabled>", &c.disabled));
+  }
+  if (auto n = block.child("home")) {
+    c.home = Text(n);
+    while (c.home.size() > 1 && c.home.back() == '/') c.home.pop_back();
+  }
+  if (auto n = block.child("curve")) {
+    CurveFiles files;
+    ZC_RETURN_IF_ERROR(ParseCurve(n, base_dir, &files));
+    c.curve = files;
+  }
+  if (auto n = block.child("intervals")) {
+    ZC_RETURN_IF_ERROR(
+        CheckOnly(n, "<intervals>", {"keep_alive", "max_allowed_time_without_keepalive"}));
+    if (auto k = n.child("keep_alive")) {
+      ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><keep_alive>", &c.intervals.keep_alive));
+    }
+    if (auto k = n.child("max_allowed_time_without_keepalive")) {
+      ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><max_allowed_time_without_keepalive>",
+                                      &c.intervals.max_allowed_time_without_keepalive));
+    }
+  }
+  ZC_RETURN_IF_ERROR(Validate(c));
+  return c;
+}
+
+Result<ClusterConfig> LoadClusterConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("config: cannot read '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string dir = ".";
+  if (auto slash = path.rfind('/'); slash != std::string::npos) dir = path.substr(0, slash);
+  if (dir.empty()) dir = "/";
+  return ParseClusterConfig(ss.str(), dir);
+}
+
+}  // namespace zcluster::nodes

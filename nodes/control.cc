@@ -1,0 +1,63 @@
+#include "zcluster/nodes/control.h"
+
+#include <unistd.h>
+
+namespace zcluster::nodes {
+
+Result<ControlServer> ControlServer::Bind(zmq::context_t& ctx, const std::string& path) {
+  Result<bus::RouterSocket> router = bus::RouterSocket::BindLocal(ctx, path);
+  if (!router.ok()) return router.status();
+  return ControlServer(std::move(router).value());
+}
+
+void ControlServer::ServePending(const Answers& answers, const Logger& log) {
+  for (int budget = 100; budget > 0; --budget) {
+    Result<std::optional<bus::Envelope>> got = router_.Receive();
+    if (!got.ok()) {
+      log.Warning("Main", "Control socket: {}", got.status().ToString());
+      return;
+    }
+    if (!got->has_value()) return;
+    const bus::Envelope& env = **got;
+    schemas::Message reply = schemas::ErrorReply{Code::kInvalidArgument, "", ""};
+    Result<schemas::Message> request = schemas::Decode(env.frames);
+    if (!request.ok()) {
+      reply = schemas::ErrorReply{Code::kInvalidArgument, request.status().message(), ""};
+    } else if (std::holds_alternative<schemas::NodesQuery>(*request)) {
+      reply = answers.nodes();
+    } else {
+      reply = schemas::ErrorReply{Code::kInvalidArgument, "not a control request",
+                                  std::string(schemas::TypeOf(*request))};
+    }
+    // A client that gave up before the reply is not an error worth a line.
+    router_.Send(env.routing_id, schemas::Encode(reply)).IgnoreError();
+  }
+}
+
+Result<schemas::Message> ControlRequest(const std::string& path, const schemas::Message& request,
+                                        std::chrono::milliseconds timeout) {
+  if (::access(path.c_str(), F_OK) != 0) {
+    return Status::Unavailable("no control socket at '" + path + "': is zclusterd running?");
+  }
+  zmq::context_t ctx(1);
+  Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectLocal(ctx, path);
+  if (!dealer.ok()) return dealer.status();
+  ZC_RETURN_IF_ERROR(dealer->Send(schemas::Encode(request)));
+  std::vector<bus::PollItem> items{{&dealer->socket(), -1, false}};
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Status::Unavailable("no reply from '" + path + "' within " +
+                                 std::to_string(timeout.count()) + " ms");
+    }
+    ZC_RETURN_IF_ERROR(bus::Poll(items, left));
+    if (!items[0].readable) continue;
+    Result<std::optional<bus::Frames>> frames = dealer->Receive();
+    if (!frames.ok()) return frames.status();
+    if (frames->has_value()) return schemas::Decode(**frames);
+  }
+}
+
+}  // namespace zcluster::nodes

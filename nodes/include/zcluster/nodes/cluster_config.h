@@ -1,0 +1,61 @@
+// The <cluster> block of an ossec.conf-format file: Wazuh's elements with Wazuh's validation
+// rules, plus zcluster's extensions. Every element, its unit and its default is listed in the
+// README ("Configuration"); keep the two in step.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "zcluster/schemas/status.h"
+
+namespace zcluster::nodes {
+
+enum class NodeType { kMaster, kWorker };
+std::string_view NodeTypeName(NodeType type);
+
+// <curve>: per-node key files (zcluster-keygen output). Relative paths are taken from the folder
+// of the config file.
+struct CurveFiles {
+  std::string secret_key;         // this node's secret key (mode 0600)
+  std::string public_key;         // this node's public key
+  std::string master_public_key;  // workers: the master's public key
+  std::string authorized_keys;    // master: folder of NODE_NAME.pub, one per allowed worker
+};
+
+// <intervals>, in seconds (fractions allowed), named as in Wazuh's cluster.json.
+struct Intervals {
+  double keep_alive = 5;                           // worker → master keepalive period
+  double max_allowed_time_without_keepalive = 15;  // master drops a silent worker after this
+};
+
+struct ClusterConfig {
+  std::string name = "wazuh";       // <name>: cluster name; hello must match it
+  std::string node_name = "node01"; // <node_name>
+  NodeType node_type = NodeType::kMaster;
+  std::string key;                  // <key>: 32 alphanumerics; required without <curve>
+  std::uint16_t port = 1516;        // <port>: master's ROUTER port (1025..65534)
+  std::string bind_addr = "0.0.0.0";// <bind_addr>: master's listen address
+  std::vector<std::string> nodes;   // <nodes><node>: the master's address (workers use the first)
+  bool hidden = false;              // <hidden>
+  bool disabled = false;            // <disabled>
+  std::string home = "/var/ossec";  // <home>: holds etc/, logs/, queue/, var/
+  std::optional<CurveFiles> curve;  // absent: keys derived from <key> (compatibility mode)
+  Intervals intervals;
+
+  std::string log_path() const { return home + "/logs/cluster.log"; }
+  std::string control_path() const { return home + "/queue/cluster/control.sock"; }
+  std::string db_path() const { return home + "/var/db/cluster"; }
+  std::string pid_path() const { return home + "/var/run/zclusterd.pid"; }
+  // tcp://HOST:PORT the master binds (master) or the worker connects to (worker).
+  std::string master_endpoint() const;
+};
+
+// Parses ossec.conf text. `base_dir` resolves relative key paths. Errors are one line naming the
+// element: "config: <cluster><port> must be between 1025 and 65534, got '80'".
+Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir);
+Result<ClusterConfig> LoadClusterConfig(const std::string& path);
+
+}  // namespace zcluster::nodes

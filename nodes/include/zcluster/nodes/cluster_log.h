@@ -1,0 +1,71 @@
+// cluster.log in Wazuh's format, so that an administrator's greps keep working:
+//   2026/11/24 10:00:00 INFO: [Worker w1] [Keep alive] Successfully connected to master.
+// Tags are "Master" or "Worker <name>"; subtags name the flow ("Main", "Keep alive", ...).
+//
+// Thread-safe: the ZAP handler's thread logs refusals while the node's loop logs the rest.
+#pragma once
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "zcluster/schemas/status.h"
+
+namespace zcluster::nodes {
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+class ClusterLog {
+ public:
+  // Appends to `path` (its folder is created, mode 0750); `echo_stderr` also prints each line
+  // (foreground mode). `debug` enables DEBUG lines.
+  static Result<std::unique_ptr<ClusterLog>> Open(const std::string& path, bool echo_stderr,
+                                                  bool debug);
+  // A log that only prints to stderr (tools, -t).
+  ClusterLog(bool debug);
+  ~ClusterLog();
+  ClusterLog(const ClusterLog&) = delete;
+  ClusterLog& operator=(const ClusterLog&) = delete;
+
+  void Write(LogLevel level, std::string_view tag, std::string_view subtag,
+             std::string_view message);
+
+ private:
+  std::mutex mu_;
+  std::FILE* file_ = nullptr;  // guarded by mu_
+  bool echo_stderr_ = true;
+  bool debug_ = false;
+};
+
+// A ClusterLog with its tag fixed: Logger(log, "Worker w1").Info("Keep alive", "sent {}", n).
+class Logger {
+ public:
+  Logger(ClusterLog& log, std::string tag) : log_(&log), tag_(std::move(tag)) {}
+  const std::string& tag() const { return tag_; }
+
+  template <typename... Args>
+  void Debug(std::string_view subtag, fmt::format_string<Args...> f, Args&&... args) const {
+    log_->Write(LogLevel::kDebug, tag_, subtag, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void Info(std::string_view subtag, fmt::format_string<Args...> f, Args&&... args) const {
+    log_->Write(LogLevel::kInfo, tag_, subtag, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void Warning(std::string_view subtag, fmt::format_string<Args...> f, Args&&... args) const {
+    log_->Write(LogLevel::kWarning, tag_, subtag, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void Error(std::string_view subtag, fmt::format_string<Args...> f, Args&&... args) const {
+    log_->Write(LogLevel::kError, tag_, subtag, fmt::format(f, std::forward<Args>(args)...));
+  }
+
+ private:
+  ClusterLog* log_;
+  std::string tag_;
+};
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,31 @@
+// The master node: the composition of its flows. This flows: keepalive (WorkerSessions)
+// and the control socket. Later flows (agent info, agent groups, integrity) join here.
+//
+// Start() brings the node up in the only safe order: store (refuses another cluster's data), ZAP
+// handler, then the CURVE ROUTER (which cannot be made without the handler), then the control
+// socket. Run() is the event loop; it owns every socket and returns when `stop_fd` is readable.
+#pragma once
+
+#include <memory>
+
+#include "zcluster/nodes/cluster_config.h"
+#include "zcluster/nodes/cluster_log.h"
+#include "zcluster/nodes/key_material.h"
+#include "zcluster/schemas/status.h"
+
+namespace zcluster::nodes {
+
+class Master {
+ public:
+  static Result<std::unique_ptr<Master>> Start(const ClusterConfig& config, KeyMaterial keys,
+                                               ClusterLog& log);
+  ~Master();
+  Status Run(int stop_fd);
+
+ private:
+  struct Impl;
+  explicit Master(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zcluster::nodes

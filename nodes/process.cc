@@ -1,0 +1,92 @@
+#include "zcluster/nodes/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace zcluster::nodes {
+namespace {
+
+int g_signal_write_fd = -1;
+
+extern "C" void OnStopSignal(int) {
+  int saved = errno;
+  char c = 's';
+  // Async-signal-safe; a full pipe already says "stop".
+  [[maybe_unused]] ssize_t n = ::write(g_signal_write_fd, &c, 1);
+  errno = saved;
+}
+
+}  // namespace
+
+Result<StopSignal> StopSignal::Install() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Status::Internal(std::string("pipe2: ") + std::strerror(errno));
+  }
+  g_signal_write_fd = fds[1];
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  return StopSignal(fds[0]);
+}
+
+Result<int> Daemonize() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Internal("pipe2 failed");
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::Internal(std::string("fork: ") + std::strerror(errno));
+  if (pid > 0) {
+    ::close(fds[1]);
+    std::string report;
+    char buf[512];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) report.append(buf, static_cast<size_t>(n));
+    if (report == "ok") std::_Exit(0);
+    if (report.empty()) report = "zclusterd: the daemon exited during start-up (see cluster.log)";
+    std::fprintf(stderr, "%s\n", report.c_str());
+    std::_Exit(1);
+  }
+  ::close(fds[0]);
+  ::setsid();
+  int null = ::open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    if (null > 2) ::close(null);
+  }
+  return fds[1];
+}
+
+void ReportStarted(int fd, const Status& status) {
+  if (fd < 0) return;
+  std::string text = status.ok() ? "ok" : "zclusterd: " + status.ToString();
+  [[maybe_unused]] ssize_t n = ::write(fd, text.data(), text.size());
+  ::close(fd);
+}
+
+Status WritePidFile(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::ofstream out(path, std::ios::trunc);
+  out << ::getpid() << "\n";
+  if (!out) return Status::Unavailable("cannot write pid file '" + path + "'");
+  return Status::Ok();
+}
+
+void RemovePidFile(const std::string& path) { ::unlink(path.c_str()); }
+
+}  // namespace zcluster::nodes
