@@ -1,0 +1,84 @@
+// zclusterd -c FILE [-f] [-t] [-d]: the cluster daemon, master or worker by its config.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "zcluster/nodes/cluster_config.h"
+#include "zcluster/nodes/key_material.h"
+#include "zcluster/nodes/master.h"
+#include "zcluster/nodes/process.h"
+#include "zcluster/nodes/worker.h"
+
+using namespace zcluster;
+using namespace zcluster::nodes;
+
+namespace {
+
+template <typename Node>
+Status StartAndRun(const ClusterConfig& config, KeyMaterial keys, ClusterLog& log, int ready_fd,
+                   int stop_fd) {
+  Result<std::unique_ptr<Node>> node = Node::Start(config, std::move(keys), log);
+  ReportStarted(ready_fd, node.status());
+  if (!node.ok()) return node.status();
+  return (*node)->Run(stop_fd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zclusterd: the zcluster daemon (master or worker, by its <cluster> config)"};
+  std::string config_path;
+  bool foreground = false, test_only = false, debug = false;
+  app.add_option("-c,--config", config_path, "ossec.conf-format file with a <cluster> block")
+      ->required();
+  app.add_flag("-f,--foreground", foreground, "stay in the foreground and log to stderr too");
+  app.add_flag("-t,--test", test_only, "check the configuration and key files, then exit");
+  app.add_flag("-d,--debug", debug, "log DEBUG lines");
+  app.set_version_flag("-V,--version", "zclusterd " ZCLUSTER_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  Result<ClusterConfig> config = LoadClusterConfig(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "zclusterd: %s\n", config.status().message().c_str());
+    return 1;
+  }
+  Result<KeyMaterial> keys = LoadKeyMaterial(*config);
+  if (!keys.ok()) {
+    std::fprintf(stderr, "zclusterd: %s\n", keys.status().message().c_str());
+    return 1;
+  }
+  if (test_only) return 0;
+  if (config->disabled) {
+    std::fprintf(stderr, "zclusterd: the cluster is disabled (<cluster><disabled>yes); exiting\n");
+    return 0;
+  }
+  int ready_fd = -1;
+  if (!foreground) {
+    Result<int> fd = Daemonize();
+    if (!fd.ok()) {
+      std::fprintf(stderr, "zclusterd: %s\n", fd.status().ToString().c_str());
+      return 1;
+    }
+    ready_fd = *fd;
+  }
+  Result<StopSignal> stop = StopSignal::Install();
+  Result<std::unique_ptr<ClusterLog>> log = ClusterLog::Open(config->log_path(), foreground, debug);
+  Status status = !stop.ok() ? stop.status() : log.status();
+  if (status.ok()) status = WritePidFile(config->pid_path());
+  if (status.ok()) {
+    status = config->node_type == NodeType::kMaster
+                 ? StartAndRun<Master>(*config, std::move(keys).value(), **log, ready_fd,
+                                       stop->fd())
+                 : StartAndRun<Worker>(*config, std::move(keys).value(), **log, ready_fd,
+                                       stop->fd());
+    RemovePidFile(config->pid_path());
+  } else {
+    ReportStarted(ready_fd, status);
+  }
+  if (!status.ok()) {
+    if (log.ok()) (*log)->Write(LogLevel::kError, "Main", "Main", status.ToString());
+    std::fprintf(stderr, "zclusterd: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
