@@ -1,0 +1,145 @@
+// CURVE ROUTER and DEALER on loopback inside one process: the ZAP allow-list decides who gets
+// in, and the User-Id, not the routing id, names the peer.
+#include "zcluster/bus/sockets.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <mutex>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "support/wait.h"
+
+using namespace zcluster;
+using namespace zcluster::bus;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Server {
+  zmq::context_t ctx{1};
+  CurveKeyPair keys = *GenerateKeyPair();
+  std::mutex mu;
+  std::vector<ZapVerdict> refusals;
+  std::unique_ptr<ZapAuthenticator> zap;
+  std::optional<RouterSocket> router;
+
+  explicit Server(AllowList allowed) {
+    auto log = [this](const ZapVerdict& v, std::uint64_t) {
+      std::lock_guard lock(mu);
+      refusals.push_back(v);
+    };
+    zap = std::move(ZapAuthenticator::Start(ctx, std::move(allowed), log)).value();
+    router.emplace(std::move(
+        RouterSocket::BindCurve(ctx, *zap, keys, "tcp://127.0.0.1:*", SocketOptions{})).value());
+  }
+  ~Server() {
+    router.reset();
+    zap.reset();
+  }
+  std::optional<Envelope> Next() {
+    Result<std::optional<Envelope>> r = router->Receive();
+    REQUIRE(r.ok());
+    return *r;
+  }
+};
+
+DealerSocket Client(zmq::context_t& ctx, const CurveKeyPair& client, const Server& server,
+                    const std::string& routing_id) {
+  return std::move(DealerSocket::ConnectCurve(ctx, client, server.keys.public_z85,
+                                              server.router->endpoint(), routing_id,
+                                              SocketOptions{}))
+      .value();
+}
+
+// Sends until the connection is up (IMMEDIATE makes sends fail before the handshake).
+bool SendWhenConnected(DealerSocket& d, const Frames& frames) {
+  return testing::WaitFor([&] { return d.Send(frames).ok(); }, 5s);
+}
+
+}  // namespace
+
+TEST_CASE("an allowed key gets through and is named by its User-Id", "[bus][sockets]") {
+  CurveKeyPair w1 = *GenerateKeyPair();
+  AllowList allowed;
+  REQUIRE(allowed.Add(w1.public_z85, "w1").ok());
+  Server server(std::move(allowed));
+  zmq::context_t ctx(1);
+  // The routing id claims to be someone else: it must not matter.
+  DealerSocket dealer = Client(ctx, w1, server, "master");
+  REQUIRE(SendWhenConnected(dealer, {"type", "body"}));
+
+  std::optional<Envelope> env;
+  REQUIRE(testing::WaitFor([&] { return (env = server.Next()).has_value(); }, 5s));
+  CHECK(env->user_id == "w1");
+  CHECK(env->routing_id == "master");
+  CHECK(env->peer_address == "127.0.0.1");
+  CHECK(env->frames == Frames{"type", "body"});
+
+  REQUIRE(server.router->Send(env->routing_id, {"reply"}).ok());
+  std::optional<Frames> reply;
+  REQUIRE(testing::WaitFor(
+      [&] {
+        auto r = dealer.Receive();
+        return r.ok() && (reply = *r).has_value();
+      },
+      5s));
+  CHECK(*reply == Frames{"reply"});
+  CHECK(server.zap->allowed() >= 1);
+}
+
+TEST_CASE("an unlisted key is refused, logged with its address, and delivers nothing",
+          "[bus][sockets]") {
+  CurveKeyPair w1 = *GenerateKeyPair();
+  CurveKeyPair stranger = *GenerateKeyPair();
+  AllowList allowed;
+  REQUIRE(allowed.Add(w1.public_z85, "w1").ok());
+  Server server(std::move(allowed));
+  zmq::context_t ctx(1);
+  DealerSocket dealer = Client(ctx, stranger, server, "w1");
+
+  REQUIRE(testing::WaitFor([&] { return server.zap->refused() > 0; }, 5s));
+  {
+    std::lock_guard lock(server.mu);
+    REQUIRE_FALSE(server.refusals.empty());
+    CHECK(server.refusals.front().address == "127.0.0.1");
+    CHECK(server.refusals.front().public_z85 == stranger.public_z85);
+  }
+  // The handshake failed, so the connection never completed and IMMEDIATE refuses to queue.
+  CHECK_FALSE(dealer.Send({"sneaky"}).ok());
+  CHECK_FALSE(server.Next().has_value());
+  CHECK(server.zap->allowed() == 0);
+}
+
+TEST_CASE("a reply to a peer that is not connected is reported, not dropped", "[bus][sockets]") {
+  Server server(AllowList{});
+  Status s = server.router->Send("nobody", {"x"});
+  CHECK(s.code() == Code::kUnavailable);
+}
+
+TEST_CASE("the control socket is a local file with mode 0660", "[bus][sockets]") {
+  zmq::context_t ctx(1);
+  std::string path = "/tmp/zct-ctl-" + std::to_string(::getpid()) + ".sock";
+  {
+    Result<RouterSocket> r = RouterSocket::BindLocal(ctx, path);
+    REQUIRE(r.ok());
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0660);
+    Result<DealerSocket> d = DealerSocket::ConnectLocal(ctx, path);
+    REQUIRE(d.ok());
+    REQUIRE(d->Send({"ping"}).ok());
+    std::optional<Envelope> env;
+    REQUIRE(testing::WaitFor(
+        [&] {
+          auto got = r->Receive();
+          return got.ok() && (env = *got).has_value();
+        },
+        5s));
+    CHECK(env->user_id.empty());
+    CHECK(env->frames == Frames{"ping"});
+  }
+  ::unlink(path.c_str());
+}

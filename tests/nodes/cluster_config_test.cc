@@ -1,0 +1,140 @@
+#include "zcluster/nodes/cluster_config.h"
+
+#include <catch2/catch.hpp>
+
+using namespace zcluster;
+using namespace zcluster::nodes;
+
+namespace {
+
+const std::string kKey = "c98b62a9b6169ac5f67dae55ae4a9088";
+
+std::string Conf(const std::string& inner) {
+  return "<ossec_config><global><email_notification>no</email_notification></global>"
+         "<cluster>" + inner + "</cluster></ossec_config>";
+}
+
+Result<ClusterConfig> Parse(const std::string& inner) {
+  return ParseClusterConfig(Conf(inner), "/etc/zc");
+}
+
+// The one-line error for `inner`, which must be refused.
+std::string Error(const std::string& inner) {
+  Result<ClusterConfig> c = Parse(inner);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == Code::kInvalidArgument);
+  return c.status().message();
+}
+
+}  // namespace
+
+TEST_CASE("Wazuh's defaults apply to a minimal block", "[nodes][config]") {
+  Result<ClusterConfig> c = Parse("<key>" + kKey + "</key>");
+  REQUIRE(c.ok());
+  CHECK(c->name == "wazuh");
+  CHECK(c->node_name == "node01");
+  CHECK(c->node_type == NodeType::kMaster);
+  CHECK(c->port == 1516);
+  CHECK(c->bind_addr == "0.0.0.0");
+  CHECK_FALSE(c->hidden);
+  CHECK_FALSE(c->disabled);
+  CHECK(c->home == "/var/ossec");
+  CHECK_FALSE(c->curve.has_value());
+  CHECK(c->intervals.keep_alive == 5);
+  CHECK(c->intervals.max_allowed_time_without_keepalive == 15);
+  CHECK(c->master_endpoint() == "tcp://*:1516");
+  CHECK(c->log_path() == "/var/ossec/logs/cluster.log");
+  CHECK(c->control_path() == "/var/ossec/queue/cluster/control.sock");
+}
+
+TEST_CASE("a full worker block is read", "[nodes][config]") {
+  Result<ClusterConfig> c = Parse(
+      "<name>prod</name><node_name>worker-01</node_name><node_type>worker</node_type>"
+      "<key>" + kKey + "</key><port>1600</port><bind_addr>0.0.0.0</bind_addr>"
+      "<nodes><node>10.0.0.5</node><node>10.0.0.6</node></nodes>"
+      "<hidden>yes</hidden><disabled>no</disabled><home>/opt/wazuh/</home>"
+      "<curve><secret_key>keys/w.key</secret_key><public_key>/k/w.pub</public_key>"
+      "<master_public_key>m.pub</master_public_key></curve>"
+      "<intervals><keep_alive>0.5</keep_alive>"
+      "<max_allowed_time_without_keepalive>2</max_allowed_time_without_keepalive></intervals>");
+  REQUIRE(c.ok());
+  CHECK(c->name == "prod");
+  CHECK(c->node_type == NodeType::kWorker);
+  CHECK(c->port == 1600);
+  CHECK(c->nodes == std::vector<std::string>{"10.0.0.5", "10.0.0.6"});
+  CHECK(c->hidden);
+  CHECK(c->home == "/opt/wazuh");
+  REQUIRE(c->curve.has_value());
+  CHECK(c->curve->secret_key == "/etc/zc/keys/w.key");
+  CHECK(c->curve->public_key == "/k/w.pub");
+  CHECK(c->curve->master_public_key == "/etc/zc/m.pub");
+  CHECK(c->intervals.keep_alive == 0.5);
+  CHECK(c->master_endpoint() == "tcp://10.0.0.5:1600");
+}
+
+TEST_CASE("every Wazuh rule and extension rule names its element", "[nodes][config]") {
+  const std::string key = "<key>" + kKey + "</key>";
+  CHECK(Error(key + "<node_type>boss</node_type>") ==
+        "config: <cluster><node_type> must be master or worker, got 'boss'");
+  CHECK(Error("<key>short</key>") ==
+        "config: <cluster><key> must be 32 characters long and only have alphanumeric "
+        "characters");
+  CHECK(Error("<key>c98b62a9b6169ac5f67dae55ae4a908!</key>").find("<key>") != std::string::npos);
+  CHECK(Error("").find("<key> is required") != std::string::npos);
+  CHECK(Error(key + "<port>1024</port>").find("<port> must be higher than 1024") !=
+        std::string::npos);
+  CHECK(Error(key + "<port>65535</port>").find("<port>") != std::string::npos);
+  CHECK(Error(key + "<port>15x6</port>").find("<port>") != std::string::npos);
+  CHECK(Error(key + "<node_name>bad name</node_name>").find("<node_name>") != std::string::npos);
+  CHECK(Error(key + "<node_name></node_name>").find("<node_name>") != std::string::npos);
+  CHECK(Error(key + "<name>a/b</name>").find("<name>") != std::string::npos);
+  for (std::string reserved : {"localhost", "NODE_IP", "0.0.0.0", "127.0.1.1"}) {
+    CHECK(Error(key + "<nodes><node>" + reserved + "</node></nodes>") ==
+          "config: <cluster><nodes><node> has an invalid address: '" + reserved + "'");
+  }
+  CHECK(Error(key + "<node_type>worker</node_type>").find("<nodes><node> is required") !=
+        std::string::npos);
+  CHECK(Error(key + "<hidden>maybe</hidden>") ==
+        "config: <cluster><hidden> must be 'yes' or 'no', got 'maybe'");
+  CHECK(Error(key + "<disabled>1</disabled>").find("<disabled>") != std::string::npos);
+  CHECK(Error(key + "<home>relative/path</home>").find("<home> must be an absolute path") !=
+        std::string::npos);
+  CHECK(Error(key + "<home>/" + std::string(120, 'h') + "</home>").find("too long") !=
+        std::string::npos);
+  CHECK(Error(key + "<intervals><keep_alive>0</keep_alive></intervals>")
+            .find("<intervals><keep_alive>") != std::string::npos);
+  CHECK(Error(key + "<intervals><keep_alive>nan</keep_alive></intervals>")
+            .find("<intervals><keep_alive>") != std::string::npos);
+  CHECK(Error(key + "<intervals><keep_alive>20</keep_alive></intervals>") ==
+        "config: <cluster><intervals><max_allowed_time_without_keepalive> must be greater "
+        "than <keep_alive>");
+  CHECK(Error(key + "<colour>blue</colour>") == "config: unknown element <cluster><colour>");
+  CHECK(Error(key + "<curve><secret>x</secret></curve>") ==
+        "config: unknown element <cluster><curve><secret>");
+  CHECK(Error("<curve><public_key>p</public_key></curve>") ==
+        "config: <cluster><curve><secret_key> is required");
+  CHECK(Error("<curve><secret_key>s</secret_key><public_key>p</public_key></curve>") ==
+        "config: <cluster><curve><authorized_keys> is required on a master");
+  CHECK(Error("<node_type>worker</node_type><nodes><node>10.0.0.1</node></nodes>"
+              "<curve><secret_key>s</secret_key><public_key>p</public_key></curve>") ==
+        "config: <cluster><curve><master_public_key> is required on a worker");
+}
+
+TEST_CASE("per-node keys make <key> optional", "[nodes][config]") {
+  Result<ClusterConfig> c = Parse(
+      "<curve><secret_key>s</secret_key><public_key>p</public_key>"
+      "<authorized_keys>/k</authorized_keys></curve>");
+  REQUIRE(c.ok());
+  CHECK(c->key.empty());
+}
+
+TEST_CASE("the file must hold exactly one well-formed <cluster> block", "[nodes][config]") {
+  CHECK(ParseClusterConfig("<ossec_config><cluster>", "/").status().message().find(
+            "config: XML error") == 0);
+  CHECK(ParseClusterConfig("<ossec_config/>", "/").status().message() ==
+        "config: no <ossec_config><cluster> block");
+  std::string two = Conf("<key>" + kKey + "</key>") + Conf("<key>" + kKey + "</key>");
+  CHECK(ParseClusterConfig(two, "/").status().message() ==
+        "config: more than one <cluster> block");
+  CHECK(LoadClusterConfig("/nonexistent/ossec.conf").status().code() == Code::kNotFound);
+}

@@ -1,0 +1,170 @@
+#include "zcluster/schemas/messages.h"
+
+#include <catch2/catch.hpp>
+#include <functional>
+#include <msgpack.hpp>
+
+using namespace zcluster;
+using namespace zcluster::schemas;
+
+namespace {
+
+template <typename T>
+std::string Pack(const T& v) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, v);
+  return {b.data(), b.size()};
+}
+
+// Builds a message body field by field, including fields the encoder would never write.
+struct Body {
+  std::vector<std::pair<std::string, std::function<void(msgpack::packer<msgpack::sbuffer>&)>>> f;
+  template <typename T>
+  Body& add(std::string key, T value) {
+    f.emplace_back(std::move(key), [value](auto& pk) { pk.pack(value); });
+    return *this;
+  }
+};
+
+Frames Raw(std::string_view type, const Body& body) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> pk(b);
+  pk.pack_map(static_cast<uint32_t>(body.f.size()));
+  for (const auto& [k, v] : body.f) {
+    pk.pack(k);
+    v(pk);
+  }
+  return {Pack(std::string(type)), std::string(b.data(), b.size())};
+}
+
+}  // namespace
+
+TEST_CASE("every message survives an encode/decode round trip", "[schemas]") {
+  std::vector<Message> all = {
+      Hello{"wazuh", "worker-1", kProtocolVersion, "zcluster 0.1.0"},
+      Welcome{"wazuh", "master", kProtocolVersion, "zcluster 0.1.0"},
+      Keepalive{42},
+      KeepaliveAck{42},
+      ErrorReply{Code::kPermissionDenied, "key of w1 may not speak as w2", "hello"},
+      NodesQuery{},
+      NodeList{{{"master", "master", "0.1.0", "10.0.0.1:1516", 1.5e9},
+                {"w1", "worker", "0.1.0", "10.0.0.2", 1.7e9}}},
+  };
+  for (const Message& m : all) {
+    INFO(TypeOf(m));
+    Frames frames = Encode(m);
+    REQUIRE(frames.size() == 2);
+    Result<Message> back = Decode(frames);
+    REQUIRE(back.ok());
+    CHECK(*back == m);
+  }
+}
+
+TEST_CASE("decode refuses malformed messages with a clear error", "[schemas]") {
+  const std::string s = "s";
+  SECTION("wrong frame count") {
+    Result<Message> r = Decode({Pack(std::string("hello"))});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("2 frames") != std::string::npos);
+  }
+  SECTION("unknown type") {
+    Result<Message> r = Decode(Raw("launch_missiles", Body()));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message() == "unknown message type 'launch_missiles'");
+  }
+  SECTION("garbage bytes") {
+    Result<Message> r = Decode({"\xc1\xc1", "\xc1"});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::kInvalidArgument);
+  }
+  SECTION("truncated body") {
+    Frames f = Encode(Hello{"wazuh", "w1", 1, "x"});
+    f[1].pop_back();
+    CHECK_FALSE(Decode(f).ok());
+  }
+  SECTION("trailing bytes after the body") {
+    Frames f = Encode(Keepalive{1});
+    f[1] += '\x01';
+    Result<Message> r = Decode(f);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("trailing") != std::string::npos);
+  }
+  SECTION("type frame is not a string") {
+    CHECK_FALSE(Decode({Pack(7), Pack(std::map<std::string, int>{})}).ok());
+  }
+  SECTION("body is not a map") {
+    Result<Message> r = Decode({Pack(std::string("keepalive")), Pack(std::vector<int>{1})});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message() == "body must be a map");
+  }
+  SECTION("missing field") {
+    Result<Message> r = Decode(Raw("hello", Body().add("cluster", std::string("wazuh"))));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message() == "hello.node is missing");
+  }
+  SECTION("mistyped field") {
+    Result<Message> r = Decode(Raw("keepalive", Body().add("n", std::string("one"))));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message() == "keepalive.n must be a non-negative integer");
+  }
+  SECTION("negative number") {
+    CHECK_FALSE(Decode(Raw("keepalive", Body().add("n", int64_t{-1}))).ok());
+  }
+  SECTION("protocol out of range") {
+    Result<Message> r = Decode(Raw("hello", Body()
+                                                .add("cluster", s)
+                                                .add("node", s)
+                                                .add("protocol", uint64_t{1} << 40)
+                                                .add("software", s)));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message() == "hello.protocol out of range");
+  }
+  SECTION("node name with forbidden characters") {
+    Result<Message> r = Decode(Raw("hello", Body()
+                                                .add("cluster", s)
+                                                .add("node", std::string("../etc"))
+                                                .add("protocol", uint64_t{1})
+                                                .add("software", s)));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("hello.node is not a valid name") == 0);
+  }
+  SECTION("overlong text") {
+    Result<Message> r = Decode(Raw("error", Body()
+                                                .add("code", uint64_t{1})
+                                                .add("message", std::string(5000, 'x'))
+                                                .add("in_reply_to", std::string("hello"))));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("longer than") != std::string::npos);
+  }
+}
+
+TEST_CASE("decode ignores unknown fields and keeps unknown error codes", "[schemas]") {
+  Result<Message> r =
+      Decode(Raw("keepalive", Body().add("n", uint64_t{3}).add("future", std::string("x"))));
+  REQUIRE(r.ok());
+  CHECK(std::get<Keepalive>(*r).n == 3);
+
+  Result<Message> e = Decode(Raw("error", Body()
+                                              .add("code", uint64_t{200})
+                                              .add("message", std::string("new"))
+                                              .add("in_reply_to", std::string(""))));
+  REQUIRE(e.ok());
+  CHECK(std::get<ErrorReply>(*e).code == Code::kInternal);
+}
+
+TEST_CASE("names follow Wazuh's node name rule", "[schemas]") {
+  CHECK(IsValidName("node01"));
+  CHECK(IsValidName("worker-1.eu_west"));
+  CHECK_FALSE(IsValidName(""));
+  CHECK_FALSE(IsValidName("bad name"));
+  CHECK_FALSE(IsValidName("a/b"));
+  CHECK_FALSE(IsValidName(std::string(65, 'a')));
+}
+
+TEST_CASE("status codes have stable names and numbers", "[schemas]") {
+  CHECK(CodeName(Code::kPermissionDenied) == "permission_denied");
+  CHECK(static_cast<int>(Code::kOutOfRange) == 10);
+  CHECK(CodeFromNumber(4) == Code::kPermissionDenied);
+  CHECK_FALSE(CodeFromNumber(11).has_value());
+  CHECK(Status::NotFound("x").ToString() == "not_found: x");
+}

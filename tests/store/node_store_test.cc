@@ -1,0 +1,51 @@
+#include "zcluster/store/node_store.h"
+
+#include <catch2/catch.hpp>
+
+#include "support/temp_dir.h"
+
+using namespace zcluster;
+using namespace zcluster::store;
+
+TEST_CASE("a node store keeps identity and positions across reopen", "[store]") {
+  testing::TempDir dir;
+  const NodeIdentity id{"wazuh", "w1", "worker"};
+  {
+    auto store = NodeStore::Open(dir / "db", id);
+    REQUIRE(store.ok());
+    CHECK((*store)->starts() == 1);
+    CHECK(*(*store)->Position("groups") == 0);
+    REQUIRE((*store)->SetPosition("groups", 42).ok());
+    REQUIRE((*store)->SetPosition("files", uint64_t{1} << 40).ok());
+  }
+  auto again = NodeStore::Open(dir / "db", id);
+  REQUIRE(again.ok());
+  CHECK((*again)->starts() == 2);
+  CHECK(*(*again)->Position("groups") == 42);
+  CHECK(*(*again)->Position("files") == uint64_t{1} << 40);
+}
+
+TEST_CASE("a database of another cluster, node or type is refused", "[store]") {
+  testing::TempDir dir;
+  REQUIRE(NodeStore::Open(dir / "db", {"wazuh", "w1", "worker"}).ok());
+  auto other_cluster = NodeStore::Open(dir / "db", {"other", "w1", "worker"});
+  REQUIRE_FALSE(other_cluster.ok());
+  CHECK(other_cluster.status().code() == Code::kFailedPrecondition);
+  CHECK(other_cluster.status().message().find("cluster 'wazuh', not 'other'") !=
+        std::string::npos);
+  CHECK(NodeStore::Open(dir / "db", {"wazuh", "w2", "worker"}).status().code() ==
+        Code::kFailedPrecondition);
+  CHECK(NodeStore::Open(dir / "db", {"wazuh", "w1", "master"}).status().code() ==
+        Code::kFailedPrecondition);
+  // The refusals changed nothing: the rightful owner still opens it.
+  CHECK(NodeStore::Open(dir / "db", {"wazuh", "w1", "worker"}).ok());
+}
+
+TEST_CASE("one process at a time holds a database", "[store]") {
+  testing::TempDir dir;
+  auto first = NodeStore::Open(dir / "db", {"wazuh", "m", "master"});
+  REQUIRE(first.ok());
+  auto second = NodeStore::Open(dir / "db", {"wazuh", "m", "master"});
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == Code::kUnavailable);
+}
