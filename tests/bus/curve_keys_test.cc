@@ -51,7 +51,7 @@ TEST_CASE("Z85 key validation", "[bus][keys]") {
   CHECK_FALSE(PublicKeyOf("short").ok());
 }
 
-TEST_CASE("key files: modes, no overwrite, strict reading", "[bus][keys]") {
+TEST_CASE("key files have strict modes and are never overwritten", "[bus][keys]") {
   testing::TempDir dir;
   const std::string prefix = dir / "node";
   CurveKeyPair pair = *GenerateKeyPair();

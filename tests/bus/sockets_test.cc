@@ -90,7 +90,7 @@ TEST_CASE("an allowed key gets through and is named by its User-Id", "[bus][sock
   CHECK(server.zap->allowed() >= 1);
 }
 
-TEST_CASE("an unlisted key is refused, logged with its address, and delivers nothing",
+TEST_CASE("an unlisted key is refused and logged with its address and delivers nothing",
           "[bus][sockets]") {
   CurveKeyPair w1 = *GenerateKeyPair();
   CurveKeyPair stranger = *GenerateKeyPair();
@@ -113,7 +113,7 @@ TEST_CASE("an unlisted key is refused, logged with its address, and delivers not
   CHECK(server.zap->allowed() == 0);
 }
 
-TEST_CASE("a reply to a peer that is not connected is reported, not dropped", "[bus][sockets]") {
+TEST_CASE("a reply to a peer that is not connected is reported and not dropped", "[bus][sockets]") {
   Server server(AllowList{});
   Status s = server.router->Send("nobody", {"x"});
   CHECK(s.code() == Code::kUnavailable);

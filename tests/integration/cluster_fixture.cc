@@ -1,1 +1,184 @@
+#include "integration/cluster_fixture.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support/wait.h"
+#include "zcluster/bus/curve_keys.h"
+#include "zcluster/nodes/control.h"
+
+extern char** environ;
+
+namespace zcluster::testing {
+namespace {
+
+// A port the kernel says is free now; the master binds it (and port+1 later) right after.
+std::uint16_t FreePort() {
+  for (;;) {
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(s);
+    std::uint16_t port = ntohs(addr.sin_port);
+    if (port > 1024 && port < 65534) return port;
+  }
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(rc == 0);
+  return pid;
+}
+
+}  // namespace
+
+Cluster::Cluster() : port_(FreePort()) {}
+
+Cluster::~Cluster() {
+  for (auto& [name, pid] : pids_) {
+    if (pid <= 0) continue;
+    ::kill(pid, SIGTERM);
+    bool gone = WaitFor([pid = pid] { return ::waitpid(pid, nullptr, WNOHANG) == pid; },
+                        std::chrono::seconds(5));
+    if (!gone) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+}
+
+void Cluster::EnsureKey(const std::string& key_name) {
+  std::filesystem::create_directories(dir_ / "keys/authorized");
+  if (::access((KeyPrefix(key_name) + ".key").c_str(), F_OK) == 0) return;
+  REQUIRE(bus::WriteKeyPair(KeyPrefix(key_name), *bus::GenerateKeyPair()).ok());
+}
+
+void Cluster::Authorize(const std::string& worker_key_name) {
+  EnsureKey(worker_key_name);
+  std::filesystem::copy_file(KeyPrefix(worker_key_name) + ".pub",
+                             dir_ / ("keys/authorized/" + worker_key_name + ".pub"),
+                             std::filesystem::copy_options::overwrite_existing);
+}
+
+std::string Cluster::Configure(const std::string& name, const NodeOptions& o) {
+  std::string key_name = o.key_name.empty() ? name : o.key_name;
+  std::string curve;
+  if (!o.shared_key) {
+    EnsureKey(key_name);
+    EnsureKey("master");
+    curve = "<curve><secret_key>" + KeyPrefix(key_name) + ".key</secret_key><public_key>" +
+            KeyPrefix(key_name) + ".pub</public_key>" +
+            (o.type == "master"
+                 ? "<authorized_keys>" + (dir_ / "keys/authorized") + "</authorized_keys>"
+                 : "<master_public_key>" + KeyPrefix("master") + ".pub</master_public_key>") +
+            "</curve>";
+  }
+  std::ostringstream conf;
+  conf << "<ossec_config>\n  <cluster>\n"
+       << "    <name>" << o.cluster << "</name>\n"
+       << "    <node_name>" << name << "</node_name>\n"
+       << "    <node_type>" << o.type << "</node_type>\n"
+       << "    <key>0123456789abcdef0123456789ABCDEF</key>\n"
+       << "    <port>" << port_ << "</port>\n"
+       << "    <bind_addr>127.0.0.1</bind_addr>\n"
+       << "    <nodes><node>127.0.0.1</node></nodes>\n"
+       << "    <hidden>no</hidden>\n    <disabled>no</disabled>\n"
+       << "    <home>" << Home(name) << "</home>\n"
+       << "    " << curve << "\n"
+       << "    <intervals><keep_alive>" << o.keep_alive << "</keep_alive>"
+       << "<max_allowed_time_without_keepalive>" << o.max_silence
+       << "</max_allowed_time_without_keepalive></intervals>\n"
+       << "  </cluster>\n</ossec_config>\n";
+  WriteFile(ConfigPath(name), conf.str());
+  return ConfigPath(name);
+}
+
+pid_t Cluster::Start(const std::string& name) {
+  pid_t pid = Spawn({std::string(ZC_TOOLS_DIR) + "/zclusterd", "-f", "-d", "-c", ConfigPath(name)},
+                    Home(name) + "/stdout.log");
+  pids_[name] = pid;
+  return pid;
+}
+
+void Cluster::Kill(const std::string& name, int signal) {
+  pid_t pid = pids_.at(name);
+  REQUIRE(::kill(pid, signal) == 0);
+  REQUIRE(::waitpid(pid, nullptr, 0) == pid);
+  pids_[name] = -1;
+}
+
+bool Cluster::Running(const std::string& name) {
+  pid_t pid = pids_.at(name);
+  return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0;
+}
+
+std::vector<schemas::NodeInfo> Cluster::Nodes(const std::string& name) {
+  Result<schemas::Message> reply = nodes::ControlRequest(
+      Home(name) + "/queue/cluster/control.sock", schemas::NodesQuery{},
+      std::chrono::milliseconds(2000));
+  if (!reply.ok() || !std::holds_alternative<schemas::NodeList>(*reply)) return {};
+  return std::get<schemas::NodeList>(*reply).nodes;
+}
+
+std::set<std::string> Cluster::WorkerNames(const std::string& master) {
+  std::set<std::string> names;
+  for (const schemas::NodeInfo& n : Nodes(master)) {
+    if (n.type == "worker") names.insert(n.name);
+  }
+  return names;
+}
+
+bool Cluster::WaitForWorkers(const std::string& master, const std::set<std::string>& workers,
+                             std::chrono::milliseconds bound) {
+  return WaitFor([&] { return WorkerNames(master) == workers; }, bound);
+}
+
+std::string Cluster::Log(const std::string& name) const {
+  return ReadFile(Home(name) + "/logs/cluster.log");
+}
+
+bool Cluster::WaitForLog(const std::string& name, const std::string& text,
+                         std::chrono::milliseconds bound) {
+  return WaitFor([&] { return Log(name).find(text) != std::string::npos; }, bound);
+}
+
+RunResult Cluster::Run(const std::vector<std::string>& argv) {
+  std::vector<std::string> full = argv;
+  full[0] = std::string(ZC_TOOLS_DIR) + "/" + argv[0];
+  std::string out = dir_ / ("run-" + std::to_string(::getpid()) + ".out");
+  ::unlink(out.c_str());
+  pid_t pid = Spawn(full, out);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.output = ReadFile(out);
+  return r;
+}
+
+}  // namespace zcluster::testing

@@ -1,1 +1,278 @@
+// Real zclusterd processes on loopback. Intervals are short (keepalive 0.5 s, drop after 2 s) so
+// that every wait is bounded by seconds; no test sleeps, each waits on a condition with a bound.
+#include <signal.h>
 
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "integration/cluster_fixture.h"
+#include "support/wait.h"
+#include "zcluster/bus/sockets.h"
+
+using namespace zcluster;
+using namespace zcluster::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+NodeOptions Master() {
+  NodeOptions o;
+  o.type = "master";
+  return o;
+}
+
+// A master with w1 and w2 authorized and running, both workers connected.
+void StartThree(Cluster& c) {
+  c.Configure("master", Master());
+  c.Configure("w1", {});
+  c.Configure("w2", {});
+  c.Authorize("w1");
+  c.Authorize("w2");
+  c.Start("master");
+  c.Start("w1");
+  c.Start("w2");
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+}
+
+}  // namespace
+
+TEST_CASE("a master and two workers meet over CURVE", "[integration]") {
+  Cluster c;
+  StartThree(c);
+
+  RunResult table = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-l"});
+  REQUIRE(table.exit_code == 0);
+  CHECK(table.output.rfind("NAME", 0) == 0);
+  CHECK(table.output.find("\nmaster  master") != std::string::npos);
+
+  RunResult json = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-l", "--json"});
+  REQUIRE(json.exit_code == 0);
+  nlohmann::json j = nlohmann::json::parse(json.output);
+  REQUIRE(j["nodes"].size() == 3);
+  CHECK(j["nodes"][0]["name"] == "master");
+  CHECK(j["nodes"][1]["name"] == "w1");
+  CHECK(j["nodes"][1]["type"] == "worker");
+  CHECK(j["nodes"][1]["version"] == ZCLUSTER_VERSION);
+  CHECK(j["nodes"][2]["address"] == "127.0.0.1");
+
+  // A worker knows its master, and says so on its own control socket.
+  REQUIRE(WaitFor([&] { return c.Nodes("w1").size() == 2; }, 5s));
+  CHECK(c.Log("w1").find("INFO: [Worker w1] [Main] Successfully connected to master 'master'") !=
+        std::string::npos);
+  CHECK(c.Log("master").find("INFO: [Worker w2] [Main] Connected: address 127.0.0.1") !=
+        std::string::npos);
+  // Keepalives flow and are acknowledged (DEBUG lines, -d is on in the fixture).
+  CHECK(c.WaitForLog("master", "[Worker w1] [Keep alive] Received keep alive 2", 10s));
+}
+
+TEST_CASE("an unlisted key is refused and gets no reply and changes nothing", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  c.Configure("rogue", {});  // has a key pair, but it is not in authorized_keys
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  c.Start("rogue");
+  REQUIRE(c.WaitForLog("master", "WARNING: [Master] [Main] Refused CURVE handshake from 127.0.0.1: "
+                                 "key not allowed", 15s));
+  // The rogue never hears anything and says so after its third unanswered hello.
+  REQUIRE(c.WaitForLog("rogue", "No welcome from the master after 3 hellos", 15s));
+  CHECK(c.Log("rogue").find("Successfully connected") == std::string::npos);
+  CHECK(c.Log("rogue").find("refused hello") == std::string::npos);
+  CHECK(c.WorkerNames("master") == std::set<std::string>{"w1"});
+  CHECK(c.Log("master").find("rogue") == std::string::npos);
+}
+
+TEST_CASE("a hello with the wrong cluster name is refused with a reason", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  NodeOptions other;
+  other.cluster = "elsewhere";
+  c.Configure("w1", other);
+  c.Authorize("w1");
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForLog("w1", "ERROR: [Worker w1] [Main] Master refused hello: failed_precondition: "
+                             "cluster name 'elsewhere' does not match the master's 'itest'", 15s));
+  CHECK(c.WaitForLog("master", "Refused hello from 127.0.0.1 as 'w1'", 5s));
+  CHECK(c.WorkerNames("master").empty());
+}
+
+TEST_CASE("a worker may only speak as the name its key is filed under", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  c.Authorize("w1");
+  NodeOptions borrowed;
+  borrowed.key_name = "w1";  // w2 presents w1's key
+  c.Configure("w2", borrowed);
+  c.Start("master");
+  c.Start("w2");
+  REQUIRE(c.WaitForLog("w2", "Master refused hello: permission_denied: this key is filed under "
+                             "node 'w1' and may not speak as 'w2'", 15s));
+  CHECK(c.WorkerNames("master").empty());
+}
+
+TEST_CASE("a second live worker with the same name is refused", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  // Same node name and key, another home: a copy-pasted config on a second machine.
+  std::string conf = ReadFile(c.ConfigPath("w1"));
+  std::string home = c.Home("w1");
+  conf.replace(conf.find(home), home.size(), c.Home("w1copy"));
+  WriteFile(c.ConfigPath("w1copy"), conf);
+  c.Start("w1copy");
+  REQUIRE(WaitFor([&] { return ReadFile(c.Home("w1copy") + "/logs/cluster.log").find(
+                               "already_exists: a worker named 'w1' is already connected") !=
+                           std::string::npos; }, 15s));
+  CHECK(c.WorkerNames("master") == std::set<std::string>{"w1"});
+  CHECK(c.Running("w1"));
+}
+
+TEST_CASE("a killed worker is dropped within the configured time", "[integration]") {
+  Cluster c;
+  StartThree(c);
+  auto killed_at = std::chrono::steady_clock::now();
+  c.Kill("w1", SIGKILL);
+  // max_allowed_time_without_keepalive is 2 s; allow one keepalive period and scheduling slack.
+  REQUIRE(c.WaitForWorkers("master", {"w2"}, 4s));
+  CHECK(std::chrono::steady_clock::now() - killed_at >= 1s);  // dropped by silence, not by luck
+  CHECK(c.Log("master").find("WARNING: [Worker w1] [Keep alive] No keep alives have been received "
+                             "from w1 in the last") != std::string::npos);
+  CHECK(c.Running("w2"));
+}
+
+TEST_CASE("a restarted worker is back at once", "[integration]") {
+  Cluster c;
+  StartThree(c);
+  c.Kill("w1", SIGKILL);
+  c.Start("w1");
+  // Its old connection is gone, so the master replaces it instead of refusing a duplicate.
+  REQUIRE(WaitFor([&] { return c.Log("w1").find("Successfully connected") !=
+                               c.Log("w1").rfind("Successfully connected"); }, 10s));
+  CHECK(c.WorkerNames("master") == std::set<std::string>{"w1", "w2"});
+}
+
+TEST_CASE("a restarted master gets its workers back without touching them", "[integration]") {
+  Cluster c;
+  StartThree(c);
+  pid_t w1 = c.Pid("w1"), w2 = c.Pid("w2");
+  c.Kill("master", SIGKILL);
+  c.Start("master");
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  CHECK(c.Pid("w1") == w1);
+  CHECK(c.Pid("w2") == w2);
+  CHECK(c.Running("w1"));
+  CHECK(c.Running("w2"));
+  // The master's store counted both starts.
+  CHECK(c.Log("master").find("; start 2") != std::string::npos);
+}
+
+TEST_CASE("shared-key mode derives every pair from <key>", "[integration]") {
+  Cluster c;
+  NodeOptions master = Master();
+  master.shared_key = true;
+  NodeOptions worker;
+  worker.shared_key = true;
+  c.Configure("master", master);
+  c.Configure("w1", worker);
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  CHECK(c.Log("master").find("shared-key mode") != std::string::npos);
+}
+
+TEST_CASE("a hello of another protocol version gets an error reply", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  c.Authorize("probe");
+  c.Start("master");
+  REQUIRE(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
+
+  // A bare client, as someone with only a ZeroMQ and a msgpack library would write it.
+  zmq::context_t ctx(1);
+  bus::CurveKeyPair own{*bus::ReadPublicKeyFile(c.KeyPrefix("probe") + ".pub"),
+                        *bus::ReadSecretKeyFile(c.KeyPrefix("probe") + ".key")};
+  auto dealer = bus::DealerSocket::ConnectCurve(
+      ctx, own, *bus::ReadPublicKeyFile(c.KeyPrefix("master") + ".pub"),
+      "tcp://127.0.0.1:" + std::to_string(c.port()), "probe", bus::SocketOptions{});
+  REQUIRE(dealer.ok());
+  schemas::Frames hello = schemas::Encode(schemas::Hello{"itest", "probe", 99, "probe 1"});
+  REQUIRE(WaitFor([&] { return dealer->Send(hello).ok(); }, 10s));
+  std::optional<schemas::Frames> reply;
+  REQUIRE(WaitFor([&] {
+    auto r = dealer->Receive();
+    return r.ok() && (reply = *r).has_value();
+  }, 10s));
+  Result<schemas::Message> m = schemas::Decode(*reply);
+  REQUIRE(m.ok());
+  REQUIRE(std::holds_alternative<schemas::ErrorReply>(*m));
+  const auto& e = std::get<schemas::ErrorReply>(*m);
+  CHECK(e.code == Code::kFailedPrecondition);
+  CHECK(e.in_reply_to == "hello");
+  CHECK(e.message == "protocol version 99 is not supported; this master speaks 1");
+
+  // Garbage from an authorized key gets a clear error, and the master keeps serving.
+  REQUIRE(dealer->Send({"\xc1", "\xc1"}).ok());
+  REQUIRE(WaitFor([&] {
+    auto r = dealer->Receive();
+    return r.ok() && (reply = *r).has_value();
+  }, 10s));
+  CHECK(std::get<schemas::ErrorReply>(*schemas::Decode(*reply)).code == Code::kInvalidArgument);
+  CHECK(c.Running("master"));
+  dealer = Status::Unavailable("closed");  // close the socket before its context
+}
+
+TEST_CASE("zclusterd -t checks the config and a bad one gets one line naming the element",
+          "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  RunResult good = c.Run({"zclusterd", "-t", "-c", c.ConfigPath("master")});
+  CHECK(good.exit_code == 0);
+  CHECK(good.output.empty());
+
+  std::string conf = ReadFile(c.ConfigPath("master"));
+  conf.replace(conf.find("<node_type>master"), 17, "<node_type>boss");
+  WriteFile(c.Home("bad") + "/ossec.conf", conf);
+  RunResult bad = c.Run({"zclusterd", "-t", "-c", c.Home("bad") + "/ossec.conf"});
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.output == "zclusterd: config: <cluster><node_type> must be master or worker, got "
+                      "'boss'\n");
+
+  ::unlink((c.KeyPrefix("master") + ".key").c_str());
+  RunResult nokey = c.Run({"zclusterd", "-t", "-c", c.ConfigPath("master")});
+  CHECK(nokey.exit_code != 0);
+  CHECK(nokey.output.find("<curve><secret_key>") != std::string::npos);
+}
+
+TEST_CASE("the daemon reports start-up failures before detaching", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  c.Start("master");
+  REQUIRE(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
+  // Same home: the store is locked by the running master.
+  RunResult second = c.Run({"zclusterd", "-c", c.ConfigPath("master")});
+  CHECK(second.exit_code == 1);
+  CHECK(second.output.find("database in use by another process") != std::string::npos);
+  CHECK(c.Running("master"));
+}
+
+TEST_CASE("a node refuses a database of another cluster", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  c.Start("master");
+  REQUIRE(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
+  c.Kill("master", SIGTERM);
+  NodeOptions renamed = Master();
+  renamed.cluster = "renamed";
+  c.Configure("master", renamed);
+  RunResult r = c.Run({"zclusterd", "-f", "-c", c.ConfigPath("master")});
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("belongs to cluster 'itest', not 'renamed'") != std::string::npos);
+}

@@ -28,7 +28,7 @@ std::string Error(const std::string& inner) {
 
 }  // namespace
 
-TEST_CASE("Wazuh's defaults apply to a minimal block", "[nodes][config]") {
+TEST_CASE("Wazuh defaults apply to a minimal block", "[nodes][config]") {
   Result<ClusterConfig> c = Parse("<key>" + kKey + "</key>");
   REQUIRE(c.ok());
   CHECK(c->name == "wazuh");

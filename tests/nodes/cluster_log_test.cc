@@ -28,7 +28,7 @@ TEST_CASE("cluster.log lines have Wazuh's format", "[nodes][log]") {
         std::string::npos);
 }
 
-TEST_CASE("DEBUG lines appear with debug on; an unwritable log is an error", "[nodes][log]") {
+TEST_CASE("DEBUG lines appear with debug on and an unwritable log is an error", "[nodes][log]") {
   testing::TempDir dir;
   {
     auto log = ClusterLog::Open(dir / "cluster.log", false, true);

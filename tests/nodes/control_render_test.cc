@@ -14,7 +14,7 @@ schemas::NodeList Sample() {
 }
 }  // namespace
 
-TEST_CASE("the node table lists the master first, then workers by name", "[nodes][control]") {
+TEST_CASE("the node table lists the master first and then workers by name", "[nodes][control]") {
   std::string table = RenderNodesTable(Sample());
   CHECK(table ==
         "NAME    TYPE    VERSION  ADDRESS        LAST-KEEPALIVE (UTC)\n"

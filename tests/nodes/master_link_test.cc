@@ -24,7 +24,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("hello first, retried with growing jittered backoff", "[nodes][keepalive]") {
+TEST_CASE("hello first and retried with growing jittered backoff", "[nodes][keepalive]") {
   Fixture f;
   auto first = f.Due(0s, false);
   REQUIRE(first.has_value());
@@ -49,7 +49,7 @@ TEST_CASE("hello first, retried with growing jittered backoff", "[nodes][keepali
   }
 }
 
-TEST_CASE("welcomed: keepalives every keep_alive, lost after max silence", "[nodes][keepalive]") {
+TEST_CASE("once welcomed keepalives go every keep_alive and silence means lost", "[nodes][keepalive]") {
   Fixture f;
   REQUIRE(f.Due(0s).has_value());
   f.link.OnReply(Welcome{"wazuh", "master", 1, "zcluster 0.1.0"}, f.t0 + 10ms);

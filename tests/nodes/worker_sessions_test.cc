@@ -48,7 +48,7 @@ TEST_CASE("hello admission rules", "[nodes][keepalive]") {
         Code::kPermissionDenied);
 }
 
-TEST_CASE("a welcomed worker is listed, acked, and dropped after silence", "[nodes][keepalive]") {
+TEST_CASE("a welcomed worker is listed and acked and dropped after silence", "[nodes][keepalive]") {
   Fixture f;
   auto welcome = f.Send("r1", "w1", Hello{"wazuh", "w1", 1, "zcluster 9.9.9"});
   REQUIRE(welcome.has_value());

@@ -152,7 +152,7 @@ TEST_CASE("decode ignores unknown fields and keeps unknown error codes", "[schem
   CHECK(std::get<ErrorReply>(*e).code == Code::kInternal);
 }
 
-TEST_CASE("names follow Wazuh's node name rule", "[schemas]") {
+TEST_CASE("names follow the Wazuh node name rule", "[schemas]") {
   CHECK(IsValidName("node01"));
   CHECK(IsValidName("worker-1.eu_west"));
   CHECK_FALSE(IsValidName(""));

@@ -25,7 +25,7 @@ TEST_CASE("a node store keeps identity and positions across reopen", "[store]") 
   CHECK(*(*again)->Position("files") == uint64_t{1} << 40);
 }
 
-TEST_CASE("a database of another cluster, node or type is refused", "[store]") {
+TEST_CASE("a database of another cluster or node or type is refused", "[store]") {
   testing::TempDir dir;
   REQUIRE(NodeStore::Open(dir / "db", {"wazuh", "w1", "worker"}).ok());
   auto other_cluster = NodeStore::Open(dir / "db", {"other", "w1", "worker"});
