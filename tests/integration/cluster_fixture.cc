@@ -63,12 +63,17 @@ Cluster::~Cluster() {
   for (auto& [name, pid] : pids_) {
     if (pid <= 0) continue;
     ::kill(pid, SIGTERM);
-    bool gone = WaitFor([pid = pid] { return ::waitpid(pid, nullptr, WNOHANG) == pid; },
-                        std::chrono::seconds(5));
+    int status = 0;
+    bool gone = WaitFor([&status, pid = pid] { return ::waitpid(pid, &status, WNOHANG) == pid; },
+                        std::chrono::seconds(10));
     if (!gone) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
     }
+    // A clean stop exits 0; anything else (a sanitizer report, a crash, a hang) fails the test.
+    INFO("zclusterd " << name << " output:\n" << ReadFile(Home(name) + "/stdout.log"));
+    CHECK(gone);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
   }
 }
 
