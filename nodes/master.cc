@@ -1,12 +1,10 @@
 #include "zcluster/nodes/master.h"
 
-#include <filesystem>
-
 #include "zcluster/bus/sockets.h"
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/worker_sessions.h"
-#include "zcluster/store/node_store.h"
+#include "zcluster/nodes/node_home.h"
 
 namespace zcluster::nodes {
 
@@ -55,8 +53,7 @@ struct Master::Impl {
   schemas::NodeList Nodes() const {
     schemas::NodeList list;
     std::string address = config.nodes.empty() ? config.bind_addr : config.nodes.front();
-    double now = std::chrono::duration<double>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+    double now = UnixNow();
     list.nodes.push_back({config.node_name, "master", ZCLUSTER_VERSION,
                           address + ":" + std::to_string(config.port), now});
     for (schemas::NodeInfo& n : sessions.Connected()) list.nodes.push_back(std::move(n));
@@ -70,12 +67,7 @@ Master::~Master() = default;
 Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMaterial keys,
                                               ClusterLog& log) {
   auto impl = std::make_unique<Impl>(config, log);
-  std::error_code ec;
-  std::filesystem::create_directories(config.db_path(), ec);
-  std::filesystem::create_directories(std::filesystem::path(config.control_path()).parent_path(),
-                                      ec);
-  Result<std::unique_ptr<store::NodeStore>> store =
-      store::NodeStore::Open(config.db_path(), {config.name, config.node_name, "master"});
+  Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
 

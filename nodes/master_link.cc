@@ -11,10 +11,6 @@ SteadyClock::duration ToSteady(std::chrono::duration<double> d) {
   return std::chrono::duration_cast<SteadyClock::duration>(d);
 }
 
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 MasterLink::MasterLink(MasterLinkParams params, const Logger& log)

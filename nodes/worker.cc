@@ -2,12 +2,10 @@
 
 #include <sodium.h>
 
-#include <filesystem>
-
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_link.h"
-#include "zcluster/store/node_store.h"
+#include "zcluster/nodes/node_home.h"
 
 namespace zcluster::nodes {
 namespace {
@@ -49,14 +47,12 @@ struct Worker::Impl {
   schemas::NodeList Nodes() const {
     schemas::NodeList list;
     if (link.state() == MasterLink::State::kConnected) {
-      std::string version = link.master_software();
-      if (auto space = version.rfind(' '); space != std::string::npos) version.erase(0, space + 1);
-      list.nodes.push_back({link.master_name(), "master", version,
+      list.nodes.push_back({link.master_name(), "master",
+                            schemas::SoftwareVersion(link.master_software()),
                             config.nodes.front() + ":" + std::to_string(config.port),
                             link.last_heard_unix()});
     }
-    double now = std::chrono::duration<double>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+    double now = UnixNow();
     list.nodes.push_back({config.node_name, "worker", ZCLUSTER_VERSION, "local", now});
     return list;
   }
@@ -68,12 +64,7 @@ Worker::~Worker() = default;
 Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMaterial keys,
                                               ClusterLog& log) {
   auto impl = std::make_unique<Impl>(config, log);
-  std::error_code ec;
-  std::filesystem::create_directories(config.db_path(), ec);
-  std::filesystem::create_directories(std::filesystem::path(config.control_path()).parent_path(),
-                                      ec);
-  Result<std::unique_ptr<store::NodeStore>> store =
-      store::NodeStore::Open(config.db_path(), {config.name, config.node_name, "worker"});
+  Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
 

@@ -7,10 +7,6 @@
 namespace zcluster::nodes {
 namespace {
 
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 schemas::ErrorReply Refusal(const Status& s, std::string_view in_reply_to) {
   return schemas::ErrorReply{s.code(), s.message(), std::string(in_reply_to)};
 }
@@ -149,9 +145,8 @@ std::optional<SteadyClock::time_point> WorkerSessions::NextExpiry() const {
 std::vector<schemas::NodeInfo> WorkerSessions::Connected() const {
   std::vector<schemas::NodeInfo> nodes;
   for (const auto& [name, s] : by_name_) {
-    std::string version = s.software;
-    if (auto space = version.rfind(' '); space != std::string::npos) version.erase(0, space + 1);
-    nodes.push_back({name, "worker", version, s.address, s.last_seen_unix});
+    nodes.push_back(
+        {name, "worker", schemas::SoftwareVersion(s.software), s.address, s.last_seen_unix});
   }
   return nodes;
 }

@@ -216,6 +216,11 @@ bool IsValidName(std::string_view name) {
   return true;
 }
 
+std::string SoftwareVersion(std::string_view software) {
+  auto space = software.rfind(' ');
+  return std::string(space == std::string_view::npos ? software : software.substr(space + 1));
+}
+
 std::string_view TypeOf(const Message& message) {
   return std::visit([](const auto& m) { return std::decay_t<decltype(m)>::kType; }, message);
 }

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "zcluster/nodes/cluster_log.h"
-#include "zcluster/nodes/worker_sessions.h"
+#include "zcluster/nodes/clock.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::nodes {

@@ -15,12 +15,11 @@
 #include <vector>
 
 #include "zcluster/bus/sockets.h"
+#include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/cluster_log.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::nodes {
-
-using SteadyClock = std::chrono::steady_clock;
 
 struct HelloPolicy {
   std::string cluster;                  // our <name>: a hello must name it

@@ -31,6 +31,9 @@ inline constexpr std::size_t kMaxNodes = 100000;
 // Wazuh's rule for node and cluster names: A-Z, a-z, 0-9, '.', '-', '_', 1..kMaxNameLength long.
 bool IsValidName(std::string_view name);
 
+// The version in a software string: "zcluster 0.1.0" → "0.1.0" (the whole string if no space).
+std::string SoftwareVersion(std::string_view software);
+
 // worker → master: the first message of a session.
 struct Hello {
   static constexpr std::string_view kType = "hello";

@@ -1,0 +1,15 @@
+// A node's <home>: the folders it writes (logs/, queue/cluster/, var/db/) and its store.
+#pragma once
+
+#include <memory>
+
+#include "zcluster/nodes/cluster_config.h"
+#include "zcluster/store/node_store.h"
+
+namespace zcluster::nodes {
+
+// Creates the folders the node needs and opens its store as this config's node (refusing a
+// database of another cluster, name or type).
+Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& config);
+
+}  // namespace zcluster::nodes
