@@ -70,6 +70,7 @@ void MasterLink::OnReply(const schemas::Message& reply, SteadyClock::time_point 
     last_heard_unix_ = UnixNow();
     attempts_ = 0;
     last_refusal_.clear();
+    key_refusal_logged_ = false;
     next_send_ = now + ToSteady(params_.keep_alive);
     if (!was_connected) {
       log_.Info("Main", "Successfully connected to master '{}' ({}).", w->master, w->software);
@@ -100,6 +101,17 @@ void MasterLink::OnReply(const schemas::Message& reply, SteadyClock::time_point 
     last_heard_unix_ = UnixNow();
     log_.Debug("Keep alive", "Keep alive acknowledged by master");
   }
+}
+
+void MasterLink::TransportUp(SteadyClock::time_point now) {
+  if (state_ == State::kSayingHello) next_send_ = now;
+}
+
+void MasterLink::KeyRefused() {
+  if (key_refusal_logged_) return;
+  key_refusal_logged_ = true;
+  log_.Error("Main", "The master refused this node's CURVE key during the handshake: is this "
+                     "node's public key in the master's authorized_keys as NODE_NAME.pub?");
 }
 
 SteadyClock::time_point MasterLink::NextWake() const {

@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <utility>
+
+#include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_link.h"
@@ -27,8 +30,10 @@ struct Worker::Impl {
   std::unique_ptr<store::NodeStore> store;
   zmq::context_t ctx{1};
   std::optional<bus::DealerSocket> dealer;
+  std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
   std::optional<ControlServer> control;
   MasterLink link;
+  bool handshake_failure_logged = false;
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
@@ -41,7 +46,30 @@ struct Worker::Impl {
 
   ~Impl() {
     control.reset();
+    dealer_events.reset();
     dealer.reset();
+  }
+
+  void OnSocketEvents() {
+    for (const bus::SocketEvent& e : dealer_events->Drain()) {
+      switch (e.kind) {
+        case bus::SocketEventKind::kHandshakeSucceeded:
+          log.Debug("Main", "CURVE handshake with {} succeeded", e.endpoint);
+          link.TransportUp(SteadyClock::now());
+          handshake_failure_logged = false;
+          break;
+        case bus::SocketEventKind::kAuthRefused: link.KeyRefused(); break;
+        case bus::SocketEventKind::kHandshakeFailed:
+          // The socket retries every few seconds: one line until a handshake succeeds.
+          if (std::exchange(handshake_failure_logged, true)) break;
+          log.Warning("Main", "CURVE handshake with {} failed (is <master_public_key> the "
+                              "master's key?)", e.endpoint);
+          break;
+        case bus::SocketEventKind::kDisconnected:
+          log.Debug("Main", "Disconnected from {}", e.endpoint);
+          break;
+      }
+    }
   }
 
   schemas::NodeList Nodes() const {
@@ -73,6 +101,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
       SessionRoutingId(config.node_name), bus::SocketOptions{});
   if (!dealer.ok()) return dealer.status();
   impl->dealer.emplace(std::move(dealer).value());
+  Result<bus::SocketEvents> events = bus::SocketEvents::Watch(impl->ctx, impl->dealer->socket());
+  if (!events.ok()) return events.status();
+  impl->dealer_events.emplace(std::move(events).value());
 
   Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
   if (!control.ok()) return control.status();
@@ -94,9 +125,12 @@ Status Worker::Run(int stop_fd) {
     }
     auto timeout = std::max(std::chrono::milliseconds(0),
                             std::chrono::ceil<std::chrono::milliseconds>(w.link.NextWake() - now));
-    std::vector<bus::PollItem> items{
-        {&w.dealer->socket(), -1, false}, {&w.control->socket(), -1, false}, {nullptr, stop_fd, false}};
+    std::vector<bus::PollItem> items{{&w.dealer->socket(), -1, false},
+                                     {&w.control->socket(), -1, false},
+                                     {nullptr, stop_fd, false},
+                                     {&w.dealer_events->socket(), -1, false}};
     ZC_RETURN_IF_ERROR(bus::Poll(items, timeout));
+    if (items[3].readable) w.OnSocketEvents();
     if (items[2].readable) {
       w.log.Info("Main", "Stopping");
       return Status::Ok();

@@ -77,12 +77,31 @@ TEST_CASE("an unlisted key is refused and gets no reply and changes nothing", "[
   c.Start("rogue");
   REQUIRE(c.WaitForLog("master", "WARNING: [Master] [Main] Refused CURVE handshake from 127.0.0.1: "
                                  "key not allowed", 15s));
-  // The rogue never hears anything and says so after its third unanswered hello.
-  REQUIRE(c.WaitForLog("rogue", "No welcome from the master after 3 hellos", 15s));
+  // The rogue never hears a reply; its socket reports the refused handshake.
+  REQUIRE(c.WaitForLog("rogue", "ERROR: [Worker rogue] [Main] The master refused this node's "
+                                "CURVE key during the handshake", 15s));
   CHECK(c.Log("rogue").find("Successfully connected") == std::string::npos);
   CHECK(c.Log("rogue").find("refused hello") == std::string::npos);
   CHECK(c.WorkerNames("master") == std::set<std::string>{"w1"});
   CHECK(c.Log("master").find("rogue") == std::string::npos);
+}
+
+TEST_CASE("a worker with the wrong master key never connects and says why", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  // w1 trusts an impostor's key instead of the master's.
+  REQUIRE(bus::WriteKeyPair(c.KeyPrefix("impostor"), *bus::GenerateKeyPair()).ok());
+  std::string conf = ReadFile(c.ConfigPath("w1"));
+  std::string master_pub = c.KeyPrefix("master") + ".pub";
+  conf.replace(conf.find(master_pub), master_pub.size(), c.KeyPrefix("impostor") + ".pub");
+  WriteFile(c.ConfigPath("w1"), conf);
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForLog("w1", "No welcome from the master after 3 hellos", 15s));
+  CHECK(c.Log("w1").find("Successfully connected") == std::string::npos);
+  CHECK(c.WorkerNames("master").empty());
 }
 
 TEST_CASE("a hello with the wrong cluster name is refused with a reason", "[integration]") {

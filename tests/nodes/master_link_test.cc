@@ -93,3 +93,19 @@ TEST_CASE("a refused hello keeps retrying and does not connect", "[nodes][keepal
   REQUIRE(m.has_value());
   CHECK(std::holds_alternative<Hello>(*m));
 }
+
+TEST_CASE("a hello waiting for its backoff goes as soon as the transport is up",
+          "[nodes][keepalive]") {
+  Fixture f;
+  REQUIRE(f.Due(0s, false).has_value());  // no connection yet: the hello could not be queued
+  CHECK_FALSE(f.link.Next(f.t0 + 100ms).has_value());
+  f.link.TransportUp(f.t0 + 100ms);
+  auto m = f.link.Next(f.t0 + 100ms);
+  REQUIRE(m.has_value());
+  CHECK(std::holds_alternative<Hello>(*m));
+  // Once connected, a transport event does not disturb the keepalive schedule.
+  f.link.Sent(*m, true, f.t0 + 100ms);
+  f.link.OnReply(Welcome{"wazuh", "master", 1, ""}, f.t0 + 110ms);
+  f.link.TransportUp(f.t0 + 200ms);
+  CHECK_FALSE(f.link.Next(f.t0 + 200ms).has_value());
+}

@@ -37,6 +37,10 @@ class MasterLink {
   // Whether the message from Next() could be queued (false: no connection to the master yet).
   void Sent(const schemas::Message& message, bool queued, SteadyClock::time_point now);
   void OnReply(const schemas::Message& reply, SteadyClock::time_point now);
+  // The transport to the master came up (CURVE handshake done): a pending hello goes at once.
+  void TransportUp(SteadyClock::time_point now);
+  // The master's ZAP handler refused this node's key; said once until a welcome.
+  void KeyRefused();
   // When Next() will next have something to do.
   SteadyClock::time_point NextWake() const;
 
@@ -60,6 +64,7 @@ class MasterLink {
   std::string master_name_;
   std::string master_software_;
   std::string last_refusal_;
+  bool key_refusal_logged_ = false;
 };
 
 }  // namespace zcluster::nodes
