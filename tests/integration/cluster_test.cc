@@ -1,6 +1,7 @@
 // Real zclusterd processes on loopback. Intervals are short (keepalive 0.5 s, drop after 2 s) so
 // that every wait is bounded by seconds; no test sleeps, each waits on a condition with a bound.
 #include <signal.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -294,4 +295,37 @@ TEST_CASE("a node refuses a database of another cluster", "[integration]") {
   RunResult r = c.Run({"zclusterd", "-f", "-c", c.ConfigPath("master")});
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("belongs to cluster 'itest', not 'renamed'") != std::string::npos);
+}
+
+TEST_CASE("zcluster-keygen writes a 0600 secret and a public key and never overwrites",
+          "[integration]") {
+  Cluster c;
+  const std::string prefix = c.Home("kg") + "-node";
+  RunResult made = c.Run({"zcluster-keygen", prefix});
+  REQUIRE(made.exit_code == 0);
+  Result<std::string> pub = bus::ReadPublicKeyFile(prefix + ".pub");
+  Result<std::string> sec = bus::ReadSecretKeyFile(prefix + ".key");  // refuses a loose mode
+  REQUIRE(pub.ok());
+  REQUIRE(sec.ok());
+  CHECK(made.output == *pub + "\n");
+  CHECK(*bus::PublicKeyOf(*sec) == *pub);
+  RunResult again = c.Run({"zcluster-keygen", prefix});
+  CHECK(again.exit_code == 1);
+  CHECK(again.output.find("exists") != std::string::npos);
+  CHECK(*bus::ReadPublicKeyFile(prefix + ".pub") == *pub);
+}
+
+TEST_CASE("without -f the daemon detaches once started and stops on SIGTERM", "[integration]") {
+  Cluster c;
+  c.Configure("master", Master());
+  RunResult started = c.Run({"zclusterd", "-c", c.ConfigPath("master")});
+  REQUIRE(started.exit_code == 0);
+  // Started means serving: the control socket answers as soon as the parent has returned.
+  CHECK(c.Nodes("master").size() == 1);
+  pid_t pid = std::stoi(ReadFile(c.Home("master") + "/var/run/zclusterd.pid"));
+  REQUIRE(::kill(pid, SIGTERM) == 0);
+  // Not our child: wait for the pid file to go, which the daemon removes on a clean stop.
+  CHECK(WaitFor([&] { return ::access((c.Home("master") + "/var/run/zclusterd.pid").c_str(),
+                                      F_OK) != 0; }, 10s));
+  CHECK(c.WaitForLog("master", "INFO: [Master] [Main] Stopping", 5s));
 }
