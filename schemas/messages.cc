@@ -1,118 +1,10 @@
 #include "zcluster/schemas/messages.h"
 
-#include <msgpack.hpp>
-
-#include <map>
+#include "codec.h"
 
 namespace zcluster::schemas {
-namespace {
 
-// Writes a msgpack map with str keys, one field at a time.
-class MapWriter {
- public:
-  MapWriter(msgpack::sbuffer& buf, std::uint32_t fields) : pk_(buf) { pk_.pack_map(fields); }
-  MapWriter& str(std::string_view key, std::string_view value) {
-    pk_.pack(key);
-    pk_.pack(value);
-    return *this;
-  }
-  MapWriter& uint(std::string_view key, std::uint64_t value) {
-    pk_.pack(key);
-    pk_.pack(value);
-    return *this;
-  }
-  MapWriter& real(std::string_view key, double value) {
-    pk_.pack(key);
-    pk_.pack(value);
-    return *this;
-  }
-  msgpack::packer<msgpack::sbuffer>& packer() { return pk_; }
-
- private:
-  msgpack::packer<msgpack::sbuffer> pk_;
-};
-
-// Reads fields of a msgpack map, keeping the first error so that decoders read straight through.
-class FieldReader {
- public:
-  FieldReader(const msgpack::object& obj, std::string_view type) : type_(type) {
-    if (obj.type != msgpack::type::MAP) {
-      Fail("body must be a map");
-      return;
-    }
-    for (std::uint32_t i = 0; i < obj.via.map.size; ++i) {
-      const auto& kv = obj.via.map.ptr[i];
-      if (kv.key.type != msgpack::type::STR) {
-        Fail("map keys must be strings");
-        return;
-      }
-      fields_.emplace(std::string_view(kv.key.via.str.ptr, kv.key.via.str.size), &kv.val);
-    }
-  }
-
-  std::string str(std::string_view key, std::size_t max_len = kMaxTextLength) {
-    const msgpack::object* v = Find(key);
-    if (v == nullptr) return {};
-    if (v->type != msgpack::type::STR) return Fail(Field(key) + " must be a string"), "";
-    if (v->via.str.size > max_len) {
-      return Fail(Field(key) + " longer than " + std::to_string(max_len) + " bytes"), "";
-    }
-    return std::string(v->via.str.ptr, v->via.str.size);
-  }
-  std::string name(std::string_view key) {
-    std::string s = str(key, kMaxNameLength);
-    if (status_.ok() && !IsValidName(s)) Fail(Field(key) + " is not a valid name: '" + s + "'");
-    return s;
-  }
-  std::uint64_t uint(std::string_view key, std::uint64_t max = UINT64_MAX) {
-    const msgpack::object* v = Find(key);
-    if (v == nullptr) return 0;
-    if (v->type != msgpack::type::POSITIVE_INTEGER) {
-      return Fail(Field(key) + " must be a non-negative integer"), 0;
-    }
-    if (v->via.u64 > max) return Fail(Field(key) + " out of range"), 0;
-    return v->via.u64;
-  }
-  double real(std::string_view key) {
-    const msgpack::object* v = Find(key);
-    if (v == nullptr) return 0;
-    switch (v->type) {
-      case msgpack::type::FLOAT32:
-      case msgpack::type::FLOAT64: return v->via.f64;
-      case msgpack::type::POSITIVE_INTEGER: return static_cast<double>(v->via.u64);
-      default: return Fail(Field(key) + " must be a number"), 0;
-    }
-  }
-  const msgpack::object* array(std::string_view key, std::size_t max_items) {
-    const msgpack::object* v = Find(key);
-    if (v == nullptr) return nullptr;
-    if (v->type != msgpack::type::ARRAY) return Fail(Field(key) + " must be an array"), nullptr;
-    if (v->via.array.size > max_items) return Fail(Field(key) + " has too many items"), nullptr;
-    return v;
-  }
-  void Fail(std::string message) {
-    if (status_.ok()) status_ = Status::InvalidArgument(std::move(message));
-  }
-  const Status& status() const { return status_; }
-
- private:
-  std::string Field(std::string_view key) const {
-    return std::string(type_) + "." + std::string(key);
-  }
-  const msgpack::object* Find(std::string_view key) {
-    if (!status_.ok()) return nullptr;
-    auto it = fields_.find(key);
-    if (it == fields_.end()) {
-      Fail(Field(key) + " is missing");
-      return nullptr;
-    }
-    return it->second;
-  }
-
-  std::string_view type_;
-  std::map<std::string_view, const msgpack::object*, std::less<>> fields_;
-  Status status_;
-};
+namespace codec {
 
 void EncodeBody(msgpack::sbuffer& b, const Hello& m) {
   MapWriter(b, 4).str("cluster", m.cluster).str("node", m.node).uint("protocol", m.protocol)
@@ -138,6 +30,14 @@ void EncodeBody(msgpack::sbuffer& b, const NodeList& m) {
         .str("address", n.address).real("last_keepalive", n.last_keepalive);
   }
 }
+
+}  // namespace codec
+
+namespace {
+
+using codec::FieldReader;
+using codec::MapWriter;
+using codec::UnpackWhole;
 
 Result<Message> Finish(const FieldReader& r, Message m) {
   if (!r.status().ok()) return r.status();
@@ -174,6 +74,7 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     m.code = known.value_or(Code::kInternal);
     return Finish(r, m);
   }
+  if (auto agent = codec::DecodeAgentBody(type, r)) return std::move(*agent);
   if (type == NodesQuery::kType) return Finish(r, NodesQuery{});
   if (type == NodeList::kType) {
     NodeList m;
@@ -193,15 +94,6 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     return Finish(r, std::move(m));
   }
   return Status::InvalidArgument("unknown message type '" + std::string(type) + "'");
-}
-
-// Unpacks one object that must fill the frame: trailing bytes are as malformed as missing ones.
-msgpack::object_handle UnpackWhole(const std::string& frame, const msgpack::unpack_limit& limits) {
-  std::size_t offset = 0;
-  msgpack::object_handle h =
-      msgpack::unpack(frame.data(), frame.size(), offset, nullptr, nullptr, limits);
-  if (offset != frame.size()) throw std::runtime_error("trailing bytes after the msgpack object");
-  return h;
 }
 
 }  // namespace
@@ -229,7 +121,9 @@ Frames Encode(const Message& message) {
   msgpack::sbuffer type;
   msgpack::pack(type, TypeOf(message));
   msgpack::sbuffer body;
-  std::visit([&body](const auto& m) { EncodeBody(body, m); }, message);
+  std::visit(
+      [&body](const auto& m) { codec::EncodeBody(body, m); },
+      message);
   return {std::string(type.data(), type.size()), std::string(body.data(), body.size())};
 }
 

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "zcluster/schemas/agents.h"
 #include "zcluster/schemas/status.h"
 
 namespace zcluster::schemas {
@@ -100,7 +101,9 @@ struct NodeList {
 };
 
 using Message =
-    std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList>;
+    std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList,
+                 AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck, AgentsQuery,
+                 AgentList, AgentAdd, AgentRemove, AgentEntry>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;

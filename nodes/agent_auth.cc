@@ -1,0 +1,79 @@
+#include "zcluster/nodes/agent_auth.h"
+
+#include <sodium.h>
+
+namespace zcluster::nodes {
+namespace {
+
+constexpr char kLabel[] = "zcluster-agent-report-v1";
+
+// id, a zero byte, the counter as 8 big-endian bytes, the state bytes.
+std::string MacInput(const std::string& id, std::uint64_t counter, const std::string& state) {
+  std::string in = id;
+  in.push_back('\0');
+  for (int i = 7; i >= 0; --i) in.push_back(static_cast<char>((counter >> (8 * i)) & 0xff));
+  in += state;
+  return in;
+}
+
+}  // namespace
+
+AgentMacKey DeriveAgentMacKey(const std::string& client_key) {
+  AgentMacKey key{};
+  crypto_generichash(key.data(), key.size(), reinterpret_cast<const unsigned char*>(kLabel),
+                     sizeof kLabel - 1, reinterpret_cast<const unsigned char*>(client_key.data()),
+                     client_key.size());
+  return key;
+}
+
+schemas::AgentReport SignReport(const std::string& id, std::uint64_t counter,
+                                const schemas::AgentState& state, const AgentMacKey& key) {
+  schemas::AgentReport r{id, counter, schemas::EncodeAgentState(state), ""};
+  std::string in = MacInput(id, counter, r.state);
+  r.mac.resize(crypto_auth_BYTES);
+  crypto_auth(reinterpret_cast<unsigned char*>(r.mac.data()),
+              reinterpret_cast<const unsigned char*>(in.data()), in.size(), key.data());
+  return r;
+}
+
+void ReportVerifier::SetKeys(const ClientKeys& keys) {
+  keys_.clear();
+  for (const ClientKey& k : keys.entries()) {
+    if (!k.removed) keys_[k.id] = DeriveAgentMacKey(k.key);
+  }
+  std::erase_if(counters_, [this](const auto& kv) { return !keys_.count(kv.first); });
+}
+
+Status ReportVerifier::Verify(const schemas::AgentReport& report) {
+  auto key = keys_.find(report.id);
+  if (key == keys_.end()) return Status::PermissionDenied("unknown agent id " + report.id);
+  if (report.mac.size() != crypto_auth_BYTES) {
+    return Status::PermissionDenied("bad MAC from agent " + report.id);
+  }
+  std::string in = MacInput(report.id, report.counter, report.state);
+  if (crypto_auth_verify(reinterpret_cast<const unsigned char*>(report.mac.data()),
+                         reinterpret_cast<const unsigned char*>(in.data()), in.size(),
+                         key->second.data()) != 0) {
+    return Status::PermissionDenied("bad MAC from agent " + report.id);
+  }
+  std::uint64_t& last = counters_[report.id];
+  if (report.counter <= last) {
+    return Status::PermissionDenied("replayed or stale report from agent " + report.id +
+                                    " (counter " + std::to_string(report.counter) + " <= " +
+                                    std::to_string(last) + ")");
+  }
+  last = report.counter;
+  return Status::Ok();
+}
+
+void ReportVerifier::RestoreCounter(const std::string& id, std::uint64_t counter) {
+  std::uint64_t& last = counters_[id];
+  if (counter > last) last = counter;
+}
+
+std::uint64_t ReportVerifier::counter(const std::string& id) const {
+  auto it = counters_.find(id);
+  return it == counters_.end() ? 0 : it->second;
+}
+
+}  // namespace zcluster::nodes

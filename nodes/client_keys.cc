@@ -1,0 +1,154 @@
+#include "zcluster/nodes/client_keys.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "zcluster/schemas/agents.h"
+
+namespace zcluster::nodes {
+namespace {
+
+bool IsValidIp(const std::string& ip) {
+  if (ip == "any") return true;
+  if (ip.empty() || ip.size() > 64) return false;
+  for (char c : ip) {
+    bool ok = std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string NewKey() {
+  unsigned char bytes[32];
+  randombytes_buf(bytes, sizeof bytes);
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+  return hex;
+}
+
+}  // namespace
+
+Result<ClientKeys> ClientKeys::Parse(const std::string& text) {
+  ClientKeys keys;
+  std::istringstream in(text);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    ClientKey k;
+    std::string extra;
+    if (!(fields >> k.id >> k.name >> k.ip >> k.key) || (fields >> extra)) {
+      return Status::InvalidArgument(
+          fmt::format("client.keys line {}: expected 'ID NAME IP KEY'", number));
+    }
+    if (k.name[0] == '!' || k.name[0] == '#') {
+      k.removed = true;
+      k.name.erase(0, 1);
+    }
+    if (!schemas::IsValidAgentId(k.id)) {
+      return Status::InvalidArgument(fmt::format("client.keys line {}: bad id '{}'", number, k.id));
+    }
+    if (keys.by_id_.count(k.id)) {
+      return Status::InvalidArgument(
+          fmt::format("client.keys line {}: id {} appears twice", number, k.id));
+    }
+    keys.by_id_[k.id] = keys.entries_.size();
+    keys.entries_.push_back(std::move(k));
+  }
+  return keys;
+}
+
+Result<ClientKeys> ClientKeys::Load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return ClientKeys{};
+    return Status::Unavailable("cannot read '" + path + "': " + std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Parse(ss.str());
+}
+
+std::string ClientKeys::Serialize() const {
+  std::string out;
+  for (const ClientKey& k : entries_) {
+    out += fmt::format("{} {}{} {} {}\n", k.id, k.removed ? "!" : "", k.name, k.ip, k.key);
+  }
+  return out;
+}
+
+Status ClientKeys::Save(const std::string& path) const {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return Status::Unavailable("cannot create '" + tmp + "': " + std::strerror(errno));
+  std::string text = Serialize();
+  bool ok = ::fchmod(fd, 0640) == 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) saved = errno;
+    ::unlink(tmp.c_str());
+    return Status::Unavailable("cannot write '" + path + "': " + std::strerror(saved));
+  }
+  // The rename is durable only once the folder is synced.
+  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
+const ClientKey* ClientKeys::Find(const std::string& id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || entries_[it->second].removed) return nullptr;
+  return &entries_[it->second];
+}
+
+Result<ClientKey> ClientKeys::Add(const std::string& name, const std::string& ip) {
+  if (!schemas::IsValidAgentName(name)) {
+    return Status::InvalidArgument("agent name must be 1-128 of A-Z a-z 0-9 . - _, got '" + name +
+                                   "'");
+  }
+  if (!IsValidIp(ip)) return Status::InvalidArgument("agent IP must be 'any' or an address");
+  unsigned long next = 1;
+  for (const ClientKey& k : entries_) {
+    if (!k.removed && k.name == name) {
+      return Status::AlreadyExists("an agent named '" + name + "' exists with id " + k.id);
+    }
+    next = std::max(next, std::stoul(k.id) + 1);
+  }
+  ClientKey k{fmt::format("{:03d}", next), name, ip, NewKey(), false};
+  by_id_[k.id] = entries_.size();
+  entries_.push_back(k);
+  return k;
+}
+
+Status ClientKeys::Remove(const std::string& id) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || entries_[it->second].removed) {
+    return Status::NotFound("no agent with id '" + id + "'");
+  }
+  entries_[it->second].removed = true;
+  return Status::Ok();
+}
+
+std::size_t ClientKeys::active() const {
+  std::size_t n = 0;
+  for (const ClientKey& k : entries_) n += k.removed ? 0 : 1;
+  return n;
+}
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,45 @@
+// How an agent proves a report is its own: an HMAC-SHA-512-256 (libsodium crypto_auth) over the
+// agent id, a per-agent counter and the encoded state, keyed with a key derived from the agent's
+// client.keys secret. The counter must grow with every report, so a captured report cannot be
+// replayed. The agent port's CURVE encryption keeps reports private; this MAC is what
+// authenticates them, per report, without one CURVE key per agent.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "zcluster/nodes/client_keys.h"
+#include "zcluster/schemas/messages.h"
+
+namespace zcluster::nodes {
+
+using AgentMacKey = std::array<unsigned char, 32>;
+
+// BLAKE2b-256 keyed with the client.keys secret over a fixed label.
+AgentMacKey DeriveAgentMacKey(const std::string& client_key);
+
+// A report signed as the agent would sign it (zcluster-agent-sim, tests).
+schemas::AgentReport SignReport(const std::string& id, std::uint64_t counter,
+                                const schemas::AgentState& state, const AgentMacKey& key);
+
+// Checks reports against the worker's copy of client.keys and the counters it has accepted.
+// Not thread-safe: owned by the agent port's thread.
+class ReportVerifier {
+ public:
+  // Replaces the registry (client.keys changed); counters of agents still present are kept.
+  void SetKeys(const ClientKeys& keys);
+  // Ok, or PermissionDenied naming the reason: unknown id, bad MAC, replayed counter. On Ok the
+  // counter becomes the agent's latest.
+  Status Verify(const schemas::AgentReport& report);
+  // Counters persisted by the worker are restored with this after a restart.
+  void RestoreCounter(const std::string& id, std::uint64_t counter);
+  std::uint64_t counter(const std::string& id) const;
+
+ private:
+  std::unordered_map<std::string, AgentMacKey> keys_;
+  std::unordered_map<std::string, std::uint64_t> counters_;
+};
+
+}  // namespace zcluster::nodes

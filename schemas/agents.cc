@@ -1,0 +1,289 @@
+#include "zcluster/schemas/agents.h"
+
+#include "codec.h"
+
+namespace zcluster::schemas {
+namespace {
+
+using codec::FieldReader;
+using codec::MapWriter;
+
+void PackOs(msgpack::sbuffer& b, const AgentOs& os) {
+  MapWriter(b, 9).str("name", os.name).str("version", os.version).str("major", os.major)
+      .str("minor", os.minor).str("codename", os.codename).str("platform", os.platform)
+      .str("build", os.build).str("uname", os.uname).str("arch", os.arch);
+}
+
+void PackState(msgpack::sbuffer& b, const AgentState& s) {
+  MapWriter w(b, 10);
+  w.str("name", s.name).str("ip", s.ip);
+  w.key("os");
+  PackOs(b, s.os);
+  w.str("version", s.version).str("config_sum", s.config_sum).str("merged_sum", s.merged_sum)
+      .string_map("labels", s.labels).str("status", AgentStatusName(s.status))
+      .uint("last_keepalive", s.last_keepalive).uint("disconnection_time", s.disconnection_time);
+}
+
+AgentStatus ReadStatus(FieldReader& r) {
+  std::string name = r.str("status", 32);
+  std::optional<AgentStatus> status = AgentStatusFromName(name);
+  if (r.status().ok() && !status) r.Fail(r.Field("status") + " is not a known status: '" + name + "'");
+  return status.value_or(AgentStatus::kActive);
+}
+
+// Reads the fields of a state map; errors stay in `r`.
+AgentState ReadStateFields(FieldReader& r) {
+  AgentState s;
+  s.name = r.str("name", kMaxAgentNameLength);
+  s.ip = r.str("ip", kMaxFieldLength);
+  if (const msgpack::object* os = r.map("os")) {
+    FieldReader o(*os, r.Field("os"));
+    s.os = {o.str("name", kMaxFieldLength),     o.str("version", kMaxFieldLength),
+            o.str("major", kMaxFieldLength),    o.str("minor", kMaxFieldLength),
+            o.str("codename", kMaxFieldLength), o.str("platform", kMaxFieldLength),
+            o.str("build", kMaxFieldLength),    o.str("uname", kMaxFieldLength),
+            o.str("arch", kMaxFieldLength)};
+    if (!o.status().ok()) r.Fail(o.status().message());
+  }
+  s.version = r.str("version", kMaxFieldLength);
+  s.config_sum = r.str("config_sum", kMaxFieldLength);
+  s.merged_sum = r.str("merged_sum", kMaxFieldLength);
+  s.labels = r.string_map("labels", kMaxLabels, kMaxFieldLength);
+  s.status = ReadStatus(r);
+  s.last_keepalive = r.uint("last_keepalive");
+  s.disconnection_time = r.uint("disconnection_time");
+  if (r.status().ok() && !s.name.empty() && !IsValidAgentName(s.name)) {
+    r.Fail(r.Field("name") + " is not a valid agent name");
+  }
+  return s;
+}
+
+AgentState ReadState(FieldReader& parent, std::string_view key) {
+  const msgpack::object* obj = parent.map(key);
+  if (obj == nullptr) return {};
+  FieldReader r(*obj, parent.Field(key));
+  AgentState s = ReadStateFields(r);
+  if (!r.status().ok()) parent.Fail(r.status().message());
+  return s;
+}
+
+std::string ReadId(FieldReader& r, std::string_view key = "id") {
+  std::string id = r.str(key, kMaxAgentIdLength);
+  if (r.status().ok() && !IsValidAgentId(id)) r.Fail(r.Field(key) + " is not an agent id: '" + id + "'");
+  return id;
+}
+
+void PackRecord(msgpack::sbuffer& b, const AgentRecord& rec) {
+  MapWriter w(b, 3);
+  w.str("id", rec.id).str("node", rec.node);
+  w.key("state");
+  PackState(b, rec.state);
+}
+
+AgentRecord ReadRecord(FieldReader& r) {
+  AgentRecord rec;
+  rec.id = ReadId(r);
+  rec.node = r.str("node", kMaxNameLength);
+  rec.state = ReadState(r, "state");
+  return rec;
+}
+
+template <typename T, typename Read>
+Result<T> DecodeStandalone(std::string_view bytes, std::string_view what, Read read) {
+  try {
+    const msgpack::unpack_limit limits(kMaxLabels, 256, 1 << 16, 1 << 16, 0, 8);
+    msgpack::object_handle h = codec::UnpackWhole(std::string(bytes), limits);
+    FieldReader r(h.get(), what);
+    T value = read(r);
+    if (!r.status().ok()) return r.status();
+    return value;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string(what) + ": malformed msgpack: " + e.what());
+  }
+}
+
+}  // namespace
+
+bool IsValidAgentId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxAgentIdLength) return false;
+  for (char c : id) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool IsValidAgentName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxAgentNameLength) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view AgentStatusName(AgentStatus status) {
+  switch (status) {
+    case AgentStatus::kNeverConnected: return "never_connected";
+    case AgentStatus::kPending: return "pending";
+    case AgentStatus::kActive: return "active";
+    case AgentStatus::kDisconnected: return "disconnected";
+  }
+  return "active";
+}
+
+std::optional<AgentStatus> AgentStatusFromName(std::string_view name) {
+  for (AgentStatus s : {AgentStatus::kNeverConnected, AgentStatus::kPending, AgentStatus::kActive,
+                        AgentStatus::kDisconnected}) {
+    if (AgentStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::string EncodeAgentState(const AgentState& state) {
+  msgpack::sbuffer b;
+  PackState(b, state);
+  return {b.data(), b.size()};
+}
+
+Result<AgentState> DecodeAgentState(std::string_view bytes) {
+  return DecodeStandalone<AgentState>(bytes, "agent_state", ReadStateFields);
+}
+
+std::string EncodeAgentRecord(const AgentRecord& record) {
+  msgpack::sbuffer b;
+  PackRecord(b, record);
+  return {b.data(), b.size()};
+}
+
+Result<AgentRecord> DecodeAgentRecord(std::string_view bytes) {
+  return DecodeStandalone<AgentRecord>(bytes, "agent_record", ReadRecord);
+}
+
+namespace codec {
+
+void EncodeBody(msgpack::sbuffer& b, const AgentReport& m) {
+  MapWriter(b, 4).str("id", m.id).uint("counter", m.counter).bin("state", m.state).bin("mac", m.mac);
+}
+void EncodeBody(msgpack::sbuffer& b, const AgentReportAck& m) {
+  MapWriter(b, 3).str("id", m.id).uint("counter", m.counter).strings("groups", m.groups);
+}
+void EncodeBody(msgpack::sbuffer& b, const AgentInfoBatch& m) {
+  MapWriter w(b, 3);
+  w.uint("batch", m.batch).uint("pending", m.pending);
+  w.key("updates").pack_array(static_cast<std::uint32_t>(m.updates.size()));
+  for (const AgentUpdate& u : m.updates) {
+    if (u.full) {
+      MapWriter u_w(b, 2);
+      u_w.str("id", u.id);
+      u_w.key("state");
+      PackState(b, u.state);
+    } else {
+      MapWriter(b, 3).str("id", u.id).uint("last_keepalive", u.state.last_keepalive)
+          .str("status", AgentStatusName(u.state.status));
+    }
+  }
+}
+void EncodeBody(msgpack::sbuffer& b, const AgentInfoAck& m) {
+  MapWriter(b, 2).uint("batch", m.batch).strings("unknown", m.unknown);
+}
+void EncodeBody(msgpack::sbuffer& b, const AgentsQuery&) { MapWriter(b, 0); }
+void EncodeBody(msgpack::sbuffer& b, const AgentList& m) {
+  MapWriter w(b, 1);
+  w.key("agents").pack_array(static_cast<std::uint32_t>(m.agents.size()));
+  for (const AgentRecord& rec : m.agents) PackRecord(b, rec);
+}
+void EncodeBody(msgpack::sbuffer& b, const AgentAdd& m) {
+  MapWriter(b, 2).str("name", m.name).str("ip", m.ip);
+}
+void EncodeBody(msgpack::sbuffer& b, const AgentRemove& m) { MapWriter(b, 1).str("id", m.id); }
+void EncodeBody(msgpack::sbuffer& b, const AgentEntry& m) {
+  MapWriter(b, 4).str("id", m.id).str("name", m.name).str("ip", m.ip).str("key", m.key);
+}
+
+std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReader& r) {
+  auto finish = [&r](Message m) -> Result<Message> {
+    if (!r.status().ok()) return r.status();
+    return m;
+  };
+  if (type == AgentReport::kType) {
+    AgentReport m;
+    m.id = ReadId(r);
+    m.counter = r.uint("counter");
+    m.state = r.bin("state", 1 << 16);
+    m.mac = r.bin("mac", 64);
+    return finish(std::move(m));
+  }
+  if (type == AgentReportAck::kType) {
+    AgentReportAck m;
+    m.id = ReadId(r);
+    m.counter = r.uint("counter");
+    m.groups = r.strings("groups", kMaxGroups, kMaxNameLength);
+    return finish(std::move(m));
+  }
+  if (type == AgentInfoBatch::kType) {
+    AgentInfoBatch m;
+    m.batch = r.uint("batch");
+    m.pending = r.uint("pending");
+    if (const msgpack::object* arr = r.array("updates", kMaxBatchUpdates)) {
+      m.updates.reserve(arr->via.array.size);
+      for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
+        FieldReader u(arr->via.array.ptr[i], "agent_info.updates[]");
+        AgentUpdate up;
+        up.id = ReadId(u);
+        up.full = u.has("state");
+        if (up.full) {
+          up.state = ReadState(u, "state");
+        } else {
+          up.state.last_keepalive = u.uint("last_keepalive");
+          up.state.status = ReadStatus(u);
+        }
+        if (!u.status().ok()) return u.status();
+        m.updates.push_back(std::move(up));
+      }
+    }
+    return finish(std::move(m));
+  }
+  if (type == AgentInfoAck::kType) {
+    AgentInfoAck m;
+    m.batch = r.uint("batch");
+    m.unknown = r.strings("unknown", kMaxBatchUpdates, kMaxAgentIdLength);
+    return finish(std::move(m));
+  }
+  if (type == AgentsQuery::kType) return finish(AgentsQuery{});
+  if (type == AgentList::kType) {
+    AgentList m;
+    if (const msgpack::object* arr = r.array("agents", kMaxAgents)) {
+      m.agents.reserve(arr->via.array.size);
+      for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
+        FieldReader a(arr->via.array.ptr[i], "agent_list.agents[]");
+        AgentRecord rec = ReadRecord(a);
+        if (!a.status().ok()) return a.status();
+        m.agents.push_back(std::move(rec));
+      }
+    }
+    return finish(std::move(m));
+  }
+  if (type == AgentAdd::kType) {
+    AgentAdd m;
+    m.name = r.str("name", kMaxAgentNameLength);
+    m.ip = r.str("ip", kMaxFieldLength);
+    if (r.status().ok() && !IsValidAgentName(m.name)) {
+      r.Fail("agent_add.name is not a valid agent name: '" + m.name + "'");
+    }
+    return finish(std::move(m));
+  }
+  if (type == AgentRemove::kType) return finish(AgentRemove{ReadId(r)});
+  if (type == AgentEntry::kType) {
+    AgentEntry m;
+    m.id = ReadId(r);
+    m.name = r.str("name", kMaxAgentNameLength);
+    m.ip = r.str("ip", kMaxFieldLength);
+    m.key = r.str("key", kMaxFieldLength);
+    return finish(std::move(m));
+  }
+  return std::nullopt;
+}
+
+}  // namespace codec
+}  // namespace zcluster::schemas

@@ -1,0 +1,242 @@
+// The msgpack helpers every schemas/*.cc encoder and decoder shares. Private to schemas/.
+#pragma once
+
+#include <msgpack.hpp>
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "zcluster/schemas/messages.h"
+
+namespace zcluster::schemas::codec {
+
+// Writes a msgpack map with str keys, one field at a time.
+class MapWriter {
+ public:
+  MapWriter(msgpack::sbuffer& buf, std::uint32_t fields) : pk_(buf) { pk_.pack_map(fields); }
+  MapWriter& str(std::string_view key, std::string_view value) {
+    pk_.pack(key);
+    pk_.pack(value);
+    return *this;
+  }
+  MapWriter& uint(std::string_view key, std::uint64_t value) {
+    pk_.pack(key);
+    pk_.pack(value);
+    return *this;
+  }
+  MapWriter& real(std::string_view key, double value) {
+    pk_.pack(key);
+    pk_.pack(value);
+    return *this;
+  }
+  MapWriter& bin(std::string_view key, std::string_view value) {
+    pk_.pack(key);
+    pk_.pack_bin(static_cast<std::uint32_t>(value.size()));
+    pk_.pack_bin_body(value.data(), static_cast<std::uint32_t>(value.size()));
+    return *this;
+  }
+  MapWriter& boolean(std::string_view key, bool value) {
+    pk_.pack(key);
+    pk_.pack(value);
+    return *this;
+  }
+  MapWriter& strings(std::string_view key, const std::vector<std::string>& values) {
+    pk_.pack(key);
+    pk_.pack_array(static_cast<std::uint32_t>(values.size()));
+    for (const std::string& v : values) pk_.pack(v);
+    return *this;
+  }
+  MapWriter& string_map(std::string_view key, const std::map<std::string, std::string>& values) {
+    pk_.pack(key);
+    pk_.pack_map(static_cast<std::uint32_t>(values.size()));
+    for (const auto& [k, v] : values) {
+      pk_.pack(k);
+      pk_.pack(v);
+    }
+    return *this;
+  }
+  // Starts a nested value under `key`; the caller packs it next.
+  msgpack::packer<msgpack::sbuffer>& key(std::string_view key) {
+    pk_.pack(key);
+    return pk_;
+  }
+  msgpack::packer<msgpack::sbuffer>& packer() { return pk_; }
+
+ private:
+  msgpack::packer<msgpack::sbuffer> pk_;
+};
+
+// Reads fields of a msgpack map, keeping the first error so that decoders read straight through.
+class FieldReader {
+ public:
+  FieldReader(const msgpack::object& obj, std::string_view type) : type_(type) {
+    if (obj.type != msgpack::type::MAP) {
+      Fail("body must be a map");
+      return;
+    }
+    for (std::uint32_t i = 0; i < obj.via.map.size; ++i) {
+      const auto& kv = obj.via.map.ptr[i];
+      if (kv.key.type != msgpack::type::STR) {
+        Fail("map keys must be strings");
+        return;
+      }
+      fields_.emplace(std::string_view(kv.key.via.str.ptr, kv.key.via.str.size), &kv.val);
+    }
+  }
+
+  std::string str(std::string_view key, std::size_t max_len = kMaxTextLength) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return {};
+    if (v->type != msgpack::type::STR) return Fail(Field(key) + " must be a string"), "";
+    if (v->via.str.size > max_len) {
+      return Fail(Field(key) + " longer than " + std::to_string(max_len) + " bytes"), "";
+    }
+    return std::string(v->via.str.ptr, v->via.str.size);
+  }
+  std::string name(std::string_view key) {
+    std::string s = str(key, kMaxNameLength);
+    if (status_.ok() && !IsValidName(s)) Fail(Field(key) + " is not a valid name: '" + s + "'");
+    return s;
+  }
+  std::uint64_t uint(std::string_view key, std::uint64_t max = UINT64_MAX) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return 0;
+    if (v->type != msgpack::type::POSITIVE_INTEGER) {
+      return Fail(Field(key) + " must be a non-negative integer"), 0;
+    }
+    if (v->via.u64 > max) return Fail(Field(key) + " out of range"), 0;
+    return v->via.u64;
+  }
+  double real(std::string_view key) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return 0;
+    switch (v->type) {
+      case msgpack::type::FLOAT32:
+      case msgpack::type::FLOAT64: return v->via.f64;
+      case msgpack::type::POSITIVE_INTEGER: return static_cast<double>(v->via.u64);
+      default: return Fail(Field(key) + " must be a number"), 0;
+    }
+  }
+  std::string bin(std::string_view key, std::size_t max_len) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return {};
+    if (v->type != msgpack::type::BIN) return Fail(Field(key) + " must be bin"), "";
+    if (v->via.bin.size > max_len) {
+      return Fail(Field(key) + " longer than " + std::to_string(max_len) + " bytes"), "";
+    }
+    return std::string(v->via.bin.ptr, v->via.bin.size);
+  }
+  bool boolean(std::string_view key) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return false;
+    if (v->type != msgpack::type::BOOLEAN) return Fail(Field(key) + " must be a boolean"), false;
+    return v->via.boolean;
+  }
+  std::vector<std::string> strings(std::string_view key, std::size_t max_items,
+                                   std::size_t max_len) {
+    std::vector<std::string> out;
+    const msgpack::object* arr = array(key, max_items);
+    if (arr == nullptr) return out;
+    for (std::uint32_t i = 0; i < arr->via.array.size; ++i) {
+      const msgpack::object& o = arr->via.array.ptr[i];
+      if (o.type != msgpack::type::STR || o.via.str.size > max_len) {
+        Fail(Field(key) + " must hold strings of at most " + std::to_string(max_len) + " bytes");
+        return {};
+      }
+      out.emplace_back(o.via.str.ptr, o.via.str.size);
+    }
+    return out;
+  }
+  std::map<std::string, std::string> string_map(std::string_view key, std::size_t max_items,
+                                                std::size_t max_len) {
+    std::map<std::string, std::string> out;
+    const msgpack::object* m = map(key);
+    if (m == nullptr) return out;
+    if (m->via.map.size > max_items) return Fail(Field(key) + " has too many entries"), out;
+    for (std::uint32_t i = 0; i < m->via.map.size; ++i) {
+      const auto& kv = m->via.map.ptr[i];
+      if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::STR ||
+          kv.key.via.str.size > max_len || kv.val.via.str.size > max_len) {
+        Fail(Field(key) + " must map strings to strings of at most " + std::to_string(max_len) +
+             " bytes");
+        return {};
+      }
+      out.emplace(std::string(kv.key.via.str.ptr, kv.key.via.str.size),
+                  std::string(kv.val.via.str.ptr, kv.val.via.str.size));
+    }
+    return out;
+  }
+  // A nested map, for a FieldReader of its own.
+  const msgpack::object* map(std::string_view key) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return nullptr;
+    if (v->type != msgpack::type::MAP) return Fail(Field(key) + " must be a map"), nullptr;
+    return v;
+  }
+  bool has(std::string_view key) const { return fields_.count(key) != 0; }
+  // The dotted name of a field, for nested readers' messages: "agent_report.state".
+  std::string Field(std::string_view key) const { return type_ + "." + std::string(key); }
+  const msgpack::object* array(std::string_view key, std::size_t max_items) {
+    const msgpack::object* v = Find(key);
+    if (v == nullptr) return nullptr;
+    if (v->type != msgpack::type::ARRAY) return Fail(Field(key) + " must be an array"), nullptr;
+    if (v->via.array.size > max_items) return Fail(Field(key) + " has too many items"), nullptr;
+    return v;
+  }
+  void Fail(std::string message) {
+    if (status_.ok()) status_ = Status::InvalidArgument(std::move(message));
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  const msgpack::object* Find(std::string_view key) {
+    if (!status_.ok()) return nullptr;
+    auto it = fields_.find(key);
+    if (it == fields_.end()) {
+      Fail(Field(key) + " is missing");
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  std::string type_;
+  std::map<std::string_view, const msgpack::object*, std::less<>> fields_;
+  Status status_;
+};
+
+// Unpacks one object that must fill the frame: trailing bytes are as malformed as missing ones.
+inline msgpack::object_handle UnpackWhole(const std::string& frame, const msgpack::unpack_limit& limits) {
+  std::size_t offset = 0;
+  msgpack::object_handle h =
+      msgpack::unpack(frame.data(), frame.size(), offset, nullptr, nullptr, limits);
+  if (offset != frame.size()) throw std::runtime_error("trailing bytes after the msgpack object");
+  return h;
+}
+
+
+// Session and control messages (messages.cc).
+void EncodeBody(msgpack::sbuffer& b, const Hello& m);
+void EncodeBody(msgpack::sbuffer& b, const Welcome& m);
+void EncodeBody(msgpack::sbuffer& b, const Keepalive& m);
+void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m);
+void EncodeBody(msgpack::sbuffer& b, const ErrorReply& m);
+void EncodeBody(msgpack::sbuffer& b, const NodesQuery& m);
+void EncodeBody(msgpack::sbuffer& b, const NodeList& m);
+// Agent messages (agents.cc).
+void EncodeBody(msgpack::sbuffer& b, const AgentReport& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentReportAck& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentInfoBatch& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentInfoAck& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentsQuery& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentList& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentAdd& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentRemove& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentEntry& m);
+// The decoded message when `type` is an agent message, nullopt when it is not one.
+std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReader& r);
+
+}  // namespace zcluster::schemas::codec

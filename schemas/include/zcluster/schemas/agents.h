@@ -1,0 +1,149 @@
+// Agent messages: what an agent reports to its worker, what workers push to the master, and the
+// control requests that list and edit agents. Field names follow Wazuh's agent sync rows.
+// Included by messages.h; SCHEMAS.md documents every type with an example.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "zcluster/schemas/status.h"
+
+namespace zcluster::schemas {
+
+inline constexpr std::size_t kMaxAgentIdLength = 16;     // digits, like Wazuh's "001"
+inline constexpr std::size_t kMaxAgentNameLength = 128;  // Wazuh's agent name limit
+inline constexpr std::size_t kMaxFieldLength = 256;      // any OS field, label key or value
+inline constexpr std::size_t kMaxLabels = 64;
+inline constexpr std::size_t kMaxGroups = 128;
+inline constexpr std::size_t kMaxBatchUpdates = 10000;   // agents in one agent_info batch
+inline constexpr std::size_t kMaxAgents = 1000000;       // agents in one agent_list
+
+// "001": 1..16 ASCII digits.
+bool IsValidAgentId(std::string_view id);
+// Wazuh's agent name rule: 1..128 of A-Z a-z 0-9 . - _
+bool IsValidAgentName(std::string_view name);
+
+enum class AgentStatus : std::uint8_t { kNeverConnected, kPending, kActive, kDisconnected };
+// "never_connected", "pending", "active", "disconnected": the wire and display names.
+std::string_view AgentStatusName(AgentStatus status);
+std::optional<AgentStatus> AgentStatusFromName(std::string_view name);
+
+struct AgentOs {
+  std::string name, version, major, minor, codename, platform, build, uname, arch;
+  bool operator==(const AgentOs&) const = default;
+};
+
+// What an agent says about itself.
+struct AgentState {
+  std::string name;
+  std::string ip;
+  AgentOs os;
+  std::string version;      // agent software, e.g. "Wazuh v4.14.0"
+  std::string config_sum;   // checksum of the agent's config
+  std::string merged_sum;   // checksum of its merged shared config
+  std::map<std::string, std::string> labels;
+  AgentStatus status = AgentStatus::kActive;
+  std::uint64_t last_keepalive = 0;      // unix seconds
+  std::uint64_t disconnection_time = 0;  // unix seconds, 0 while connected
+  bool operator==(const AgentState&) const = default;
+};
+
+// The bytes of an agent's state as it travels inside a report (and as the MAC covers it).
+std::string EncodeAgentState(const AgentState& state);
+Result<AgentState> DecodeAgentState(std::string_view bytes);
+
+// A row of the master's agent table: the state plus who reports it.
+struct AgentRecord {
+  std::string id;
+  AgentState state;
+  std::string node;  // the worker the agent reports to
+  bool operator==(const AgentRecord&) const = default;
+};
+std::string EncodeAgentRecord(const AgentRecord& record);
+Result<AgentRecord> DecodeAgentRecord(std::string_view bytes);
+
+// agent → worker (agent port). `mac` = HMAC-SHA-512-256 over id, counter and `state`, keyed with
+// the agent's key from client.keys (see SCHEMAS.md, "Agent reports").
+struct AgentReport {
+  static constexpr std::string_view kType = "agent_report";
+  std::string id;
+  std::uint64_t counter = 0;  // strictly increasing per agent: a lower or equal one is a replay
+  std::string state;          // EncodeAgentState bytes
+  std::string mac;            // 32 bytes
+  bool operator==(const AgentReport&) const = default;
+};
+
+// worker → agent.
+struct AgentReportAck {
+  static constexpr std::string_view kType = "agent_report_ack";
+  std::string id;
+  std::uint64_t counter = 0;
+  std::vector<std::string> groups;  // the agent's groups, as the worker knows them
+  bool operator==(const AgentReportAck&) const = default;
+};
+
+// One agent's change inside a batch: the whole state, or (keepalive-only changes) just the
+// keepalive time and status.
+struct AgentUpdate {
+  std::string id;
+  bool full = true;
+  AgentState state;  // when !full only last_keepalive and status are meaningful
+  bool operator==(const AgentUpdate&) const = default;
+};
+
+// worker → master: changed agents, acknowledged per batch.
+struct AgentInfoBatch {
+  static constexpr std::string_view kType = "agent_info";
+  std::uint64_t batch = 0;    // the worker's batch number, echoed by the ack
+  std::uint64_t pending = 0;  // changes the worker still holds after this batch
+  std::vector<AgentUpdate> updates;
+  bool operator==(const AgentInfoBatch&) const = default;
+};
+
+// master → worker: the batch is durable; `unknown` ids are not in the master's registry.
+struct AgentInfoAck {
+  static constexpr std::string_view kType = "agent_info_ack";
+  std::uint64_t batch = 0;
+  std::vector<std::string> unknown;
+  bool operator==(const AgentInfoAck&) const = default;
+};
+
+// control → master: the agent table. control → worker: not served.
+struct AgentsQuery {
+  static constexpr std::string_view kType = "agents_query";
+  bool operator==(const AgentsQuery&) const = default;
+};
+
+struct AgentList {
+  static constexpr std::string_view kType = "agent_list";
+  std::vector<AgentRecord> agents;
+  bool operator==(const AgentList&) const = default;
+};
+
+// control → master: register an agent in client.keys.
+struct AgentAdd {
+  static constexpr std::string_view kType = "agent_add";
+  std::string name;
+  std::string ip = "any";
+  bool operator==(const AgentAdd&) const = default;
+};
+
+// control → master: remove an agent from client.keys.
+struct AgentRemove {
+  static constexpr std::string_view kType = "agent_remove";
+  std::string id;
+  bool operator==(const AgentRemove&) const = default;
+};
+
+// master → control: the agent as client.keys now holds it (`key` empty after a removal).
+struct AgentEntry {
+  static constexpr std::string_view kType = "agent_entry";
+  std::string id, name, ip, key;
+  bool operator==(const AgentEntry&) const = default;
+};
+
+}  // namespace zcluster::schemas
