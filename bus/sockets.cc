@@ -69,7 +69,8 @@ Status SendFrames(zmq::socket_t& s, const std::string* routing_id, const Frames&
 Result<RouterSocket> RouterSocket::BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
                                              const CurveKeyPair& server,
                                              const std::string& endpoint,
-                                             const SocketOptions& options) {
+                                             const SocketOptions& options,
+                                             const char* zap_domain) {
   (void)zap;  // its existence is the point: the handler is bound before this socket is
   try {
     zmq::socket_t s(ctx, zmq::socket_type::router);
@@ -77,7 +78,7 @@ Result<RouterSocket> RouterSocket::BindCurve(zmq::context_t& ctx, const ZapAuthe
     s.set(zmq::sockopt::curve_server, true);
     s.set(zmq::sockopt::curve_secretkey, server.secret_z85);
     // A domain makes libzmq consult the ZAP handler for every handshake.
-    s.set(zmq::sockopt::zap_domain, ZapAuthenticator::kDomain);
+    s.set(zmq::sockopt::zap_domain, zap_domain);
     // Report an unroutable reply (peer gone) as EHOSTUNREACH instead of dropping it silently.
     s.set(zmq::sockopt::router_mandatory, true);
     // A peer that reconnects with a routing id still held by its half-open old connection takes

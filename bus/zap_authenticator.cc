@@ -27,6 +27,21 @@ Status AllowList::Add(const std::string& public_z85, const std::string& user_id)
   return Status::Ok();
 }
 
+Status AllowList::OpenDomain(const std::string& domain, const std::string& user_id) {
+  if (domain == ZapAuthenticator::kDomain) {
+    return Status::InvalidArgument("allow-list: the cluster domain cannot be opened");
+  }
+  if (user_id.empty()) return Status::InvalidArgument("allow-list: empty user id");
+  open_domains_[domain] = user_id;
+  return Status::Ok();
+}
+
+std::optional<std::string> AllowList::OpenDomainUser(const std::string& domain) const {
+  auto it = open_domains_.find(domain);
+  if (it == open_domains_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<std::string> AllowList::Find(const std::string& public_z85) const {
   auto it = by_key_.find(public_z85);
   if (it == by_key_.end()) return std::nullopt;
@@ -48,6 +63,12 @@ ZapVerdict DecideZapRequest(const AllowList& allowed, const std::vector<std::str
     return v;
   }
   v.public_z85 = Z85Of(request[6]);
+  if (std::optional<std::string> open = allowed.OpenDomainUser(request[2])) {
+    v.status_code = "200";
+    v.status_text = "OK";
+    v.user_id = *open;
+    return v;
+  }
   if (request[2] != ZapAuthenticator::kDomain) {
     v.status_code = "400";
     v.status_text = "unknown ZAP domain";

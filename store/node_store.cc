@@ -10,17 +10,12 @@ namespace zcluster::store {
 namespace {
 
 constexpr const char* kMeta = "meta";  // identity, schema version, stream positions
-
-std::string EncodeU64(std::uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
-  return s;  // big-endian, so keys and values sort numerically
-}
+// Column family names by Table, in enum order; handle i + 2 (after default and meta).
+constexpr const char* kTables[] = {"agents", "agent_counters", "agent_pending"};
 
 Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
-  if (s.size() != 8) return Status::DataLoss("store: " + what + " is not an 8-byte integer");
-  std::uint64_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
+  Result<std::uint64_t> v = store::DecodeU64(s);
+  if (!v.ok()) return Status::DataLoss("store: " + what + " is not an 8-byte integer");
   return v;
 }
 
@@ -35,10 +30,26 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 
 }  // namespace
 
+std::string EncodeU64(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+Result<std::uint64_t> DecodeU64(std::string_view s) {
+  if (s.size() != 8) return Status::DataLoss("not an 8-byte integer");
+  std::uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
 struct NodeStore::Db {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // [default, meta]
   rocksdb::ColumnFamilyHandle* meta() const { return handles[1]; }
+  rocksdb::ColumnFamilyHandle* table(Table t) const {
+    return handles[2 + static_cast<std::size_t>(t)];
+  }
   ~Db() {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     if (db) db->Close().PermitUncheckedError();  // nothing left to do with a failed close
@@ -59,6 +70,7 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kMeta, rocksdb::ColumnFamilyOptions()}};
+  for (const char* name : kTables) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   auto db = std::make_unique<Db>();
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, families, &db->handles, &raw);
@@ -128,6 +140,38 @@ Result<std::uint64_t> NodeStore::Position(const std::string& stream) const {
   if (s.IsNotFound()) return std::uint64_t{0};
   ZC_RETURN_IF_ERROR(FromRocks(s, "store: read position of " + stream));
   return DecodeU64(raw, "position of " + stream);
+}
+
+Status NodeStore::Write(const StoreBatch& batch) {
+  rocksdb::WriteBatch wb;
+  for (const StoreBatch::Op& op : batch.ops_) {
+    rocksdb::Status s = op.erase ? wb.Delete(db_->table(op.table), op.key)
+                                 : wb.Put(db_->table(op.table), op.key, op.value);
+    ZC_RETURN_IF_ERROR(FromRocks(s, "store: batch"));
+  }
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return FromRocks(db_->db->Write(sync, &wb), "store: write");
+}
+
+Result<std::optional<std::string>> NodeStore::Get(Table table, const std::string& key) const {
+  std::string value;
+  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), db_->table(table), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  ZC_RETURN_IF_ERROR(FromRocks(s, "store: read"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status NodeStore::ForEach(
+    Table table,
+    const std::function<Status(std::string_view key, std::string_view value)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db->NewIterator(rocksdb::ReadOptions(), db_->table(table)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ZC_RETURN_IF_ERROR(visit(std::string_view(it->key().data(), it->key().size()),
+                             std::string_view(it->value().data(), it->value().size())));
+  }
+  return FromRocks(it->status(), "store: scan");
 }
 
 Status NodeStore::SetPosition(const std::string& stream, std::uint64_t seq) {

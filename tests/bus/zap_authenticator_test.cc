@@ -48,6 +48,17 @@ TEST_CASE("the ZAP decision allows listed keys only", "[bus][zap]") {
   CHECK(DecideZapRequest(list, short_key).status_code == "400");
 }
 
+TEST_CASE("an open domain admits any key but the cluster domain stays closed", "[bus][zap]") {
+  AllowList list;
+  REQUIRE(list.OpenDomain(ZapAuthenticator::kAgentDomain, "agent").ok());
+  CHECK(list.OpenDomain(ZapAuthenticator::kDomain, "x").code() == Code::kInvalidArgument);
+  std::string any = GenerateKeyPair()->public_z85;
+  ZapVerdict agent = DecideZapRequest(list, Request("CURVE", any, ZapAuthenticator::kAgentDomain));
+  CHECK(agent.status_code == "200");
+  CHECK(agent.user_id == "agent");
+  CHECK(DecideZapRequest(list, Request("CURVE", any)).status_code == "400");
+}
+
 TEST_CASE("an empty allow-list refuses everyone", "[bus][zap]") {
   AllowList empty;
   CHECK(DecideZapRequest(empty, Request("CURVE", GenerateKeyPair()->public_z85)).status_code ==

@@ -49,3 +49,38 @@ TEST_CASE("one process at a time holds a database", "[store]") {
   REQUIRE_FALSE(second.ok());
   CHECK(second.status().code() == Code::kUnavailable);
 }
+
+TEST_CASE("batches write several tables at once and survive reopen", "[store]") {
+  testing::TempDir dir;
+  const NodeIdentity id{"wazuh", "w1", "worker"};
+  {
+    auto store = NodeStore::Open(dir / "db", id);
+    REQUIRE(store.ok());
+    StoreBatch batch;
+    batch.Put(Table::kAgents, "002", "two");
+    batch.Put(Table::kAgents, "001", "one");
+    batch.Put(Table::kAgentCounters, "001", EncodeU64(7));
+    batch.Put(Table::kAgentPending, "001", "x");
+    REQUIRE((*store)->Write(batch).ok());
+    StoreBatch erase;
+    erase.Delete(Table::kAgentPending, "001");
+    REQUIRE((*store)->Write(erase).ok());
+  }
+  auto store = NodeStore::Open(dir / "db", id);
+  REQUIRE(store.ok());
+  CHECK(*(*store)->Get(Table::kAgents, "001") == std::optional<std::string>("one"));
+  CHECK_FALSE((*store)->Get(Table::kAgents, "003")->has_value());
+  CHECK(*DecodeU64(**(*store)->Get(Table::kAgentCounters, "001")) == 7);
+  CHECK_FALSE((*store)->Get(Table::kAgentPending, "001")->has_value());
+  std::vector<std::string> keys;
+  REQUIRE((*store)->ForEach(Table::kAgents, [&](std::string_view k, std::string_view) {
+    keys.emplace_back(k);
+    return Status::Ok();
+  }).ok());
+  CHECK(keys == std::vector<std::string>{"001", "002"});
+  // A visitor's error stops the scan and comes back.
+  Status stopped = (*store)->ForEach(Table::kAgents, [](std::string_view, std::string_view) {
+    return Status::DataLoss("stop");
+  });
+  CHECK(stopped.code() == Code::kDataLoss);
+}

@@ -52,9 +52,11 @@ inline constexpr std::size_t kMaxFrames = 16;
 // path (the control socket; access is the file's mode).
 class RouterSocket {
  public:
+  // `zap_domain` picks the ZAP policy: ZapAuthenticator::kDomain (listed keys only) unless said.
   static Result<RouterSocket> BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
                                         const CurveKeyPair& server, const std::string& endpoint,
-                                        const SocketOptions& options);
+                                        const SocketOptions& options,
+                                        const char* zap_domain = ZapAuthenticator::kDomain);
   static Result<RouterSocket> BindLocal(zmq::context_t& ctx, const std::string& ipc_path);
 
   // Next queued message without blocking; nullopt when none is queued.

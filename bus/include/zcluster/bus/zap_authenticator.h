@@ -30,9 +30,15 @@ class AllowList {
   Status Add(const std::string& public_z85, const std::string& user_id);
   std::optional<std::string> Find(const std::string& public_z85) const;
   std::size_t size() const { return by_key_.size(); }
+  // Lets any CURVE key into sockets of `domain` under `user_id`: for sockets whose peers prove
+  // who they are per message (the agent port: reports carry an HMAC with the agent's key), where
+  // CURVE is there for confidentiality. The cluster domain can never be opened.
+  Status OpenDomain(const std::string& domain, const std::string& user_id);
+  std::optional<std::string> OpenDomainUser(const std::string& domain) const;
 
  private:
   std::map<std::string, std::string> by_key_;
+  std::map<std::string, std::string> open_domains_;
 };
 
 struct ZapVerdict {
@@ -67,8 +73,10 @@ class ZapAuthenticator {
   void Replace(AllowList allowed);
   std::uint64_t refused() const { return refused_.load(); }
   std::uint64_t allowed() const { return allowed_.load(); }
-  // The ZAP domain server sockets must set (libzmq skips ZAP for CURVE only if none is bound).
+  // The ZAP domain of the cluster's server sockets: only listed keys get in.
   static constexpr const char* kDomain = "zcluster";
+  // The ZAP domain of the worker's agent port (see AllowList::OpenDomain).
+  static constexpr const char* kAgentDomain = "zcluster-agents";
 
  private:
   ZapAuthenticator(zmq::context_t& ctx, AllowList allowed, RefusalLog log);

@@ -8,8 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "zcluster/schemas/status.h"
 
@@ -21,6 +25,36 @@ struct NodeIdentity {
   std::string node;     // <node_name>
   std::string type;     // "master" or "worker"
 };
+
+// The tables (RocksDB column families) of a node. Values are schemas/ encodings unless said.
+enum class Table {
+  kAgents,         // agent id → EncodeAgentRecord (master: the cluster's table; worker: its own)
+  kAgentCounters,  // worker: agent id → last accepted report counter (8 bytes, big-endian)
+  kAgentPending,   // worker: agent id → change not yet acknowledged by the master
+};
+
+// Writes that commit together or not at all.
+class StoreBatch {
+ public:
+  void Put(Table table, std::string key, std::string value) {
+    ops_.push_back({table, std::move(key), std::move(value), false});
+  }
+  void Delete(Table table, std::string key) { ops_.push_back({table, std::move(key), {}, true}); }
+  bool empty() const { return ops_.empty(); }
+  std::size_t size() const { return ops_.size(); }
+
+ private:
+  friend class NodeStore;
+  struct Op {
+    Table table;
+    std::string key, value;
+    bool erase;
+  };
+  std::vector<Op> ops_;
+};
+
+std::string EncodeU64(std::uint64_t value);  // 8 bytes, big-endian: sorts numerically
+Result<std::uint64_t> DecodeU64(std::string_view bytes);
 
 class NodeStore {
  public:
@@ -41,6 +75,14 @@ class NodeStore {
   // Last sequence number applied (worker) or assigned (master) on `stream`; 0 when none.
   Result<std::uint64_t> Position(const std::string& stream) const;
   Status SetPosition(const std::string& stream, std::uint64_t seq);
+
+  // Applies every write of `batch` atomically and syncs it before returning.
+  Status Write(const StoreBatch& batch);
+  Result<std::optional<std::string>> Get(Table table, const std::string& key) const;
+  // Calls `visit` for every key of `table` in key order; stops at the first error it returns.
+  Status ForEach(Table table,
+                 const std::function<Status(std::string_view key, std::string_view value)>& visit)
+      const;
 
   // How many times this node has started on this database, this start included. A master hands
   // it to its workers so that they can tell a restarted master from a reconnect.
