@@ -45,6 +45,8 @@ class Logger {
  public:
   Logger(ClusterLog& log, std::string tag) : log_(&log), tag_(std::move(tag)) {}
   const std::string& tag() const { return tag_; }
+  // The same log under another tag: log.WithTag("Worker w1").
+  Logger WithTag(std::string tag) const { return Logger(*log_, std::move(tag)); }
 
   template <typename... Args>
   void Debug(std::string_view subtag, fmt::format_string<Args...> f, Args&&... args) const {

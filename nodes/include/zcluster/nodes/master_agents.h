@@ -1,0 +1,66 @@
+// The master's side of the agent-info flow: the registry (client.keys) says which agents exist;
+// workers' batches update the agent table only for those, durably before the ack, and the ack
+// names the ids the registry does not hold. Also serves the agent control requests.
+//
+// Threading: owned by the master's loop thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "zcluster/nodes/client_keys.h"
+#include "zcluster/nodes/clock.h"
+#include "zcluster/nodes/cluster_log.h"
+#include "zcluster/schemas/messages.h"
+#include "zcluster/store/node_store.h"
+
+namespace zcluster::nodes {
+
+// Per worker, the last agent-info sync as the master saw it (zcluster-control -i).
+struct AgentSyncStats {
+  double start = 0;         // unix time the current or last round began
+  double end = 0;           // unix time of its last batch
+  std::uint64_t sent = 0;   // agents received in that round
+  std::uint64_t unknown = 0;
+  std::uint64_t pending = 0;  // what the worker said it still held after its last batch
+  SteadyClock::time_point last_batch{};
+};
+
+class MasterAgents {
+ public:
+  // Loads client.keys from `client_keys_path` and the agent table from the store.
+  static Result<std::unique_ptr<MasterAgents>> Load(store::NodeStore& store,
+                                                    std::string client_keys_path,
+                                                    const Logger& log);
+
+  // Saves the batch's known agents (one synced write) and returns the ack for the worker.
+  Result<schemas::AgentInfoAck> Apply(const std::string& worker,
+                                      const schemas::AgentInfoBatch& batch);
+  // Registers an agent: client.keys is rewritten atomically before the reply.
+  Result<schemas::AgentEntry> Add(const std::string& name, const std::string& ip);
+  // Removes an agent from client.keys and from the agent table.
+  Result<schemas::AgentEntry> Remove(const std::string& id);
+  // Every registered agent, with what its worker last reported (never_connected if nothing).
+  schemas::AgentList List() const;
+  // Re-reads client.keys if it changed on disk (an administrator's edit).
+  Status ReloadRegistryIfChanged();
+
+  const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
+
+ private:
+  MasterAgents(store::NodeStore& store, std::string path, const Logger& log)
+      : store_(store), path_(std::move(path)), log_(log) {}
+  Status LoadRegistry();
+
+  store::NodeStore& store_;
+  std::string path_;
+  Logger log_;
+  ClientKeys registry_;
+  std::string registry_stamp_;  // size, mtime and inode of client.keys when last read
+  std::unordered_map<std::string, schemas::AgentRecord> agents_;
+  std::map<std::string, AgentSyncStats> stats_;
+};
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,108 @@
+// The worker's side of the agent-info flow (Wazuh's "Agent-info sync" thread, done right): the
+// state each agent last reported, which changes the master has not acknowledged, and the batches
+// in flight. A change is forgotten only when a master ack covers it; an unacknowledged change
+// survives a worker restart (it is persisted with the report that caused it) and a lost session
+// (in-flight batches are requeued).
+//
+// Versions: every change to an agent bumps its version; the master has acknowledged up to
+// acked_version. The agent is pending while version > acked_version. The update sent is the
+// whole state if anything but the keepalive time changed since the last ack, else a cheap
+// keepalive-only update.
+//
+// Threading: owned by the worker's loop thread.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "zcluster/nodes/clock.h"
+#include "zcluster/schemas/messages.h"
+#include "zcluster/store/node_store.h"
+
+namespace zcluster::nodes {
+
+struct WorkerAgentsParams {
+  std::string node;                                  // this worker's name, stored in each row
+  std::size_t max_batch_updates = 2000;              // updates in one batch
+  std::size_t max_batch_bytes = 1 << 20;             // encoded size of one batch, about
+  std::size_t max_in_flight = 8;                     // batches sent but not yet acknowledged
+  std::chrono::duration<double> ack_timeout{10};     // an unacknowledged batch is resent after it
+  std::chrono::duration<double> disconnection_time{600};  // silent agents become disconnected
+};
+
+class WorkerAgents {
+ public:
+  // Loads the table and the unacknowledged changes from the store.
+  static Result<std::unique_ptr<WorkerAgents>> Load(store::NodeStore& store,
+                                                    WorkerAgentsParams params);
+
+  struct Report {
+    std::string id;
+    std::uint64_t counter = 0;
+    schemas::AgentState state;
+  };
+  // Records verified reports: one synced store write (state, counter, pending mark), then the
+  // in-memory view. Safe to acknowledge to the agents once it returns Ok.
+  Status Apply(const std::vector<Report>& reports, SteadyClock::time_point now);
+  // Agents silent for longer than disconnection_time become disconnected (a full change).
+  Status MarkSilent(SteadyClock::time_point now);
+
+  // The next batch to send, if changes are pending, not held back, and the window has room.
+  std::optional<schemas::AgentInfoBatch> NextBatch(SteadyClock::time_point now);
+  // Clears what `ack` covered (unless changed again since) and holds back the unknown ids until
+  // RegistryChanged(). Unknown batch numbers are ignored (a duplicate ack).
+  Status OnAck(const schemas::AgentInfoAck& ack);
+  // Every batch in flight is lost (new session with the master): its changes are pending again.
+  void RequeueInFlight();
+  // Batches unacknowledged for longer than ack_timeout are requeued; returns how many.
+  std::size_t RequeueStale(SteadyClock::time_point now);
+  // client.keys changed: ids the master called unknown may be sent again.
+  void RegistryChanged();
+
+  std::size_t pending() const;       // agents with unacknowledged changes
+  std::size_t in_flight() const { return in_flight_.size(); }
+  std::size_t held_back() const { return unknown_.size(); }
+  std::size_t size() const { return agents_.size(); }
+  // Counters restored from the store, for the report verifier.
+  std::vector<std::pair<std::string, std::uint64_t>> Counters() const;
+  // The state an agent last reported, or nullptr.
+  const schemas::AgentState* Find(const std::string& id) const;
+
+ private:
+  struct Entry {
+    schemas::AgentState state;
+    std::uint64_t counter = 0;
+    std::uint64_t version = 0;       // bumped by every change
+    std::uint64_t full_version = 0;  // version of the last change beyond the keepalive time
+    std::uint64_t acked_version = 0;
+    bool queued = false;
+    bool in_flight = false;
+    SteadyClock::time_point last_report{};
+  };
+  struct InFlight {
+    SteadyClock::time_point sent;
+    std::vector<std::pair<std::string, std::uint64_t>> versions;  // agent id → version sent
+  };
+
+  WorkerAgents(store::NodeStore& store, WorkerAgentsParams params)
+      : store_(store), params_(std::move(params)) {}
+  void Enqueue(const std::string& id, Entry& e);
+  void Requeue(InFlight& batch);
+  std::string Record(const std::string& id, const Entry& e) const;
+
+  store::NodeStore& store_;
+  WorkerAgentsParams params_;
+  std::unordered_map<std::string, Entry> agents_;
+  std::deque<std::string> queue_;               // pending agents waiting for a batch
+  std::map<std::uint64_t, InFlight> in_flight_; // by batch number
+  std::set<std::string> unknown_;               // held back: the master does not know them
+  std::uint64_t next_batch_ = 1;
+};
+
+}  // namespace zcluster::nodes
