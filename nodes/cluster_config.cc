@@ -121,6 +121,9 @@ Status Validate(const ClusterConfig& c) {
       return Bad("<curve><authorized_keys>", "is required on a master");
     }
   }
+  if (c.node_type == NodeType::kWorker && c.agent_port == c.port) {
+    return Bad("<agent_port>", "must differ from <port>");
+  }
   if (c.intervals.max_allowed_time_without_keepalive <= c.intervals.keep_alive) {
     return Bad("<intervals><max_allowed_time_without_keepalive>",
                "must be greater than <keep_alive>");
@@ -139,6 +142,13 @@ std::string ClusterConfig::master_endpoint() const {
   if (host == "0.0.0.0" || host == "any") host = "*";
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
   return "tcp://" + host + ":" + std::to_string(port);
+}
+
+std::string ClusterConfig::agent_endpoint() const {
+  std::string host = bind_addr;
+  if (host == "0.0.0.0" || host == "any") host = "*";
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return "tcp://" + host + ":" + std::to_string(agent_port);
 }
 
 Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir) {
@@ -162,7 +172,7 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   if (blocks > 1) return Status::InvalidArgument("config: more than one <cluster> block");
   ZC_RETURN_IF_ERROR(CheckOnly(block, "", {"name", "node_name", "node_type", "key", "port",
                                            "bind_addr", "nodes", "hidden", "disabled", "home",
-                                           "curve", "intervals"}));
+                                           "curve", "intervals", "agent_port"}));
 
   ClusterConfig c;
   if (auto n = block.child("name")) c.name = Text(n);
@@ -185,6 +195,15 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
     c.port = static_cast<std::uint16_t>(port);
   }
   if (auto n = block.child("bind_addr")) c.bind_addr = Text(n);
+  if (auto n = block.child("agent_port")) {
+    std::string v = Text(n);
+    int port = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
+    if (ec != std::errc() || end != v.data() + v.size() || port < 1 || port > 65535) {
+      return Bad("<agent_port>", "must be between 1 and 65535, got '" + v + "'");
+    }
+    c.agent_port = static_cast<std::uint16_t>(port);
+  }
   if (auto n = block.child("nodes")) {
     ZC_RETURN_IF_ERROR(CheckOnly(n, "<nodes>", {"node"}));
     for (const pugi::xml_node& node : n.children("node")) c.nodes.push_back(Text(node));
@@ -204,7 +223,12 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   }
   if (auto n = block.child("intervals")) {
     ZC_RETURN_IF_ERROR(
-        CheckOnly(n, "<intervals>", {"keep_alive", "max_allowed_time_without_keepalive"}));
+        CheckOnly(n, "<intervals>", {"keep_alive", "max_allowed_time_without_keepalive",
+                                     "agents_disconnection_time"}));
+    if (auto k = n.child("agents_disconnection_time")) {
+      ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><agents_disconnection_time>",
+                                      &c.intervals.agents_disconnection_time));
+    }
     if (auto k = n.child("keep_alive")) {
       ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><keep_alive>", &c.intervals.keep_alive));
     }

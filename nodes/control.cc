@@ -10,7 +10,7 @@ Result<ControlServer> ControlServer::Bind(zmq::context_t& ctx, const std::string
   return ControlServer(std::move(router).value());
 }
 
-void ControlServer::ServePending(const Answers& answers, const Logger& log) {
+void ControlServer::ServePending(const Handler& handle, const Logger& log) {
   for (int budget = 100; budget > 0; --budget) {
     Result<std::optional<bus::Envelope>> got = router_.Receive();
     if (!got.ok()) {
@@ -23,10 +23,12 @@ void ControlServer::ServePending(const Answers& answers, const Logger& log) {
     Result<schemas::Message> request = schemas::Decode(env.frames);
     if (!request.ok()) {
       reply = schemas::ErrorReply{Code::kInvalidArgument, request.status().message(), ""};
-    } else if (std::holds_alternative<schemas::NodesQuery>(*request)) {
-      reply = answers.nodes();
+    } else if (std::optional<schemas::Message> answer = handle(*request)) {
+      reply = std::move(*answer);
     } else {
-      reply = schemas::ErrorReply{Code::kInvalidArgument, "not a control request",
+      reply = schemas::ErrorReply{Code::kInvalidArgument,
+                                  "this node does not serve " +
+                                      std::string(schemas::TypeOf(*request)),
                                   std::string(schemas::TypeOf(*request))};
     }
     // A client that gave up before the reply is not an error worth a line.

@@ -3,6 +3,7 @@
 #include "zcluster/bus/sockets.h"
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
+#include "zcluster/nodes/master_agents.h"
 #include "zcluster/nodes/worker_sessions.h"
 #include "zcluster/nodes/node_home.h"
 
@@ -17,6 +18,7 @@ struct Master::Impl {
   std::optional<bus::RouterSocket> router;
   std::optional<ControlServer> control;
   WorkerSessions sessions;
+  std::unique_ptr<MasterAgents> agents;
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
@@ -47,7 +49,64 @@ struct Master::Impl {
     auto still_connected = [this](const std::string& rid, const schemas::KeepaliveAck& probe) {
       return router->Send(rid, schemas::Encode(probe)).ok();
     };
-    if (auto r = sessions.OnMessage(env, *message, SteadyClock::now(), still_connected)) reply(*r);
+    const schemas::Message& m = *message;
+    if (std::holds_alternative<schemas::Hello>(m) || std::holds_alternative<schemas::Keepalive>(m)) {
+      if (auto r = sessions.OnMessage(env, m, SteadyClock::now(), still_connected)) reply(*r);
+      return;
+    }
+    Result<std::string> worker = sessions.Authenticate(env, SteadyClock::now());
+    std::string type(schemas::TypeOf(m));
+    if (!worker.ok()) {
+      return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
+    }
+    if (const auto* batch = std::get_if<schemas::AgentInfoBatch>(&m)) {
+      Result<schemas::AgentInfoAck> ack = agents->Apply(*worker, *batch);
+      if (ack.ok()) return reply(*ack);
+      log.Error("Agent-info sync", "Cannot save a batch from {}: {}", *worker,
+                ack.status().ToString());
+      return reply(schemas::ErrorReply{Code::kUnavailable, ack.status().message(), type});
+    }
+    reply(schemas::ErrorReply{Code::kInvalidArgument, "a worker may not send " + type, type});
+  }
+
+  // Answers the control socket's requests.
+  std::optional<schemas::Message> Control(const schemas::Message& request) {
+    auto result = [](auto r) -> schemas::Message {
+      if (!r.ok()) return schemas::ErrorReply{r.status().code(), r.status().message(), ""};
+      return *r;
+    };
+    if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
+    if (std::holds_alternative<schemas::AgentsQuery>(request)) {
+      if (Status s = agents->ReloadRegistryIfChanged(); !s.ok()) {
+        return schemas::ErrorReply{s.code(), s.message(), "agents_query"};
+      }
+      return agents->List();
+    }
+    if (const auto* add = std::get_if<schemas::AgentAdd>(&request)) {
+      return result(agents->Add(add->name, add->ip));
+    }
+    if (const auto* remove = std::get_if<schemas::AgentRemove>(&request)) {
+      return result(agents->Remove(remove->id));
+    }
+    if (std::holds_alternative<schemas::HealthQuery>(request)) return HealthReport();
+    return std::nullopt;
+  }
+
+  schemas::Health HealthReport() const {
+    schemas::Health health;
+    for (const schemas::NodeInfo& n : sessions.Connected()) {
+      schemas::WorkerHealth h{n.name, n.last_keepalive, 0, 0, 0, 0, 0};
+      auto s = agents->sync_stats().find(n.name);
+      if (s != agents->sync_stats().end()) {
+        h.agent_sync_start = s->second.start;
+        h.agent_sync_end = s->second.end;
+        h.agents_sent = s->second.sent;
+        h.agents_unknown = s->second.unknown;
+        h.agents_pending = s->second.pending;
+      }
+      health.workers.push_back(std::move(h));
+    }
+    return health;
   }
 
   schemas::NodeList Nodes() const {
@@ -70,6 +129,10 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
+  Result<std::unique_ptr<MasterAgents>> agents =
+      MasterAgents::Load(*impl->store, config.client_keys_path(), impl->log);
+  if (!agents.ok()) return agents.status();
+  impl->agents = std::move(agents).value();
 
   Logger master_log(log, "Master");
   auto refusal = [master_log](const bus::ZapVerdict& v, std::uint64_t suppressed) {
@@ -103,7 +166,9 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
 
 Status Master::Run(int stop_fd) {
   Impl& m = *impl_;
-  ControlServer::Answers answers{[&m] { return m.Nodes(); }};
+  ControlServer::Handler answers = [&m](const schemas::Message& request) {
+    return m.Control(request);
+  };
   for (;;) {
     auto now = SteadyClock::now();
     m.sessions.Expire(now);

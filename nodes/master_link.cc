@@ -63,6 +63,7 @@ void MasterLink::Sent(const schemas::Message& message, bool queued, SteadyClock:
 void MasterLink::OnReply(const schemas::Message& reply, SteadyClock::time_point now) {
   if (const auto* w = std::get_if<schemas::Welcome>(&reply)) {
     bool was_connected = state_ == State::kConnected;
+    if (!was_connected) ++sessions_;
     state_ = State::kConnected;
     master_name_ = w->master;
     master_software_ = w->software;

@@ -6,6 +6,9 @@
 
 #include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
+#include "zcluster/bus/zap_authenticator.h"
+#include "zcluster/nodes/agent_info_sync.h"
+#include "zcluster/nodes/agent_port.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_link.h"
 #include "zcluster/nodes/node_home.h"
@@ -29,11 +32,17 @@ struct Worker::Impl {
   Logger log;
   std::unique_ptr<store::NodeStore> store;
   zmq::context_t ctx{1};
+  std::unique_ptr<bus::ZapAuthenticator> zap;  // the agent port's; stopped before ctx closes
   std::optional<bus::DealerSocket> dealer;
   std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
   std::optional<ControlServer> control;
   MasterLink link;
   bool handshake_failure_logged = false;
+  std::unique_ptr<WorkerAgents> agents;
+  std::unique_ptr<AgentPort> agent_port;
+  std::optional<AgentInfoSync> agent_sync;
+  std::uint64_t sessions_seen = 0;
+  SteadyClock::time_point next_housekeeping{};
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
@@ -45,9 +54,53 @@ struct Worker::Impl {
              log) {}
 
   ~Impl() {
+    agent_port.reset();
     control.reset();
     dealer_events.reset();
     dealer.reset();
+    zap.reset();
+  }
+
+  void OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now) {
+    if (const auto* ack = std::get_if<schemas::AgentInfoAck>(&m)) {
+      if (Status s = agent_sync->OnAck(*ack, now); !s.ok()) {
+        log.Error("Agent-info sync", "Cannot record an ack: {}", s.ToString());
+      }
+      return;
+    }
+    link.OnReply(m, now);
+  }
+
+  // Work that is due by time rather than by a message: keepalives, batches, silent agents.
+  void Tick(SteadyClock::time_point now) {
+    if (auto message = link.Next(now)) {
+      Status sent = dealer->Send(schemas::Encode(*message));
+      link.Sent(*message, sent.ok(), now);
+    }
+    if (link.state() != MasterLink::State::kConnected) return;
+    if (link.sessions() != sessions_seen) {
+      sessions_seen = link.sessions();
+      agent_sync->SessionStarted();
+    }
+    agent_sync->Pump(now, [this](const schemas::AgentInfoBatch& b) {
+      return dealer->Send(schemas::Encode(b)).ok();
+    });
+  }
+
+  void Housekeeping(SteadyClock::time_point now) {
+    if (now < next_housekeeping) return;
+    next_housekeeping = now + std::chrono::seconds(1);
+    Result<bool> reloaded = agent_port->ReloadKeysIfChanged();
+    if (!reloaded.ok()) log.Error("Main", "client.keys: {}", reloaded.status().ToString());
+    if (reloaded.ok() && *reloaded) agents->RegistryChanged();
+    if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
+      log.Error("Agent-info sync", "{}", s.ToString());
+    }
+  }
+
+  std::optional<schemas::Message> Control(const schemas::Message& request) {
+    if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
+    return std::nullopt;
   }
 
   void OnSocketEvents() {
@@ -95,6 +148,28 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
+  WorkerAgentsParams params;
+  params.node = config.node_name;
+  params.disconnection_time =
+      std::chrono::duration<double>(config.intervals.agents_disconnection_time);
+  Result<std::unique_ptr<WorkerAgents>> agents = WorkerAgents::Load(*impl->store, params);
+  if (!agents.ok()) return agents.status();
+  impl->agents = std::move(agents).value();
+  impl->agent_sync.emplace(*impl->agents, impl->log);
+
+  // The agent port's ZAP handler: agents prove themselves per report, so their domain is open;
+  // the cluster domain stays closed (nothing else binds here).
+  bus::AllowList agent_keys;
+  ZC_RETURN_IF_ERROR(agent_keys.OpenDomain(bus::ZapAuthenticator::kAgentDomain, "agent"));
+  Result<std::unique_ptr<bus::ZapAuthenticator>> zap =
+      bus::ZapAuthenticator::Start(impl->ctx, std::move(agent_keys), nullptr);
+  if (!zap.ok()) return zap.status();
+  impl->zap = std::move(zap).value();
+  Result<std::unique_ptr<AgentPort>> port =
+      AgentPort::Bind(impl->ctx, *impl->zap, keys.own, config.agent_endpoint(),
+                      config.client_keys_path(), *impl->agents, impl->log);
+  if (!port.ok()) return port.status();
+  impl->agent_port = std::move(port).value();
 
   Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectCurve(
       impl->ctx, keys.own, keys.master_public, config.master_endpoint(),
@@ -108,27 +183,30 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
-  impl->log.Info("Main", "Connecting to master at {} ({} mode); control socket {}",
+  impl->log.Info("Main", "Connecting to master at {} ({} mode); agents on {} ({} known); "
+                         "control socket {}",
                  config.master_endpoint(), keys.shared_key_mode ? "shared-key" : "per-node key",
-                 config.control_path());
+                 impl->agent_port->endpoint(), impl->agents->size(), config.control_path());
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
 }
 
 Status Worker::Run(int stop_fd) {
   Impl& w = *impl_;
-  ControlServer::Answers answers{[&w] { return w.Nodes(); }};
+  ControlServer::Handler answers = [&w](const schemas::Message& request) {
+    return w.Control(request);
+  };
   for (;;) {
     auto now = SteadyClock::now();
-    if (auto message = w.link.Next(now)) {
-      Status sent = w.dealer->Send(schemas::Encode(*message));
-      w.link.Sent(*message, sent.ok(), now);
-    }
+    w.Housekeeping(now);
+    w.Tick(now);
+    auto wake = std::min(w.link.NextWake(), w.next_housekeeping);
     auto timeout = std::max(std::chrono::milliseconds(0),
-                            std::chrono::ceil<std::chrono::milliseconds>(w.link.NextWake() - now));
+                            std::chrono::ceil<std::chrono::milliseconds>(wake - now));
     std::vector<bus::PollItem> items{{&w.dealer->socket(), -1, false},
                                      {&w.control->socket(), -1, false},
                                      {nullptr, stop_fd, false},
-                                     {&w.dealer_events->socket(), -1, false}};
+                                     {&w.dealer_events->socket(), -1, false},
+                                     {&w.agent_port->socket(), -1, false}};
     ZC_RETURN_IF_ERROR(bus::Poll(items, timeout));
     if (items[3].readable) w.OnSocketEvents();
     if (items[2].readable) {
@@ -145,7 +223,12 @@ Status Worker::Run(int stop_fd) {
           w.log.Warning("Main", "Malformed message from master: {}", reply.status().message());
           continue;
         }
-        w.link.OnReply(*reply, SteadyClock::now());
+        w.OnMasterMessage(*reply, SteadyClock::now());
+      }
+    }
+    if (items[4].readable) {
+      if (Status s = w.agent_port->ServePending(); !s.ok()) {
+        w.log.Error("Agent port", "{}", s.ToString());
       }
     }
     if (items[1].readable) w.control->ServePending(answers, w.log);

@@ -47,30 +47,35 @@ std::optional<schemas::Message> WorkerSessions::OnMessage(const bus::Envelope& f
   if (const auto* hello = std::get_if<schemas::Hello>(&message)) {
     return OnHello(from, *hello, now, still_connected);
   }
-  auto route = name_by_route_.find(from.routing_id);
-  if (route == name_by_route_.end()) {
-    return Refusal(Status::Unauthenticated("say hello first"), schemas::TypeOf(message));
-  }
-  Session& s = by_name_.at(route->second);
-  if (s.user_id != from.user_id) {
-    // Another key took this routing id over (ROUTER_HANDOVER): the session is void.
-    master_log_.Warning("Main", "Dropped worker '{}': a message on its connection came from "
-                                "another key ({}), address {}",
-                        route->second, from.user_id, from.peer_address);
-    by_name_.erase(route->second);
-    name_by_route_.erase(route);
-    return Refusal(Status::PermissionDenied("connection taken over by another key"),
-                   schemas::TypeOf(message));
-  }
-  s.last_seen = now;
-  s.last_seen_unix = UnixNow();
+  Result<std::string> who = Authenticate(from, now);
+  if (!who.ok()) return Refusal(who.status(), schemas::TypeOf(message));
   if (const auto* ka = std::get_if<schemas::Keepalive>(&message)) {
-    s.last_ack = ka->n;
-    WorkerLog(route->second).Debug("Keep alive", "Received keep alive {}", ka->n);
+    by_name_.at(*who).last_ack = ka->n;
+    WorkerLog(*who).Debug("Keep alive", "Received keep alive {}", ka->n);
     return schemas::KeepaliveAck{ka->n};
   }
   return Refusal(Status::InvalidArgument("a worker may not send this message"),
                  schemas::TypeOf(message));
+}
+
+Result<std::string> WorkerSessions::Authenticate(const bus::Envelope& from,
+                                                 SteadyClock::time_point now) {
+  auto route = name_by_route_.find(from.routing_id);
+  if (route == name_by_route_.end()) return Status::Unauthenticated("say hello first");
+  std::string name = route->second;
+  Session& s = by_name_.at(name);
+  if (s.user_id != from.user_id) {
+    // Another key took this routing id over (ROUTER_HANDOVER): the session is void.
+    master_log_.Warning("Main", "Dropped worker '{}': a message on its connection came from "
+                                "another key ({}), address {}",
+                        name, from.user_id, from.peer_address);
+    by_name_.erase(name);
+    name_by_route_.erase(route);
+    return Status::PermissionDenied("connection taken over by another key");
+  }
+  s.last_seen = now;
+  s.last_seen_unix = UnixNow();
+  return name;
 }
 
 std::optional<schemas::Message> WorkerSessions::OnHello(const bus::Envelope& from,

@@ -226,6 +226,8 @@ void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m);
 void EncodeBody(msgpack::sbuffer& b, const ErrorReply& m);
 void EncodeBody(msgpack::sbuffer& b, const NodesQuery& m);
 void EncodeBody(msgpack::sbuffer& b, const NodeList& m);
+void EncodeBody(msgpack::sbuffer& b, const HealthQuery& m);
+void EncodeBody(msgpack::sbuffer& b, const Health& m);
 // Agent messages (agents.cc).
 void EncodeBody(msgpack::sbuffer& b, const AgentReport& m);
 void EncodeBody(msgpack::sbuffer& b, const AgentReportAck& m);

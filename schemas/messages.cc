@@ -31,6 +31,18 @@ void EncodeBody(msgpack::sbuffer& b, const NodeList& m) {
   }
 }
 
+void EncodeBody(msgpack::sbuffer& b, const HealthQuery&) { MapWriter(b, 0); }
+void EncodeBody(msgpack::sbuffer& b, const Health& m) {
+  MapWriter w(b, 1);
+  w.key("workers").pack_array(static_cast<std::uint32_t>(m.workers.size()));
+  for (const WorkerHealth& h : m.workers) {
+    MapWriter(b, 7).str("name", h.name).real("last_keepalive", h.last_keepalive)
+        .real("agent_sync_start", h.agent_sync_start).real("agent_sync_end", h.agent_sync_end)
+        .uint("agents_sent", h.agents_sent).uint("agents_unknown", h.agents_unknown)
+        .uint("agents_pending", h.agents_pending);
+  }
+}
+
 }  // namespace codec
 
 namespace {
@@ -76,6 +88,22 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
   }
   if (auto agent = codec::DecodeAgentBody(type, r)) return std::move(*agent);
   if (type == NodesQuery::kType) return Finish(r, NodesQuery{});
+  if (type == HealthQuery::kType) return Finish(r, HealthQuery{});
+  if (type == Health::kType) {
+    Health m;
+    if (const msgpack::object* arr = r.array("workers", kMaxNodes)) {
+      for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
+        FieldReader w(arr->via.array.ptr[i], "health.workers[]");
+        WorkerHealth h{w.name("name"),          w.real("last_keepalive"),
+                       w.real("agent_sync_start"), w.real("agent_sync_end"),
+                       w.uint("agents_sent"),     w.uint("agents_unknown"),
+                       w.uint("agents_pending")};
+        if (!w.status().ok()) return w.status();
+        m.workers.push_back(std::move(h));
+      }
+    }
+    return Finish(r, std::move(m));
+  }
   if (type == NodeList::kType) {
     NodeList m;
     if (const msgpack::object* arr = r.array("nodes", kMaxNodes)) {

@@ -114,13 +114,25 @@ std::string Cluster::Configure(const std::string& name, const NodeOptions& o) {
        << "    <nodes><node>127.0.0.1</node></nodes>\n"
        << "    <hidden>no</hidden>\n    <disabled>no</disabled>\n"
        << "    <home>" << Home(name) << "</home>\n"
+       << "    <agent_port>" << AgentPort(name) << "</agent_port>\n"
        << "    " << curve << "\n"
        << "    <intervals><keep_alive>" << o.keep_alive << "</keep_alive>"
        << "<max_allowed_time_without_keepalive>" << o.max_silence
-       << "</max_allowed_time_without_keepalive></intervals>\n"
+       << "</max_allowed_time_without_keepalive><agents_disconnection_time>"
+       << o.agents_disconnection_time << "</agents_disconnection_time></intervals>\n"
        << "  </cluster>\n</ossec_config>\n";
   WriteFile(ConfigPath(name), conf.str());
   return ConfigPath(name);
+}
+
+std::uint16_t Cluster::AgentPort(const std::string& name) {
+  auto it = agent_ports_.find(name);
+  if (it != agent_ports_.end()) return it->second;
+  std::uint16_t port;
+  do {
+    port = FreePort();
+  } while (port == port_);
+  return agent_ports_[name] = port;
 }
 
 pid_t Cluster::Start(const std::string& name) {

@@ -23,6 +23,7 @@ struct NodeOptions {
   bool shared_key = false;              // no <curve>: keys derived from <key>
   double keep_alive = 0.5;
   double max_silence = 2;
+  double agents_disconnection_time = 600;
 };
 
 struct RunResult {
@@ -61,12 +62,15 @@ class Cluster {
   std::string Home(const std::string& name) const { return dir_ / name; }
   std::string KeyPrefix(const std::string& key_name) const { return dir_ / ("keys/" + key_name); }
   std::uint16_t port() const { return port_; }
+  // The node's agent port, chosen free on first use.
+  std::uint16_t AgentPort(const std::string& name);
 
  private:
   void EnsureKey(const std::string& key_name);
   TempDir dir_;
   std::uint16_t port_;
   std::map<std::string, pid_t> pids_;
+  std::map<std::string, std::uint16_t> agent_ports_;
 };
 
 }  // namespace zcluster::testing

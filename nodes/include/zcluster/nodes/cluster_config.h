@@ -29,6 +29,7 @@ struct CurveFiles {
 struct Intervals {
   double keep_alive = 5;                           // worker → master keepalive period
   double max_allowed_time_without_keepalive = 15;  // master drops a silent worker after this
+  double agents_disconnection_time = 600;          // worker marks a silent agent disconnected
 };
 
 struct ClusterConfig {
@@ -42,6 +43,7 @@ struct ClusterConfig {
   bool hidden = false;              // <hidden>
   bool disabled = false;            // <disabled>
   std::string home = "/var/ossec";  // <home>: holds etc/, logs/, queue/, var/
+  std::uint16_t agent_port = 1514;  // <agent_port>: worker's port for agents (on <bind_addr>)
   std::optional<CurveFiles> curve;  // absent: keys derived from <key> (compatibility mode)
   Intervals intervals;
 
@@ -49,6 +51,9 @@ struct ClusterConfig {
   std::string control_path() const { return home + "/queue/cluster/control.sock"; }
   std::string db_path() const { return home + "/var/db/cluster"; }
   std::string pid_path() const { return home + "/var/run/zclusterd.pid"; }
+  std::string client_keys_path() const { return home + "/etc/client.keys"; }
+  // tcp://HOST:PORT of the worker's agent port.
+  std::string agent_endpoint() const;
   // tcp://HOST:PORT the master binds (master) or the worker connects to (worker).
   std::string master_endpoint() const;
 };

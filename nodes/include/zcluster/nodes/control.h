@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "zcluster/bus/sockets.h"
@@ -16,14 +17,12 @@ namespace zcluster::nodes {
 // Answers control requests. Owned by the node's loop thread.
 class ControlServer {
  public:
-  // What a node knows how to answer; later flows add members here.
-  struct Answers {
-    std::function<schemas::NodeList()> nodes;
-  };
+  // Answers one decoded request; nullopt when this node does not serve that request.
+  using Handler = std::function<std::optional<schemas::Message>(const schemas::Message& request)>;
 
   static Result<ControlServer> Bind(zmq::context_t& ctx, const std::string& path);
   // Answers every queued request without blocking.
-  void ServePending(const Answers& answers, const Logger& log);
+  void ServePending(const Handler& handle, const Logger& log);
   zmq::socket_t& socket() { return router_.socket(); }
 
  private:

@@ -48,6 +48,8 @@ class MasterLink {
   const std::string& master_name() const { return master_name_; }
   const std::string& master_software() const { return master_software_; }
   double last_heard_unix() const { return last_heard_unix_; }
+  // Counts welcomes: a change means a new session (the master may have restarted).
+  std::uint64_t sessions() const { return sessions_; }
 
  private:
   void StartHello(SteadyClock::time_point now, bool immediately);
@@ -61,6 +63,7 @@ class MasterLink {
   double last_heard_unix_ = 0;
   unsigned attempts_ = 0;                 // hellos since the last welcome
   std::uint64_t keepalives_ = 0;
+  std::uint64_t sessions_ = 0;
   std::string master_name_;
   std::string master_software_;
   std::string last_refusal_;

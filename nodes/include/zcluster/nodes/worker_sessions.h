@@ -46,6 +46,10 @@ class WorkerSessions {
   std::optional<schemas::Message> OnMessage(const bus::Envelope& from,
                                             const schemas::Message& message, SteadyClock::time_point now,
                                             const StillConnected& still_connected);
+  // For messages other than hello and keepalive: the worker whose session the message belongs
+  // to (refreshing its liveness), or the refusal to send back (Unauthenticated: say hello first;
+  // PermissionDenied: another key on this connection, the session is dropped).
+  Result<std::string> Authenticate(const bus::Envelope& from, SteadyClock::time_point now);
   // Drops every session silent for longer than max_silence; returns the names dropped.
   std::vector<std::string> Expire(SteadyClock::time_point now);
   // When the next session would expire, if any.

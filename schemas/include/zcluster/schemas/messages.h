@@ -100,10 +100,34 @@ struct NodeList {
   bool operator==(const NodeList&) const = default;
 };
 
+// control client → master: per-worker health.
+struct HealthQuery {
+  static constexpr std::string_view kType = "health_query";
+  bool operator==(const HealthQuery&) const = default;
+};
+
+struct WorkerHealth {
+  std::string name;
+  double last_keepalive = 0;        // unix time
+  double agent_sync_start = 0;      // the last agent-info sync round, unix times (0: none yet)
+  double agent_sync_end = 0;
+  std::uint64_t agents_sent = 0;    // agents received in that round
+  std::uint64_t agents_unknown = 0; // of which not in the registry
+  std::uint64_t agents_pending = 0; // changes the worker still held after its last batch
+  bool operator==(const WorkerHealth&) const = default;
+};
+
+// master → control client.
+struct Health {
+  static constexpr std::string_view kType = "health";
+  std::vector<WorkerHealth> workers;
+  bool operator==(const Health&) const = default;
+};
+
 using Message =
     std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList,
                  AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck, AgentsQuery,
-                 AgentList, AgentAdd, AgentRemove, AgentEntry>;
+                 AgentList, AgentAdd, AgentRemove, AgentEntry, HealthQuery, Health>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;
