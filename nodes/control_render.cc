@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <vector>
 #include <array>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -28,7 +29,102 @@ schemas::NodeList MasterFirst(schemas::NodeList list) {
   return list;
 }
 
+
+// Columns padded to their widest cell, two spaces apart; the last column unpadded.
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows) {
+    width.resize(std::max(width.size(), r.size()));
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      out += i + 1 < r.size() ? fmt::format("{:<{}}  ", r[i], width[i]) : r[i];
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string When(double unix_seconds) {
+  return unix_seconds <= 0 ? "-" : UtcTime(unix_seconds, "%Y/%m/%d %H:%M:%S");
+}
+
 }  // namespace
+
+std::string RenderAgentsTable(const schemas::AgentList& list) {
+  std::vector<std::vector<std::string>> rows{{"ID", "NAME", "IP", "STATUS", "VERSION", "NODE"}};
+  for (const schemas::AgentRecord& a : list.agents) {
+    rows.push_back({a.id, a.state.name, a.state.ip,
+                    std::string(schemas::AgentStatusName(a.state.status)),
+                    a.state.version.empty() ? "-" : a.state.version,
+                    a.node.empty() ? "-" : a.node});
+  }
+  return Table(rows);
+}
+
+std::string RenderAgentsJson(const schemas::AgentList& list) {
+  nlohmann::json agents = nlohmann::json::array();
+  for (const schemas::AgentRecord& a : list.agents) {
+    const schemas::AgentOs& os = a.state.os;
+    agents.push_back({{"id", a.id},
+                      {"name", a.state.name},
+                      {"ip", a.state.ip},
+                      {"status", schemas::AgentStatusName(a.state.status)},
+                      {"version", a.state.version},
+                      {"node", a.node},
+                      {"os", {{"name", os.name}, {"version", os.version}, {"major", os.major},
+                              {"minor", os.minor}, {"codename", os.codename},
+                              {"platform", os.platform}, {"build", os.build},
+                              {"uname", os.uname}, {"arch", os.arch}}},
+                      {"labels", a.state.labels},
+                      {"config_sum", a.state.config_sum},
+                      {"merged_sum", a.state.merged_sum},
+                      {"last_keepalive", a.state.last_keepalive},
+                      {"disconnection_time", a.state.disconnection_time}});
+  }
+  return nlohmann::json{{"agents", agents}}.dump() + "\n";
+}
+
+schemas::AgentList FilterAgents(schemas::AgentList list, const std::vector<std::string>& nodes,
+                                const std::vector<std::string>& statuses) {
+  auto keep = [&](const schemas::AgentRecord& a) {
+    bool node_ok = nodes.empty() || std::find(nodes.begin(), nodes.end(), a.node) != nodes.end();
+    std::string status(schemas::AgentStatusName(a.state.status));
+    bool status_ok =
+        statuses.empty() || std::find(statuses.begin(), statuses.end(), status) != statuses.end();
+    return node_ok && status_ok;
+  };
+  std::erase_if(list.agents, [&](const schemas::AgentRecord& a) { return !keep(a); });
+  return list;
+}
+
+std::string RenderHealthTable(const schemas::Health& health) {
+  std::vector<std::vector<std::string>> rows{{"WORKER", "LAST-KEEPALIVE", "AGENT-SYNC-START",
+                                              "AGENT-SYNC-END", "AGENTS-SENT", "UNKNOWN",
+                                              "PENDING"}};
+  for (const schemas::WorkerHealth& w : health.workers) {
+    rows.push_back({w.name, When(w.last_keepalive), When(w.agent_sync_start),
+                    When(w.agent_sync_end), std::to_string(w.agents_sent),
+                    std::to_string(w.agents_unknown), std::to_string(w.agents_pending)});
+  }
+  return Table(rows);
+}
+
+std::string RenderHealthJson(const schemas::Health& health) {
+  nlohmann::json workers = nlohmann::json::array();
+  for (const schemas::WorkerHealth& w : health.workers) {
+    workers.push_back({{"name", w.name},
+                       {"last_keepalive", w.last_keepalive},
+                       {"agent_info_sync", {{"start", w.agent_sync_start},
+                                            {"end", w.agent_sync_end},
+                                            {"agents_sent", w.agents_sent},
+                                            {"agents_unknown", w.agents_unknown},
+                                            {"pending", w.agents_pending}}}});
+  }
+  return nlohmann::json{{"workers", workers}}.dump() + "\n";
+}
 
 std::string RenderNodesTable(const schemas::NodeList& unsorted) {
   schemas::NodeList list = MasterFirst(unsorted);

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/control.h"
@@ -17,33 +18,77 @@ int Fail(const Status& s) {
   return 1;
 }
 
+// Wazuh's cluster_control spells its filters -fn and -fs; CLI11 takes one letter after a dash.
+std::vector<std::string> WazuhSpellings(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (std::string& a : args) {
+    if (a == "-fn") a = "--filter-node";
+    if (a == "-fs") a = "--filter-status";
+  }
+  std::reverse(args.begin(), args.end());  // CLI11's parse(vector) takes them reversed
+  return args;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"zcluster-control: inspect and command a zcluster node"};
-  std::string config_path = "/var/ossec/etc/ossec.conf";
-  bool list_nodes = false, json = false;
-  int timeout_ms = 5000;
+  std::string config_path = "/var/ossec/etc/ossec.conf", name, ip = "any", id;
+  bool list_nodes = false, list_agents = false, health = false, json = false;
+  std::vector<std::string> nodes, statuses;
+  int timeout_ms = 10000;
   app.add_option("-c,--config", config_path, "the node's ossec.conf")->capture_default_str();
   app.add_flag("-l,--list", list_nodes, "list the connected nodes");
+  app.add_flag("-a,--agents", list_agents, "list the agents (master)");
+  app.add_option("--filter-node", nodes, "with -a: only agents of these nodes (also -fn)");
+  app.add_option("--filter-status", statuses, "with -a: only these statuses (also -fs)");
+  app.add_flag("-i,--health", health, "per-worker health (master)");
   app.add_flag("--json", json, "print JSON instead of a table");
   app.add_option("--timeout", timeout_ms, "milliseconds to wait for the node")
       ->check(CLI::Range(1, 600000))->capture_default_str();
-  app.require_option(1, 0);
-  CLI11_PARSE(app, argc, argv);
-  if (!list_nodes) return Fail(Status::InvalidArgument("nothing to do: give -l"));
+  CLI::App* agent = app.add_subcommand("agent", "register or remove agents (master)");
+  CLI::App* add = agent->add_subcommand("add", "register an agent in client.keys");
+  add->add_option("NAME", name)->required();
+  add->add_option("IP", ip)->capture_default_str();
+  CLI::App* remove = agent->add_subcommand("remove", "remove an agent from client.keys");
+  remove->add_option("ID", id)->required();
+  agent->require_subcommand(1);
+  try {
+    app.parse(WazuhSpellings(argc, argv));
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  schemas::Message request;
+  if (list_nodes) request = schemas::NodesQuery{};
+  else if (list_agents) request = schemas::AgentsQuery{};
+  else if (health) request = schemas::HealthQuery{};
+  else if (add->parsed()) request = schemas::AgentAdd{name, ip};
+  else if (remove->parsed()) request = schemas::AgentRemove{id};
+  else return Fail(Status::InvalidArgument("nothing to do: give -l, -a, -i or agent add|remove"));
 
   Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
   if (!config.ok()) return Fail(config.status());
-  Result<schemas::Message> reply = nodes::ControlRequest(
-      config->control_path(), schemas::NodesQuery{}, std::chrono::milliseconds(timeout_ms));
+  Result<schemas::Message> reply = nodes::ControlRequest(config->control_path(), request,
+                                                         std::chrono::milliseconds(timeout_ms));
   if (!reply.ok()) return Fail(reply.status());
+  std::string out;
   if (const auto* e = std::get_if<schemas::ErrorReply>(&*reply)) {
     return Fail(Status(e->code, e->message));
+  } else if (const auto* list = std::get_if<schemas::NodeList>(&*reply)) {
+    out = json ? nodes::RenderNodesJson(*list) : nodes::RenderNodesTable(*list);
+  } else if (const auto* agents = std::get_if<schemas::AgentList>(&*reply)) {
+    schemas::AgentList shown = nodes::FilterAgents(*agents, nodes, statuses);
+    out = json ? nodes::RenderAgentsJson(shown) : nodes::RenderAgentsTable(shown);
+  } else if (const auto* h = std::get_if<schemas::Health>(&*reply)) {
+    out = json ? nodes::RenderHealthJson(*h) : nodes::RenderHealthTable(*h);
+  } else if (const auto* entry = std::get_if<schemas::AgentEntry>(&*reply)) {
+    out = entry->key.empty()
+              ? fmt::format("Agent {} '{}' removed.\n", entry->id, entry->name)
+              : fmt::format("Agent {} '{}' added. Key: {}\n", entry->id, entry->name, entry->key);
+  } else {
+    return Fail(Status::Internal("unexpected reply"));
   }
-  const auto* list = std::get_if<schemas::NodeList>(&*reply);
-  if (list == nullptr) return Fail(Status::Internal("unexpected reply to nodes_query"));
-  std::fputs((json ? nodes::RenderNodesJson(*list) : nodes::RenderNodesTable(*list)).c_str(),
-             stdout);
+  std::fputs(out.c_str(), stdout);
   return 0;
 }

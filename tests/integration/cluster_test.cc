@@ -146,6 +146,9 @@ TEST_CASE("a second live worker with the same name is refused", "[integration]")
   std::string conf = ReadFile(c.ConfigPath("w1"));
   std::string home = c.Home("w1");
   conf.replace(conf.find(home), home.size(), c.Home("w1copy"));
+  std::string port = "<agent_port>" + std::to_string(c.AgentPort("w1")) + "<";
+  conf.replace(conf.find(port), port.size(),
+               "<agent_port>" + std::to_string(c.AgentPort("w1copy")) + "<");
   WriteFile(c.ConfigPath("w1copy"), conf);
   c.Start("w1copy");
   REQUIRE(WaitFor([&] { return ReadFile(c.Home("w1copy") + "/logs/cluster.log").find(

@@ -13,4 +13,18 @@ std::string RenderNodesTable(const schemas::NodeList& list);
 // {"nodes":[{"name":…,"type":…,"version":…,"address":…,"last_keepalive":"…Z"},…]}
 std::string RenderNodesJson(const schemas::NodeList& list);
 
+// ID NAME IP STATUS VERSION NODE, by id.
+std::string RenderAgentsTable(const schemas::AgentList& list);
+// {"agents":[{"id":…,"name":…,"ip":…,"status":…,"version":…,"node":…,"os":{…},"labels":{…},
+// "last_keepalive":…},…]}; last_keepalive in unix seconds.
+std::string RenderAgentsJson(const schemas::AgentList& list);
+// Wazuh's cluster_control -a filters: keep agents reporting to one of `nodes` (if any) and in
+// one of `statuses` (if any).
+schemas::AgentList FilterAgents(schemas::AgentList list, const std::vector<std::string>& nodes,
+                                const std::vector<std::string>& statuses);
+
+// Per worker: last keepalive and the last agent-info sync (start, end, agents sent, pending).
+std::string RenderHealthTable(const schemas::Health& health);
+std::string RenderHealthJson(const schemas::Health& health);
+
 }  // namespace zcluster::nodes
