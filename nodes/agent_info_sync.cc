@@ -29,8 +29,18 @@ Status AgentInfoSync::OnAck(const schemas::AgentInfoAck& ack, SteadyClock::time_
   }
   if (in_round_ && agents_.in_flight() == 0 && agents_.pending() == agents_.held_back()) {
     in_round_ = false;
-    log_.Info("Agent-info sync", "Finished in {:.3f}s. Sent {} agents.",
-              std::chrono::duration<double>(now - round_start_).count(), round_sent_);
+    // Under steady churn every change is a round of its own: one INFO line per kInfoEvery at
+    // most, the rest at DEBUG, so cluster.log stays readable.
+    double took = std::chrono::duration<double>(now - round_start_).count();
+    ++rounds_since_info_;
+    if (now - last_info_ >= kInfoEvery) {
+      log_.Info("Agent-info sync", "Finished in {:.3f}s. Sent {} agents ({} rounds since the "
+                                   "last line).", took, round_sent_, rounds_since_info_);
+      last_info_ = now;
+      rounds_since_info_ = 0;
+    } else {
+      log_.Debug("Agent-info sync", "Finished in {:.3f}s. Sent {} agents.", took, round_sent_);
+    }
   }
   return Status::Ok();
 }

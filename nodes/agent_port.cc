@@ -36,7 +36,9 @@ Result<bool> AgentPort::ReloadKeysIfChanged() {
   Result<ClientKeys> keys = ClientKeys::Load(path_);
   if (!keys.ok()) return keys.status();
   verifier_.SetKeys(*keys);
+  bool first = keys_stamp_.empty();
   keys_stamp_ = stamp;
+  if (!first) agents_.RegistryChanged();
   log_.Info("Main", "Loaded client.keys: {} agents", keys->active());
   return true;
 }
@@ -54,6 +56,14 @@ void AgentPort::Reject(const bus::Envelope& env, const Status& why, std::uint64_
     last_reject_log_ = now;
     rejects_since_log_ = 0;
   }
+}
+
+bool AgentPort::ReloadSoon() {
+  auto now = SteadyClock::now();
+  if (now - last_unknown_reload_ < std::chrono::milliseconds(100)) return false;
+  last_unknown_reload_ = now;
+  Result<bool> changed = ReloadKeysIfChanged();
+  return changed.ok() && *changed;
 }
 
 Status AgentPort::ServePending() {
@@ -79,6 +89,9 @@ Status AgentPort::ServePending() {
       continue;
     }
     Status verified = verifier_.Verify(*report);
+    if (verified.message().rfind("unknown", 0) == 0 && ReloadSoon()) {
+      verified = verifier_.Verify(*report);  // a new agent registered a moment ago
+    }
     if (!verified.ok()) {
       const std::string& m = verified.message();
       std::uint64_t* counter = m.rfind("unknown", 0) == 0 ? &counters_.unknown

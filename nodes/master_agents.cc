@@ -85,7 +85,7 @@ Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
   double unix_now = UnixNow();
   Logger worker_log = log_.WithTag("Worker " + worker);
   if (s.last_batch == SteadyClock::time_point{} || now - s.last_batch > kRoundGap) {
-    s = AgentSyncStats{unix_now, unix_now, 0, 0, 0, now};
+    s = AgentSyncStats{unix_now, unix_now, 0, 0, 0, now, s.last_info};
     worker_log.Debug("Agent-info sync", "Starting.");
   }
   s.sent += batch.updates.size();
@@ -98,8 +98,12 @@ Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
                        ack.unknown.size(), ack.unknown.front());
   }
   if (batch.pending == 0) {
-    worker_log.Info("Agent-info sync", "Finished in {:.3f}s. Updated {} agents, {} unknown.",
-                    s.end - s.start, s.sent - s.unknown, s.unknown);
+    // At most one INFO line per worker every 10 s; the rest at DEBUG (see AgentInfoSync).
+    bool info = now - s.last_info >= std::chrono::seconds(10);
+    worker_log.At(info ? LogLevel::kInfo : LogLevel::kDebug, "Agent-info sync",
+                  "Finished in {:.3f}s. Updated {} agents, {} unknown.", s.end - s.start,
+                  s.sent - s.unknown, s.unknown);
+    if (info) s.last_info = now;
   }
   return ack;
 }

@@ -92,7 +92,6 @@ struct Worker::Impl {
     next_housekeeping = now + std::chrono::seconds(1);
     Result<bool> reloaded = agent_port->ReloadKeysIfChanged();
     if (!reloaded.ok()) log.Error("Main", "client.keys: {}", reloaded.status().ToString());
-    if (reloaded.ok() && *reloaded) agents->RegistryChanged();
     if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
       log.Error("Agent-info sync", "{}", s.ToString());
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command (a): install what is missing, build, then run a demo cluster on loopback — a
 # master and two workers, each with its own fresh CURVE key pair in a temporary folder — and
-# show `zcluster-control -l`. Everything is stopped and removed at the end (KEEP=1 keeps it).
+# show `zcluster-control -l`; then simulated agents report to both workers and the master
+# shows them with `zcluster-control -a` and `-i`. Everything is stopped and removed at the end (KEEP=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -14,7 +15,9 @@ cleanup() {
   if [ "${KEEP:-0}" = 1 ]; then echo "kept: $demo"; else rm -rf "$demo"; fi
 }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+declare -A agent_port=([master]=$(free_port) [w1]=$(free_port) [w2]=$(free_port))
 
 mkdir -p "$demo/keys/authorized"
 for n in master w1 w2; do "$bin/zcluster-keygen" "$demo/keys/$n" >/dev/null; done
@@ -34,6 +37,7 @@ conf() {  # conf NAME TYPE CURVE_EXTRA
     <hidden>no</hidden>
     <disabled>no</disabled>
     <home>$demo/$1</home>
+    <agent_port>${agent_port[$1]}</agent_port>
     <curve>
       <secret_key>$demo/keys/$1.key</secret_key>
       <public_key>$demo/keys/$1.pub</public_key>
@@ -61,6 +65,33 @@ done
 echo
 echo "\$ zcluster-control -c $demo/master/etc/ossec.conf -l"
 "$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" -l
+
+# Agents: register 10 on the master, give the workers a copy of client.keys (the file-integrity
+# flow will do that by itself), and let simulated agents report: 001-005 to w1, 006-010 to w2.
+for i in $(seq 1 10); do
+  "$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" agent add "agent-$i" >/dev/null
+done
+keys=$demo/master/etc/client.keys
+for n in w1 w2; do mkdir -p "$demo/$n/etc"; cp "$keys" "$demo/$n/etc/client.keys"; done
+head -n 5 "$keys" > "$demo/agents-w1.keys"
+tail -n 5 "$keys" > "$demo/agents-w2.keys"
 echo
-echo "\$ tail -n 4 $demo/master/logs/cluster.log"
-tail -n 4 "$demo/master/logs/cluster.log"
+for n in w1 w2; do
+  echo "\$ zcluster-agent-sim --worker 127.0.0.1:${agent_port[$n]} --keys agents-$n.keys --server-key $n.pub --duration 1 --rate 20"
+  "$bin/zcluster-agent-sim" --worker "127.0.0.1:${agent_port[$n]}" --keys "$demo/agents-$n.keys" \
+    --server-key "$demo/keys/$n.pub" --duration 1 --rate 20
+done
+for _ in $(seq 100); do
+  n=$( { "$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" -a -fs active 2>/dev/null || true; } | grep -c agent- || true)
+  [ "$n" = 10 ] && break
+  sleep 0.1
+done
+echo
+echo "\$ zcluster-control -c $demo/master/etc/ossec.conf -a"
+"$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" -a
+echo
+echo "\$ zcluster-control -c $demo/master/etc/ossec.conf -i"
+"$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" -i
+echo
+echo "\$ grep 'Agent-info sync' $demo/w1/logs/cluster.log | tail -n 2"
+grep 'Agent-info sync' "$demo/w1/logs/cluster.log" | tail -n 2

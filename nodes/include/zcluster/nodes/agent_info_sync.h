@@ -34,6 +34,9 @@ class AgentInfoSync {
   bool in_round_ = false;
   SteadyClock::time_point round_start_{};
   std::uint64_t round_sent_ = 0;
+  static constexpr std::chrono::seconds kInfoEvery{10};
+  SteadyClock::time_point last_info_{};
+  std::uint64_t rounds_since_info_ = 0;
 };
 
 }  // namespace zcluster::nodes

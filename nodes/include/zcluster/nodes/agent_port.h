@@ -36,7 +36,7 @@ class AgentPort {
                                                  WorkerAgents& agents, const Logger& log);
   // Serves every queued report.
   Status ServePending();
-  // Re-reads client.keys when it changed on disk; true when it did.
+  // Re-reads client.keys when it changed on disk (and tells WorkerAgents); true when it did.
   Result<bool> ReloadKeysIfChanged();
 
   zmq::socket_t& socket() { return router_.socket(); }
@@ -46,6 +46,9 @@ class AgentPort {
  private:
   AgentPort(bus::RouterSocket router, std::string path, WorkerAgents& agents, const Logger& log)
       : router_(std::move(router)), path_(std::move(path)), agents_(agents), log_(log) {}
+  // An unknown id may be an agent registered a moment ago: re-reads client.keys at most every
+  // 100 ms, so a flood of unknown ids cannot turn into a flood of reads.
+  bool ReloadSoon();
   void Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter);
 
   bus::RouterSocket router_;
@@ -57,6 +60,7 @@ class AgentPort {
   AgentPortCounters counters_;
   SteadyClock::time_point last_reject_log_{};
   std::uint64_t rejects_since_log_ = 0;
+  SteadyClock::time_point last_unknown_reload_{};
 };
 
 }  // namespace zcluster::nodes

@@ -49,6 +49,11 @@ class Logger {
   Logger WithTag(std::string tag) const { return Logger(*log_, std::move(tag)); }
 
   template <typename... Args>
+  void At(LogLevel level, std::string_view subtag, fmt::format_string<Args...> f,
+          Args&&... args) const {
+    log_->Write(level, tag_, subtag, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
   void Debug(std::string_view subtag, fmt::format_string<Args...> f, Args&&... args) const {
     log_->Write(LogLevel::kDebug, tag_, subtag, fmt::format(f, std::forward<Args>(args)...));
   }

@@ -26,6 +26,7 @@ struct AgentSyncStats {
   std::uint64_t unknown = 0;
   std::uint64_t pending = 0;  // what the worker said it still held after its last batch
   SteadyClock::time_point last_batch{};
+  SteadyClock::time_point last_info{};  // last INFO "Finished" line for this worker
 };
 
 class MasterAgents {
