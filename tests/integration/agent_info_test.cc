@@ -10,6 +10,8 @@
 #include "integration/cluster_fixture.h"
 #include "support/wait.h"
 #include "zcluster/bus/curve_keys.h"
+#include "zcluster/bus/sockets.h"
+#include "zcluster/nodes/agent_auth.h"
 #include "zcluster/nodes/agent_simulator.h"
 #include "zcluster/nodes/client_keys.h"
 #include "zcluster/nodes/control.h"
@@ -192,4 +194,118 @@ TEST_CASE("a master killed mid-stream loses nothing that a worker had acknowledg
     }
   }
   REQUIRE(converged);
+}
+
+TEST_CASE("forged replayed unknown and malformed reports are refused at the worker",
+          "[integration][agents]") {
+  Cluster c;
+  nodes::ClientKeys agents = MakeAgents(2);
+  StartCluster(c, agents);
+  zmq::context_t ctx(1);
+  auto dealer = bus::DealerSocket::ConnectCurve(
+      ctx, *bus::GenerateKeyPair(), *bus::ReadPublicKeyFile(c.KeyPrefix("w1") + ".pub"),
+      "tcp://127.0.0.1:" + std::to_string(c.AgentPort("w1")), "forger", bus::SocketOptions{});
+  REQUIRE(dealer.ok());
+  auto exchange = [&](const schemas::Frames& frames) -> schemas::Message {
+    REQUIRE(WaitFor([&] { return dealer->Send(frames).ok(); }, 10s));
+    std::optional<schemas::Frames> reply;
+    REQUIRE(WaitFor([&] {
+      auto r = dealer->Receive();
+      return r.ok() && (reply = *r).has_value();
+    }, 10s));
+    Result<schemas::Message> m = schemas::Decode(*reply);
+    REQUIRE(m.ok());
+    return *m;
+  };
+  auto error_of = [](const schemas::Message& m) {
+    REQUIRE(std::holds_alternative<schemas::ErrorReply>(m));
+    return std::get<schemas::ErrorReply>(m);
+  };
+  const nodes::ClientKey& a1 = agents.entries()[0];
+  schemas::AgentState state;
+  state.name = a1.name;
+  state.ip = "10.1.1.1";
+  state.version = "forged";
+  nodes::AgentMacKey right = nodes::DeriveAgentMacKey(a1.key);
+  nodes::AgentMacKey wrong = nodes::DeriveAgentMacKey(agents.entries()[1].key);
+
+  CHECK(error_of(exchange(schemas::Encode(nodes::SignReport(a1.id, 1, state, wrong))))
+            .message.rfind("bad MAC", 0) == 0);
+  CHECK(error_of(exchange(schemas::Encode(nodes::SignReport("999", 1, state, right))))
+            .message == "unknown agent id 999");
+  CHECK(error_of(exchange({"\xa1x", "\x80"})).code == Code::kInvalidArgument);
+  // A genuine report is accepted; sending it again is a replay.
+  schemas::Frames genuine = schemas::Encode(nodes::SignReport(a1.id, 5, state, right));
+  CHECK(std::holds_alternative<schemas::AgentReportAck>(exchange(genuine)));
+  CHECK(error_of(exchange(genuine)).message.find("replayed") != std::string::npos);
+
+  CHECK(c.WaitForLog("w1", "WARNING: [Worker w1] [Agent port] Rejected", 5s));
+  // Only the genuine report reached the master.
+  std::map<std::string, schemas::AgentRecord> master;
+  REQUIRE(WaitFor([&] {
+    master = MasterAgents(c);
+    return master.count(a1.id) && master.at(a1.id).node == "w1";
+  }, 10s));
+  CHECK(master.at(a1.id).state == state);
+  CHECK(master.at(agents.entries()[1].id).state.status ==
+        schemas::AgentStatus::kNeverConnected);
+  CHECK(master.count("999") == 0);
+  dealer = Status::Unavailable("closed");
+}
+
+TEST_CASE("silent agents become disconnected and a new registration shows up at once",
+          "[integration][agents]") {
+  Cluster c;
+  nodes::ClientKeys agents = MakeAgents(20);
+  c.Configure("master", MasterOptions());
+  NodeOptions worker;
+  worker.agents_disconnection_time = 1;
+  c.Configure("w1", worker);
+  c.Authorize("w1");
+  for (const std::string n : {"master", "w1"}) {
+    std::filesystem::create_directories(c.Home(n) + "/etc");
+    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
+  }
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+
+  // The simulator binary, one round, writing its truth.
+  std::string truth_path = c.Home("w1") + "/truth.json";
+  RunResult sim = c.Run({"zcluster-agent-sim", "--worker",
+                         "127.0.0.1:" + std::to_string(c.AgentPort("w1")), "--server-key",
+                         c.KeyPrefix("w1") + ".pub", "--keys", c.Home("w1") + "/etc/client.keys",
+                         "--truth", truth_path});
+  REQUIRE(sim.exit_code == 0);
+  CHECK(sim.output.find("agents 20, reports sent 20, acknowledged 20, errors 0") == 0);
+  nlohmann::json truth = nlohmann::json::parse(ReadFile(truth_path));
+  REQUIRE(truth["agents"].size() == 20);
+  CHECK(truth["agents"][0]["status"] == "active");
+
+  // A second later, with no report since, every agent is disconnected on the master.
+  REQUIRE(WaitFor([&] {
+    auto master = MasterAgents(c);
+    std::size_t n = 0;
+    for (const auto& [id, a] : master) {
+      n += a.state.status == schemas::AgentStatus::kDisconnected && a.state.disconnection_time > 0;
+    }
+    return n == 20;
+  }, 10s));
+
+  RunResult added = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "agent", "add",
+                           "newcomer", "10.0.0.99"});
+  REQUIRE(added.exit_code == 0);
+  CHECK(added.output.rfind("Agent 021 'newcomer' added. Key: ", 0) == 0);
+  RunResult listed = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-a", "--json",
+                            "-fs", "never_connected"});
+  nlohmann::json j = nlohmann::json::parse(listed.output);
+  REQUIRE(j["agents"].size() == 1);
+  CHECK(j["agents"][0]["name"] == "newcomer");
+  CHECK(j["agents"][0]["ip"] == "10.0.0.99");
+  CHECK(ReadFile(c.Home("master") + "/etc/client.keys").find("021 newcomer 10.0.0.99 ") !=
+        std::string::npos);
+  RunResult dup = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "agent", "add",
+                         "newcomer"});
+  CHECK(dup.exit_code == 1);
+  CHECK(dup.output.find("an agent named 'newcomer' exists with id 021") != std::string::npos);
 }
