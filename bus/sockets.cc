@@ -190,6 +190,69 @@ Result<std::optional<Frames>> DealerSocket::Receive() {
   }
 }
 
+Result<PublisherSocket> PublisherSocket::BindCurve(zmq::context_t& ctx,
+                                                   const ZapAuthenticator& zap,
+                                                   const CurveKeyPair& server,
+                                                   const std::string& endpoint,
+                                                   const SocketOptions& options, int send_hwm) {
+  (void)zap;  // as for the ROUTER: its existence is the point
+  try {
+    zmq::socket_t s(ctx, zmq::socket_type::pub);
+    ApplyTcpOptions(s, options);
+    s.set(zmq::sockopt::curve_server, true);
+    s.set(zmq::sockopt::curve_secretkey, server.secret_z85);
+    s.set(zmq::sockopt::zap_domain, ZapAuthenticator::kDomain);
+    // Messages queued per subscriber before PUB drops for it; a burst of batched deltas fits.
+    s.set(zmq::sockopt::sndhwm, send_hwm);
+    s.set(zmq::sockopt::backlog, options.backlog);
+    s.bind(endpoint);
+    return PublisherSocket(std::move(s));
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot bind " + endpoint + ": " + What(e));
+  }
+}
+
+Status PublisherSocket::Send(const Frames& frames) { return SendFrames(socket_, nullptr, frames); }
+
+Result<SubscriberSocket> SubscriberSocket::ConnectCurve(zmq::context_t& ctx,
+                                                        const CurveKeyPair& client,
+                                                        const std::string& server_public_z85,
+                                                        const std::string& endpoint,
+                                                        const SocketOptions& options,
+                                                        int receive_hwm,
+                                                        const std::vector<std::string>& prefixes) {
+  try {
+    zmq::socket_t s(ctx, zmq::socket_type::sub);
+    ApplyTcpOptions(s, options);
+    s.set(zmq::sockopt::curve_serverkey, server_public_z85);
+    s.set(zmq::sockopt::curve_publickey, client.public_z85);
+    s.set(zmq::sockopt::curve_secretkey, client.secret_z85);
+    s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(options.reconnect_interval.count()));
+    s.set(zmq::sockopt::reconnect_ivl_max,
+          static_cast<int>(options.reconnect_interval_max.count()));
+    // Incoming messages queued before we read them; past it libzmq drops (a gap, then a resync).
+    s.set(zmq::sockopt::rcvhwm, receive_hwm);
+    for (const std::string& p : prefixes) s.set(zmq::sockopt::subscribe, p);
+    s.connect(endpoint);
+    return SubscriberSocket(std::move(s));
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("cannot connect " + endpoint + ": " + What(e));
+  }
+}
+
+Result<std::optional<Frames>> SubscriberSocket::Receive() {
+  try {
+    zmq::message_t first;
+    if (!socket_.recv(first, zmq::recv_flags::dontwait)) return std::optional<Frames>();
+    bool too_many = false;
+    Frames frames = TakeFrames(socket_, first, &too_many);
+    if (too_many) return Status::InvalidArgument("message has more than 16 frames");
+    return std::optional<Frames>(std::move(frames));
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("receive: " + What(e));
+  }
+}
+
 Status Poll(std::vector<PollItem>& items, std::chrono::milliseconds timeout) {
   std::vector<zmq::pollitem_t> raw;
   raw.reserve(items.size());

@@ -18,12 +18,14 @@ Result<std::unique_ptr<AgentPort>> AgentPort::Bind(zmq::context_t& ctx,
                                                    const bus::CurveKeyPair& keys,
                                                    const std::string& endpoint,
                                                    std::string client_keys_path,
-                                                   WorkerAgents& agents, const Logger& log) {
+                                                   WorkerAgents& agents, const Logger& log,
+                                                   GroupsOf groups_of) {
   Result<bus::RouterSocket> router = bus::RouterSocket::BindCurve(
       ctx, zap, keys, endpoint, bus::SocketOptions{}, bus::ZapAuthenticator::kAgentDomain);
   if (!router.ok()) return router.status();
   std::unique_ptr<AgentPort> port(
-      new AgentPort(std::move(router).value(), std::move(client_keys_path), agents, log));
+      new AgentPort(std::move(router).value(), std::move(client_keys_path), agents, log,
+                    std::move(groups_of)));
   Result<bool> loaded = port->ReloadKeysIfChanged();
   if (!loaded.ok()) return loaded.status();
   for (const auto& [id, counter] : agents.Counters()) port->verifier_.RestoreCounter(id, counter);
@@ -113,7 +115,8 @@ Status AgentPort::ServePending() {
   ZC_RETURN_IF_ERROR(agents_.Apply(reports, SteadyClock::now()));
   counters_.accepted += reports.size();
   for (const Accepted& a : accepted) {
-    router_.Send(a.routing_id, schemas::Encode(schemas::AgentReportAck{a.id, a.counter, {}}))
+    router_.Send(a.routing_id,
+                 schemas::Encode(schemas::AgentReportAck{a.id, a.counter, groups_of_(a.id)}))
         .IgnoreError();  // a vanished agent's ack has nowhere to go; its state is saved
   }
   return Status::Ok();

@@ -161,7 +161,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
 
 std::string AgentTruthJson(const std::map<std::string, schemas::AgentState>& truth) {
   schemas::AgentList list;
-  for (const auto& [id, state] : truth) list.agents.push_back({id, state, ""});
+  for (const auto& [id, state] : truth) list.agents.push_back({id, state, "", {}});
   return RenderAgentsJson(list);
 }
 

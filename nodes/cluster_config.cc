@@ -121,8 +121,8 @@ Status Validate(const ClusterConfig& c) {
       return Bad("<curve><authorized_keys>", "is required on a master");
     }
   }
-  if (c.node_type == NodeType::kWorker && c.agent_port == c.port) {
-    return Bad("<agent_port>", "must differ from <port>");
+  if (c.node_type == NodeType::kWorker && (c.agent_port == c.port || c.agent_port == c.port + 1)) {
+    return Bad("<agent_port>", "must differ from <port> and <port>+1");
   }
   if (c.intervals.max_allowed_time_without_keepalive <= c.intervals.keep_alive) {
     return Bad("<intervals><max_allowed_time_without_keepalive>",
@@ -142,6 +142,11 @@ std::string ClusterConfig::master_endpoint() const {
   if (host == "0.0.0.0" || host == "any") host = "*";
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
   return "tcp://" + host + ":" + std::to_string(port);
+}
+
+std::string ClusterConfig::stream_endpoint() const {
+  std::string endpoint = master_endpoint();
+  return endpoint.substr(0, endpoint.rfind(':') + 1) + std::to_string(port + 1);
 }
 
 std::string ClusterConfig::agent_endpoint() const {
@@ -172,7 +177,7 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   if (blocks > 1) return Status::InvalidArgument("config: more than one <cluster> block");
   ZC_RETURN_IF_ERROR(CheckOnly(block, "", {"name", "node_name", "node_type", "key", "port",
                                            "bind_addr", "nodes", "hidden", "disabled", "home",
-                                           "curve", "intervals", "agent_port"}));
+                                           "curve", "intervals", "agent_port", "tuning"}));
 
   ClusterConfig c;
   if (auto n = block.child("name")) c.name = Text(n);
@@ -220,6 +225,21 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
     CurveFiles files;
     ZC_RETURN_IF_ERROR(ParseCurve(n, base_dir, &files));
     c.curve = files;
+  }
+  if (auto n = block.child("tuning")) {
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<tuning>", {"pub_hwm", "sub_hwm"}));
+    for (auto [name, out] : {std::pair{"pub_hwm", &c.pub_hwm}, std::pair{"sub_hwm", &c.sub_hwm}}) {
+      if (auto k = n.child(name)) {
+        std::string v = Text(k);
+        int hwm = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), hwm);
+        if (ec != std::errc() || end != v.data() + v.size() || hwm < 1 || hwm > 10000000) {
+          return Bad(std::string("<tuning><") + name + ">",
+                     "must be a number of messages from 1 to 10000000, got '" + v + "'");
+        }
+        *out = hwm;
+      }
+    }
   }
   if (auto n = block.child("intervals")) {
     ZC_RETURN_IF_ERROR(

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <vector>
 #include <array>
 #include <ctime>
@@ -47,6 +48,21 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+// "in sync", "behind by N", or "differs" (same position, another table: a resync is under way).
+std::string GroupsState(const schemas::WorkerHealth& w) {
+  if (w.groups_seq == w.master_groups_seq) return w.groups_digest_match ? "in sync" : "differs";
+  if (w.groups_seq < w.master_groups_seq) {
+    return fmt::format("behind by {}", w.master_groups_seq - w.groups_seq);
+  }
+  return "ahead";
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ",") + s;
+  return out.empty() ? "-" : out;
+}
+
 std::string When(double unix_seconds) {
   return unix_seconds <= 0 ? "-" : UtcTime(unix_seconds, "%Y/%m/%d %H:%M:%S");
 }
@@ -54,12 +70,13 @@ std::string When(double unix_seconds) {
 }  // namespace
 
 std::string RenderAgentsTable(const schemas::AgentList& list) {
-  std::vector<std::vector<std::string>> rows{{"ID", "NAME", "IP", "STATUS", "VERSION", "NODE"}};
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "NAME", "IP", "STATUS", "VERSION", "NODE", "GROUPS"}};
   for (const schemas::AgentRecord& a : list.agents) {
     rows.push_back({a.id, a.state.name, a.state.ip,
                     std::string(schemas::AgentStatusName(a.state.status)),
                     a.state.version.empty() ? "-" : a.state.version,
-                    a.node.empty() ? "-" : a.node});
+                    a.node.empty() ? "-" : a.node, Join(a.groups)});
   }
   return Table(rows);
 }
@@ -74,6 +91,7 @@ std::string RenderAgentsJson(const schemas::AgentList& list) {
                       {"status", schemas::AgentStatusName(a.state.status)},
                       {"version", a.state.version},
                       {"node", a.node},
+                      {"groups", a.groups},
                       {"os", {{"name", os.name}, {"version", os.version}, {"major", os.major},
                               {"minor", os.minor}, {"codename", os.codename},
                               {"platform", os.platform}, {"build", os.build},
@@ -103,12 +121,46 @@ schemas::AgentList FilterAgents(schemas::AgentList list, const std::vector<std::
 std::string RenderHealthTable(const schemas::Health& health) {
   std::vector<std::vector<std::string>> rows{{"WORKER", "LAST-KEEPALIVE", "AGENT-SYNC-START",
                                               "AGENT-SYNC-END", "AGENTS-SENT", "UNKNOWN",
-                                              "PENDING"}};
+                                              "PENDING", "GROUPS"}};
   for (const schemas::WorkerHealth& w : health.workers) {
     rows.push_back({w.name, When(w.last_keepalive), When(w.agent_sync_start),
                     When(w.agent_sync_end), std::to_string(w.agents_sent),
-                    std::to_string(w.agents_unknown), std::to_string(w.agents_pending)});
+                    std::to_string(w.agents_unknown), std::to_string(w.agents_pending),
+                    GroupsState(w)});
   }
+  return Table(rows);
+}
+
+std::string RenderGroupTable(const schemas::GroupTable& table) {
+  std::vector<std::vector<std::string>> rows{{"AGENT", "GROUPS"}};
+  for (const auto& [agent, groups] : table.groups) rows.push_back({agent, Join(groups)});
+  return fmt::format("seq {}\n", table.seq) + Table(rows);
+}
+
+std::string RenderGroupTableJson(const schemas::GroupTable& table) {
+  nlohmann::json groups = nlohmann::json::object();
+  for (const auto& [agent, list] : table.groups) groups[agent] = list;
+  return nlohmann::json{{"seq", table.seq}, {"groups", groups}}.dump() + "\n";
+}
+
+std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group,
+                            bool json) {
+  std::map<std::string, std::vector<std::string>> members;
+  for (const std::string& g : table.defined) members[g];
+  for (const auto& [agent, groups] : table.groups) {
+    for (const std::string& g : groups) members[g].push_back(agent);
+  }
+  if (!group.empty()) {
+    auto it = members.find(group);
+    std::vector<std::string> agents = it == members.end() ? std::vector<std::string>{} : it->second;
+    if (json) return nlohmann::json{{"groups", {{group, agents}}}}.dump() + "\n";
+    std::string out;
+    for (const std::string& a : agents) out += a + "\n";
+    return out;
+  }
+  if (json) return nlohmann::json{{"groups", members}}.dump() + "\n";
+  std::vector<std::vector<std::string>> rows{{"GROUP", "AGENTS"}};
+  for (const auto& [g, agents] : members) rows.push_back({g, std::to_string(agents.size())});
   return Table(rows);
 }
 
@@ -121,7 +173,10 @@ std::string RenderHealthJson(const schemas::Health& health) {
                                             {"end", w.agent_sync_end},
                                             {"agents_sent", w.agents_sent},
                                             {"agents_unknown", w.agents_unknown},
-                                            {"pending", w.agents_pending}}}});
+                                            {"pending", w.agents_pending}}},
+                       {"groups", {{"seq", w.groups_seq},
+                                   {"master_seq", w.master_groups_seq},
+                                   {"state", GroupsState(w)}}}});
   }
   return nlohmann::json{{"workers", workers}}.dump() + "\n";
 }

@@ -4,6 +4,7 @@
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_agents.h"
+#include "zcluster/nodes/master_groups.h"
 #include "zcluster/nodes/worker_sessions.h"
 #include "zcluster/nodes/node_home.h"
 
@@ -16,9 +17,19 @@ struct Master::Impl {
   zmq::context_t ctx{1};
   std::unique_ptr<bus::ZapAuthenticator> zap;  // declared after ctx: stopped before ctx closes
   std::optional<bus::RouterSocket> router;
+  std::optional<bus::PublisherSocket> pub;
   std::optional<ControlServer> control;
   WorkerSessions sessions;
   std::unique_ptr<MasterAgents> agents;
+  std::unique_ptr<MasterGroups> groups;
+  struct StreamPosition {
+    std::uint64_t seq = 0;
+    std::uint64_t digest = 0;
+  };
+  std::map<std::string, StreamPosition> worker_groups;  // from each worker's last keepalive
+  SteadyClock::time_point next_heartbeat{};
+  // Changes in one published delta: large bursts go out as several messages.
+  static constexpr std::size_t kDeltaChunk = 5000;
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
@@ -30,6 +41,7 @@ struct Master::Impl {
   ~Impl() {
     // Sockets close before the ZAP handler stops, and all before the context terminates.
     control.reset();
+    pub.reset();
     router.reset();
     zap.reset();
   }
@@ -51,7 +63,11 @@ struct Master::Impl {
     };
     const schemas::Message& m = *message;
     if (std::holds_alternative<schemas::Hello>(m) || std::holds_alternative<schemas::Keepalive>(m)) {
-      if (auto r = sessions.OnMessage(env, m, SteadyClock::now(), still_connected)) reply(*r);
+      std::optional<schemas::Message> r = sessions.OnMessage(env, m, SteadyClock::now(),
+                                                             still_connected);
+      auto* ack = r ? std::get_if<schemas::KeepaliveAck>(&*r) : nullptr;
+      if (ack != nullptr) NoteGroupsPosition(env, std::get<schemas::Keepalive>(m), ack);
+      if (r) reply(*r);
       return;
     }
     Result<std::string> worker = sessions.Authenticate(env, SteadyClock::now());
@@ -59,14 +75,75 @@ struct Master::Impl {
     if (!worker.ok()) {
       return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
     }
+    if (const auto* request = std::get_if<schemas::GroupsSyncRequest>(&m)) {
+      Result<schemas::GroupsSync> sync = groups->SyncFrom(request->from);
+      if (!sync.ok()) {
+        return reply(schemas::ErrorReply{sync.status().code(), sync.status().message(), type});
+      }
+      Logger(log.WithTag("Worker " + *worker))
+          .At(sync->full || !sync->changes.empty() ? LogLevel::kInfo : LogLevel::kDebug,
+              "Agent-groups send", "Sync from {}: {} to {}", request->from,
+              sync->full ? fmt::format("whole table, {} agents", sync->groups.size())
+                         : fmt::format("{} changes", sync->changes.size()),
+              sync->seq);
+      return reply(*sync);
+    }
     if (const auto* batch = std::get_if<schemas::AgentInfoBatch>(&m)) {
-      Result<schemas::AgentInfoAck> ack = agents->Apply(*worker, *batch);
-      if (ack.ok()) return reply(*ack);
+      std::vector<std::string> saved;
+      Result<schemas::AgentInfoAck> ack = agents->Apply(*worker, *batch, &saved);
+      if (ack.ok()) {
+        // An agent seen for the first time gets its first group at once.
+        Publish(groups->EnsureAssigned(saved));
+        return reply(*ack);
+      }
       log.Error("Agent-info sync", "Cannot save a batch from {}: {}", *worker,
                 ack.status().ToString());
       return reply(schemas::ErrorReply{Code::kUnavailable, ack.status().message(), type});
     }
     reply(schemas::ErrorReply{Code::kInvalidArgument, "a worker may not send " + type, type});
+  }
+
+  // The worker's groups position from its keepalive; a table that differs from ours at the same
+  // position is told to resync.
+  void NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
+                          schemas::KeepaliveAck* ack) {
+    const std::string* name = sessions.NameOf(env.routing_id);
+    if (name == nullptr) return;
+    worker_groups[*name] = {ka.groups_seq, ka.groups_digest};
+    if (ka.groups_seq == groups->seq() && ka.groups_digest != groups->digest()) {
+      log.WithTag("Worker " + *name).Warning("Agent-groups send", "Group table differs from the "
+                                             "master's at {}: asking for a resync", ka.groups_seq);
+      ack->resync_groups = true;
+    }
+  }
+
+  // Publishes durable changes on the groups stream.
+  void Publish(const Result<MasterGroups::Changes>& changes) {
+    if (!changes.ok()) {
+      log.Error("Local agent-groups", "{}", changes.status().ToString());
+      return;
+    }
+    if (changes->empty()) return;
+    auto start = SteadyClock::now();
+    for (std::size_t i = 0; i < changes->size(); i += kDeltaChunk) {
+      schemas::GroupsDelta delta;
+      auto end = std::min(changes->size(), i + kDeltaChunk);
+      delta.changes.assign(changes->begin() + static_cast<std::ptrdiff_t>(i),
+                           changes->begin() + static_cast<std::ptrdiff_t>(end));
+      // PUB may drop it for a slow worker: its sequence check turns that into a resync.
+      pub->Send(schemas::Encode(delta)).IgnoreError();
+    }
+    log.At(changes->size() >= 100 ? LogLevel::kInfo : LogLevel::kDebug, "Agent-groups send",
+           "Published {} changes, stream at {}. Finished in {:.3f}s.", changes->size(),
+           changes->back().seq,
+           std::chrono::duration<double>(SteadyClock::now() - start).count());
+    next_heartbeat = SteadyClock::now() + std::chrono::seconds(1);
+  }
+
+  void Heartbeat(SteadyClock::time_point now) {
+    if (now < next_heartbeat) return;
+    pub->Send(schemas::Encode(schemas::StreamHeartbeat{"groups", groups->seq()})).IgnoreError();
+    next_heartbeat = now + std::chrono::seconds(1);
   }
 
   // Answers the control socket's requests.
@@ -80,22 +157,61 @@ struct Master::Impl {
       if (Status s = agents->ReloadRegistryIfChanged(); !s.ok()) {
         return schemas::ErrorReply{s.code(), s.message(), "agents_query"};
       }
-      return agents->List();
+      schemas::AgentList list = agents->List();
+      for (schemas::AgentRecord& a : list.agents) {
+        if (const auto* g = groups->Of(a.id)) a.groups = *g;
+      }
+      return list;
     }
     if (const auto* add = std::get_if<schemas::AgentAdd>(&request)) {
-      return result(agents->Add(add->name, add->ip));
+      if (!add->groups.empty()) {
+        schemas::GroupAssign check{{}, add->groups, true};
+        Result<MasterGroups::Changes> none = groups->Assign(check, [](const std::string&) {
+          return true;
+        });
+        if (!none.ok()) return schemas::ErrorReply{none.status().code(), none.status().message(), ""};
+      }
+      Result<schemas::AgentEntry> entry = agents->Add(add->name, add->ip);
+      if (entry.ok() && !add->groups.empty()) {
+        Publish(groups->Assign({{entry->id}, add->groups, true},
+                               [](const std::string&) { return true; }));
+      }
+      return result(entry);
     }
     if (const auto* remove = std::get_if<schemas::AgentRemove>(&request)) {
-      return result(agents->Remove(remove->id));
+      Result<schemas::AgentEntry> entry = agents->Remove(remove->id);
+      if (entry.ok()) Publish(groups->Forget(remove->id));
+      return result(entry);
     }
+    if (const auto* assign = std::get_if<schemas::GroupAssign>(&request)) {
+      auto exists = [this](const std::string& id) { return agents->Registered(id); };
+      return GroupsResult(groups->Assign(*assign, exists));
+    }
+    if (const auto* unassign = std::get_if<schemas::GroupUnassign>(&request)) {
+      return GroupsResult(groups->Unassign(*unassign));
+    }
+    if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
     if (std::holds_alternative<schemas::HealthQuery>(request)) return HealthReport();
     return std::nullopt;
+  }
+
+  schemas::Message GroupsResult(const Result<MasterGroups::Changes>& changes) {
+    if (!changes.ok()) {
+      return schemas::ErrorReply{changes.status().code(), changes.status().message(), ""};
+    }
+    Publish(changes);
+    return schemas::GroupsChanged{groups->seq(), changes->size()};
   }
 
   schemas::Health HealthReport() const {
     schemas::Health health;
     for (const schemas::NodeInfo& n : sessions.Connected()) {
-      schemas::WorkerHealth h{n.name, n.last_keepalive, 0, 0, 0, 0, 0};
+      schemas::WorkerHealth h{n.name, n.last_keepalive, 0, 0, 0, 0, 0, 0, groups->seq(), false};
+      if (auto g = worker_groups.find(n.name); g != worker_groups.end()) {
+        h.groups_seq = g->second.seq;
+        h.groups_digest_match = g->second.seq == groups->seq() &&
+                                g->second.digest == groups->digest();
+      }
       auto s = agents->sync_stats().find(n.name);
       if (s != agents->sync_stats().end()) {
         h.agent_sync_start = s->second.start;
@@ -133,6 +249,10 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       MasterAgents::Load(*impl->store, config.client_keys_path(), impl->log);
   if (!agents.ok()) return agents.status();
   impl->agents = std::move(agents).value();
+  Result<std::unique_ptr<MasterGroups>> groups =
+      MasterGroups::Load(*impl->store, config.home + "/etc/shared", impl->log);
+  if (!groups.ok()) return groups.status();
+  impl->groups = std::move(groups).value();
 
   Logger master_log(log, "Master");
   auto refusal = [master_log](const bus::ZapVerdict& v, std::uint64_t suppressed) {
@@ -152,15 +272,21 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       impl->ctx, *impl->zap, keys.own, config.master_endpoint(), bus::SocketOptions{});
   if (!router.ok()) return router.status();
   impl->router.emplace(std::move(router).value());
+  Result<bus::PublisherSocket> pub =
+      bus::PublisherSocket::BindCurve(impl->ctx, *impl->zap, keys.own, config.stream_endpoint(),
+                                      bus::SocketOptions{}, config.pub_hwm);
+  if (!pub.ok()) return pub.status();
+  impl->pub.emplace(std::move(pub).value());
 
   Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
 
-  master_log.Info("Main", "Listening on {} ({} keys, {} mode); control socket {}; start {}",
-                  impl->router->endpoint(), keys.workers.size(),
+  master_log.Info("Main", "Listening on {}, streams on {} ({} keys, {} mode); control socket {}; "
+                          "start {}; groups stream at {}",
+                  impl->router->endpoint(), impl->pub->endpoint(), keys.workers.size(),
                   keys.shared_key_mode ? "shared-key" : "per-node key", config.control_path(),
-                  impl->store->starts());
+                  impl->store->starts(), impl->groups->seq());
   return std::unique_ptr<Master>(new Master(std::move(impl)));
 }
 
@@ -172,11 +298,11 @@ Status Master::Run(int stop_fd) {
   for (;;) {
     auto now = SteadyClock::now();
     m.sessions.Expire(now);
-    std::chrono::milliseconds timeout(-1);
-    if (auto next = m.sessions.NextExpiry()) {
-      timeout = std::max(std::chrono::milliseconds(0),
-                         std::chrono::ceil<std::chrono::milliseconds>(*next - now));
-    }
+    m.Heartbeat(now);
+    auto wake = m.next_heartbeat;
+    if (auto next = m.sessions.NextExpiry()) wake = std::min(wake, *next);
+    auto timeout = std::max(std::chrono::milliseconds(0),
+                            std::chrono::ceil<std::chrono::milliseconds>(wake - now));
     std::vector<bus::PollItem> items{
         {&m.router->socket(), -1, false}, {&m.control->socket(), -1, false}, {nullptr, stop_fd, false}};
     ZC_RETURN_IF_ERROR(bus::Poll(items, timeout));

@@ -52,7 +52,8 @@ Status MasterAgents::ReloadRegistryIfChanged() {
 }
 
 Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
-                                                  const schemas::AgentInfoBatch& batch) {
+                                                  const schemas::AgentInfoBatch& batch,
+                                                  std::vector<std::string>* saved) {
   auto now = SteadyClock::now();
   schemas::AgentInfoAck ack{batch.batch, {}};
   store::StoreBatch writes;
@@ -66,7 +67,7 @@ Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
     schemas::AgentRecord rec;
     auto it = agents_.find(u.id);
     if (u.full || it == agents_.end()) {
-      rec = {u.id, u.state, worker};
+      rec = {u.id, u.state, worker, {}};
       if (!u.full) rec.state.name = registry_.Find(u.id)->name;
     } else {
       rec = it->second;
@@ -79,7 +80,10 @@ Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
   }
   // Durable before the ack: the worker forgets what we acknowledge.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
-  for (schemas::AgentRecord& rec : changed) agents_[rec.id] = std::move(rec);
+  for (schemas::AgentRecord& rec : changed) {
+    saved->push_back(rec.id);
+    agents_[rec.id] = std::move(rec);
+  }
 
   AgentSyncStats& s = stats_[worker];
   double unix_now = UnixNow();
@@ -144,7 +148,7 @@ schemas::AgentList MasterAgents::List() const {
     if (it != agents_.end()) {
       list.agents.push_back(it->second);
     } else {
-      schemas::AgentRecord rec{k.id, {}, ""};
+      schemas::AgentRecord rec{k.id, {}, "", {}};
       rec.state.name = k.name;
       rec.state.ip = k.ip;
       rec.state.status = schemas::AgentStatus::kNeverConnected;

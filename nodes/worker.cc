@@ -12,6 +12,7 @@
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_link.h"
 #include "zcluster/nodes/node_home.h"
+#include "zcluster/nodes/worker_groups.h"
 
 namespace zcluster::nodes {
 namespace {
@@ -34,6 +35,7 @@ struct Worker::Impl {
   zmq::context_t ctx{1};
   std::unique_ptr<bus::ZapAuthenticator> zap;  // the agent port's; stopped before ctx closes
   std::optional<bus::DealerSocket> dealer;
+  std::optional<bus::SubscriberSocket> sub;  // the master's streams
   std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
   std::optional<ControlServer> control;
   MasterLink link;
@@ -41,6 +43,8 @@ struct Worker::Impl {
   std::unique_ptr<WorkerAgents> agents;
   std::unique_ptr<AgentPort> agent_port;
   std::optional<AgentInfoSync> agent_sync;
+  std::unique_ptr<WorkerGroups> groups;
+  SteadyClock::time_point groups_sync_sent{};  // when the pending sync request went out
   std::uint64_t sessions_seen = 0;
   SteadyClock::time_point next_housekeeping{};
 
@@ -57,11 +61,39 @@ struct Worker::Impl {
     agent_port.reset();
     control.reset();
     dealer_events.reset();
+    sub.reset();
     dealer.reset();
     zap.reset();
   }
 
+  // Asks the master for the groups stream from where we are (or from 0 after a divergence).
+  void RequestGroupsSync(const Result<bool>& needed, SteadyClock::time_point now) {
+    if (!needed.ok()) {
+      log.Error("Agent-groups recv", "{}", needed.status().ToString());
+      return;
+    }
+    if (!*needed || link.state() != MasterLink::State::kConnected) return;
+    if (dealer->Send(schemas::Encode(schemas::GroupsSyncRequest{groups->sync_from()})).ok()) {
+      groups_sync_sent = now;
+    }
+  }
+
+  void OnStreamMessage(const schemas::Message& m, SteadyClock::time_point now) {
+    if (const auto* delta = std::get_if<schemas::GroupsDelta>(&m)) {
+      RequestGroupsSync(groups->OnDelta(*delta), now);
+    } else if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m)) {
+      RequestGroupsSync(groups->OnHeartbeat(*hb), now);
+    }
+  }
+
   void OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now) {
+    if (const auto* sync = std::get_if<schemas::GroupsSync>(&m)) {
+      RequestGroupsSync(groups->OnSync(*sync), now);
+      return;
+    }
+    if (const auto* ka = std::get_if<schemas::KeepaliveAck>(&m); ka && ka->resync_groups) {
+      RequestGroupsSync(groups->Resync(), now);
+    }
     if (const auto* ack = std::get_if<schemas::AgentInfoAck>(&m)) {
       if (Status s = agent_sync->OnAck(*ack, now); !s.ok()) {
         log.Error("Agent-info sync", "Cannot record an ack: {}", s.ToString());
@@ -74,6 +106,10 @@ struct Worker::Impl {
   // Work that is due by time rather than by a message: keepalives, batches, silent agents.
   void Tick(SteadyClock::time_point now) {
     if (auto message = link.Next(now)) {
+      if (auto* ka = std::get_if<schemas::Keepalive>(&*message)) {
+        ka->groups_seq = groups->applied();
+        ka->groups_digest = groups->digest();
+      }
       Status sent = dealer->Send(schemas::Encode(*message));
       link.Sent(*message, sent.ok(), now);
     }
@@ -81,6 +117,11 @@ struct Worker::Impl {
     if (link.sessions() != sessions_seen) {
       sessions_seen = link.sessions();
       agent_sync->SessionStarted();
+      RequestGroupsSync(groups->Start(), now);  // subscribed already: now the snapshot
+    }
+    // A sync request lost with a dying session, or a master that restarted meanwhile.
+    if (groups->syncing() && now - groups_sync_sent > std::chrono::seconds(5)) {
+      RequestGroupsSync(true, now);
     }
     agent_sync->Pump(now, [this](const schemas::AgentInfoBatch& b) {
       return dealer->Send(schemas::Encode(b)).ok();
@@ -99,6 +140,7 @@ struct Worker::Impl {
 
   std::optional<schemas::Message> Control(const schemas::Message& request) {
     if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
+    if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
     return std::nullopt;
   }
 
@@ -155,6 +197,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   if (!agents.ok()) return agents.status();
   impl->agents = std::move(agents).value();
   impl->agent_sync.emplace(*impl->agents, impl->log);
+  Result<std::unique_ptr<WorkerGroups>> groups = WorkerGroups::Load(*impl->store, impl->log);
+  if (!groups.ok()) return groups.status();
+  impl->groups = std::move(groups).value();
 
   // The agent port's ZAP handler: agents prove themselves per report, so their domain is open;
   // the cluster domain stays closed (nothing else binds here).
@@ -166,7 +211,11 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   impl->zap = std::move(zap).value();
   Result<std::unique_ptr<AgentPort>> port =
       AgentPort::Bind(impl->ctx, *impl->zap, keys.own, config.agent_endpoint(),
-                      config.client_keys_path(), *impl->agents, impl->log);
+                      config.client_keys_path(), *impl->agents, impl->log,
+                      [g = impl->groups.get()](const std::string& id) {
+                        const std::vector<std::string>* of = g->Of(id);
+                        return of ? *of : std::vector<std::string>{};
+                      });
   if (!port.ok()) return port.status();
   impl->agent_port = std::move(port).value();
 
@@ -175,6 +224,13 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
       SessionRoutingId(config.node_name), bus::SocketOptions{});
   if (!dealer.ok()) return dealer.status();
   impl->dealer.emplace(std::move(dealer).value());
+  // Subscribed before the first hello, so no delta published after our sync can be missed.
+  Result<bus::SubscriberSocket> sub = bus::SubscriberSocket::ConnectCurve(
+      impl->ctx, keys.own, keys.master_public, config.stream_endpoint(), bus::SocketOptions{},
+      config.sub_hwm,
+      {schemas::Encode(schemas::GroupsDelta{})[0], schemas::Encode(schemas::StreamHeartbeat{})[0]});
+  if (!sub.ok()) return sub.status();
+  impl->sub.emplace(std::move(sub).value());
   Result<bus::SocketEvents> events = bus::SocketEvents::Watch(impl->ctx, impl->dealer->socket());
   if (!events.ok()) return events.status();
   impl->dealer_events.emplace(std::move(events).value());
@@ -205,7 +261,8 @@ Status Worker::Run(int stop_fd) {
                                      {&w.control->socket(), -1, false},
                                      {nullptr, stop_fd, false},
                                      {&w.dealer_events->socket(), -1, false},
-                                     {&w.agent_port->socket(), -1, false}};
+                                     {&w.agent_port->socket(), -1, false},
+                                     {&w.sub->socket(), -1, false}};
     ZC_RETURN_IF_ERROR(bus::Poll(items, timeout));
     if (items[3].readable) w.OnSocketEvents();
     if (items[2].readable) {
@@ -223,6 +280,14 @@ Status Worker::Run(int stop_fd) {
           continue;
         }
         w.OnMasterMessage(*reply, SteadyClock::now());
+      }
+    }
+    if (items[5].readable) {
+      for (int budget = 1000; budget > 0; --budget) {
+        Result<std::optional<bus::Frames>> frames = w.sub->Receive();
+        if (!frames.ok() || !frames->has_value()) break;
+        Result<schemas::Message> m = schemas::Decode(**frames);
+        if (m.ok()) w.OnStreamMessage(*m, SteadyClock::now());
       }
     }
     if (items[4].readable) {

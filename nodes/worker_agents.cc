@@ -50,7 +50,7 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
 }
 
 std::string WorkerAgents::Record(const std::string& id, const Entry& e) const {
-  return schemas::EncodeAgentRecord({id, e.state, params_.node});
+  return schemas::EncodeAgentRecord({id, e.state, params_.node, {}});
 }
 
 void WorkerAgents::Enqueue(const std::string& id, Entry& e) {
@@ -66,7 +66,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     auto it = agents_.find(r.id);
     bool changed = it == agents_.end() || it->second.state != r.state;
     if (changed) {
-      batch.Put(store::Table::kAgents, r.id, schemas::EncodeAgentRecord({r.id, r.state, params_.node}));
+      batch.Put(store::Table::kAgents, r.id, schemas::EncodeAgentRecord({r.id, r.state, params_.node, {}}));
       batch.Put(store::Table::kAgentPending, r.id, "");
     }
   }

@@ -1,6 +1,7 @@
 #include "zcluster/schemas/agents.h"
 
 #include "codec.h"
+#include "zcluster/schemas/groups.h"
 
 namespace zcluster::schemas {
 namespace {
@@ -74,8 +75,8 @@ std::string ReadId(FieldReader& r, std::string_view key = "id") {
 }
 
 void PackRecord(msgpack::sbuffer& b, const AgentRecord& rec) {
-  MapWriter w(b, 3);
-  w.str("id", rec.id).str("node", rec.node);
+  MapWriter w(b, 4);
+  w.str("id", rec.id).str("node", rec.node).strings("groups", rec.groups);
   w.key("state");
   PackState(b, rec.state);
 }
@@ -84,6 +85,7 @@ AgentRecord ReadRecord(FieldReader& r) {
   AgentRecord rec;
   rec.id = ReadId(r);
   rec.node = r.str("node", kMaxNameLength);
+  if (r.has("groups")) rec.groups = r.strings("groups", kMaxGroups, kMaxGroupNameLength);
   rec.state = ReadState(r, "state");
   return rec;
 }
@@ -194,7 +196,7 @@ void EncodeBody(msgpack::sbuffer& b, const AgentList& m) {
   for (const AgentRecord& rec : m.agents) PackRecord(b, rec);
 }
 void EncodeBody(msgpack::sbuffer& b, const AgentAdd& m) {
-  MapWriter(b, 2).str("name", m.name).str("ip", m.ip);
+  MapWriter(b, 3).str("name", m.name).str("ip", m.ip).strings("groups", m.groups);
 }
 void EncodeBody(msgpack::sbuffer& b, const AgentRemove& m) { MapWriter(b, 1).str("id", m.id); }
 void EncodeBody(msgpack::sbuffer& b, const AgentEntry& m) {
@@ -268,6 +270,7 @@ std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReade
     AgentAdd m;
     m.name = r.str("name", kMaxAgentNameLength);
     m.ip = r.str("ip", kMaxFieldLength);
+    if (r.has("groups")) m.groups = r.strings("groups", kMaxGroups, kMaxGroupNameLength);
     if (r.status().ok() && !IsValidAgentName(m.name)) {
       r.Fail("agent_add.name is not a valid agent name: '" + m.name + "'");
     }

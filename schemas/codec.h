@@ -238,6 +238,17 @@ void EncodeBody(msgpack::sbuffer& b, const AgentList& m);
 void EncodeBody(msgpack::sbuffer& b, const AgentAdd& m);
 void EncodeBody(msgpack::sbuffer& b, const AgentRemove& m);
 void EncodeBody(msgpack::sbuffer& b, const AgentEntry& m);
+// Group messages (groups.cc).
+void EncodeBody(msgpack::sbuffer& b, const GroupsDelta& m);
+void EncodeBody(msgpack::sbuffer& b, const StreamHeartbeat& m);
+void EncodeBody(msgpack::sbuffer& b, const GroupsSyncRequest& m);
+void EncodeBody(msgpack::sbuffer& b, const GroupsSync& m);
+void EncodeBody(msgpack::sbuffer& b, const GroupAssign& m);
+void EncodeBody(msgpack::sbuffer& b, const GroupUnassign& m);
+void EncodeBody(msgpack::sbuffer& b, const GroupsChanged& m);
+void EncodeBody(msgpack::sbuffer& b, const GroupTableQuery& m);
+void EncodeBody(msgpack::sbuffer& b, const GroupTable& m);
+std::optional<Result<Message>> DecodeGroupBody(std::string_view type, FieldReader& r);
 // The decoded message when `type` is an agent message, nullopt when it is not one.
 std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReader& r);
 

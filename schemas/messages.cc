@@ -14,8 +14,13 @@ void EncodeBody(msgpack::sbuffer& b, const Welcome& m) {
   MapWriter(b, 4).str("cluster", m.cluster).str("master", m.master).uint("protocol", m.protocol)
       .str("software", m.software);
 }
-void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) { MapWriter(b, 1).uint("n", m.n); }
-void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m) { MapWriter(b, 1).uint("n", m.n); }
+void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
+  MapWriter(b, 3).uint("n", m.n).uint("groups_seq", m.groups_seq)
+      .uint("groups_digest", m.groups_digest);
+}
+void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m) {
+  MapWriter(b, 2).uint("n", m.n).boolean("resync_groups", m.resync_groups);
+}
 void EncodeBody(msgpack::sbuffer& b, const ErrorReply& m) {
   MapWriter(b, 3).uint("code", static_cast<std::uint64_t>(m.code)).str("message", m.message)
       .str("in_reply_to", m.in_reply_to);
@@ -36,10 +41,12 @@ void EncodeBody(msgpack::sbuffer& b, const Health& m) {
   MapWriter w(b, 1);
   w.key("workers").pack_array(static_cast<std::uint32_t>(m.workers.size()));
   for (const WorkerHealth& h : m.workers) {
-    MapWriter(b, 7).str("name", h.name).real("last_keepalive", h.last_keepalive)
+    MapWriter(b, 10).str("name", h.name).real("last_keepalive", h.last_keepalive)
         .real("agent_sync_start", h.agent_sync_start).real("agent_sync_end", h.agent_sync_end)
         .uint("agents_sent", h.agents_sent).uint("agents_unknown", h.agents_unknown)
-        .uint("agents_pending", h.agents_pending);
+        .uint("agents_pending", h.agents_pending).uint("groups_seq", h.groups_seq)
+        .uint("master_groups_seq", h.master_groups_seq)
+        .boolean("groups_digest_match", h.groups_digest_match);
   }
 }
 
@@ -74,8 +81,18 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     m.software = r.str("software");
     return Finish(r, m);
   }
-  if (type == Keepalive::kType) return Finish(r, Keepalive{r.uint("n")});
-  if (type == KeepaliveAck::kType) return Finish(r, KeepaliveAck{r.uint("n")});
+  if (type == Keepalive::kType) {
+    Keepalive m{r.uint("n"), 0, 0};
+    // Added within protocol 1: optional, so an older worker's keepalive still reads.
+    if (r.has("groups_seq")) m.groups_seq = r.uint("groups_seq");
+    if (r.has("groups_digest")) m.groups_digest = r.uint("groups_digest");
+    return Finish(r, m);
+  }
+  if (type == KeepaliveAck::kType) {
+    KeepaliveAck m{r.uint("n"), false};
+    if (r.has("resync_groups")) m.resync_groups = r.boolean("resync_groups");
+    return Finish(r, m);
+  }
   if (type == ErrorReply::kType) {
     ErrorReply m;
     std::uint64_t code = r.uint("code");
@@ -87,6 +104,7 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     return Finish(r, m);
   }
   if (auto agent = codec::DecodeAgentBody(type, r)) return std::move(*agent);
+  if (auto group = codec::DecodeGroupBody(type, r)) return std::move(*group);
   if (type == NodesQuery::kType) return Finish(r, NodesQuery{});
   if (type == HealthQuery::kType) return Finish(r, HealthQuery{});
   if (type == Health::kType) {
@@ -97,7 +115,8 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
         WorkerHealth h{w.name("name"),          w.real("last_keepalive"),
                        w.real("agent_sync_start"), w.real("agent_sync_end"),
                        w.uint("agents_sent"),     w.uint("agents_unknown"),
-                       w.uint("agents_pending")};
+                       w.uint("agents_pending"),  w.uint("groups_seq"),
+                       w.uint("master_groups_seq"), w.boolean("groups_digest_match")};
         if (!w.status().ok()) return w.status();
         m.workers.push_back(std::move(h));
       }

@@ -11,7 +11,8 @@ namespace {
 
 constexpr const char* kMeta = "meta";  // identity, schema version, stream positions
 // Column family names by Table, in enum order; handle i + 2 (after default and meta).
-constexpr const char* kTables[] = {"agents", "agent_counters", "agent_pending"};
+constexpr const char* kTables[] = {"agents", "agent_counters", "agent_pending", "groups",
+                                   "log.groups"};
 
 Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
   Result<std::uint64_t> v = store::DecodeU64(s);
@@ -41,6 +42,10 @@ Result<std::uint64_t> DecodeU64(std::string_view s) {
   std::uint64_t v = 0;
   for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
   return v;
+}
+
+void StoreBatch::SetPosition(const std::string& stream, std::uint64_t seq) {
+  ops_.push_back({Table::kAgents, "position/" + stream, EncodeU64(seq), Op::kPosition});
 }
 
 struct NodeStore::Db {
@@ -145,8 +150,15 @@ Result<std::uint64_t> NodeStore::Position(const std::string& stream) const {
 Status NodeStore::Write(const StoreBatch& batch) {
   rocksdb::WriteBatch wb;
   for (const StoreBatch::Op& op : batch.ops_) {
-    rocksdb::Status s = op.erase ? wb.Delete(db_->table(op.table), op.key)
-                                 : wb.Put(db_->table(op.table), op.key, op.value);
+    rocksdb::Status s;
+    switch (op.kind) {
+      case StoreBatch::Op::kPut: s = wb.Put(db_->table(op.table), op.key, op.value); break;
+      case StoreBatch::Op::kDelete: s = wb.Delete(db_->table(op.table), op.key); break;
+      case StoreBatch::Op::kDeleteRange:
+        s = wb.DeleteRange(db_->table(op.table), op.key, op.value);
+        break;
+      case StoreBatch::Op::kPosition: s = wb.Put(db_->meta(), op.key, op.value); break;
+    }
     ZC_RETURN_IF_ERROR(FromRocks(s, "store: batch"));
   }
   rocksdb::WriteOptions sync;
@@ -162,12 +174,10 @@ Result<std::optional<std::string>> NodeStore::Get(Table table, const std::string
   return std::optional<std::string>(std::move(value));
 }
 
-Status NodeStore::ForEach(
-    Table table,
-    const std::function<Status(std::string_view key, std::string_view value)>& visit) const {
+Status NodeStore::Scan(Table table, std::string_view from, const Visitor& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->db->NewIterator(rocksdb::ReadOptions(), db_->table(table)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
     ZC_RETURN_IF_ERROR(visit(std::string_view(it->key().data(), it->key().size()),
                              std::string_view(it->value().data(), it->value().size())));
   }

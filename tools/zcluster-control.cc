@@ -33,9 +33,9 @@ std::vector<std::string> WazuhSpellings(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   CLI::App app{"zcluster-control: inspect and command a zcluster node"};
-  std::string config_path = "/var/ossec/etc/ossec.conf", name, ip = "any", id;
-  bool list_nodes = false, list_agents = false, health = false, json = false;
-  std::vector<std::string> nodes, statuses;
+  std::string config_path = "/var/ossec/etc/ossec.conf", name, ip = "any", id, local, group;
+  bool list_nodes = false, list_agents = false, health = false, json = false, replace = false;
+  std::vector<std::string> nodes, statuses, groups;
   int timeout_ms = 10000;
   app.add_option("-c,--config", config_path, "the node's ossec.conf")->capture_default_str();
   app.add_flag("-l,--list", list_nodes, "list the connected nodes");
@@ -44,15 +44,29 @@ int main(int argc, char** argv) {
   app.add_option("--filter-status", statuses, "with -a: only these statuses (also -fs)");
   app.add_flag("-i,--health", health, "per-worker health (master)");
   app.add_flag("--json", json, "print JSON instead of a table");
+  app.add_option("--local", local, "this node's own table: 'groups'")
+      ->check(CLI::IsMember({"groups"}));
   app.add_option("--timeout", timeout_ms, "milliseconds to wait for the node")
       ->check(CLI::Range(1, 600000))->capture_default_str();
   CLI::App* agent = app.add_subcommand("agent", "register or remove agents (master)");
   CLI::App* add = agent->add_subcommand("add", "register an agent in client.keys");
   add->add_option("NAME", name)->required();
   add->add_option("IP", ip)->capture_default_str();
+  add->add_option("-g,--group", groups, "its first groups (default: 'default' when first seen)");
   CLI::App* remove = agent->add_subcommand("remove", "remove an agent from client.keys");
   remove->add_option("ID", id)->required();
   agent->require_subcommand(1);
+  CLI::App* grp = app.add_subcommand("group", "agent groups (master)");
+  CLI::App* assign = grp->add_subcommand("assign", "add groups to an agent, in order");
+  assign->add_option("AGENT", id)->required();
+  assign->add_option("GROUP", groups)->required();
+  assign->add_flag("--replace", replace, "the agent's groups become exactly these");
+  CLI::App* unassign = grp->add_subcommand("unassign", "take groups (all if none) from an agent");
+  unassign->add_option("AGENT", id)->required();
+  unassign->add_option("GROUP", groups);
+  CLI::App* glist = grp->add_subcommand("list", "groups and their agents");
+  glist->add_option("GROUP", group, "only this group's agents");
+  grp->require_subcommand(1);
   try {
     app.parse(WazuhSpellings(argc, argv));
   } catch (const CLI::ParseError& e) {
@@ -63,9 +77,12 @@ int main(int argc, char** argv) {
   if (list_nodes) request = schemas::NodesQuery{};
   else if (list_agents) request = schemas::AgentsQuery{};
   else if (health) request = schemas::HealthQuery{};
-  else if (add->parsed()) request = schemas::AgentAdd{name, ip};
+  else if (!local.empty() || glist->parsed()) request = schemas::GroupTableQuery{};
+  else if (add->parsed()) request = schemas::AgentAdd{name, ip, groups};
   else if (remove->parsed()) request = schemas::AgentRemove{id};
-  else return Fail(Status::InvalidArgument("nothing to do: give -l, -a, -i or agent add|remove"));
+  else if (assign->parsed()) request = schemas::GroupAssign{{id}, groups, replace};
+  else if (unassign->parsed()) request = schemas::GroupUnassign{{id}, groups};
+  else return Fail(Status::InvalidArgument("nothing to do: give -l, -a, -i, --local, agent or group"));
 
   Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
   if (!config.ok()) return Fail(config.status());
@@ -82,6 +99,12 @@ int main(int argc, char** argv) {
     out = json ? nodes::RenderAgentsJson(shown) : nodes::RenderAgentsTable(shown);
   } else if (const auto* h = std::get_if<schemas::Health>(&*reply)) {
     out = json ? nodes::RenderHealthJson(*h) : nodes::RenderHealthTable(*h);
+  } else if (const auto* table = std::get_if<schemas::GroupTable>(&*reply)) {
+    out = glist->parsed() ? nodes::RenderGroupList(*table, group, json)
+          : json          ? nodes::RenderGroupTableJson(*table)
+                          : nodes::RenderGroupTable(*table);
+  } else if (const auto* changed = std::get_if<schemas::GroupsChanged>(&*reply)) {
+    out = fmt::format("{} agents changed; groups stream at {}.\n", changed->changed, changed->seq);
   } else if (const auto* entry = std::get_if<schemas::AgentEntry>(&*reply)) {
     out = entry->key.empty()
               ? fmt::format("Agent {} '{}' removed.\n", entry->id, entry->name)

@@ -21,19 +21,19 @@ std::string FromHex(const std::string& line) {
   return out;
 }
 
-// "```frames TYPE" blocks: "frame N: hex hex ..." lines until "```".
-std::map<std::string, Frames> Examples(const std::string& doc) {
-  std::map<std::string, Frames> examples;
+// "```frames TYPE" blocks: "frame N: hex hex ..." lines until "```". A type may have several.
+std::multimap<std::string, Frames> Examples(const std::string& doc) {
+  std::multimap<std::string, Frames> examples;
   std::istringstream in(doc);
-  std::string line, current;
+  std::string line;
+  Frames* current = nullptr;
   while (std::getline(in, line)) {
     if (line.rfind("```frames ", 0) == 0) {
-      current = line.substr(10);
-      examples[current];
+      current = &examples.emplace(line.substr(10), Frames{})->second;
     } else if (line == "```") {
-      current.clear();
-    } else if (!current.empty() && line.rfind("frame ", 0) == 0) {
-      examples[current].push_back(FromHex(line.substr(line.find(':') + 1)));
+      current = nullptr;
+    } else if (current != nullptr && line.rfind("frame ", 0) == 0) {
+      current->push_back(FromHex(line.substr(line.find(':') + 1)));
     }
   }
   return examples;
@@ -42,7 +42,7 @@ std::map<std::string, Frames> Examples(const std::string& doc) {
 }  // namespace
 
 TEST_CASE("SCHEMAS.md examples decode and re-encode byte for byte", "[schemas][doc]") {
-  std::map<std::string, Frames> examples = Examples(testing::ReadFile(ZC_SCHEMAS_DOC));
+  std::multimap<std::string, Frames> examples = Examples(testing::ReadFile(ZC_SCHEMAS_DOC));
   REQUIRE(examples.size() >= 7);
   for (const auto& [type, frames] : examples) {
     INFO("example " << type);
@@ -54,7 +54,7 @@ TEST_CASE("SCHEMAS.md examples decode and re-encode byte for byte", "[schemas][d
 }
 
 TEST_CASE("SCHEMAS.md has an example of every message type", "[schemas][doc]") {
-  std::map<std::string, Frames> examples = Examples(testing::ReadFile(ZC_SCHEMAS_DOC));
+  std::multimap<std::string, Frames> examples = Examples(testing::ReadFile(ZC_SCHEMAS_DOC));
   std::set<std::string> types;
   // Default-construct each alternative of the variant to list every type the code knows.
   [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -62,6 +62,6 @@ TEST_CASE("SCHEMAS.md has an example of every message type", "[schemas][doc]") {
   }(std::make_index_sequence<std::variant_size_v<Message>>());
   for (const std::string& t : types) {
     INFO("message type " << t);
-    CHECK(examples.count(t) == 1);
+    CHECK(examples.count(t) >= 1);
   }
 }

@@ -95,6 +95,38 @@ class DealerSocket {
   zmq::socket_t socket_;
 };
 
+// A PUB that binds with CURVE (cluster ZAP domain: only listed keys may subscribe). A send never
+// blocks: past the high-water mark a subscriber's copy is dropped, which the sequence numbers of
+// the streams turn into a resync.
+class PublisherSocket {
+ public:
+  static Result<PublisherSocket> BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
+                                           const CurveKeyPair& server, const std::string& endpoint,
+                                           const SocketOptions& options, int send_hwm);
+  Status Send(const Frames& frames);
+  std::string endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
+
+ private:
+  explicit PublisherSocket(zmq::socket_t s) : socket_(std::move(s)) {}
+  zmq::socket_t socket_;
+};
+
+// A SUB that connects with CURVE and subscribes to frames starting with any of `prefixes`.
+class SubscriberSocket {
+ public:
+  static Result<SubscriberSocket> ConnectCurve(zmq::context_t& ctx, const CurveKeyPair& client,
+                                               const std::string& server_public_z85,
+                                               const std::string& endpoint,
+                                               const SocketOptions& options, int receive_hwm,
+                                               const std::vector<std::string>& prefixes);
+  Result<std::optional<Frames>> Receive();
+  zmq::socket_t& socket() { return socket_; }
+
+ private:
+  explicit SubscriberSocket(zmq::socket_t s) : socket_(std::move(s)) {}
+  zmq::socket_t socket_;
+};
+
 // Waits until one of the sockets or file descriptors is readable, or `timeout` passes.
 struct PollItem {
   zmq::socket_t* socket = nullptr;  // either a socket...

@@ -8,6 +8,7 @@
 // Threading: owned by the worker's loop thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,12 +29,16 @@ struct AgentPortCounters {
 
 class AgentPort {
  public:
+  // An agent's current groups, for the ack of its report.
+  using GroupsOf = std::function<std::vector<std::string>(const std::string& agent)>;
+
   static Result<std::unique_ptr<AgentPort>> Bind(zmq::context_t& ctx,
                                                  const bus::ZapAuthenticator& zap,
                                                  const bus::CurveKeyPair& keys,
                                                  const std::string& endpoint,
                                                  std::string client_keys_path,
-                                                 WorkerAgents& agents, const Logger& log);
+                                                 WorkerAgents& agents, const Logger& log,
+                                                 GroupsOf groups_of);
   // Serves every queued report.
   Status ServePending();
   // Re-reads client.keys when it changed on disk (and tells WorkerAgents); true when it did.
@@ -44,8 +49,13 @@ class AgentPort {
   std::string endpoint() const { return router_.endpoint(); }
 
  private:
-  AgentPort(bus::RouterSocket router, std::string path, WorkerAgents& agents, const Logger& log)
-      : router_(std::move(router)), path_(std::move(path)), agents_(agents), log_(log) {}
+  AgentPort(bus::RouterSocket router, std::string path, WorkerAgents& agents, const Logger& log,
+            GroupsOf groups_of)
+      : router_(std::move(router)),
+        path_(std::move(path)),
+        agents_(agents),
+        log_(log),
+        groups_of_(std::move(groups_of)) {}
   // An unknown id may be an agent registered a moment ago: re-reads client.keys at most every
   // 100 ms, so a flood of unknown ids cannot turn into a flood of reads.
   bool ReloadSoon();
@@ -57,6 +67,7 @@ class AgentPort {
   WorkerAgents& agents_;
   Logger log_;
   ReportVerifier verifier_;
+  GroupsOf groups_of_;
   AgentPortCounters counters_;
   SteadyClock::time_point last_reject_log_{};
   std::uint64_t rejects_since_log_ = 0;

@@ -44,6 +44,8 @@ struct ClusterConfig {
   bool disabled = false;            // <disabled>
   std::string home = "/var/ossec";  // <home>: holds etc/, logs/, queue/, var/
   std::uint16_t agent_port = 1514;  // <agent_port>: worker's port for agents (on <bind_addr>)
+  int pub_hwm = 1000;               // <tuning><pub_hwm>: messages queued per subscriber
+  int sub_hwm = 1000;               // <tuning><sub_hwm>: messages a worker queues unread
   std::optional<CurveFiles> curve;  // absent: keys derived from <key> (compatibility mode)
   Intervals intervals;
 
@@ -52,6 +54,8 @@ struct ClusterConfig {
   std::string db_path() const { return home + "/var/db/cluster"; }
   std::string pid_path() const { return home + "/var/run/zclusterd.pid"; }
   std::string client_keys_path() const { return home + "/etc/client.keys"; }
+  // tcp://HOST:PORT+1: the master's PUB (bind) or the worker's SUB (connect).
+  std::string stream_endpoint() const;
   // tcp://HOST:PORT of the worker's agent port.
   std::string agent_endpoint() const;
   // tcp://HOST:PORT the master binds (master) or the worker connects to (worker).

@@ -13,7 +13,7 @@ std::string RenderNodesTable(const schemas::NodeList& list);
 // {"nodes":[{"name":…,"type":…,"version":…,"address":…,"last_keepalive":"…Z"},…]}
 std::string RenderNodesJson(const schemas::NodeList& list);
 
-// ID NAME IP STATUS VERSION NODE, by id.
+// ID NAME IP STATUS VERSION NODE GROUPS, by id.
 std::string RenderAgentsTable(const schemas::AgentList& list);
 // {"agents":[{"id":…,"name":…,"ip":…,"status":…,"version":…,"node":…,"os":{…},"labels":{…},
 // "last_keepalive":…},…]}; last_keepalive in unix seconds.
@@ -26,5 +26,13 @@ schemas::AgentList FilterAgents(schemas::AgentList list, const std::vector<std::
 // Per worker: last keepalive and the last agent-info sync (start, end, agents sent, pending).
 std::string RenderHealthTable(const schemas::Health& health);
 std::string RenderHealthJson(const schemas::Health& health);
+
+// A node's own group table: AGENT GROUPS rows; JSON {"seq":N,"groups":{"001":["default"],…}}.
+std::string RenderGroupTable(const schemas::GroupTable& table);
+std::string RenderGroupTableJson(const schemas::GroupTable& table);
+// `group list`: GROUP AGENTS rows for every group (defined or in use); with `group`, the ids of
+// its agents, one per line. JSON: {"groups":{"default":["001",…],…}}.
+std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group,
+                            bool json);
 
 }  // namespace zcluster::nodes

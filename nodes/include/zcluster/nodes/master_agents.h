@@ -36,9 +36,12 @@ class MasterAgents {
                                                     std::string client_keys_path,
                                                     const Logger& log);
 
-  // Saves the batch's known agents (one synced write) and returns the ack for the worker.
+  // Saves the batch's known agents (one synced write) and returns the ack for the worker;
+  // `saved` receives the ids written.
   Result<schemas::AgentInfoAck> Apply(const std::string& worker,
-                                      const schemas::AgentInfoBatch& batch);
+                                      const schemas::AgentInfoBatch& batch,
+                                      std::vector<std::string>* saved);
+  bool Registered(const std::string& id) const { return registry_.Find(id) != nullptr; }
   // Registers an agent: client.keys is rewritten atomically before the reply.
   Result<schemas::AgentEntry> Add(const std::string& name, const std::string& ip);
   // Removes an agent from client.keys and from the agent table.

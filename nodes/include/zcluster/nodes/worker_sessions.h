@@ -54,6 +54,11 @@ class WorkerSessions {
   std::vector<std::string> Expire(SteadyClock::time_point now);
   // When the next session would expire, if any.
   std::optional<SteadyClock::time_point> NextExpiry() const;
+  // The worker name of a session's routing id, or nullptr.
+  const std::string* NameOf(const std::string& routing_id) const {
+    auto it = name_by_route_.find(routing_id);
+    return it == name_by_route_.end() ? nullptr : &it->second;
+  }
   // The connected workers, for zcluster-control -l.
   std::vector<schemas::NodeInfo> Connected() const;
   std::size_t size() const { return by_name_.size(); }

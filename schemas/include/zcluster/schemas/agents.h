@@ -61,6 +61,7 @@ struct AgentRecord {
   std::string id;
   AgentState state;
   std::string node;  // the worker the agent reports to
+  std::vector<std::string> groups;  // filled by the master when listing; not stored
   bool operator==(const AgentRecord&) const = default;
 };
 std::string EncodeAgentRecord(const AgentRecord& record);
@@ -129,6 +130,7 @@ struct AgentAdd {
   static constexpr std::string_view kType = "agent_add";
   std::string name;
   std::string ip = "any";
+  std::vector<std::string> groups;  // its first groups; empty: "default" when first seen
   bool operator==(const AgentAdd&) const = default;
 };
 

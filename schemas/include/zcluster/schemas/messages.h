@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "zcluster/schemas/agents.h"
+#include "zcluster/schemas/groups.h"
 #include "zcluster/schemas/status.h"
 
 namespace zcluster::schemas {
@@ -59,6 +60,8 @@ struct Welcome {
 struct Keepalive {
   static constexpr std::string_view kType = "keepalive";
   std::uint64_t n = 0;    // counts keepalives within a session; echoed by the ack
+  std::uint64_t groups_seq = 0;     // the last groups-stream change the worker applied
+  std::uint64_t groups_digest = 0;  // digest of its group table (see SCHEMAS.md)
   bool operator==(const Keepalive&) const = default;
 };
 
@@ -66,6 +69,7 @@ struct Keepalive {
 struct KeepaliveAck {
   static constexpr std::string_view kType = "keepalive_ack";
   std::uint64_t n = 0;
+  bool resync_groups = false;  // the worker's group table differs at the same position: resync
   bool operator==(const KeepaliveAck&) const = default;
 };
 
@@ -114,6 +118,9 @@ struct WorkerHealth {
   std::uint64_t agents_sent = 0;    // agents received in that round
   std::uint64_t agents_unknown = 0; // of which not in the registry
   std::uint64_t agents_pending = 0; // changes the worker still held after its last batch
+  std::uint64_t groups_seq = 0;     // the worker's groups-stream position (its last keepalive)
+  std::uint64_t master_groups_seq = 0;
+  bool groups_digest_match = false; // same table as the master's at the same position
   bool operator==(const WorkerHealth&) const = default;
 };
 
@@ -127,7 +134,9 @@ struct Health {
 using Message =
     std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList,
                  AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck, AgentsQuery,
-                 AgentList, AgentAdd, AgentRemove, AgentEntry, HealthQuery, Health>;
+                 AgentList, AgentAdd, AgentRemove, AgentEntry, HealthQuery, Health,
+                 GroupsDelta, StreamHeartbeat, GroupsSyncRequest, GroupsSync, GroupAssign,
+                 GroupUnassign, GroupsChanged, GroupTableQuery, GroupTable>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;

@@ -31,15 +31,25 @@ enum class Table {
   kAgents,         // agent id → EncodeAgentRecord (master: the cluster's table; worker: its own)
   kAgentCounters,  // worker: agent id → last accepted report counter (8 bytes, big-endian)
   kAgentPending,   // worker: agent id → change not yet acknowledged by the master
+  kGroups,         // agent id → msgpack array of group names (master: the truth; worker: copy)
+  kGroupsLog,      // master: sequence number (EncodeU64) → one change of the groups stream
 };
 
 // Writes that commit together or not at all.
 class StoreBatch {
  public:
   void Put(Table table, std::string key, std::string value) {
-    ops_.push_back({table, std::move(key), std::move(value), false});
+    ops_.push_back({table, std::move(key), std::move(value), Op::kPut});
   }
-  void Delete(Table table, std::string key) { ops_.push_back({table, std::move(key), {}, true}); }
+  void Delete(Table table, std::string key) {
+    ops_.push_back({table, std::move(key), {}, Op::kDelete});
+  }
+  // Deletes every key in [begin, end).
+  void DeleteRange(Table table, std::string begin, std::string end) {
+    ops_.push_back({table, std::move(begin), std::move(end), Op::kDeleteRange});
+  }
+  // Records a stream position together with the batch's data (NodeStore::Position reads it).
+  void SetPosition(const std::string& stream, std::uint64_t seq);
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
 
@@ -47,8 +57,8 @@ class StoreBatch {
   friend class NodeStore;
   struct Op {
     Table table;
-    std::string key, value;
-    bool erase;
+    std::string key, value;  // for kDeleteRange: begin, end
+    enum Kind { kPut, kDelete, kDeleteRange, kPosition } kind;
   };
   std::vector<Op> ops_;
 };
@@ -79,10 +89,11 @@ class NodeStore {
   // Applies every write of `batch` atomically and syncs it before returning.
   Status Write(const StoreBatch& batch);
   Result<std::optional<std::string>> Get(Table table, const std::string& key) const;
-  // Calls `visit` for every key of `table` in key order; stops at the first error it returns.
-  Status ForEach(Table table,
-                 const std::function<Status(std::string_view key, std::string_view value)>& visit)
-      const;
+  // Calls `visit` for every key of `table` (from `from` on) in key order; stops at the first
+  // error it returns.
+  using Visitor = std::function<Status(std::string_view key, std::string_view value)>;
+  Status ForEach(Table table, const Visitor& visit) const { return Scan(table, "", visit); }
+  Status Scan(Table table, std::string_view from, const Visitor& visit) const;
 
   // How many times this node has started on this database, this start included. A master hands
   // it to its workers so that they can tell a restarted master from a reconnect.

@@ -1,0 +1,34 @@
+// An agent → groups table with an order-independent digest, shared by the master (the truth)
+// and workers (their copies), so that a keepalive can say in 8 bytes whether two tables agree.
+//
+// Digest: the sum, modulo 2^64, over agents of the first 8 bytes (little-endian) of
+// BLAKE2b-256(agent id, 0x00, groups joined by ","). Kept up to date change by change.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zcluster/schemas/groups.h"
+
+namespace zcluster::nodes {
+
+std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::string>& groups);
+std::string EncodeGroupList(const std::vector<std::string>& groups);
+std::vector<std::string> DecodeGroupList(std::string_view bytes);
+
+class GroupTable {
+ public:
+  // Sets an agent's groups; an empty list removes its row. Returns whether anything changed.
+  bool Set(const std::string& agent, std::vector<std::string> groups);
+  void Clear();
+  const std::vector<std::string>* Find(const std::string& agent) const;
+  const schemas::GroupMap& rows() const { return rows_; }
+  std::uint64_t digest() const { return digest_; }
+
+ private:
+  schemas::GroupMap rows_;
+  std::uint64_t digest_ = 0;
+};
+
+}  // namespace zcluster::nodes

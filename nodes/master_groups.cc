@@ -1,0 +1,198 @@
+#include "zcluster/nodes/master_groups.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <msgpack.hpp>
+
+namespace zcluster::nodes {
+namespace {
+
+constexpr const char* kStream = "groups";
+
+std::string EncodeChange(const schemas::GroupChange& c) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> pk(b);
+  pk.pack_array(2);
+  pk.pack(c.agent);
+  pk.pack(c.groups);
+  return {b.data(), b.size()};
+}
+
+Result<schemas::GroupChange> DecodeChange(std::uint64_t seq, std::string_view bytes) {
+  try {
+    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+    auto [agent, groups] = h.get().as<std::pair<std::string, std::vector<std::string>>>();
+    return schemas::GroupChange{seq, std::move(agent), std::move(groups)};
+  } catch (const std::exception& e) {
+    return Status::DataLoss("groups log entry " + std::to_string(seq) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MasterGroups>> MasterGroups::Load(store::NodeStore& store,
+                                                        std::string shared_dir,
+                                                        const Logger& log) {
+  std::unique_ptr<MasterGroups> g(new MasterGroups(store, std::move(shared_dir), log));
+  std::error_code ec;
+  std::filesystem::create_directories(g->shared_dir_ + "/" + kDefaultGroup, ec);
+  if (ec) return Status::Unavailable("cannot create " + g->shared_dir_ + "/default: " + ec.message());
+  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kGroups, [&](std::string_view agent,
+                                                              std::string_view value) {
+    g->table_.Set(std::string(agent), DecodeGroupList(value));
+    return Status::Ok();
+  }));
+  Result<std::uint64_t> seq = store.Position(kStream);
+  if (!seq.ok()) return seq.status();
+  g->seq_ = *seq;
+  bool first = true;
+  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kGroupsLog, [&](std::string_view key,
+                                                                 std::string_view) {
+    if (first) g->log_first_ = *store::DecodeU64(key);
+    first = false;
+    return Status::Ok();
+  }));
+  if (first) g->log_first_ = g->seq_ + 1;
+  return g;
+}
+
+std::vector<std::string> MasterGroups::Defined() const {
+  std::vector<std::string> groups;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(shared_dir_, ec)) {
+    std::string name = e.path().filename().string();
+    if (e.is_directory() && schemas::IsValidGroupName(name)) groups.push_back(name);
+  }
+  std::sort(groups.begin(), groups.end());
+  return groups;
+}
+
+Status MasterGroups::CheckGroupsExist(const std::vector<std::string>& groups) const {
+  if (groups.empty()) return Status::InvalidArgument("no group given");
+  for (const std::string& g : groups) {
+    std::error_code ec;
+    if (!schemas::IsValidGroupName(g) ||
+        !std::filesystem::is_directory(shared_dir_ + "/" + g, ec)) {
+      return Status::NotFound("group '" + g + "' does not exist (no folder " + shared_dir_ +
+                              "/" + g + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<MasterGroups::Changes> MasterGroups::Commit(
+    std::vector<std::pair<std::string, std::vector<std::string>>> rows) {
+  store::StoreBatch batch;
+  Changes changes;
+  std::uint64_t seq = seq_;
+  for (auto& [agent, groups] : rows) {
+    const std::vector<std::string>* now = table_.Find(agent);
+    if ((now == nullptr && groups.empty()) || (now != nullptr && *now == groups)) continue;
+    schemas::GroupChange c{++seq, agent, groups};
+    if (groups.empty()) {
+      batch.Delete(store::Table::kGroups, agent);
+    } else {
+      batch.Put(store::Table::kGroups, agent, EncodeGroupList(groups));
+    }
+    batch.Put(store::Table::kGroupsLog, store::EncodeU64(c.seq), EncodeChange(c));
+    changes.push_back(std::move(c));
+  }
+  if (changes.empty()) return changes;
+  batch.SetPosition(kStream, seq);
+  std::uint64_t first = log_first_;
+  if (seq >= kLogKeep && seq - kLogKeep + 1 > first) {
+    first = seq - kLogKeep + 1;
+    batch.DeleteRange(store::Table::kGroupsLog, store::EncodeU64(0), store::EncodeU64(first));
+  }
+  ZC_RETURN_IF_ERROR(store_.Write(batch));  // durable before anyone hears of it
+  for (const schemas::GroupChange& c : changes) table_.Set(c.agent, c.groups);
+  seq_ = seq;
+  log_first_ = first;
+  log_.Debug("Local agent-groups", "{} changes, stream at {}", changes.size(), seq_);
+  return changes;
+}
+
+Result<MasterGroups::Changes> MasterGroups::EnsureAssigned(const std::vector<std::string>& agents) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows;
+  for (const std::string& a : agents) {
+    if (table_.Find(a) == nullptr) rows.push_back({a, {kDefaultGroup}});
+  }
+  return Commit(std::move(rows));
+}
+
+Result<MasterGroups::Changes> MasterGroups::Assign(
+    const schemas::GroupAssign& request, const std::function<bool(const std::string&)>& exists) {
+  ZC_RETURN_IF_ERROR(CheckGroupsExist(request.groups));
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows;
+  for (const std::string& agent : request.agents) {
+    if (!exists(agent)) return Status::NotFound("no agent with id '" + agent + "'");
+    std::vector<std::string> groups;
+    if (!request.replace) {
+      if (const auto* now = table_.Find(agent)) groups = *now;
+    }
+    for (const std::string& g : request.groups) {
+      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+    }
+    if (groups.size() > schemas::kMaxGroups) {
+      return Status::OutOfRange("agent " + agent + " would have more than 128 groups");
+    }
+    rows.push_back({agent, std::move(groups)});
+  }
+  return Commit(std::move(rows));
+}
+
+Result<MasterGroups::Changes> MasterGroups::Unassign(const schemas::GroupUnassign& request) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows;
+  for (const std::string& agent : request.agents) {
+    const auto* now = table_.Find(agent);
+    if (now == nullptr) continue;
+    std::vector<std::string> groups;
+    if (!request.groups.empty()) {
+      for (const std::string& g : *now) {
+        if (std::find(request.groups.begin(), request.groups.end(), g) == request.groups.end()) {
+          groups.push_back(g);
+        }
+      }
+    }
+    if (groups.empty()) groups = {kDefaultGroup};  // as Wazuh: never no group at all
+    rows.push_back({agent, std::move(groups)});
+  }
+  return Commit(std::move(rows));
+}
+
+Result<MasterGroups::Changes> MasterGroups::Forget(const std::string& agent) {
+  return Commit({{agent, {}}});
+}
+
+Result<schemas::GroupsSync> MasterGroups::SyncFrom(std::uint64_t from) const {
+  schemas::GroupsSync sync;
+  sync.seq = seq_;
+  if (from == seq_) return sync;
+  // Behind the log, or ahead of us (a master restored from an older state): the whole table.
+  if (from == 0 || from + 1 < log_first_ || from > seq_) {
+    sync.full = true;
+    sync.groups = table_.rows();
+    return sync;
+  }
+  Status s = store_.Scan(store::Table::kGroupsLog, store::EncodeU64(from + 1),
+                         [&](std::string_view key, std::string_view value) {
+                           Result<std::uint64_t> seq = store::DecodeU64(key);
+                           if (!seq.ok()) return seq.status();
+                           Result<schemas::GroupChange> c = DecodeChange(*seq, value);
+                           if (!c.ok()) return c.status();
+                           sync.changes.push_back(std::move(c).value());
+                           return Status::Ok();
+                         });
+  ZC_RETURN_IF_ERROR(s);
+  if (sync.changes.size() != seq_ - from) {
+    return Status::DataLoss("groups log is missing entries after " + std::to_string(from));
+  }
+  return sync;
+}
+
+schemas::GroupTable MasterGroups::Table() const {
+  return schemas::GroupTable{seq_, table_.rows(), Defined()};
+}
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,77 @@
+// Prints the example encoding of every documented message, in SCHEMAS.md's "```frames TYPE"
+// block format. scripts/update-schema-examples.sh writes them into SCHEMAS.md; the doc test
+// then checks the page against the code.
+#include <cstdio>
+
+#include "zcluster/schemas/messages.h"
+
+using namespace zcluster;
+using namespace zcluster::schemas;
+
+namespace {
+
+void Print(const Message& m) {
+  Frames f = Encode(m);
+  std::printf("```frames %s\n", std::string(TypeOf(m)).c_str());
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    std::printf("frame %zu:", i);
+    for (unsigned char c : f[i]) std::printf(" %02x", c);
+    std::printf("\n");
+  }
+  std::printf("```\n");
+}
+
+AgentState SampleState() {
+  AgentState s;
+  s.name = "web-1";
+  s.ip = "10.0.0.7";
+  s.os = {"Ubuntu", "22.04.4 LTS", "22", "04", "jammy", "ubuntu", "", "Linux 5.15.0", "x86_64"};
+  s.version = "Wazuh v4.14.0";
+  s.config_sum = "ab73";
+  s.merged_sum = "4a87";
+  s.labels = {{"env", "prod"}};
+  s.status = AgentStatus::kActive;
+  s.last_keepalive = 1764000000;
+  return s;
+}
+
+}  // namespace
+
+int main() {
+  Print(Hello{"wazuh", "worker-1", 1, "zcluster 0.1.0"});
+  Print(Welcome{"wazuh", "master", 1, "zcluster 0.1.0"});
+  Print(Keepalive{7, 42, 0x1234abcd5678ef90});
+  Print(KeepaliveAck{7, false});
+  Print(ErrorReply{Code::kFailedPrecondition,
+                   "cluster name 'x' does not match the master's 'wazuh'", "hello"});
+  Print(NodesQuery{});
+  Print(NodeList{{{"master", "master", "0.1.0", "10.0.0.1:1516", 1764000000.0},
+                  {"worker-1", "worker", "0.1.0", "10.0.0.2", 1764000005.0}}});
+  AgentState s = SampleState();
+  Print(AgentReport{"001", 7, EncodeAgentState(s), std::string(32, '\x5a')});
+  Print(AgentReportAck{"001", 7, {"default"}});
+  AgentState k;
+  k.last_keepalive = 1764000060;
+  Print(AgentInfoBatch{12, 0, {AgentUpdate{"001", true, s}, AgentUpdate{"002", false, k}}});
+  Print(AgentInfoAck{12, {"002"}});
+  Print(AgentsQuery{});
+  Print(AgentList{{AgentRecord{"001", s, "worker-1", {"default", "web"}}}});
+  Print(AgentAdd{"web-2", "any", {"web"}});
+  Print(AgentRemove{"002"});
+  Print(AgentEntry{"003", "web-2", "any",
+                   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"});
+  Print(HealthQuery{});
+  Print(Health{{WorkerHealth{"worker-1", 1764000060, 1764000000, 1764000000.25, 2000, 1, 0, 42,
+                             42, true}}});
+  Print(GroupsDelta{{{41, "001", {"default", "web"}}, {42, "002", {}}}});
+  Print(StreamHeartbeat{"groups", 42});
+  Print(GroupsSyncRequest{40});
+  Print(GroupsSync{42, false, {{41, "001", {"default", "web"}}, {42, "002", {}}}, {}});
+  Print(GroupsSync{42, true, {}, {{"001", {"default", "web"}}, {"003", {"default"}}}});
+  Print(GroupAssign{{"001"}, {"web"}, false});
+  Print(GroupUnassign{{"001"}, {"web"}});
+  Print(GroupsChanged{43, 1});
+  Print(GroupTableQuery{});
+  Print(GroupTable{42, {{"001", {"default", "web"}}}, {"default", "web"}});
+  return 0;
+}
