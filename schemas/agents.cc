@@ -93,8 +93,8 @@ AgentRecord ReadRecord(FieldReader& r) {
 template <typename T, typename Read>
 Result<T> DecodeStandalone(std::string_view bytes, std::string_view what, Read read) {
   try {
-    const msgpack::unpack_limit limits(kMaxLabels, 256, 1 << 16, 1 << 16, 0, 8);
-    msgpack::object_handle h = codec::UnpackWhole(std::string(bytes), limits);
+    std::string frame(bytes);
+    msgpack::object_handle h = codec::UnpackWhole(frame, codec::LimitsFor(frame));
     FieldReader r(h.get(), what);
     T value = read(r);
     if (!r.status().ok()) return r.status();

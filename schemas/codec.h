@@ -209,6 +209,16 @@ class FieldReader {
 };
 
 // Unpacks one object that must fill the frame: trailing bytes are as malformed as missing ones.
+// msgpack-c allocates a map's or array's slots from the count in its header, before reading them:
+// a 5-byte header could claim a million entries. Every array element takes at least one byte and
+// every map entry two, so counts beyond that are impossible in an honest frame and refused before
+// any allocation. Strings and bins are bounded by the frame itself.
+inline msgpack::unpack_limit LimitsFor(const std::string& frame) {
+  return msgpack::unpack_limit(/*array=*/frame.size(), /*map=*/frame.size() / 2,
+                               /*str=*/frame.size(), /*bin=*/frame.size(), /*ext=*/0,
+                               /*depth=*/16);
+}
+
 inline msgpack::object_handle UnpackWhole(const std::string& frame, const msgpack::unpack_limit& limits) {
   std::size_t offset = 0;
   msgpack::object_handle h =

@@ -181,16 +181,13 @@ Result<Message> Decode(const Frames& frames) {
   }
   // msgpack-c throws on malformed input and on limits; nothing it throws leaves this function.
   try {
-    // Limits keep a hostile frame from making the unpacker allocate more than the frame implies.
-    const msgpack::unpack_limit limits(/*array=*/kMaxNodes, /*map=*/256, /*str=*/1 << 20,
-                                       /*bin=*/1 << 20, /*ext=*/0, /*depth=*/8);
-    msgpack::object_handle type_handle = UnpackWhole(frames[0], limits);
+    msgpack::object_handle type_handle = UnpackWhole(frames[0], codec::LimitsFor(frames[0]));
     const msgpack::object& t = type_handle.get();
     if (t.type != msgpack::type::STR || t.via.str.size > kMaxNameLength) {
       return Status::InvalidArgument("frame 0 must be the message type as a msgpack str");
     }
     std::string type(t.via.str.ptr, t.via.str.size);
-    msgpack::object_handle body = UnpackWhole(frames[1], limits);
+    msgpack::object_handle body = UnpackWhole(frames[1], codec::LimitsFor(frames[1]));
     return DecodeBody(type, body.get());
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("malformed msgpack: ") + e.what());

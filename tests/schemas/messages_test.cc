@@ -168,3 +168,18 @@ TEST_CASE("status codes have stable names and numbers", "[schemas]") {
   CHECK_FALSE(CodeFromNumber(11).has_value());
   CHECK(Status::NotFound("x").ToString() == "not_found: x");
 }
+
+TEST_CASE("a header claiming more entries than the frame can hold is refused", "[schemas]") {
+  // map32 claiming 2^31 entries, in a 5-byte frame: refused before any allocation.
+  Frames f = Encode(Keepalive{1});
+  f[1] = std::string("\xdf\x80\x00\x00\x00", 5);
+  Result<Message> r = Decode(f);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("malformed msgpack") == 0);
+  // Large honest messages are fine: a sync of 300 agents is a map of 300 entries.
+  GroupsSync sync{300, true, {}, {}};
+  for (int i = 1; i <= 300; ++i) sync.groups[std::to_string(1000 + i)] = {"default"};
+  Result<Message> big = Decode(Encode(sync));
+  REQUIRE(big.ok());
+  CHECK(std::get<GroupsSync>(*big).groups.size() == 300);
+}

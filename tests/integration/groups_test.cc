@@ -1,0 +1,219 @@
+// The agent-groups flow with real processes: the master's stream reaches every worker, late and
+// lossy workers converge through snapshots, and the numbering survives a master crash.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "integration/cluster_fixture.h"
+#include "support/wait.h"
+#include "zcluster/bus/curve_keys.h"
+#include "zcluster/bus/sockets.h"
+#include "zcluster/nodes/agent_auth.h"
+#include "zcluster/nodes/client_keys.h"
+#include "zcluster/nodes/control.h"
+
+using namespace zcluster;
+using namespace zcluster::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::optional<schemas::Message> Ask(Cluster& c, const std::string& node,
+                                    const schemas::Message& request) {
+  Result<schemas::Message> reply =
+      nodes::ControlRequest(c.Home(node) + "/queue/cluster/control.sock", request, 20s);
+  if (!reply.ok()) return std::nullopt;
+  return *reply;
+}
+
+schemas::GroupTable TableOf(Cluster& c, const std::string& node) {
+  auto m = Ask(c, node, schemas::GroupTableQuery{});
+  if (!m || !std::holds_alternative<schemas::GroupTable>(*m)) return {};
+  return std::get<schemas::GroupTable>(*m);
+}
+
+bool SameTable(Cluster& c, const std::string& worker) {
+  schemas::GroupTable master = TableOf(c, "master"), copy = TableOf(c, worker);
+  return master.seq > 0 && copy.seq == master.seq && copy.groups == master.groups;
+}
+
+std::uint64_t Assign(Cluster& c, std::vector<std::string> agents,
+                     std::vector<std::string> groups, bool replace = false) {
+  auto m = Ask(c, "master", schemas::GroupAssign{std::move(agents), std::move(groups), replace});
+  REQUIRE(m.has_value());
+  INFO((std::holds_alternative<schemas::ErrorReply>(*m) ? std::get<schemas::ErrorReply>(*m).message
+                                                        : ""));
+  REQUIRE(std::holds_alternative<schemas::GroupsChanged>(*m));
+  return std::get<schemas::GroupsChanged>(*m).seq;
+}
+
+// A master with `n` registered agents and groups web and db; workers configured (not started).
+std::vector<std::string> Setup(Cluster& c, std::size_t n, const std::vector<std::string>& workers,
+                               int sub_hwm = 1000) {
+  NodeOptions master;
+  master.type = "master";
+  c.Configure("master", master);
+  for (const std::string& w : workers) {
+    c.Configure(w, {});
+    c.Authorize(w);
+    if (sub_hwm != 1000) {
+      std::string conf = ReadFile(c.ConfigPath(w));
+      conf.replace(conf.find("</cluster>"), 10,
+                   "<tuning><sub_hwm>" + std::to_string(sub_hwm) + "</sub_hwm></tuning></cluster>");
+      WriteFile(c.ConfigPath(w), conf);
+    }
+  }
+  nodes::ClientKeys keys;
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < n; ++i) ids.push_back(keys.Add("agent-" + std::to_string(i), "any")->id);
+  std::filesystem::create_directories(c.Home("master") + "/etc/shared/web");
+  std::filesystem::create_directories(c.Home("master") + "/etc/shared/db");
+  REQUIRE(keys.Save(c.Home("master") + "/etc/client.keys").ok());
+  for (const std::string& w : workers) {
+    std::filesystem::create_directories(c.Home(w) + "/etc");
+    REQUIRE(keys.Save(c.Home(w) + "/etc/client.keys").ok());
+  }
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("10000 agents assigned at once reach both workers", "[integration][groups]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 10000, {"w1", "w2"});
+  c.Start("master");
+  c.Start("w1");
+  c.Start("w2");
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  std::uint64_t seq = Assign(c, ids, {"web", "db"});
+  CHECK(seq == 10000);
+  REQUIRE(WaitFor([&] { return SameTable(c, "w1") && SameTable(c, "w2"); }, 30s));
+  CHECK(TableOf(c, "w1").groups.at(ids[9999]) == std::vector<std::string>{"web", "db"});
+  CHECK(c.WaitForLog("master", "[Agent-groups send] Published 10000 changes", 5s));
+
+  // The dumps through the CLI are the same JSON.
+  RunResult master = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "--local", "groups",
+                            "--json"});
+  RunResult w1 = c.Run({"zcluster-control", "-c", c.ConfigPath("w1"), "--local", "groups",
+                        "--json"});
+  REQUIRE(master.exit_code == 0);
+  CHECK(master.output == w1.output);
+  nlohmann::json j = nlohmann::json::parse(w1.output);
+  CHECK(j["seq"] == 10000);
+  CHECK(j["groups"][ids[0]] == nlohmann::json{"web", "db"});
+
+  // Health says both are in sync once their keepalives carry the new position.
+  REQUIRE(WaitFor([&] {
+    RunResult h = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i", "--json"});
+    nlohmann::json hj = nlohmann::json::parse(h.output);
+    return hj["workers"].size() == 2 && hj["workers"][0]["groups"]["state"] == "in sync" &&
+           hj["workers"][1]["groups"]["state"] == "in sync";
+  }, 10s));
+  RunResult list = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "group", "list"});
+  CHECK(list.output.find("web      10000") != std::string::npos);
+}
+
+TEST_CASE("a worker started after the changes converges", "[integration][groups]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 300, {"w1"});
+  c.Start("master");
+  REQUIRE(WaitFor([&] { return Ask(c, "master", schemas::NodesQuery{}).has_value(); }, 10s));
+  Assign(c, ids, {"web"});
+  Assign(c, {ids[0], ids[1]}, {"db"}, true);
+  c.Start("w1");
+  REQUIRE(WaitFor([&] { return SameTable(c, "w1"); }, 20s));
+  CHECK(TableOf(c, "w1").groups.at(ids[0]) == std::vector<std::string>{"db"});
+  CHECK(c.WaitForLog("w1", "[Agent-groups recv full] Received the whole table: 300 agents at 302",
+                     5s));
+}
+
+TEST_CASE("a worker whose SUB drops messages still converges through gap resync",
+          "[integration][groups]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 2000, {"w1"}, /*sub_hwm=*/1);
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  REQUIRE(WaitFor([&] { return TableOf(c, "w1").seq == 0 && !c.Log("w1").empty(); }, 5s));
+  // Many separate deltas in a burst: with a receive high-water mark of 1, most are dropped.
+  for (std::size_t i = 0; i < ids.size(); i += 20) {
+    Assign(c, std::vector<std::string>(ids.begin() + static_cast<long>(i),
+                                       ids.begin() + static_cast<long>(i + 20)),
+           {i % 40 ? "web" : "db"});
+  }
+  REQUIRE(WaitFor([&] { return SameTable(c, "w1"); }, 30s));
+  CHECK(TableOf(c, "w1").seq == 2000);
+  // It got there by noticing gaps and catching up, not by luck.
+  std::string log = c.Log("w1");
+  CHECK((log.find("[Agent-groups recv] Caught up") != std::string::npos ||
+         log.find("[Agent-groups recv full]") != std::string::npos));
+}
+
+TEST_CASE("a master killed and restarted continues the sequence and workers converge",
+          "[integration][groups]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 100, {"w1", "w2"});
+  c.Start("master");
+  c.Start("w1");
+  c.Start("w2");
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  std::uint64_t before = Assign(c, ids, {"web"});
+  REQUIRE(before == 100);
+  c.Kill("master", SIGKILL);
+  c.Start("master");
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  std::uint64_t after = Assign(c, {ids[5]}, {"db"});
+  CHECK(after == before + 1);  // not reused, not reset
+  REQUIRE(WaitFor([&] { return SameTable(c, "w1") && SameTable(c, "w2"); }, 20s));
+  CHECK(TableOf(c, "w2").groups.at(ids[5]) == std::vector<std::string>{"web", "db"});
+}
+
+TEST_CASE("a new agent gets default and learns its groups in its report ack",
+          "[integration][groups]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 3, {"w1"});
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  nodes::ClientKeys keys = *nodes::ClientKeys::Load(c.Home("w1") + "/etc/client.keys");
+  const nodes::ClientKey& agent = keys.entries()[0];
+  zmq::context_t ctx(1);
+  auto dealer = bus::DealerSocket::ConnectCurve(
+      ctx, *bus::GenerateKeyPair(), *bus::ReadPublicKeyFile(c.KeyPrefix("w1") + ".pub"),
+      "tcp://127.0.0.1:" + std::to_string(c.AgentPort("w1")), "agent", bus::SocketOptions{});
+  REQUIRE(dealer.ok());
+  schemas::AgentState state;
+  state.name = agent.name;
+  std::uint64_t counter = 0;
+  auto report = [&]() -> schemas::AgentReportAck {
+    auto r = nodes::SignReport(agent.id, ++counter, state, nodes::DeriveAgentMacKey(agent.key));
+    REQUIRE(WaitFor([&] { return dealer->Send(schemas::Encode(r)).ok(); }, 10s));
+    std::optional<schemas::Frames> reply;
+    REQUIRE(WaitFor([&] {
+      auto got = dealer->Receive();
+      return got.ok() && (reply = *got).has_value();
+    }, 10s));
+    return std::get<schemas::AgentReportAck>(*schemas::Decode(*reply));
+  };
+  CHECK(report().groups.empty());  // first report: the master has not seen it yet
+  REQUIRE(WaitFor([&] { return TableOf(c, "w1").groups.count(agent.id) == 1; }, 10s));
+  state.last_keepalive = 1;
+  CHECK(report().groups == std::vector<std::string>{"default"});
+  Assign(c, {agent.id}, {"web"});
+  REQUIRE(WaitFor([&] { return SameTable(c, "w1"); }, 10s));
+  state.last_keepalive = 2;
+  CHECK(report().groups == std::vector<std::string>{"default", "web"});
+
+  RunResult table = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-a"});
+  CHECK(table.output.find("w1    default,web") != std::string::npos);
+  RunResult json = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-a", "--json"});
+  nlohmann::json j = nlohmann::json::parse(json.output);
+  CHECK(j["agents"][0]["groups"] == nlohmann::json{"default", "web"});
+  RunResult bad = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "group", "assign",
+                         agent.id, "nosuchgroup"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find("group 'nosuchgroup' does not exist") != std::string::npos);
+  dealer = Status::Unavailable("closed");
+}
