@@ -227,15 +227,16 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
     c.curve = files;
   }
   if (auto n = block.child("tuning")) {
-    ZC_RETURN_IF_ERROR(CheckOnly(n, "<tuning>", {"pub_hwm", "sub_hwm"}));
-    for (auto [name, out] : {std::pair{"pub_hwm", &c.pub_hwm}, std::pair{"sub_hwm", &c.sub_hwm}}) {
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<tuning>", {"pub_hwm", "sub_hwm", "delta_batch"}));
+    for (auto [name, out] : {std::pair{"pub_hwm", &c.pub_hwm}, std::pair{"sub_hwm", &c.sub_hwm},
+                             std::pair{"delta_batch", &c.delta_batch}}) {
       if (auto k = n.child(name)) {
         std::string v = Text(k);
         int hwm = 0;
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), hwm);
         if (ec != std::errc() || end != v.data() + v.size() || hwm < 1 || hwm > 10000000) {
           return Bad(std::string("<tuning><") + name + ">",
-                     "must be a number of messages from 1 to 10000000, got '" + v + "'");
+                     "must be a number from 1 to 10000000, got '" + v + "'");
         }
         *out = hwm;
       }

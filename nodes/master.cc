@@ -28,8 +28,6 @@ struct Master::Impl {
   };
   std::map<std::string, StreamPosition> worker_groups;  // from each worker's last keepalive
   SteadyClock::time_point next_heartbeat{};
-  // Changes in one published delta: large bursts go out as several messages.
-  static constexpr std::size_t kDeltaChunk = 5000;
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
@@ -125,9 +123,11 @@ struct Master::Impl {
     }
     if (changes->empty()) return;
     auto start = SteadyClock::now();
-    for (std::size_t i = 0; i < changes->size(); i += kDeltaChunk) {
+    // Large bursts go out as several messages of at most <tuning><delta_batch> changes.
+    std::size_t chunk = static_cast<std::size_t>(config.delta_batch);
+    for (std::size_t i = 0; i < changes->size(); i += chunk) {
       schemas::GroupsDelta delta;
-      auto end = std::min(changes->size(), i + kDeltaChunk);
+      auto end = std::min(changes->size(), i + chunk);
       delta.changes.assign(changes->begin() + static_cast<std::ptrdiff_t>(i),
                            changes->begin() + static_cast<std::ptrdiff_t>(end));
       // PUB may drop it for a slow worker: its sequence check turns that into a resync.

@@ -46,6 +46,7 @@ struct ClusterConfig {
   std::uint16_t agent_port = 1514;  // <agent_port>: worker's port for agents (on <bind_addr>)
   int pub_hwm = 1000;               // <tuning><pub_hwm>: messages queued per subscriber
   int sub_hwm = 1000;               // <tuning><sub_hwm>: messages a worker queues unread
+  int delta_batch = 5000;           // <tuning><delta_batch>: changes per published delta
   std::optional<CurveFiles> curve;  // absent: keys derived from <key> (compatibility mode)
   Intervals intervals;
 
