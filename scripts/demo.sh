@@ -15,7 +15,21 @@ cleanup() {
   if [ "${KEEP:-0}" = 1 ]; then echo "kept: $demo"; else rm -rf "$demo"; fi
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Ports below Linux's ephemeral range (32768+), so no outgoing connection can take one meanwhile;
+# the master needs its port and the next one (its PUB).
+free_port() {
+  python3 - <<'PY'
+import random, socket
+while True:
+    base = random.randrange(20000, 32000)
+    try:
+        for p in (base, base + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()
+        print(base); break
+    except OSError:
+        pass
+PY
+}
 port=$(free_port)
 declare -A agent_port=([master]=$(free_port) [w1]=$(free_port) [w2]=$(free_port))
 

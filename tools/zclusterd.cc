@@ -76,7 +76,9 @@ int main(int argc, char** argv) {
     ReportStarted(ready_fd, status);
   }
   if (!status.ok()) {
-    if (log.ok()) (*log)->Write(LogLevel::kError, "Main", "Main", status.ToString());
+    std::string tag = config->node_type == NodeType::kMaster ? "Master"
+                                                              : "Worker " + config->node_name;
+    if (log.ok()) (*log)->Write(LogLevel::kError, tag, "Main", status.ToString());
     std::fprintf(stderr, "zclusterd: %s\n", status.ToString().c_str());
     return 1;
   }

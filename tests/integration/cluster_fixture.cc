@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -23,19 +24,26 @@ extern char** environ;
 namespace zcluster::testing {
 namespace {
 
-// A port the kernel says is free now; the master binds it (and port+1 later) right after.
-std::uint16_t FreePort() {
+bool Bindable(std::uint16_t port) {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(s);
+  return ok;
+}
+
+// `count` consecutive ports that are free now, below the kernel's ephemeral range (32768 and up
+// on Linux), so that no outgoing connection of a test running beside this one can take them
+// between this check and the daemon's bind.
+std::uint16_t FreePort(int count = 1) {
   for (;;) {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(s);
-    std::uint16_t port = ntohs(addr.sin_port);
-    if (port > 1024 && port < 65534) return port;
+    std::uint16_t base = static_cast<std::uint16_t>(20000 + randombytes_uniform(12000));
+    bool all = true;
+    for (int i = 0; i < count && all; ++i) all = Bindable(static_cast<std::uint16_t>(base + i));
+    if (all) return base;
   }
 }
 
@@ -57,7 +65,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
 
 }  // namespace
 
-Cluster::Cluster() : port_(FreePort()) {}
+Cluster::Cluster() : port_(FreePort(2)) {}  // the master's ROUTER and PUB
 
 Cluster::~Cluster() {
   for (auto& [name, pid] : pids_) {
@@ -131,7 +139,7 @@ std::uint16_t Cluster::AgentPort(const std::string& name) {
   std::uint16_t port;
   do {
     port = FreePort();
-  } while (port == port_);
+  } while (port == port_ || port == port_ + 1);
   return agent_ports_[name] = port;
 }
 
