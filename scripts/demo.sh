@@ -2,7 +2,7 @@
 # README command (a): install what is missing, build, then run a demo cluster on loopback — a
 # master and two workers, each with its own fresh CURVE key pair in a temporary folder — and
 # show `zcluster-control -l`; then simulated agents report to both workers and the master
-# shows them with `zcluster-control -a` and `-i`. Everything is stopped and removed at the end (KEEP=1 keeps it).
+# shows them with `zcluster-control -a` and `-i`; a group change reaches both workers. Everything is stopped and removed at the end (KEEP=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -109,3 +109,25 @@ echo "\$ zcluster-control -c $demo/master/etc/ossec.conf -i"
 echo
 echo "\$ grep 'Agent-info sync' $demo/w1/logs/cluster.log | tail -n 2"
 grep 'Agent-info sync' "$demo/w1/logs/cluster.log" | tail -n 2
+
+# Groups: every agent got "default" when first seen; put 001-003 in a new group "web" and see
+# the change arrive on both workers through the groups stream.
+mkdir -p "$demo/master/etc/shared/web"
+echo
+for a in 001 002 003; do
+  echo "\$ zcluster-control -c $demo/master/etc/ossec.conf group assign $a web"
+  "$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" group assign "$a" web
+done
+want=$("$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" --local groups --json)
+for n in w1 w2; do
+  for _ in $(seq 100); do
+    [ "$("$bin/zcluster-control" -c "$demo/$n/etc/ossec.conf" --local groups --json)" = "$want" ] && break
+    sleep 0.1
+  done
+  echo
+  echo "\$ zcluster-control -c $demo/$n/etc/ossec.conf --local groups"
+  "$bin/zcluster-control" -c "$demo/$n/etc/ossec.conf" --local groups
+done
+echo
+echo "\$ zcluster-control -c $demo/master/etc/ossec.conf group list"
+"$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" group list
