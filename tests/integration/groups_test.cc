@@ -56,11 +56,13 @@ std::vector<std::string> Setup(Cluster& c, std::size_t n, const std::vector<std:
   master.type = "master";
   c.Configure("master", master);
   if (sub_hwm != 1000) {
-    // One change per published delta: a burst of many messages, most of which a worker with a
-    // tiny receive queue loses.
+    // One change per published delta: a burst of many messages. The worker's receive queue
+    // holds one message; ZeroMQ pushes back on a full SUB queue through TCP, whose buffers on
+    // loopback could swallow the whole burst, so the master's per-worker queue is tiny too: PUB
+    // must drop, deterministically.
     std::string conf = ReadFile(c.ConfigPath("master"));
     conf.replace(conf.find("</cluster>"), 10,
-                 "<tuning><delta_batch>1</delta_batch></tuning></cluster>");
+                 "<tuning><delta_batch>1</delta_batch><pub_hwm>1</pub_hwm></tuning></cluster>");
     WriteFile(c.ConfigPath("master"), conf);
   }
   for (const std::string& w : workers) {
