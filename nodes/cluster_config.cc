@@ -177,7 +177,8 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   if (blocks > 1) return Status::InvalidArgument("config: more than one <cluster> block");
   ZC_RETURN_IF_ERROR(CheckOnly(block, "", {"name", "node_name", "node_type", "key", "port",
                                            "bind_addr", "nodes", "hidden", "disabled", "home",
-                                           "curve", "intervals", "agent_port", "tuning"}));
+                                           "curve", "intervals", "agent_port", "tuning",
+                                           "reload_command"}));
 
   ClusterConfig c;
   if (auto n = block.child("name")) c.name = Text(n);
@@ -200,6 +201,7 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
     c.port = static_cast<std::uint16_t>(port);
   }
   if (auto n = block.child("bind_addr")) c.bind_addr = Text(n);
+  if (auto n = block.child("reload_command")) c.reload_command = Text(n);
   if (auto n = block.child("agent_port")) {
     std::string v = Text(n);
     int port = 0;
@@ -245,7 +247,16 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   if (auto n = block.child("intervals")) {
     ZC_RETURN_IF_ERROR(
         CheckOnly(n, "<intervals>", {"keep_alive", "max_allowed_time_without_keepalive",
-                                     "agents_disconnection_time"}));
+                                     "agents_disconnection_time", "local_integrity",
+                                     "integrity_check"}));
+    if (auto k = n.child("local_integrity")) {
+      ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><local_integrity>",
+                                      &c.intervals.local_integrity));
+    }
+    if (auto k = n.child("integrity_check")) {
+      ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><integrity_check>",
+                                      &c.intervals.integrity_check));
+    }
     if (auto k = n.child("agents_disconnection_time")) {
       ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><agents_disconnection_time>",
                                       &c.intervals.agents_disconnection_time));

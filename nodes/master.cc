@@ -4,6 +4,8 @@
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_agents.h"
+#include "zcluster/nodes/file_watcher.h"
+#include "zcluster/nodes/master_files.h"
 #include "zcluster/nodes/master_groups.h"
 #include "zcluster/nodes/worker_sessions.h"
 #include "zcluster/nodes/node_home.h"
@@ -22,11 +24,11 @@ struct Master::Impl {
   WorkerSessions sessions;
   std::unique_ptr<MasterAgents> agents;
   std::unique_ptr<MasterGroups> groups;
-  struct StreamPosition {
-    std::uint64_t seq = 0;
-    std::uint64_t digest = 0;
-  };
-  std::map<std::string, StreamPosition> worker_groups;  // from each worker's last keepalive
+  std::unique_ptr<MasterFiles> files;
+  std::optional<FileWatcher> watcher;
+  SteadyClock::time_point next_rescan{};
+  bool heartbeat_files = false;
+  std::map<std::string, schemas::Keepalive> worker_state;  // each worker's last keepalive
   SteadyClock::time_point next_heartbeat{};
 
   Impl(const ClusterConfig& c, ClusterLog& l)
@@ -73,6 +75,20 @@ struct Master::Impl {
     if (!worker.ok()) {
       return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
     }
+    if (const auto* request = std::get_if<schemas::FilesSyncRequest>(&m)) {
+      Result<schemas::FilesSync> sync = files->SyncFrom(request->from);
+      if (!sync.ok()) {
+        return reply(schemas::ErrorReply{sync.status().code(), sync.status().message(), type});
+      }
+      log.WithTag("Worker " + *worker)
+          .At(sync->full || !sync->changes.empty() ? LogLevel::kInfo : LogLevel::kDebug,
+              "Integrity check", "Sync from {}: {} to {}", request->from,
+              sync->full ? fmt::format("whole table, {} files", sync->files.size())
+                         : fmt::format("{} changes", sync->changes.size()),
+              sync->seq);
+      return reply(*sync);
+    }
+    if (const auto* fetch = std::get_if<schemas::FileFetch>(&m)) return reply(files->Serve(*fetch));
     if (const auto* request = std::get_if<schemas::GroupsSyncRequest>(&m)) {
       Result<schemas::GroupsSync> sync = groups->SyncFrom(request->from);
       if (!sync.ok()) {
@@ -107,7 +123,7 @@ struct Master::Impl {
                           schemas::KeepaliveAck* ack) {
     const std::string* name = sessions.NameOf(env.routing_id);
     if (name == nullptr) return;
-    worker_groups[*name] = {ka.groups_seq, ka.groups_digest};
+    worker_state[*name] = ka;
     if (ka.groups_seq == groups->seq() && ka.groups_digest != groups->digest()) {
       log.WithTag("Worker " + *name).Warning("Agent-groups send", "Group table differs from the "
                                              "master's at {}: asking for a resync", ka.groups_seq);
@@ -140,10 +156,51 @@ struct Master::Impl {
     next_heartbeat = SteadyClock::now() + std::chrono::seconds(1);
   }
 
+  // Local integrity: rescans the file set and publishes what changed.
+  void Rescan(SteadyClock::time_point now) {
+    if (watcher && watcher->Drain()) {
+      // Something moved: rescan shortly (a burst of events is one scan).
+      next_rescan = std::min(next_rescan, now + std::chrono::milliseconds(20));
+    }
+    if (now < next_rescan) return;
+    auto start = SteadyClock::now();
+    std::size_t unsettled = 0;
+    Result<MasterFiles::Changes> changes = files->Rescan(&unsettled);
+    if (watcher) watcher->WatchAll(config.home, FileSet::Default());
+    next_rescan = now + std::chrono::duration_cast<SteadyClock::duration>(
+                            std::chrono::duration<double>(config.intervals.local_integrity));
+    // A file still being written is looked at again soon, and published once it has settled.
+    if (unsettled > 0) next_rescan = std::min(next_rescan, now + std::chrono::milliseconds(50));
+    if (!changes.ok()) {
+      log.Error("Local integrity", "{}", changes.status().ToString());
+      return;
+    }
+    if (changes->empty()) return;
+    std::size_t deleted = 0;
+    for (const auto& c : *changes) deleted += c.deleted ? 1 : 0;
+    log.Info("Local integrity", "{} files changed, {} deleted; stream at {}. Finished in {:.3f}s.",
+             changes->size() - deleted, deleted, files->seq(),
+             std::chrono::duration<double>(SteadyClock::now() - start).count());
+    std::size_t chunk = static_cast<std::size_t>(config.delta_batch);
+    for (std::size_t i = 0; i < changes->size(); i += chunk) {
+      schemas::FilesDelta delta;
+      auto end = std::min(changes->size(), i + chunk);
+      delta.changes.assign(changes->begin() + static_cast<std::ptrdiff_t>(i),
+                           changes->begin() + static_cast<std::ptrdiff_t>(end));
+      pub->Send(schemas::Encode(delta)).IgnoreError();  // a drop becomes a resync
+    }
+  }
+
   void Heartbeat(SteadyClock::time_point now) {
     if (now < next_heartbeat) return;
-    pub->Send(schemas::Encode(schemas::StreamHeartbeat{"groups", groups->seq()})).IgnoreError();
-    next_heartbeat = now + std::chrono::seconds(1);
+    // One stream per tick, alternating: each stream's heartbeat comes every second, and two
+    // messages back to back never compete for a worker's last queue slot.
+    heartbeat_files = !heartbeat_files;
+    schemas::StreamHeartbeat hb = heartbeat_files
+                                      ? schemas::StreamHeartbeat{"files", files->seq()}
+                                      : schemas::StreamHeartbeat{"groups", groups->seq()};
+    pub->Send(schemas::Encode(hb)).IgnoreError();
+    next_heartbeat = now + std::chrono::milliseconds(500);
   }
 
   // Answers the control socket's requests.
@@ -191,6 +248,7 @@ struct Master::Impl {
       return GroupsResult(groups->Unassign(*unassign));
     }
     if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
+    if (std::holds_alternative<schemas::FileTableQuery>(request)) return files->Table();
     if (std::holds_alternative<schemas::HealthQuery>(request)) return HealthReport();
     return std::nullopt;
   }
@@ -206,11 +264,23 @@ struct Master::Impl {
   schemas::Health HealthReport() const {
     schemas::Health health;
     for (const schemas::NodeInfo& n : sessions.Connected()) {
-      schemas::WorkerHealth h{n.name, n.last_keepalive, 0, 0, 0, 0, 0, 0, groups->seq(), false};
-      if (auto g = worker_groups.find(n.name); g != worker_groups.end()) {
-        h.groups_seq = g->second.seq;
-        h.groups_digest_match = g->second.seq == groups->seq() &&
-                                g->second.digest == groups->digest();
+      schemas::WorkerHealth h{};
+      h.name = n.name;
+      h.last_keepalive = n.last_keepalive;
+      h.master_groups_seq = groups->seq();
+      h.master_files_seq = files->seq();
+      if (auto k = worker_state.find(n.name); k != worker_state.end()) {
+        const schemas::Keepalive& ka = k->second;
+        h.groups_seq = ka.groups_seq;
+        h.groups_digest_match = ka.groups_seq == groups->seq() &&
+                                ka.groups_digest == groups->digest();
+        h.files_seq = ka.files_seq;
+        h.files_digest_match = ka.files_digest == files->digest();
+        h.integrity_start = ka.integrity_start;
+        h.integrity_end = ka.integrity_end;
+        h.files_created = ka.files_created;
+        h.files_updated = ka.files_updated;
+        h.files_deleted = ka.files_deleted;
       }
       auto s = agents->sync_stats().find(n.name);
       if (s != agents->sync_stats().end()) {
@@ -253,6 +323,18 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       MasterGroups::Load(*impl->store, config.home + "/etc/shared", impl->log);
   if (!groups.ok()) return groups.status();
   impl->groups = std::move(groups).value();
+  Result<std::unique_ptr<MasterFiles>> files = MasterFiles::Load(
+      *impl->store, FileScanner(config.home, FileSet::Default()), impl->log);
+  if (!files.ok()) return files.status();
+  impl->files = std::move(files).value();
+  Result<FileWatcher> watcher = FileWatcher::Open();
+  if (watcher.ok()) {
+    impl->watcher.emplace(std::move(watcher).value());
+    impl->watcher->WatchAll(config.home, FileSet::Default());
+  } else {
+    impl->log.Warning("Local integrity", "No inotify ({}): rescanning every {}s only",
+                      watcher.status().message(), config.intervals.local_integrity);
+  }
 
   Logger master_log(log, "Master");
   auto refusal = [master_log](const bus::ZapVerdict& v, std::uint64_t suppressed) {
@@ -298,13 +380,16 @@ Status Master::Run(int stop_fd) {
   for (;;) {
     auto now = SteadyClock::now();
     m.sessions.Expire(now);
+    m.Rescan(now);
     m.Heartbeat(now);
-    auto wake = m.next_heartbeat;
+    auto wake = std::min(m.next_heartbeat, m.next_rescan);
     if (auto next = m.sessions.NextExpiry()) wake = std::min(wake, *next);
     auto timeout = std::max(std::chrono::milliseconds(0),
                             std::chrono::ceil<std::chrono::milliseconds>(wake - now));
-    std::vector<bus::PollItem> items{
-        {&m.router->socket(), -1, false}, {&m.control->socket(), -1, false}, {nullptr, stop_fd, false}};
+    std::vector<bus::PollItem> items{{&m.router->socket(), -1, false},
+                                     {&m.control->socket(), -1, false},
+                                     {nullptr, stop_fd, false},
+                                     {nullptr, m.watcher ? m.watcher->fd() : -1, false}};
     ZC_RETURN_IF_ERROR(bus::Poll(items, timeout));
     if (items[2].readable) {
       m.log.Info("Main", "Stopping");
@@ -320,6 +405,7 @@ Status Master::Run(int stop_fd) {
       }
     }
     if (items[1].readable) m.control->ServePending(answers, m.log);
+    if (items[3].readable) m.next_rescan = std::min(m.next_rescan, SteadyClock::now());
   }
 }
 

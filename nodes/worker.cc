@@ -12,7 +12,10 @@
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_link.h"
 #include "zcluster/nodes/node_home.h"
+#include "zcluster/nodes/worker_files.h"
 #include "zcluster/nodes/worker_groups.h"
+
+#include <sys/wait.h>
 
 namespace zcluster::nodes {
 namespace {
@@ -45,6 +48,9 @@ struct Worker::Impl {
   std::optional<AgentInfoSync> agent_sync;
   std::unique_ptr<WorkerGroups> groups;
   SteadyClock::time_point groups_sync_sent{};  // when the pending sync request went out
+  std::unique_ptr<WorkerFiles> files;
+  SteadyClock::time_point files_sync_sent{};
+  SteadyClock::time_point next_integrity_check{};
   std::uint64_t sessions_seen = 0;
   SteadyClock::time_point next_housekeeping{};
 
@@ -78,7 +84,26 @@ struct Worker::Impl {
     }
   }
 
+  void RequestFilesSync(const Result<bool>& needed, SteadyClock::time_point now) {
+    if (!needed.ok()) {
+      log.Error("Integrity sync", "{}", needed.status().ToString());
+      return;
+    }
+    if (!*needed || link.state() != MasterLink::State::kConnected) return;
+    if (dealer->Send(schemas::Encode(schemas::FilesSyncRequest{files->sync_from()})).ok()) {
+      files_sync_sent = now;
+    }
+  }
+
   void OnStreamMessage(const schemas::Message& m, SteadyClock::time_point now) {
+    if (const auto* delta = std::get_if<schemas::FilesDelta>(&m)) {
+      RequestFilesSync(files->OnDelta(*delta), now);
+      return;
+    }
+    if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m); hb && hb->stream == "files") {
+      RequestFilesSync(files->OnHeartbeat(*hb), now);
+      return;
+    }
     if (const auto* delta = std::get_if<schemas::GroupsDelta>(&m)) {
       RequestGroupsSync(groups->OnDelta(*delta), now);
     } else if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m)) {
@@ -87,6 +112,14 @@ struct Worker::Impl {
   }
 
   void OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now) {
+    if (const auto* sync = std::get_if<schemas::FilesSync>(&m)) {
+      RequestFilesSync(files->OnSync(*sync), now);
+      return;
+    }
+    if (const auto* data = std::get_if<schemas::FileData>(&m)) {
+      if (Status s = files->OnData(*data); !s.ok()) log.Error("Integrity sync", "{}", s.ToString());
+      return;
+    }
     if (const auto* sync = std::get_if<schemas::GroupsSync>(&m)) {
       RequestGroupsSync(groups->OnSync(*sync), now);
       return;
@@ -109,6 +142,14 @@ struct Worker::Impl {
       if (auto* ka = std::get_if<schemas::Keepalive>(&*message)) {
         ka->groups_seq = groups->applied();
         ka->groups_digest = groups->digest();
+        ka->files_seq = files->applied();
+        ka->files_digest = files->digest();
+        const IntegritySyncStats& s = files->last_sync();
+        ka->integrity_start = s.start;
+        ka->integrity_end = s.end;
+        ka->files_created = s.created;
+        ka->files_updated = s.updated;
+        ka->files_deleted = s.deleted;
       }
       Status sent = dealer->Send(schemas::Encode(*message));
       link.Sent(*message, sent.ok(), now);
@@ -118,6 +159,17 @@ struct Worker::Impl {
       sessions_seen = link.sessions();
       agent_sync->SessionStarted();
       RequestGroupsSync(groups->Start(), now);  // subscribed already: now the snapshot
+      files->SessionLost();
+      RequestFilesSync(files->Start(), now);
+    }
+    if (files->syncing() && now - files_sync_sent > std::chrono::seconds(5)) {
+      RequestFilesSync(true, now);
+    }
+    while (std::optional<schemas::FileFetch> fetch = files->NextFetch()) {
+      if (!dealer->Send(schemas::Encode(*fetch)).ok()) {
+        files->SessionLost();
+        break;
+      }
     }
     // A sync request lost with a dying session, or a master that restarted meanwhile.
     if (groups->syncing() && now - groups_sync_sent > std::chrono::seconds(5)) {
@@ -136,11 +188,23 @@ struct Worker::Impl {
     if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
       log.Error("Agent-info sync", "{}", s.ToString());
     }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }  // reload commands that finished
+    if (now >= next_integrity_check && files->synced() && !files->syncing() && !files->busy()) {
+      // Integrity check: our own copy against the master's table; drift is repaired.
+      next_integrity_check = now + std::chrono::duration_cast<SteadyClock::duration>(
+                                       std::chrono::duration<double>(
+                                           config.intervals.integrity_check));
+      log.Debug("Integrity check", "Checking {} against the files stream at {}", config.home,
+                files->applied());
+      if (Status s = files->Reconcile(true); !s.ok()) log.Error("Integrity check", "{}", s.ToString());
+    }
   }
 
   std::optional<schemas::Message> Control(const schemas::Message& request) {
     if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
     if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
+    if (std::holds_alternative<schemas::FileTableQuery>(request)) return files->Table();
     return std::nullopt;
   }
 
@@ -200,6 +264,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   Result<std::unique_ptr<WorkerGroups>> groups = WorkerGroups::Load(*impl->store, impl->log);
   if (!groups.ok()) return groups.status();
   impl->groups = std::move(groups).value();
+  WorkerFilesParams file_params;
+  file_params.reload_command = config.reload_command;
+  Result<std::unique_ptr<WorkerFiles>> files = WorkerFiles::Load(
+      *impl->store, FileScanner(config.home, FileSet::Default()), impl->log, file_params);
+  if (!files.ok()) return files.status();
+  impl->files = std::move(files).value();
 
   // The agent port's ZAP handler: agents prove themselves per report, so their domain is open;
   // the cluster domain stays closed (nothing else binds here).
@@ -228,7 +298,8 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   Result<bus::SubscriberSocket> sub = bus::SubscriberSocket::ConnectCurve(
       impl->ctx, keys.own, keys.master_public, config.stream_endpoint(), bus::SocketOptions{},
       config.sub_hwm,
-      {schemas::Encode(schemas::GroupsDelta{})[0], schemas::Encode(schemas::StreamHeartbeat{})[0]});
+      {schemas::Encode(schemas::GroupsDelta{})[0], schemas::Encode(schemas::FilesDelta{})[0],
+       schemas::Encode(schemas::StreamHeartbeat{})[0]});
   if (!sub.ok()) return sub.status();
   impl->sub.emplace(std::move(sub).value());
   Result<bus::SocketEvents> events = bus::SocketEvents::Watch(impl->ctx, impl->dealer->socket());

@@ -259,6 +259,15 @@ void EncodeBody(msgpack::sbuffer& b, const GroupsChanged& m);
 void EncodeBody(msgpack::sbuffer& b, const GroupTableQuery& m);
 void EncodeBody(msgpack::sbuffer& b, const GroupTable& m);
 std::optional<Result<Message>> DecodeGroupBody(std::string_view type, FieldReader& r);
+// File messages (files.cc).
+void EncodeBody(msgpack::sbuffer& b, const FilesDelta& m);
+void EncodeBody(msgpack::sbuffer& b, const FilesSyncRequest& m);
+void EncodeBody(msgpack::sbuffer& b, const FilesSync& m);
+void EncodeBody(msgpack::sbuffer& b, const FileFetch& m);
+void EncodeBody(msgpack::sbuffer& b, const FileData& m);
+void EncodeBody(msgpack::sbuffer& b, const FileTableQuery& m);
+void EncodeBody(msgpack::sbuffer& b, const FileTable& m);
+std::optional<Result<Message>> DecodeFileBody(std::string_view type, FieldReader& r);
 // The decoded message when `type` is an agent message, nullopt when it is not one.
 std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReader& r);
 

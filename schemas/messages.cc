@@ -15,8 +15,11 @@ void EncodeBody(msgpack::sbuffer& b, const Welcome& m) {
       .str("software", m.software);
 }
 void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
-  MapWriter(b, 3).uint("n", m.n).uint("groups_seq", m.groups_seq)
-      .uint("groups_digest", m.groups_digest);
+  MapWriter(b, 10).uint("n", m.n).uint("groups_seq", m.groups_seq)
+      .uint("groups_digest", m.groups_digest).uint("files_seq", m.files_seq)
+      .uint("files_digest", m.files_digest).real("integrity_start", m.integrity_start)
+      .real("integrity_end", m.integrity_end).uint("files_created", m.files_created)
+      .uint("files_updated", m.files_updated).uint("files_deleted", m.files_deleted);
 }
 void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m) {
   MapWriter(b, 2).uint("n", m.n).boolean("resync_groups", m.resync_groups);
@@ -41,12 +44,17 @@ void EncodeBody(msgpack::sbuffer& b, const Health& m) {
   MapWriter w(b, 1);
   w.key("workers").pack_array(static_cast<std::uint32_t>(m.workers.size()));
   for (const WorkerHealth& h : m.workers) {
-    MapWriter(b, 10).str("name", h.name).real("last_keepalive", h.last_keepalive)
+    MapWriter(b, 18).str("name", h.name).real("last_keepalive", h.last_keepalive)
         .real("agent_sync_start", h.agent_sync_start).real("agent_sync_end", h.agent_sync_end)
         .uint("agents_sent", h.agents_sent).uint("agents_unknown", h.agents_unknown)
         .uint("agents_pending", h.agents_pending).uint("groups_seq", h.groups_seq)
         .uint("master_groups_seq", h.master_groups_seq)
-        .boolean("groups_digest_match", h.groups_digest_match);
+        .boolean("groups_digest_match", h.groups_digest_match).uint("files_seq", h.files_seq)
+        .uint("master_files_seq", h.master_files_seq)
+        .boolean("files_digest_match", h.files_digest_match)
+        .real("integrity_start", h.integrity_start).real("integrity_end", h.integrity_end)
+        .uint("files_created", h.files_created).uint("files_updated", h.files_updated)
+        .uint("files_deleted", h.files_deleted);
   }
 }
 
@@ -82,10 +90,18 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     return Finish(r, m);
   }
   if (type == Keepalive::kType) {
-    Keepalive m{r.uint("n"), 0, 0};
+    Keepalive m;
+    m.n = r.uint("n");
     // Added within protocol 1: optional, so an older worker's keepalive still reads.
     if (r.has("groups_seq")) m.groups_seq = r.uint("groups_seq");
     if (r.has("groups_digest")) m.groups_digest = r.uint("groups_digest");
+    if (r.has("files_seq")) m.files_seq = r.uint("files_seq");
+    if (r.has("files_digest")) m.files_digest = r.uint("files_digest");
+    if (r.has("integrity_start")) m.integrity_start = r.real("integrity_start");
+    if (r.has("integrity_end")) m.integrity_end = r.real("integrity_end");
+    if (r.has("files_created")) m.files_created = r.uint("files_created");
+    if (r.has("files_updated")) m.files_updated = r.uint("files_updated");
+    if (r.has("files_deleted")) m.files_deleted = r.uint("files_deleted");
     return Finish(r, m);
   }
   if (type == KeepaliveAck::kType) {
@@ -105,6 +121,7 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
   }
   if (auto agent = codec::DecodeAgentBody(type, r)) return std::move(*agent);
   if (auto group = codec::DecodeGroupBody(type, r)) return std::move(*group);
+  if (auto file = codec::DecodeFileBody(type, r)) return std::move(*file);
   if (type == NodesQuery::kType) return Finish(r, NodesQuery{});
   if (type == HealthQuery::kType) return Finish(r, HealthQuery{});
   if (type == Health::kType) {
@@ -116,7 +133,11 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
                        w.real("agent_sync_start"), w.real("agent_sync_end"),
                        w.uint("agents_sent"),     w.uint("agents_unknown"),
                        w.uint("agents_pending"),  w.uint("groups_seq"),
-                       w.uint("master_groups_seq"), w.boolean("groups_digest_match")};
+                       w.uint("master_groups_seq"), w.boolean("groups_digest_match"),
+                       w.uint("files_seq"), w.uint("master_files_seq"),
+                       w.boolean("files_digest_match"), w.real("integrity_start"),
+                       w.real("integrity_end"), w.uint("files_created"),
+                       w.uint("files_updated"), w.uint("files_deleted")};
         if (!w.status().ok()) return w.status();
         m.workers.push_back(std::move(h));
       }

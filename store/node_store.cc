@@ -12,7 +12,7 @@ namespace {
 constexpr const char* kMeta = "meta";  // identity, schema version, stream positions
 // Column family names by Table, in enum order; handle i + 2 (after default and meta).
 constexpr const char* kTables[] = {"agents", "agent_counters", "agent_pending", "groups",
-                                   "log.groups"};
+                                   "log.groups", "files", "log.files"};
 
 Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
   Result<std::uint64_t> v = store::DecodeU64(s);

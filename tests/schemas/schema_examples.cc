@@ -40,7 +40,8 @@ AgentState SampleState() {
 int main() {
   Print(Hello{"wazuh", "worker-1", 1, "zcluster 0.1.0"});
   Print(Welcome{"wazuh", "master", 1, "zcluster 0.1.0"});
-  Print(Keepalive{7, 42, 0x1234abcd5678ef90});
+  Print(Keepalive{7, 42, 0x1234abcd5678ef90, 17, 0x0f1e2d3c4b5a6978, 1764000000.5, 1764000000.75,
+                  2, 1, 0});
   Print(KeepaliveAck{7, false});
   Print(ErrorReply{Code::kFailedPrecondition,
                    "cluster name 'x' does not match the master's 'wazuh'", "hello"});
@@ -62,7 +63,7 @@ int main() {
                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"});
   Print(HealthQuery{});
   Print(Health{{WorkerHealth{"worker-1", 1764000060, 1764000000, 1764000000.25, 2000, 1, 0, 42,
-                             42, true}}});
+                             42, true, 17, 17, true, 1764000000.5, 1764000000.75, 2, 1, 0}}});
   Print(GroupsDelta{{{41, "001", {"default", "web"}}, {42, "002", {}}}});
   Print(StreamHeartbeat{"groups", 42});
   Print(GroupsSyncRequest{40});
@@ -73,5 +74,17 @@ int main() {
   Print(GroupsChanged{43, 1});
   Print(GroupTableQuery{});
   Print(GroupTable{42, {{"001", {"default", "web"}}}, {"default", "web"}});
+  const std::string hash(64, 'a');
+  FileEntry rule{"etc/rules/local_rules.xml", hash, 1024, 0660};
+  Print(FilesDelta{{{17, false, rule}, {18, true, {"etc/shared/web/old.conf", "", 0, 0}}}});
+  Print(FilesSyncRequest{16});
+  Print(FilesSync{18, false, {{17, false, rule}, {18, true, {"etc/shared/web/old.conf", "", 0, 0}}},
+                  {}});
+  Print(FilesSync{18, true, {}, {rule}});
+  Print(FileFetch{{{"etc/rules/local_rules.xml", hash, 0, 1048576}}});
+  Print(FileData{{{"etc/rules/local_rules.xml", hash, 0, 1024, false,
+                   std::string("\x28\xb5\x2f\xfd\x20\x02\x11\x00\x00\x6f\x6b", 11), 2}}});
+  Print(FileTableQuery{});
+  Print(FileTable{18, {rule}});
   return 0;
 }

@@ -30,6 +30,8 @@ struct Intervals {
   double keep_alive = 5;                           // worker → master keepalive period
   double max_allowed_time_without_keepalive = 15;  // master drops a silent worker after this
   double agents_disconnection_time = 600;          // worker marks a silent agent disconnected
+  double local_integrity = 5;   // master rescans its files this often (inotify acts at once)
+  double integrity_check = 5;   // worker rescans its copy this often and repairs drift
 };
 
 struct ClusterConfig {
@@ -47,6 +49,7 @@ struct ClusterConfig {
   int pub_hwm = 1000;               // <tuning><pub_hwm>: messages queued per subscriber
   int sub_hwm = 1000;               // <tuning><sub_hwm>: messages a worker queues unread
   int delta_batch = 5000;           // <tuning><delta_batch>: changes per published delta
+  std::string reload_command;       // <reload_command>: worker, after rules/decoders/lists change
   std::optional<CurveFiles> curve;  // absent: keys derived from <key> (compatibility mode)
   Intervals intervals;
 

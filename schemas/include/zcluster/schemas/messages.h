@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "zcluster/schemas/agents.h"
+#include "zcluster/schemas/files.h"
 #include "zcluster/schemas/groups.h"
 #include "zcluster/schemas/status.h"
 
@@ -62,6 +63,11 @@ struct Keepalive {
   std::uint64_t n = 0;    // counts keepalives within a session; echoed by the ack
   std::uint64_t groups_seq = 0;     // the last groups-stream change the worker applied
   std::uint64_t groups_digest = 0;  // digest of its group table (see SCHEMAS.md)
+  std::uint64_t files_seq = 0;      // the last files-stream change the worker applied
+  std::uint64_t files_digest = 0;   // digest of the files on its disk
+  double integrity_start = 0;       // its last integrity sync (repair round), unix times
+  double integrity_end = 0;
+  std::uint64_t files_created = 0, files_updated = 0, files_deleted = 0;
   bool operator==(const Keepalive&) const = default;
 };
 
@@ -121,6 +127,11 @@ struct WorkerHealth {
   std::uint64_t groups_seq = 0;     // the worker's groups-stream position (its last keepalive)
   std::uint64_t master_groups_seq = 0;
   bool groups_digest_match = false; // same table as the master's at the same position
+  std::uint64_t files_seq = 0;
+  std::uint64_t master_files_seq = 0;
+  bool files_digest_match = false;  // same files on disk as the master's table
+  double integrity_start = 0, integrity_end = 0;
+  std::uint64_t files_created = 0, files_updated = 0, files_deleted = 0;
   bool operator==(const WorkerHealth&) const = default;
 };
 
@@ -136,7 +147,8 @@ using Message =
                  AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck, AgentsQuery,
                  AgentList, AgentAdd, AgentRemove, AgentEntry, HealthQuery, Health,
                  GroupsDelta, StreamHeartbeat, GroupsSyncRequest, GroupsSync, GroupAssign,
-                 GroupUnassign, GroupsChanged, GroupTableQuery, GroupTable>;
+                 GroupUnassign, GroupsChanged, GroupTableQuery, GroupTable, FilesDelta,
+                 FilesSyncRequest, FilesSync, FileFetch, FileData, FileTableQuery, FileTable>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;

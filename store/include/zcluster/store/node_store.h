@@ -33,6 +33,8 @@ enum class Table {
   kAgentPending,   // worker: agent id → change not yet acknowledged by the master
   kGroups,         // agent id → msgpack array of group names (master: the truth; worker: copy)
   kGroupsLog,      // master: sequence number (EncodeU64) → one change of the groups stream
+  kFiles,          // path → file metadata (master: with its stat cache; worker: expected)
+  kFilesLog,       // master: sequence number (EncodeU64) → one change of the files stream
 };
 
 // Writes that commit together or not at all.

@@ -1,0 +1,32 @@
+// inotify on the folders of the file set: any event makes the master rescan soon, so a rule edit
+// is published within milliseconds; the periodic rescan stays as the safety net (inotify queues
+// can overflow, and network filesystems send no events).
+#pragma once
+
+#include <string>
+
+#include "zcluster/nodes/file_set.h"
+#include "zcluster/schemas/status.h"
+
+namespace zcluster::nodes {
+
+class FileWatcher {
+ public:
+  static Result<FileWatcher> Open();
+  FileWatcher(FileWatcher&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileWatcher& operator=(FileWatcher&&) = delete;
+  ~FileWatcher();
+
+  // Watches every existing folder of the set (again after each scan: new subfolders).
+  void WatchAll(const std::string& home, const FileSet& set);
+  // Reads every pending event; true when there was any.
+  bool Drain();
+  int fd() const { return fd_; }
+
+ private:
+  explicit FileWatcher(int fd) : fd_(fd) {}
+  void WatchTree(const std::string& abs);
+  int fd_;
+};
+
+}  // namespace zcluster::nodes

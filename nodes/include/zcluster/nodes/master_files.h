@@ -1,0 +1,51 @@
+// The master's file-integrity flows (Wazuh's "Local integrity" and the sending side of
+// "Integrity sync"): rescans the file set (on inotify events and periodically), rehashes only
+// what changed, numbers each change on the files stream and stores it with its number in one
+// write (the stat cache too, so a restart does not rehash everything), and serves content to
+// workers in compressed chunks, checked against the version they ask for.
+//
+// Threading: owned by the master's loop thread.
+#pragma once
+
+#include <memory>
+
+#include "zcluster/nodes/cluster_log.h"
+#include "zcluster/nodes/file_scanner.h"
+#include "zcluster/schemas/messages.h"
+#include "zcluster/store/node_store.h"
+
+namespace zcluster::nodes {
+
+class MasterFiles {
+ public:
+  static constexpr std::uint64_t kLogKeep = 200000;
+  // A file modified less than this ago is left for the next scan: it may be mid-write.
+  static constexpr std::int64_t kSettleNs = 100'000'000;
+
+  static Result<std::unique_ptr<MasterFiles>> Load(store::NodeStore& store, FileScanner scanner,
+                                                   const Logger& log);
+
+  using Changes = std::vector<schemas::FileChange>;
+  // Rescans; returns the durable changes to publish. `unsettled` counts files still being
+  // written (rescan again soon).
+  Result<Changes> Rescan(std::size_t* unsettled);
+  Result<schemas::FilesSync> SyncFrom(std::uint64_t from) const;
+  schemas::FileData Serve(const schemas::FileFetch& fetch) const;
+  schemas::FileTable Table() const;
+  std::uint64_t seq() const { return seq_; }
+  std::uint64_t digest() const { return digest_; }
+
+ private:
+  MasterFiles(store::NodeStore& store, FileScanner scanner, const Logger& log)
+      : store_(store), scanner_(std::move(scanner)), log_(log) {}
+
+  store::NodeStore& store_;
+  FileScanner scanner_;
+  Logger log_;
+  std::map<std::string, schemas::FileEntry> files_;
+  std::uint64_t digest_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t log_first_ = 1;
+};
+
+}  // namespace zcluster::nodes

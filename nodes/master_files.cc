@@ -1,0 +1,195 @@
+#include "zcluster/nodes/master_files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <msgpack.hpp>
+
+namespace zcluster::nodes {
+namespace {
+
+constexpr const char* kStream = "files";
+
+std::string EncodeCached(const ScannedFile& f) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, std::make_tuple(f.entry.hash, f.entry.size, f.entry.mode, f.stat.size,
+                                   f.stat.mtime_ns, f.stat.inode));
+  return {b.data(), b.size()};
+}
+
+Result<ScannedFile> DecodeCached(std::string_view path, std::string_view bytes) {
+  try {
+    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+    auto t = h.get().as<std::tuple<std::string, std::uint64_t, std::uint32_t, std::uint64_t,
+                                   std::int64_t, std::uint64_t>>();
+    return ScannedFile{{std::string(path), std::get<0>(t), std::get<1>(t), std::get<2>(t)},
+                       {std::get<3>(t), std::get<4>(t), std::get<5>(t), std::get<2>(t)}};
+  } catch (const std::exception& e) {
+    return Status::DataLoss("files table entry '" + std::string(path) + "': " + e.what());
+  }
+}
+
+std::string EncodeChange(const schemas::FileChange& c) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, std::make_tuple(c.deleted, c.entry.path, c.entry.hash, c.entry.size,
+                                   c.entry.mode));
+  return {b.data(), b.size()};
+}
+
+Result<schemas::FileChange> DecodeChange(std::uint64_t seq, std::string_view bytes) {
+  try {
+    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+    auto t = h.get().as<std::tuple<bool, std::string, std::string, std::uint64_t, std::uint32_t>>();
+    return schemas::FileChange{seq, std::get<0>(t),
+                               {std::get<1>(t), std::get<2>(t), std::get<3>(t), std::get<4>(t)}};
+  } catch (const std::exception& e) {
+    return Status::DataLoss("files log entry " + std::to_string(seq) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MasterFiles>> MasterFiles::Load(store::NodeStore& store,
+                                                      FileScanner scanner, const Logger& log) {
+  std::unique_ptr<MasterFiles> m(new MasterFiles(store, std::move(scanner), log));
+  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kFiles, [&](std::string_view path,
+                                                             std::string_view value) {
+    Result<ScannedFile> f = DecodeCached(path, value);
+    if (!f.ok()) return f.status();
+    m->scanner_.Remember(*f);
+    m->files_.emplace(f->entry.path, f->entry);
+    return Status::Ok();
+  }));
+  m->digest_ = FileTableDigest(m->files_);
+  Result<std::uint64_t> seq = store.Position(kStream);
+  if (!seq.ok()) return seq.status();
+  m->seq_ = *seq;
+  bool first = true;
+  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kFilesLog, [&](std::string_view key,
+                                                                std::string_view) {
+    if (first) m->log_first_ = *store::DecodeU64(key);
+    first = false;
+    return Status::Ok();
+  }));
+  if (first) m->log_first_ = m->seq_ + 1;
+  return m;
+}
+
+Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled) {
+  std::vector<std::string> busy;
+  std::map<std::string, ScannedFile> now = scanner_.Scan(kSettleNs, &busy);
+  if (unsettled != nullptr) *unsettled = busy.size();
+  store::StoreBatch batch;
+  Changes changes;
+  std::uint64_t seq = seq_;
+  for (const auto& [path, f] : now) {
+    auto it = files_.find(path);
+    bool same = it != files_.end() && it->second == f.entry;
+    batch.Put(store::Table::kFiles, path, EncodeCached(f));  // the stat cache follows the disk
+    if (same) continue;
+    changes.push_back({++seq, false, f.entry});
+    batch.Put(store::Table::kFilesLog, store::EncodeU64(seq), EncodeChange(changes.back()));
+  }
+  for (const auto& [path, entry] : files_) {
+    if (now.count(path)) continue;
+    changes.push_back({++seq, true, {path, "", 0, 0}});
+    batch.Delete(store::Table::kFiles, path);
+    batch.Put(store::Table::kFilesLog, store::EncodeU64(seq), EncodeChange(changes.back()));
+  }
+  if (changes.empty() && now.size() == files_.size()) {
+    // Only stat-cache refreshes, if any: worth a write only when something moved.
+    return changes;
+  }
+  batch.SetPosition(kStream, seq);
+  std::uint64_t first = log_first_;
+  if (seq >= kLogKeep && seq - kLogKeep + 1 > first) {
+    first = seq - kLogKeep + 1;
+    batch.DeleteRange(store::Table::kFilesLog, store::EncodeU64(0), store::EncodeU64(first));
+  }
+  ZC_RETURN_IF_ERROR(store_.Write(batch));
+  for (const schemas::FileChange& c : changes) {
+    if (c.deleted) {
+      files_.erase(c.entry.path);
+    } else {
+      files_[c.entry.path] = c.entry;
+    }
+  }
+  digest_ = FileTableDigest(files_);
+  seq_ = seq;
+  log_first_ = first;
+  return changes;
+}
+
+Result<schemas::FilesSync> MasterFiles::SyncFrom(std::uint64_t from) const {
+  schemas::FilesSync sync;
+  sync.seq = seq_;
+  if (from == seq_) return sync;
+  if (from == 0 || from + 1 < log_first_ || from > seq_) {
+    sync.full = true;
+    for (const auto& [path, e] : files_) sync.files.push_back(e);
+    return sync;
+  }
+  ZC_RETURN_IF_ERROR(store_.Scan(store::Table::kFilesLog, store::EncodeU64(from + 1),
+                                 [&](std::string_view key, std::string_view value) {
+                                   Result<std::uint64_t> s = store::DecodeU64(key);
+                                   if (!s.ok()) return s.status();
+                                   Result<schemas::FileChange> c = DecodeChange(*s, value);
+                                   if (!c.ok()) return c.status();
+                                   sync.changes.push_back(std::move(c).value());
+                                   return Status::Ok();
+                                 }));
+  if (sync.changes.size() != seq_ - from) {
+    return Status::DataLoss("files log is missing entries after " + std::to_string(from));
+  }
+  return sync;
+}
+
+schemas::FileData MasterFiles::Serve(const schemas::FileFetch& fetch) const {
+  schemas::FileData data;
+  std::size_t budget = 16 << 20;  // raw bytes per reply, within ZMQ_MAXMSGSIZE
+  for (const schemas::ChunkRequest& q : fetch.chunks) {
+    schemas::FileChunk c{q.path, q.hash, q.offset, 0, false, "", 0};
+    auto it = files_.find(q.path);
+    if (it == files_.end() || it->second.hash != q.hash || budget == 0) {
+      c.stale = it == files_.end() || it->second.hash != q.hash;
+      if (!c.stale) continue;  // over budget: the worker asks again
+      data.chunks.push_back(std::move(c));
+      continue;
+    }
+    c.size = it->second.size;
+    std::uint64_t length = std::min<std::uint64_t>({q.length, schemas::kMaxChunkBytes, budget});
+    if (q.offset > c.size) length = 0;
+    length = std::min<std::uint64_t>(length, c.size - std::min(q.offset, c.size));
+    std::string raw(length, '\0');
+    int fd = ::open((scanner_.home() + "/" + q.path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t n = fd < 0 ? -1 : ::pread(fd, raw.data(), length, static_cast<off_t>(q.offset));
+    if (fd >= 0) ::close(fd);
+    if (n != static_cast<ssize_t>(length)) {
+      c.stale = true;  // changed or vanished since the last scan: the next change will say
+      data.chunks.push_back(std::move(c));
+      continue;
+    }
+    // Compressed: rules and lists are text; level 1 costs little CPU.
+    c.data.resize(ZSTD_compressBound(raw.size()));
+    std::size_t z = ZSTD_compress(c.data.data(), c.data.size(), raw.data(), raw.size(), 1);
+    if (ZSTD_isError(z)) {
+      c.stale = true;
+      c.data.clear();
+    } else {
+      c.data.resize(z);
+      c.raw_length = length;
+    }
+    budget -= length;
+    data.chunks.push_back(std::move(c));
+  }
+  return data;
+}
+
+schemas::FileTable MasterFiles::Table() const {
+  schemas::FileTable t{seq_, {}};
+  for (const auto& [path, e] : files_) t.files.push_back(e);
+  return t;
+}
+
+}  // namespace zcluster::nodes
