@@ -127,7 +127,10 @@ std::string Cluster::Configure(const std::string& name, const NodeOptions& o) {
        << "    <intervals><keep_alive>" << o.keep_alive << "</keep_alive>"
        << "<max_allowed_time_without_keepalive>" << o.max_silence
        << "</max_allowed_time_without_keepalive><agents_disconnection_time>"
-       << o.agents_disconnection_time << "</agents_disconnection_time></intervals>\n"
+       << o.agents_disconnection_time << "</agents_disconnection_time><local_integrity>"
+       << o.local_integrity << "</local_integrity><integrity_check>" << o.integrity_check
+       << "</integrity_check></intervals>\n"
+       << "    " << o.extra << "\n"
        << "  </cluster>\n</ossec_config>\n";
   WriteFile(ConfigPath(name), conf.str());
   return ConfigPath(name);

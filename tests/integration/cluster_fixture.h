@@ -24,6 +24,9 @@ struct NodeOptions {
   double keep_alive = 0.5;
   double max_silence = 2;
   double agents_disconnection_time = 600;
+  double local_integrity = 5;
+  double integrity_check = 5;
+  std::string extra;  // more XML inside <cluster>
 };
 
 struct RunResult {
