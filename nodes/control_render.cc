@@ -57,6 +57,15 @@ std::string GroupsState(const schemas::WorkerHealth& w) {
   return "ahead";
 }
 
+// "in sync" when the worker's files equal the master's table, else how far behind or "differs".
+std::string FilesState(const schemas::WorkerHealth& w) {
+  if (w.files_digest_match) return "in sync";
+  if (w.files_seq < w.master_files_seq) {
+    return fmt::format("behind by {}", w.master_files_seq - w.files_seq);
+  }
+  return "differs";
+}
+
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& s : items) out += (out.empty() ? "" : ",") + s;
@@ -121,12 +130,17 @@ schemas::AgentList FilterAgents(schemas::AgentList list, const std::vector<std::
 std::string RenderHealthTable(const schemas::Health& health) {
   std::vector<std::vector<std::string>> rows{{"WORKER", "LAST-KEEPALIVE", "AGENT-SYNC-START",
                                               "AGENT-SYNC-END", "AGENTS-SENT", "UNKNOWN",
-                                              "PENDING", "GROUPS"}};
+                                              "PENDING", "GROUPS", "FILES",
+                                              "LAST-INTEGRITY-SYNC"}};
   for (const schemas::WorkerHealth& w : health.workers) {
     rows.push_back({w.name, When(w.last_keepalive), When(w.agent_sync_start),
                     When(w.agent_sync_end), std::to_string(w.agents_sent),
                     std::to_string(w.agents_unknown), std::to_string(w.agents_pending),
-                    GroupsState(w)});
+                    GroupsState(w), FilesState(w),
+                    w.integrity_end > 0
+                        ? fmt::format("{} (+{} ~{} -{})", When(w.integrity_end), w.files_created,
+                                      w.files_updated, w.files_deleted)
+                        : "-"});
   }
   return Table(rows);
 }
@@ -141,6 +155,22 @@ std::string RenderGroupTableJson(const schemas::GroupTable& table) {
   nlohmann::json groups = nlohmann::json::object();
   for (const auto& [agent, list] : table.groups) groups[agent] = list;
   return nlohmann::json{{"seq", table.seq}, {"groups", groups}}.dump() + "\n";
+}
+
+std::string RenderFileTable(const schemas::FileTable& table) {
+  std::vector<std::vector<std::string>> rows{{"PATH", "SIZE", "MODE", "HASH"}};
+  for (const schemas::FileEntry& f : table.files) {
+    rows.push_back({f.path, std::to_string(f.size), fmt::format("{:04o}", f.mode), f.hash});
+  }
+  return fmt::format("seq {}\n", table.seq) + Table(rows);
+}
+
+std::string RenderFileTableJson(const schemas::FileTable& table) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const schemas::FileEntry& f : table.files) {
+    files.push_back({{"path", f.path}, {"hash", f.hash}, {"size", f.size}, {"mode", f.mode}});
+  }
+  return nlohmann::json{{"seq", table.seq}, {"files", files}}.dump() + "\n";
 }
 
 std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group,
@@ -176,7 +206,15 @@ std::string RenderHealthJson(const schemas::Health& health) {
                                             {"pending", w.agents_pending}}},
                        {"groups", {{"seq", w.groups_seq},
                                    {"master_seq", w.master_groups_seq},
-                                   {"state", GroupsState(w)}}}});
+                                   {"state", GroupsState(w)}}},
+                       {"files", {{"seq", w.files_seq},
+                                  {"master_seq", w.master_files_seq},
+                                  {"state", FilesState(w)},
+                                  {"integrity_sync", {{"start", w.integrity_start},
+                                                      {"end", w.integrity_end},
+                                                      {"created", w.files_created},
+                                                      {"updated", w.files_updated},
+                                                      {"deleted", w.files_deleted}}}}}});
   }
   return nlohmann::json{{"workers", workers}}.dump() + "\n";
 }

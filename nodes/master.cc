@@ -76,17 +76,13 @@ struct Master::Impl {
       return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
     }
     if (const auto* request = std::get_if<schemas::FilesSyncRequest>(&m)) {
-      Result<schemas::FilesSync> sync = files->SyncFrom(request->from);
-      if (!sync.ok()) {
-        return reply(schemas::ErrorReply{sync.status().code(), sync.status().message(), type});
+      if (!files->ready()) {
+        // Answered once the first scan is committed (Rescan).
+        waiting_file_syncs.push_back({env.routing_id, *worker, request->from});
+        return;
       }
-      log.WithTag("Worker " + *worker)
-          .At(sync->full || !sync->changes.empty() ? LogLevel::kInfo : LogLevel::kDebug,
-              "Integrity check", "Sync from {}: {} to {}", request->from,
-              sync->full ? fmt::format("whole table, {} files", sync->files.size())
-                         : fmt::format("{} changes", sync->changes.size()),
-              sync->seq);
-      return reply(*sync);
+      AnswerFilesSync(env.routing_id, *worker, request->from);
+      return;
     }
     if (const auto* fetch = std::get_if<schemas::FileFetch>(&m)) return reply(files->Serve(*fetch));
     if (const auto* request = std::get_if<schemas::GroupsSyncRequest>(&m)) {
@@ -156,6 +152,30 @@ struct Master::Impl {
     next_heartbeat = SteadyClock::now() + std::chrono::seconds(1);
   }
 
+  struct WaitingSync {
+    std::string routing_id, worker;
+    std::uint64_t from;
+  };
+  std::vector<WaitingSync> waiting_file_syncs;
+
+  void AnswerFilesSync(const std::string& routing_id, const std::string& worker,
+                       std::uint64_t from) {
+    Result<schemas::FilesSync> sync = files->SyncFrom(from);
+    schemas::Message reply =
+        sync.ok() ? schemas::Message(*sync)
+                  : schemas::ErrorReply{sync.status().code(), sync.status().message(),
+                                        "files_sync_request"};
+    if (sync.ok()) {
+      log.WithTag("Worker " + worker)
+          .At(sync->full || !sync->changes.empty() ? LogLevel::kInfo : LogLevel::kDebug,
+              "Integrity check", "Sync from {}: {} to {}", from,
+              sync->full ? fmt::format("whole table, {} files", sync->files.size())
+                         : fmt::format("{} changes", sync->changes.size()),
+              sync->seq);
+    }
+    router->Send(routing_id, schemas::Encode(reply)).IgnoreError();  // gone: it asks again
+  }
+
   // Local integrity: rescans the file set and publishes what changed.
   void Rescan(SteadyClock::time_point now) {
     if (watcher && watcher->Drain()) {
@@ -174,6 +194,10 @@ struct Master::Impl {
     if (!changes.ok()) {
       log.Error("Local integrity", "{}", changes.status().ToString());
       return;
+    }
+    if (files->ready()) {
+      for (const WaitingSync& w : waiting_file_syncs) AnswerFilesSync(w.routing_id, w.worker, w.from);
+      waiting_file_syncs.clear();
     }
     if (changes->empty()) return;
     std::size_t deleted = 0;

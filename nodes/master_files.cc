@@ -80,6 +80,15 @@ Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled) {
   std::vector<std::string> busy;
   std::map<std::string, ScannedFile> now = scanner_.Scan(kSettleNs, &busy);
   if (unsettled != nullptr) *unsettled = busy.size();
+  // While files are being written the table is not published at all (for up to kMaxDefer):
+  // a table without a file that is merely mid-write would make workers delete their copy.
+  auto mono = SteadyClock::now();
+  if (!busy.empty()) {
+    if (deferring_since_ == SteadyClock::time_point{}) deferring_since_ = mono;
+    if (mono - deferring_since_ < kMaxDefer) return Changes{};
+  }
+  deferring_since_ = {};
+  ready_ = true;
   store::StoreBatch batch;
   Changes changes;
   std::uint64_t seq = seq_;

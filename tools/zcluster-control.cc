@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
   app.add_option("--filter-status", statuses, "with -a: only these statuses (also -fs)");
   app.add_flag("-i,--health", health, "per-worker health (master)");
   app.add_flag("--json", json, "print JSON instead of a table");
-  app.add_option("--local", local, "this node's own table: 'groups'")
-      ->check(CLI::IsMember({"groups"}));
+  app.add_option("--local", local, "this node's own table: 'groups' or 'files'")
+      ->check(CLI::IsMember({"groups", "files"}));
   app.add_option("--timeout", timeout_ms, "milliseconds to wait for the node")
       ->check(CLI::Range(1, 600000))->capture_default_str();
   CLI::App* agent = app.add_subcommand("agent", "register or remove agents (master)");
@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   if (list_nodes) request = schemas::NodesQuery{};
   else if (list_agents) request = schemas::AgentsQuery{};
   else if (health) request = schemas::HealthQuery{};
+  else if (local == "files") request = schemas::FileTableQuery{};
   else if (!local.empty() || glist->parsed()) request = schemas::GroupTableQuery{};
   else if (add->parsed()) request = schemas::AgentAdd{name, ip, groups};
   else if (remove->parsed()) request = schemas::AgentRemove{id};
@@ -103,6 +104,8 @@ int main(int argc, char** argv) {
     out = glist->parsed() ? nodes::RenderGroupList(*table, group, json)
           : json          ? nodes::RenderGroupTableJson(*table)
                           : nodes::RenderGroupTable(*table);
+  } else if (const auto* ft = std::get_if<schemas::FileTable>(&*reply)) {
+    out = json ? nodes::RenderFileTableJson(*ft) : nodes::RenderFileTable(*ft);
   } else if (const auto* changed = std::get_if<schemas::GroupsChanged>(&*reply)) {
     out = fmt::format("{} agents changed; groups stream at {}.\n", changed->changed, changed->seq);
   } else if (const auto* entry = std::get_if<schemas::AgentEntry>(&*reply)) {

@@ -142,13 +142,18 @@ TEST_CASE("an agent the master does not know is not saved and is reported back",
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(10);
   StartCluster(c, agents);
-  // Removed on the master after the workers got their copy: the seed's case.
+  // The seed's case: removed on the master while a worker still has the old client.keys. The
+  // files stream closes that window within milliseconds, so the test holds it open: w1 is down
+  // during the removal and the master is frozen while agents report to the restarted w1.
+  c.Kill("w1", SIGTERM);
   RunResult removed = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "agent", "remove",
                              agents.entries()[3].id});
   REQUIRE(removed.exit_code == 0);
   CHECK(removed.output == "Agent 004 'agent-3' removed.\n");
-
+  c.Signal("master", SIGSTOP);
+  c.Start("w1");
   Result<nodes::AgentSimResult> r = nodes::RunAgentSimulation(agents, SimTo(c, "w1"));
+  c.Signal("master", SIGCONT);
   REQUIRE(r.ok());
   CHECK(r->truth.size() == 10);  // the worker still knows agent 004 and acknowledges it
   REQUIRE(c.WaitForLog("w1", "The master does not know 1 agents (first: 004)", 15s));
@@ -276,6 +281,7 @@ TEST_CASE("silent agents become disconnected and a new registration shows up at 
                          "127.0.0.1:" + std::to_string(c.AgentPort("w1")), "--server-key",
                          c.KeyPrefix("w1") + ".pub", "--keys", c.Home("w1") + "/etc/client.keys",
                          "--truth", truth_path});
+  INFO(sim.output);
   REQUIRE(sim.exit_code == 0);
   CHECK(sim.output.find("agents 20, reports sent 20, acknowledged 20, errors 0") == 0);
   nlohmann::json truth = nlohmann::json::parse(ReadFile(truth_path));

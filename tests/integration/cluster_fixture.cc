@@ -160,6 +160,10 @@ void Cluster::Kill(const std::string& name, int signal) {
   pids_[name] = -1;
 }
 
+void Cluster::Signal(const std::string& name, int signal) {
+  REQUIRE(::kill(pids_.at(name), signal) == 0);
+}
+
 bool Cluster::Running(const std::string& name) {
   pid_t pid = pids_.at(name);
   return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0;

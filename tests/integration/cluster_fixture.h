@@ -45,7 +45,8 @@ class Cluster {
   void Authorize(const std::string& worker_key_name);
   // Starts `zclusterd -f -c` for a configured node; returns its pid.
   pid_t Start(const std::string& name);
-  void Kill(const std::string& name, int signal);
+  void Kill(const std::string& name, int signal);  // and waits for the process to end
+  void Signal(const std::string& name, int signal);  // SIGSTOP, SIGCONT: the process lives on
   bool Running(const std::string& name);
   pid_t Pid(const std::string& name) const { return pids_.at(name); }
 

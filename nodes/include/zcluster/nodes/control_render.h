@@ -30,6 +30,10 @@ std::string RenderHealthJson(const schemas::Health& health);
 // A node's own group table: AGENT GROUPS rows; JSON {"seq":N,"groups":{"001":["default"],…}}.
 std::string RenderGroupTable(const schemas::GroupTable& table);
 std::string RenderGroupTableJson(const schemas::GroupTable& table);
+// A node's file table: PATH SIZE MODE HASH rows; JSON {"seq":N,"files":[{"path","hash","size",
+// "mode"},…]} with mode as an integer (0660 is 432).
+std::string RenderFileTable(const schemas::FileTable& table);
+std::string RenderFileTableJson(const schemas::FileTable& table);
 // `group list`: GROUP AGENTS rows for every group (defined or in use); with `group`, the ids of
 // its agents, one per line. JSON: {"groups":{"default":["001",…],…}}.
 std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group,

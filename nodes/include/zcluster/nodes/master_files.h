@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/cluster_log.h"
 #include "zcluster/nodes/file_scanner.h"
 #include "zcluster/schemas/messages.h"
@@ -34,6 +35,9 @@ class MasterFiles {
   schemas::FileTable Table() const;
   std::uint64_t seq() const { return seq_; }
   std::uint64_t digest() const { return digest_; }
+  // False until the first complete scan of this process is committed: before it the table may
+  // lack files that exist (e.g. being written at start-up), and must not be handed to workers.
+  bool ready() const { return ready_; }
 
  private:
   MasterFiles(store::NodeStore& store, FileScanner scanner, const Logger& log)
@@ -46,6 +50,10 @@ class MasterFiles {
   std::uint64_t digest_ = 0;
   std::uint64_t seq_ = 0;
   std::uint64_t log_first_ = 1;
+  // Publishing waits for files being written to settle, but never longer than this.
+  static constexpr std::chrono::seconds kMaxDefer{2};
+  SteadyClock::time_point deferring_since_{};
+  bool ready_ = false;
 };
 
 }  // namespace zcluster::nodes
