@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "zcluster/schemas/files.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::nodes {
@@ -178,7 +179,7 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   ZC_RETURN_IF_ERROR(CheckOnly(block, "", {"name", "node_name", "node_type", "key", "port",
                                            "bind_addr", "nodes", "hidden", "disabled", "home",
                                            "curve", "intervals", "agent_port", "tuning",
-                                           "reload_command"}));
+                                           "reload_command", "sync_files"}));
 
   ClusterConfig c;
   if (auto n = block.child("name")) c.name = Text(n);
@@ -202,6 +203,30 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   }
   if (auto n = block.child("bind_addr")) c.bind_addr = Text(n);
   if (auto n = block.child("reload_command")) c.reload_command = Text(n);
+  if (auto n = block.child("sync_files")) {
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<sync_files>", {"folder", "file"}));
+    for (const pugi::xml_node& e : n.children()) {
+      if (e.type() != pugi::node_element) continue;
+      ClusterConfig::ExtraSync x;
+      x.path = Text(e);
+      x.folder = std::string_view(e.name()) == "folder";
+      std::string where = std::string("<sync_files><") + e.name() + ">";
+      if (!schemas::IsSafeRelativePath(x.path) || x.path.rfind("etc/", 0) != 0) {
+        return Bad(where, "must be a relative path under etc/, got '" + x.path + "'");
+      }
+      std::string mode = e.attribute("mode").as_string(x.folder ? "0660" : "0640");
+      unsigned long m = 0;
+      auto [end, ec] = std::from_chars(mode.data(), mode.data() + mode.size(), m, 8);
+      if (ec != std::errc() || end != mode.data() + mode.size() || m > 0777) {
+        return Bad(where, "mode must be octal permission bits like 0660, got '" + mode + "'");
+      }
+      x.mode = static_cast<std::uint32_t>(m);
+      std::string reload = e.attribute("reload").as_string("no");
+      if (reload != "yes" && reload != "no") return Bad(where, "reload must be yes or no");
+      x.reload = reload == "yes";
+      c.sync_files.push_back(std::move(x));
+    }
+  }
   if (auto n = block.child("agent_port")) {
     std::string v = Text(n);
     int port = 0;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "zcluster/nodes/cluster_config.h"
 #include "zcluster/schemas/files.h"
 
 namespace zcluster::nodes {
@@ -20,6 +21,14 @@ FileSet FileSet::Default() {
   set.Add({"etc/rules", true, 0660, false, true});
   set.Add({"etc/decoders", true, 0660, false, true});
   set.Add({"etc/lists", true, 0660, false, true});
+  return set;
+}
+
+FileSet FileSet::FromConfig(const ClusterConfig& config) {
+  FileSet set = Default();
+  for (const ClusterConfig::ExtraSync& x : config.sync_files) {
+    set.Add({x.path, x.folder, x.mode, false, x.reload});
+  }
   return set;
 }
 

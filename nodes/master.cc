@@ -186,7 +186,7 @@ struct Master::Impl {
     auto start = SteadyClock::now();
     std::size_t unsettled = 0;
     Result<MasterFiles::Changes> changes = files->Rescan(&unsettled);
-    if (watcher) watcher->WatchAll(config.home, FileSet::Default());
+    if (watcher) watcher->WatchAll(config.home, FileSet::FromConfig(config));
     next_rescan = now + std::chrono::duration_cast<SteadyClock::duration>(
                             std::chrono::duration<double>(config.intervals.local_integrity));
     // A file still being written is looked at again soon, and published once it has settled.
@@ -348,13 +348,13 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!groups.ok()) return groups.status();
   impl->groups = std::move(groups).value();
   Result<std::unique_ptr<MasterFiles>> files = MasterFiles::Load(
-      *impl->store, FileScanner(config.home, FileSet::Default()), impl->log);
+      *impl->store, FileScanner(config.home, FileSet::FromConfig(config)), impl->log);
   if (!files.ok()) return files.status();
   impl->files = std::move(files).value();
   Result<FileWatcher> watcher = FileWatcher::Open();
   if (watcher.ok()) {
     impl->watcher.emplace(std::move(watcher).value());
-    impl->watcher->WatchAll(config.home, FileSet::Default());
+    impl->watcher->WatchAll(config.home, FileSet::FromConfig(config));
   } else {
     impl->log.Warning("Local integrity", "No inotify ({}): rescanning every {}s only",
                       watcher.status().message(), config.intervals.local_integrity);

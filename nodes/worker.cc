@@ -267,7 +267,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   WorkerFilesParams file_params;
   file_params.reload_command = config.reload_command;
   Result<std::unique_ptr<WorkerFiles>> files = WorkerFiles::Load(
-      *impl->store, FileScanner(config.home, FileSet::Default()), impl->log, file_params);
+      *impl->store, FileScanner(config.home, FileSet::FromConfig(config)), impl->log, file_params);
   if (!files.ok()) return files.status();
   impl->files = std::move(files).value();
 

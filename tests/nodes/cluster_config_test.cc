@@ -138,3 +138,23 @@ TEST_CASE("the file must hold exactly one well-formed <cluster> block", "[nodes]
         "config: more than one <cluster> block");
   CHECK(LoadClusterConfig("/nonexistent/ossec.conf").status().code() == Code::kNotFound);
 }
+
+TEST_CASE("sync_files adds paths to Wazuh's file set", "[nodes][config]") {
+  const std::string key = "<key>" + kKey + "</key>";
+  Result<ClusterConfig> c = Parse(key + "<sync_files><folder mode=\"0640\" reload=\"yes\">etc/extra"
+                                        "</folder><file>etc/local.conf</file></sync_files>");
+  REQUIRE(c.ok());
+  REQUIRE(c->sync_files.size() == 2);
+  CHECK(c->sync_files[0].mode == 0640);
+  CHECK(c->sync_files[0].reload);
+  CHECK_FALSE(c->sync_files[1].folder);
+  CHECK(c->sync_files[1].mode == 0640);
+  CHECK(Error(key + "<sync_files><folder>../etc</folder></sync_files>").find("<sync_files><folder>") !=
+        std::string::npos);
+  CHECK(Error(key + "<sync_files><folder>var/db</folder></sync_files>").find("under etc/") !=
+        std::string::npos);
+  CHECK(Error(key + "<sync_files><file mode=\"999\">etc/x</file></sync_files>").find("mode") !=
+        std::string::npos);
+  CHECK(Error(key + "<sync_files><dir>etc/x</dir></sync_files>") ==
+        "config: unknown element <cluster><sync_files><dir>");
+}

@@ -1,4 +1,5 @@
 #include "zcluster/nodes/file_set.h"
+#include "zcluster/nodes/cluster_config.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -96,4 +97,14 @@ TEST_CASE("the file table digest changes with any hash or mode", "[nodes][files]
   b = a;
   b.erase("etc/rules/b");
   CHECK(FileTableDigest(a) != FileTableDigest(b));
+}
+
+TEST_CASE("a config's sync_files join the set", "[nodes][files]") {
+  ClusterConfig config;
+  config.sync_files.push_back({"etc/extra", true, 0640, true});
+  FileSet set = FileSet::FromConfig(config);
+  REQUIRE(set.Match("etc/extra/a.conf") != nullptr);
+  CHECK(set.Match("etc/extra/a.conf")->mode == 0640);
+  CHECK(set.Match("etc/extra/a.conf")->reload);
+  CHECK(set.Match("etc/rules/a.xml") != nullptr);
 }

@@ -50,6 +50,15 @@ struct ClusterConfig {
   int sub_hwm = 1000;               // <tuning><sub_hwm>: messages a worker queues unread
   int delta_batch = 5000;           // <tuning><delta_batch>: changes per published delta
   std::string reload_command;       // <reload_command>: worker, after rules/decoders/lists change
+  // <sync_files>: more paths to keep identical, beside Wazuh's set (see FileSet::Default):
+  // <folder mode="0660" reload="no">etc/extra</folder>, <file mode="0640">etc/x.conf</file>.
+  struct ExtraSync {
+    std::string path;
+    bool folder = true;
+    std::uint32_t mode = 0660;
+    bool reload = false;
+  };
+  std::vector<ExtraSync> sync_files;
   std::optional<CurveFiles> curve;  // absent: keys derived from <key> (compatibility mode)
   Intervals intervals;
 

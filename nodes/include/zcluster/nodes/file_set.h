@@ -27,6 +27,8 @@ inline constexpr const char* kDownloadSuffix = ".zc-tmp";
 class FileSet {
  public:
   static FileSet Default();
+  // Wazuh's set plus the config's <sync_files>.
+  static FileSet FromConfig(const struct ClusterConfig& config);
   void Add(FileSetEntry entry) { entries_.push_back(std::move(entry)); }
 
   // The entry a relative path belongs to, or nullopt (not synced, or excluded).
