@@ -2,7 +2,8 @@
 # README command (a): install what is missing, build, then run a demo cluster on loopback — a
 # master and two workers, each with its own fresh CURVE key pair in a temporary folder — and
 # show `zcluster-control -l`; then simulated agents report to both workers and the master
-# shows them with `zcluster-control -a` and `-i`; a group change reaches both workers. Everything is stopped and removed at the end (KEEP=1 keeps it).
+# shows them with `zcluster-control -a` and `-i`; a group change and a rule edit
+# reach both workers. Everything is stopped and removed at the end (KEEP=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -80,13 +81,15 @@ echo
 echo "\$ zcluster-control -c $demo/master/etc/ossec.conf -l"
 "$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" -l
 
-# Agents: register 10 on the master, give the workers a copy of client.keys (the file-integrity
-# flow will do that by itself), and let simulated agents report: 001-005 to w1, 006-010 to w2.
+# Agents: register 10 on the master; the files stream brings client.keys to both workers; then
+# simulated agents report: 001-005 to w1, 006-010 to w2.
 for i in $(seq 1 10); do
   "$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" agent add "agent-$i" >/dev/null
 done
 keys=$demo/master/etc/client.keys
-for n in w1 w2; do mkdir -p "$demo/$n/etc"; cp "$keys" "$demo/$n/etc/client.keys"; done
+for n in w1 w2; do
+  for _ in $(seq 100); do cmp -s "$keys" "$demo/$n/etc/client.keys" && break; sleep 0.1; done
+done
 head -n 5 "$keys" > "$demo/agents-w1.keys"
 tail -n 5 "$keys" > "$demo/agents-w2.keys"
 echo
@@ -131,3 +134,22 @@ done
 echo
 echo "\$ zcluster-control -c $demo/master/etc/ossec.conf group list"
 "$bin/zcluster-control" -c "$demo/master/etc/ossec.conf" group list
+
+# Files: edit a rule on the master; inotify sees it, the files stream announces it, both workers
+# fetch it and rename it into place.
+rule='<group name="demo"><rule id="100100" level="5"><match>zcluster demo</match></rule></group>'
+echo
+echo "\$ echo '$rule' > $demo/master/etc/rules/local_rules.xml"
+mkdir -p "$demo/master/etc/rules"
+echo "$rule" > "$demo/master/etc/rules/local_rules.xml"
+for n in w1 w2; do
+  for _ in $(seq 100); do
+    [ -f "$demo/$n/etc/rules/local_rules.xml" ] && cmp -s "$demo/master/etc/rules/local_rules.xml" "$demo/$n/etc/rules/local_rules.xml" && break
+    sleep 0.1
+  done
+  echo "\$ cat $demo/$n/etc/rules/local_rules.xml   # on $n"
+  cat "$demo/$n/etc/rules/local_rules.xml"
+done
+echo
+echo "\$ grep 'Integrity sync' $demo/w1/logs/cluster.log | tail -n 2"
+grep 'Integrity sync' "$demo/w1/logs/cluster.log" | tail -n 2
