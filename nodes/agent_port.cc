@@ -1,18 +1,7 @@
 #include "zcluster/nodes/agent_port.h"
 
-#include <sys/stat.h>
 
 namespace zcluster::nodes {
-namespace {
-
-std::string Stamp(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "missing";
-  return fmt::format("{}:{}.{}:{}", st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
-}
-
-}  // namespace
-
 Result<std::unique_ptr<AgentPort>> AgentPort::Bind(zmq::context_t& ctx,
                                                    const bus::ZapAuthenticator& zap,
                                                    const bus::CurveKeyPair& keys,
@@ -33,7 +22,7 @@ Result<std::unique_ptr<AgentPort>> AgentPort::Bind(zmq::context_t& ctx,
 }
 
 Result<bool> AgentPort::ReloadKeysIfChanged() {
-  std::string stamp = Stamp(path_);
+  std::string stamp = FileChangeStamp(path_);
   if (stamp == keys_stamp_) return false;
   Result<ClientKeys> keys = ClientKeys::Load(path_);
   if (!keys.ok()) return keys.status();

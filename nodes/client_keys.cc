@@ -37,6 +37,12 @@ std::string NewKey() {
 
 }  // namespace
 
+std::string FileChangeStamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "missing";
+  return fmt::format("{}:{}.{}:{}", st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
+}
+
 Result<ClientKeys> ClientKeys::Parse(const std::string& text) {
   ClientKeys keys;
   std::istringstream in(text);

@@ -30,7 +30,6 @@ schemas::NodeList MasterFirst(schemas::NodeList list) {
   return list;
 }
 
-
 // Columns padded to their widest cell, two spaces apart; the last column unpadded.
 std::string Table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> width;
@@ -221,24 +220,13 @@ std::string RenderHealthJson(const schemas::Health& health) {
 
 std::string RenderNodesTable(const schemas::NodeList& unsorted) {
   schemas::NodeList list = MasterFirst(unsorted);
-  std::vector<std::array<std::string, 5>> rows{
+  std::vector<std::vector<std::string>> rows{
       {"NAME", "TYPE", "VERSION", "ADDRESS", "LAST-KEEPALIVE (UTC)"}};
   for (const schemas::NodeInfo& n : list.nodes) {
     rows.push_back({n.name, n.type, n.version, n.address,
                     UtcTime(n.last_keepalive, "%Y/%m/%d %H:%M:%S")});
   }
-  std::array<std::size_t, 5> width{};
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      out += i + 1 < r.size() ? fmt::format("{:<{}}  ", r[i], width[i]) : r[i];
-    }
-    out += "\n";
-  }
-  return out;
+  return Table(rows);
 }
 
 std::string RenderNodesJson(const schemas::NodeList& unsorted) {

@@ -1,17 +1,10 @@
 #include "zcluster/nodes/master_agents.h"
 
-#include <sys/stat.h>
 
 #include <fmt/format.h>
 
 namespace zcluster::nodes {
 namespace {
-
-std::string Stamp(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "missing";
-  return fmt::format("{}:{}.{}:{}", st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
-}
 
 // A new round when a worker has been quiet this long: its sync finished earlier.
 constexpr auto kRoundGap = std::chrono::seconds(1);
@@ -36,7 +29,7 @@ Result<std::unique_ptr<MasterAgents>> MasterAgents::Load(store::NodeStore& store
 }
 
 Status MasterAgents::LoadRegistry() {
-  std::string stamp = Stamp(path_);
+  std::string stamp = FileChangeStamp(path_);
   Result<ClientKeys> keys = ClientKeys::Load(path_);
   if (!keys.ok()) return keys.status();
   registry_ = std::move(keys).value();
@@ -45,7 +38,7 @@ Status MasterAgents::LoadRegistry() {
 }
 
 Status MasterAgents::ReloadRegistryIfChanged() {
-  if (Stamp(path_) == registry_stamp_) return Status::Ok();
+  if (FileChangeStamp(path_) == registry_stamp_) return Status::Ok();
   ZC_RETURN_IF_ERROR(LoadRegistry());
   log_.Info("Main", "Reloaded client.keys: {} agents", registry_.active());
   return Status::Ok();
@@ -118,7 +111,7 @@ Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std
   if (!added.ok()) return added.status();
   ZC_RETURN_IF_ERROR(next.Save(path_));
   registry_ = std::move(next);
-  registry_stamp_ = Stamp(path_);
+  registry_stamp_ = FileChangeStamp(path_);
   log_.Info("Main", "Agent {} '{}' registered", added->id, added->name);
   return schemas::AgentEntry{added->id, added->name, added->ip, added->key};
 }
@@ -131,7 +124,7 @@ Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
   ZC_RETURN_IF_ERROR(next.Remove(id));
   ZC_RETURN_IF_ERROR(next.Save(path_));
   registry_ = std::move(next);
-  registry_stamp_ = Stamp(path_);
+  registry_stamp_ = FileChangeStamp(path_);
   store::StoreBatch erase;
   erase.Delete(store::Table::kAgents, id);
   ZC_RETURN_IF_ERROR(store_.Write(erase));

@@ -19,6 +19,9 @@ struct ClientKey {
   bool removed = false;
 };
 
+// Size, mtime and inode of a file ("missing" when absent): a change means "read it again".
+std::string FileChangeStamp(const std::string& path);
+
 class ClientKeys {
  public:
   // A missing file is an empty registry; a malformed line is InvalidArgument naming the line.
