@@ -1,7 +1,7 @@
 #include "zcluster/nodes/agent_port.h"
 
-
 namespace zcluster::nodes {
+
 Result<std::unique_ptr<AgentPort>> AgentPort::Bind(zmq::context_t& ctx,
                                                    const bus::ZapAuthenticator& zap,
                                                    const bus::CurveKeyPair& keys,

@@ -1,6 +1,5 @@
 #include "zcluster/nodes/master_agents.h"
 
-
 #include <fmt/format.h>
 
 namespace zcluster::nodes {
