@@ -52,7 +52,10 @@ Result<schemas::FileChange> DecodeChange(std::uint64_t seq, std::string_view byt
 
 Result<std::unique_ptr<MasterFiles>> MasterFiles::Load(store::NodeStore& store,
                                                       FileScanner scanner, const Logger& log) {
-  std::unique_ptr<MasterFiles> m(new MasterFiles(store, std::move(scanner), log));
+  Result<StreamLog> stream = StreamLog::Load(store, store::Table::kFilesLog, kStream);
+  if (!stream.ok()) return stream.status();
+  std::unique_ptr<MasterFiles> m(
+      new MasterFiles(store, std::move(scanner), log, std::move(stream).value()));
   ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kFiles, [&](std::string_view path,
                                                              std::string_view value) {
     Result<ScannedFile> f = DecodeCached(path, value);
@@ -62,17 +65,6 @@ Result<std::unique_ptr<MasterFiles>> MasterFiles::Load(store::NodeStore& store,
     return Status::Ok();
   }));
   m->digest_ = FileTableDigest(m->files_);
-  Result<std::uint64_t> seq = store.Position(kStream);
-  if (!seq.ok()) return seq.status();
-  m->seq_ = *seq;
-  bool first = true;
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kFilesLog, [&](std::string_view key,
-                                                                std::string_view) {
-    if (first) m->log_first_ = *store::DecodeU64(key);
-    first = false;
-    return Status::Ok();
-  }));
-  if (first) m->log_first_ = m->seq_ + 1;
   return m;
 }
 
@@ -91,32 +83,27 @@ Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled) {
   ready_ = true;
   store::StoreBatch batch;
   Changes changes;
-  std::uint64_t seq = seq_;
+  std::vector<std::string> entries;
+  std::uint64_t seq = log_.seq();
   for (const auto& [path, f] : now) {
     auto it = files_.find(path);
     bool same = it != files_.end() && it->second == f.entry;
     batch.Put(store::Table::kFiles, path, EncodeCached(f));  // the stat cache follows the disk
     if (same) continue;
     changes.push_back({++seq, false, f.entry});
-    batch.Put(store::Table::kFilesLog, store::EncodeU64(seq), EncodeChange(changes.back()));
+    entries.push_back(EncodeChange(changes.back()));
   }
   for (const auto& [path, entry] : files_) {
     if (now.count(path)) continue;
     changes.push_back({++seq, true, {path, "", 0, 0}});
     batch.Delete(store::Table::kFiles, path);
-    batch.Put(store::Table::kFilesLog, store::EncodeU64(seq), EncodeChange(changes.back()));
+    entries.push_back(EncodeChange(changes.back()));
   }
-  if (changes.empty() && now.size() == files_.size()) {
-    // Only stat-cache refreshes, if any: worth a write only when something moved.
-    return changes;
-  }
-  batch.SetPosition(kStream, seq);
-  std::uint64_t first = log_first_;
-  if (seq >= kLogKeep && seq - kLogKeep + 1 > first) {
-    first = seq - kLogKeep + 1;
-    batch.DeleteRange(store::Table::kFilesLog, store::EncodeU64(0), store::EncodeU64(first));
-  }
+  // Only stat-cache refreshes, if any: worth a write only when something moved.
+  if (changes.empty()) return changes;
+  log_.Stage(batch, entries);
   ZC_RETURN_IF_ERROR(store_.Write(batch));
+  log_.Committed();
   for (const schemas::FileChange& c : changes) {
     if (c.deleted) {
       files_.erase(c.entry.path);
@@ -125,32 +112,24 @@ Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled) {
     }
   }
   digest_ = FileTableDigest(files_);
-  seq_ = seq;
-  log_first_ = first;
   return changes;
 }
 
 Result<schemas::FilesSync> MasterFiles::SyncFrom(std::uint64_t from) const {
   schemas::FilesSync sync;
-  sync.seq = seq_;
-  if (from == seq_) return sync;
-  if (from == 0 || from + 1 < log_first_ || from > seq_) {
+  sync.seq = log_.seq();
+  if (from == sync.seq) return sync;
+  if (log_.NeedsFull(from)) {
     sync.full = true;
     for (const auto& [path, e] : files_) sync.files.push_back(e);
     return sync;
   }
-  ZC_RETURN_IF_ERROR(store_.Scan(store::Table::kFilesLog, store::EncodeU64(from + 1),
-                                 [&](std::string_view key, std::string_view value) {
-                                   Result<std::uint64_t> s = store::DecodeU64(key);
-                                   if (!s.ok()) return s.status();
-                                   Result<schemas::FileChange> c = DecodeChange(*s, value);
-                                   if (!c.ok()) return c.status();
-                                   sync.changes.push_back(std::move(c).value());
-                                   return Status::Ok();
-                                 }));
-  if (sync.changes.size() != seq_ - from) {
-    return Status::DataLoss("files log is missing entries after " + std::to_string(from));
-  }
+  ZC_RETURN_IF_ERROR(log_.ReadAfter(from, [&](std::uint64_t seq, std::string_view entry) {
+    Result<schemas::FileChange> c = DecodeChange(seq, entry);
+    if (!c.ok()) return c.status();
+    sync.changes.push_back(std::move(c).value());
+    return Status::Ok();
+  }));
   return sync;
 }
 
@@ -196,7 +175,7 @@ schemas::FileData MasterFiles::Serve(const schemas::FileFetch& fetch) const {
 }
 
 schemas::FileTable MasterFiles::Table() const {
-  schemas::FileTable t{seq_, {}};
+  schemas::FileTable t{log_.seq(), {}};
   for (const auto& [path, e] : files_) t.files.push_back(e);
   return t;
 }

@@ -34,7 +34,10 @@ Result<schemas::GroupChange> DecodeChange(std::uint64_t seq, std::string_view by
 Result<std::unique_ptr<MasterGroups>> MasterGroups::Load(store::NodeStore& store,
                                                         std::string shared_dir,
                                                         const Logger& log) {
-  std::unique_ptr<MasterGroups> g(new MasterGroups(store, std::move(shared_dir), log));
+  Result<StreamLog> stream = StreamLog::Load(store, store::Table::kGroupsLog, kStream);
+  if (!stream.ok()) return stream.status();
+  std::unique_ptr<MasterGroups> g(
+      new MasterGroups(store, std::move(shared_dir), log, std::move(stream).value()));
   std::error_code ec;
   std::filesystem::create_directories(g->shared_dir_ + "/" + kDefaultGroup, ec);
   if (ec) return Status::Unavailable("cannot create " + g->shared_dir_ + "/default: " + ec.message());
@@ -43,17 +46,6 @@ Result<std::unique_ptr<MasterGroups>> MasterGroups::Load(store::NodeStore& store
     g->table_.Set(std::string(agent), DecodeGroupList(value));
     return Status::Ok();
   }));
-  Result<std::uint64_t> seq = store.Position(kStream);
-  if (!seq.ok()) return seq.status();
-  g->seq_ = *seq;
-  bool first = true;
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kGroupsLog, [&](std::string_view key,
-                                                                 std::string_view) {
-    if (first) g->log_first_ = *store::DecodeU64(key);
-    first = false;
-    return Status::Ok();
-  }));
-  if (first) g->log_first_ = g->seq_ + 1;
   return g;
 }
 
@@ -85,7 +77,8 @@ Result<MasterGroups::Changes> MasterGroups::Commit(
     std::vector<std::pair<std::string, std::vector<std::string>>> rows) {
   store::StoreBatch batch;
   Changes changes;
-  std::uint64_t seq = seq_;
+  std::vector<std::string> entries;
+  std::uint64_t seq = log_.seq();
   for (auto& [agent, groups] : rows) {
     const std::vector<std::string>* now = table_.Find(agent);
     if ((now == nullptr && groups.empty()) || (now != nullptr && *now == groups)) continue;
@@ -95,21 +88,15 @@ Result<MasterGroups::Changes> MasterGroups::Commit(
     } else {
       batch.Put(store::Table::kGroups, agent, EncodeGroupList(groups));
     }
-    batch.Put(store::Table::kGroupsLog, store::EncodeU64(c.seq), EncodeChange(c));
+    entries.push_back(EncodeChange(c));
     changes.push_back(std::move(c));
   }
   if (changes.empty()) return changes;
-  batch.SetPosition(kStream, seq);
-  std::uint64_t first = log_first_;
-  if (seq >= kLogKeep && seq - kLogKeep + 1 > first) {
-    first = seq - kLogKeep + 1;
-    batch.DeleteRange(store::Table::kGroupsLog, store::EncodeU64(0), store::EncodeU64(first));
-  }
+  log_.Stage(batch, entries);
   ZC_RETURN_IF_ERROR(store_.Write(batch));  // durable before anyone hears of it
+  log_.Committed();
   for (const schemas::GroupChange& c : changes) table_.Set(c.agent, c.groups);
-  seq_ = seq;
-  log_first_ = first;
-  log_.Debug("Local agent-groups", "{} changes, stream at {}", changes.size(), seq_);
+  logger_.Debug("Local agent-groups", "{} changes, stream at {}", changes.size(), log_.seq());
   return changes;
 }
 
@@ -167,32 +154,24 @@ Result<MasterGroups::Changes> MasterGroups::Forget(const std::string& agent) {
 
 Result<schemas::GroupsSync> MasterGroups::SyncFrom(std::uint64_t from) const {
   schemas::GroupsSync sync;
-  sync.seq = seq_;
-  if (from == seq_) return sync;
-  // Behind the log, or ahead of us (a master restored from an older state): the whole table.
-  if (from == 0 || from + 1 < log_first_ || from > seq_) {
+  sync.seq = log_.seq();
+  if (from == sync.seq) return sync;
+  if (log_.NeedsFull(from)) {
     sync.full = true;
     sync.groups = table_.rows();
     return sync;
   }
-  Status s = store_.Scan(store::Table::kGroupsLog, store::EncodeU64(from + 1),
-                         [&](std::string_view key, std::string_view value) {
-                           Result<std::uint64_t> seq = store::DecodeU64(key);
-                           if (!seq.ok()) return seq.status();
-                           Result<schemas::GroupChange> c = DecodeChange(*seq, value);
-                           if (!c.ok()) return c.status();
-                           sync.changes.push_back(std::move(c).value());
-                           return Status::Ok();
-                         });
-  ZC_RETURN_IF_ERROR(s);
-  if (sync.changes.size() != seq_ - from) {
-    return Status::DataLoss("groups log is missing entries after " + std::to_string(from));
-  }
+  ZC_RETURN_IF_ERROR(log_.ReadAfter(from, [&](std::uint64_t seq, std::string_view entry) {
+    Result<schemas::GroupChange> c = DecodeChange(seq, entry);
+    if (!c.ok()) return c.status();
+    sync.changes.push_back(std::move(c).value());
+    return Status::Ok();
+  }));
   return sync;
 }
 
 schemas::GroupTable MasterGroups::Table() const {
-  return schemas::GroupTable{seq_, table_.rows(), Defined()};
+  return schemas::GroupTable{log_.seq(), table_.rows(), Defined()};
 }
 
 }  // namespace zcluster::nodes

@@ -12,6 +12,7 @@
 #include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/cluster_log.h"
 #include "zcluster/nodes/file_scanner.h"
+#include "zcluster/nodes/stream_log.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 
@@ -19,7 +20,6 @@ namespace zcluster::nodes {
 
 class MasterFiles {
  public:
-  static constexpr std::uint64_t kLogKeep = 200000;
   // A file modified less than this ago is left for the next scan: it may be mid-write.
   static constexpr std::int64_t kSettleNs = 100'000'000;
 
@@ -33,23 +33,22 @@ class MasterFiles {
   Result<schemas::FilesSync> SyncFrom(std::uint64_t from) const;
   schemas::FileData Serve(const schemas::FileFetch& fetch) const;
   schemas::FileTable Table() const;
-  std::uint64_t seq() const { return seq_; }
+  std::uint64_t seq() const { return log_.seq(); }
   std::uint64_t digest() const { return digest_; }
   // False until the first complete scan of this process is committed: before it the table may
   // lack files that exist (e.g. being written at start-up), and must not be handed to workers.
   bool ready() const { return ready_; }
 
  private:
-  MasterFiles(store::NodeStore& store, FileScanner scanner, const Logger& log)
-      : store_(store), scanner_(std::move(scanner)), log_(log) {}
+  MasterFiles(store::NodeStore& store, FileScanner scanner, const Logger& log, StreamLog stream)
+      : store_(store), scanner_(std::move(scanner)), logger_(log), log_(std::move(stream)) {}
 
   store::NodeStore& store_;
   FileScanner scanner_;
-  Logger log_;
+  Logger logger_;
+  StreamLog log_;
   std::map<std::string, schemas::FileEntry> files_;
   std::uint64_t digest_ = 0;
-  std::uint64_t seq_ = 0;
-  std::uint64_t log_first_ = 1;
   // Publishing waits for files being written to settle, but never longer than this.
   static constexpr std::chrono::seconds kMaxDefer{2};
   SteadyClock::time_point deferring_since_{};

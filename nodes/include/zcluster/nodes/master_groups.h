@@ -1,8 +1,6 @@
 // The master's agent-groups flows (Wazuh's "Local agent-groups" and "Agent-groups send"): the
-// group table is the truth; every change gets the next sequence number of the groups stream and
-// is written with it in one durable batch (rows, delta log, position), so numbering survives a
-// restart and is never reused. The delta log keeps the last kLogKeep changes: a worker a little
-// behind catches up from it, one further behind gets the whole table.
+// group table is the truth; every change gets the next number of the groups stream (StreamLog)
+// in the same durable write as the rows it changes.
 //
 // Publishing is the caller's (it owns the PUB socket): every mutating call returns the changes
 // to publish, already durable.
@@ -17,6 +15,7 @@
 
 #include "zcluster/nodes/cluster_log.h"
 #include "zcluster/nodes/group_table.h"
+#include "zcluster/nodes/stream_log.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 
@@ -24,7 +23,6 @@ namespace zcluster::nodes {
 
 class MasterGroups {
  public:
-  static constexpr std::uint64_t kLogKeep = 200000;
   static constexpr const char* kDefaultGroup = "default";
 
   // `shared_dir` is <home>/etc/shared: its folders are the groups ("default" is created).
@@ -45,23 +43,23 @@ class MasterGroups {
   Result<schemas::GroupsSync> SyncFrom(std::uint64_t from) const;
   schemas::GroupTable Table() const;
   std::vector<std::string> Defined() const;  // the folders of etc/shared
-  std::uint64_t seq() const { return seq_; }
+  std::uint64_t seq() const { return log_.seq(); }
   std::uint64_t digest() const { return table_.digest(); }
   const std::vector<std::string>* Of(const std::string& agent) const { return table_.Find(agent); }
 
  private:
-  MasterGroups(store::NodeStore& store, std::string shared_dir, const Logger& log)
-      : store_(store), shared_dir_(std::move(shared_dir)), log_(log) {}
+  MasterGroups(store::NodeStore& store, std::string shared_dir, const Logger& log,
+               StreamLog stream)
+      : store_(store), shared_dir_(std::move(shared_dir)), logger_(log), log_(std::move(stream)) {}
   // Numbers, stores and applies the new rows; skips rows that do not change anything.
   Result<Changes> Commit(std::vector<std::pair<std::string, std::vector<std::string>>> rows);
   Status CheckGroupsExist(const std::vector<std::string>& groups) const;
 
   store::NodeStore& store_;
   std::string shared_dir_;
-  Logger log_;
+  Logger logger_;
   GroupTable table_;
-  std::uint64_t seq_ = 0;
-  std::uint64_t log_first_ = 1;  // oldest sequence number still in the delta log
+  StreamLog log_;
 };
 
 }  // namespace zcluster::nodes
