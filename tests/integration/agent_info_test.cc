@@ -22,12 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-NodeOptions MasterOptions() {
-  NodeOptions o;
-  o.type = "master";
-  return o;
-}
-
 nodes::ClientKeys MakeAgents(std::size_t n) {
   nodes::ClientKeys keys;
   for (std::size_t i = 0; i < n; ++i) REQUIRE(keys.Add("agent-" + std::to_string(i), "any").ok());
@@ -75,7 +69,7 @@ std::size_t Matching(const std::map<std::string, schemas::AgentRecord>& master,
 
 // Master, two workers, `agents` registered on the master and copied to both workers.
 void StartCluster(Cluster& c, const nodes::ClientKeys& agents) {
-  c.Configure("master", MasterOptions());
+  c.Configure("master", NodeOptions::Master());
   c.Configure("w1", {});
   c.Configure("w2", {});
   c.Authorize("w1");
@@ -262,7 +256,7 @@ TEST_CASE("silent agents become disconnected and a new registration shows up at 
           "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(20);
-  c.Configure("master", MasterOptions());
+  c.Configure("master", NodeOptions::Master());
   NodeOptions worker;
   worker.agents_disconnection_time = 1;
   c.Configure("w1", worker);

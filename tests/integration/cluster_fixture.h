@@ -27,6 +27,12 @@ struct NodeOptions {
   double local_integrity = 5;
   double integrity_check = 5;
   std::string extra;  // more XML inside <cluster>
+
+  static NodeOptions Master() {
+    NodeOptions o;
+    o.type = "master";
+    return o;
+  }
 };
 
 struct RunResult {

@@ -16,15 +16,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-NodeOptions Master() {
-  NodeOptions o;
-  o.type = "master";
-  return o;
-}
-
 // A master with w1 and w2 authorized and running, both workers connected.
 void StartThree(Cluster& c) {
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   c.Configure("w1", {});
   c.Configure("w2", {});
   c.Authorize("w1");
@@ -68,7 +62,7 @@ TEST_CASE("a master and two workers meet over CURVE", "[integration]") {
 
 TEST_CASE("an unlisted key is refused and gets no reply and changes nothing", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   c.Configure("w1", {});
   c.Authorize("w1");
   c.Configure("rogue", {});  // has a key pair, but it is not in authorized_keys
@@ -89,7 +83,7 @@ TEST_CASE("an unlisted key is refused and gets no reply and changes nothing", "[
 
 TEST_CASE("a worker with the wrong master key never connects and says why", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   c.Configure("w1", {});
   c.Authorize("w1");
   // w1 trusts an impostor's key instead of the master's.
@@ -107,7 +101,7 @@ TEST_CASE("a worker with the wrong master key never connects and says why", "[in
 
 TEST_CASE("a hello with the wrong cluster name is refused with a reason", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   NodeOptions other;
   other.cluster = "elsewhere";
   c.Configure("w1", other);
@@ -122,7 +116,7 @@ TEST_CASE("a hello with the wrong cluster name is refused with a reason", "[inte
 
 TEST_CASE("a worker may only speak as the name its key is filed under", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   c.Authorize("w1");
   NodeOptions borrowed;
   borrowed.key_name = "w1";  // w2 presents w1's key
@@ -136,7 +130,7 @@ TEST_CASE("a worker may only speak as the name its key is filed under", "[integr
 
 TEST_CASE("a second live worker with the same name is refused", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   c.Configure("w1", {});
   c.Authorize("w1");
   c.Start("master");
@@ -199,7 +193,7 @@ TEST_CASE("a restarted master gets its workers back without touching them", "[in
 
 TEST_CASE("shared-key mode derives every pair from <key>", "[integration]") {
   Cluster c;
-  NodeOptions master = Master();
+  NodeOptions master = NodeOptions::Master();
   master.shared_key = true;
   NodeOptions worker;
   worker.shared_key = true;
@@ -213,7 +207,7 @@ TEST_CASE("shared-key mode derives every pair from <key>", "[integration]") {
 
 TEST_CASE("a hello of another protocol version gets an error reply", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   c.Authorize("probe");
   c.Start("master");
   REQUIRE(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
@@ -255,7 +249,7 @@ TEST_CASE("a hello of another protocol version gets an error reply", "[integrati
 TEST_CASE("zclusterd -t checks the config and a bad one gets one line naming the element",
           "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   RunResult good = c.Run({"zclusterd", "-t", "-c", c.ConfigPath("master")});
   CHECK(good.exit_code == 0);
   CHECK(good.output.empty());
@@ -276,7 +270,7 @@ TEST_CASE("zclusterd -t checks the config and a bad one gets one line naming the
 
 TEST_CASE("the daemon reports start-up failures before detaching", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   c.Start("master");
   REQUIRE(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
   // Same home: the store is locked by the running master.
@@ -288,11 +282,11 @@ TEST_CASE("the daemon reports start-up failures before detaching", "[integration
 
 TEST_CASE("a node refuses a database of another cluster", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   c.Start("master");
   REQUIRE(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
   c.Kill("master", SIGTERM);
-  NodeOptions renamed = Master();
+  NodeOptions renamed = NodeOptions::Master();
   renamed.cluster = "renamed";
   c.Configure("master", renamed);
   RunResult r = c.Run({"zclusterd", "-f", "-c", c.ConfigPath("master")});
@@ -320,7 +314,7 @@ TEST_CASE("zcluster-keygen writes a 0600 secret and a public key and never overw
 
 TEST_CASE("without -f the daemon detaches once started and stops on SIGTERM", "[integration]") {
   Cluster c;
-  c.Configure("master", Master());
+  c.Configure("master", NodeOptions::Master());
   RunResult started = c.Run({"zclusterd", "-c", c.ConfigPath("master")});
   REQUIRE(started.exit_code == 0);
   // Started means serving: the control socket answers as soon as the parent has returned.

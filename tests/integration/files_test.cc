@@ -79,8 +79,7 @@ std::string RandomBytes(std::size_t n, unsigned seed) {
 }
 
 void StartMasterAndWorker(Cluster& c, NodeOptions worker = {}) {
-  NodeOptions master;
-  master.type = "master";
+  NodeOptions master = NodeOptions::Master();
   master.local_integrity = 1;
   c.Configure("master", master);
   c.Configure("w1", worker);

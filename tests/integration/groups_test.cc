@@ -52,8 +52,7 @@ std::uint64_t Assign(Cluster& c, std::vector<std::string> agents,
 // A master with `n` registered agents and groups web and db; workers configured (not started).
 std::vector<std::string> Setup(Cluster& c, std::size_t n, const std::vector<std::string>& workers,
                                int sub_hwm = 1000) {
-  NodeOptions master;
-  master.type = "master";
+  NodeOptions master = NodeOptions::Master();
   c.Configure("master", master);
   if (sub_hwm != 1000) {
     // One change per published delta: a burst of many messages. The worker's receive queue
