@@ -1,0 +1,90 @@
+// The master's state, shared by master.cc (start-up, the loop, worker messages) and
+// master_control.cc (control requests). Private to nodes/.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "zcluster/bus/sockets.h"
+#include "zcluster/bus/zap_authenticator.h"
+#include "zcluster/nodes/control.h"
+#include "zcluster/nodes/file_watcher.h"
+#include "zcluster/nodes/master.h"
+#include "zcluster/nodes/master_agents.h"
+#include "zcluster/nodes/master_files.h"
+#include "zcluster/nodes/master_groups.h"
+#include "zcluster/nodes/node_home.h"
+#include "zcluster/nodes/worker_sessions.h"
+
+namespace zcluster::nodes {
+
+struct Master::Impl {
+  ClusterConfig config;
+  Logger log;
+  std::unique_ptr<store::NodeStore> store;
+  zmq::context_t ctx{1};
+  std::unique_ptr<bus::ZapAuthenticator> zap;  // declared after ctx: stopped before ctx closes
+  std::optional<bus::RouterSocket> router;
+  std::optional<bus::PublisherSocket> pub;
+  std::optional<ControlServer> control;
+  WorkerSessions sessions;
+  std::unique_ptr<MasterAgents> agents;
+  std::unique_ptr<MasterGroups> groups;
+  std::unique_ptr<MasterFiles> files;
+  std::optional<FileWatcher> watcher;
+  SteadyClock::time_point next_rescan{};
+  bool heartbeat_files = false;
+  std::map<std::string, schemas::Keepalive> worker_state;  // each worker's last keepalive
+  SteadyClock::time_point next_heartbeat{};
+
+  Impl(const ClusterConfig& c, ClusterLog& l)
+      : config(c),
+        log(l, "Master"),
+        sessions(HelloPolicy{c.name, schemas::kProtocolVersion, true}, c.node_name,
+                 std::chrono::duration<double>(c.intervals.max_allowed_time_without_keepalive), l) {
+  }
+
+  ~Impl() {
+    // Sockets close before the ZAP handler stops, and all before the context terminates.
+    control.reset();
+    pub.reset();
+    router.reset();
+    zap.reset();
+  }
+
+  void HandleWorker(const bus::Envelope& env);
+
+  // The worker's groups position from its keepalive; a table that differs from ours at the same
+  // position is told to resync.
+  void NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
+                          schemas::KeepaliveAck* ack);
+
+  // Publishes durable changes on the groups stream.
+  void Publish(const Result<MasterGroups::Changes>& changes);
+
+  struct WaitingSync {
+    std::string routing_id, worker;
+    std::uint64_t from;
+  };
+  std::vector<WaitingSync> waiting_file_syncs;
+
+  void AnswerFilesSync(const std::string& routing_id, const std::string& worker,
+                       std::uint64_t from);
+
+  // Local integrity: rescans the file set and publishes what changed.
+  void Rescan(SteadyClock::time_point now);
+
+  void Heartbeat(SteadyClock::time_point now);
+
+  // Answers the control socket's requests.
+  std::optional<schemas::Message> Control(const schemas::Message& request);
+
+  schemas::Message GroupsResult(const Result<MasterGroups::Changes>& changes);
+
+  schemas::Health HealthReport() const;
+
+  schemas::NodeList Nodes() const;
+};
+
+}  // namespace zcluster::nodes
