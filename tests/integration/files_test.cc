@@ -25,27 +25,36 @@ namespace {
 const std::vector<std::string> kSynced = {"etc/client.keys", "etc/shared", "etc/rules",
                                           "etc/decoders", "etc/lists"};
 
-// path → (content, mode) of every synced regular file under a home.
+unsigned ModeOf(const fs::path& p) {
+  std::error_code ec;
+  return static_cast<unsigned>(fs::status(p, ec).permissions());
+}
+
+// path → (content, mode) of every synced regular file under a home. The worker may be adding or
+// removing files meanwhile: a file that vanishes mid-walk is simply not listed.
 std::map<std::string, std::pair<std::string, unsigned>> Tree(const std::string& home) {
   std::map<std::string, std::pair<std::string, unsigned>> out;
   for (const std::string& top : kSynced) {
     fs::path root = home + "/" + top;
     std::error_code ec;
     if (fs::is_regular_file(root, ec)) {
-      out[top] = {ReadFile(root), static_cast<unsigned>(fs::status(root).permissions())};
+      out[top] = {ReadFile(root), ModeOf(root)};
       continue;
     }
     if (!fs::is_directory(root, ec)) continue;
-    for (auto& e : fs::recursive_directory_iterator(root)) {
-      if (!e.is_regular_file()) continue;
+    for (auto it = fs::recursive_directory_iterator(root, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const fs::directory_entry& e = *it;
+      std::error_code type_ec;
+      if (!e.is_regular_file(type_ec)) continue;
       std::string name = e.path().filename().string();
       if (name.ends_with(".swp") || name.ends_with("~") || name.ends_with(".zc-tmp") ||
           name.ends_with(".tmp") || name.ends_with(".lock") || name == "ar.conf" ||
           name == "ossec.conf") {
         continue;  // never synced (nodes/file_set.cc)
       }
-      std::string rel = fs::relative(e.path(), home).string();
-      out[rel] = {ReadFile(e.path()), static_cast<unsigned>(fs::status(e.path()).permissions())};
+      std::string rel = e.path().string().substr(home.size() + 1);
+      out[rel] = {ReadFile(e.path()), ModeOf(e.path())};
     }
   }
   return out;
