@@ -42,10 +42,26 @@ Result<schemas::FileChange> DecodeChange(std::uint64_t seq, std::string_view byt
     msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
     auto t = h.get().as<std::tuple<bool, std::string, std::string, std::uint64_t, std::uint32_t>>();
     return schemas::FileChange{seq, std::get<0>(t),
-                               {std::get<1>(t), std::get<2>(t), std::get<3>(t), std::get<4>(t)}};
+                               {std::get<1>(t), std::get<2>(t), std::get<3>(t), std::get<4>(t)},
+                               ""};
   } catch (const std::exception& e) {
     return Status::DataLoss("files log entry " + std::to_string(seq) + ": " + e.what());
   }
+}
+
+// The zstd-compressed content of a small file; "" if it cannot be read whole (it changed since
+// the scan: the next scan publishes it again).
+std::string Compressed(const std::string& path, std::uint64_t size) {
+  std::string raw(size, '\0');
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  ssize_t n = fd < 0 ? -1 : ::pread(fd, raw.data(), size, 0);
+  if (fd >= 0) ::close(fd);
+  if (n != static_cast<ssize_t>(size)) return "";
+  std::string out(ZSTD_compressBound(size), '\0');
+  std::size_t z = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), 1);
+  if (ZSTD_isError(z)) return "";
+  out.resize(z);
+  return out;
 }
 
 }  // namespace
@@ -90,17 +106,22 @@ Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled) {
     bool same = it != files_.end() && it->second == f.entry;
     batch.Put(store::Table::kFiles, path, EncodeCached(f));  // the stat cache follows the disk
     if (same) continue;
-    changes.push_back({++seq, false, f.entry});
+    changes.push_back({++seq, false, f.entry, ""});
     entries.push_back(EncodeChange(changes.back()));
   }
   for (const auto& [path, entry] : files_) {
     if (now.count(path)) continue;
-    changes.push_back({++seq, true, {path, "", 0, 0}});
+    changes.push_back({++seq, true, {path, "", 0, 0}, ""});
     batch.Delete(store::Table::kFiles, path);
     entries.push_back(EncodeChange(changes.back()));
   }
   // Only stat-cache refreshes, if any: worth a write only when something moved.
   if (changes.empty()) return changes;
+  // Small files ride with their change (the log keeps metadata only: a replay fetches).
+  for (schemas::FileChange& c : changes) {
+    if (c.deleted || c.entry.size == 0 || c.entry.size > schemas::kMaxInlineBytes) continue;
+    c.content = Compressed(scanner_.home() + "/" + c.entry.path, c.entry.size);
+  }
   log_.Stage(batch, entries);
   ZC_RETURN_IF_ERROR(store_.Write(batch));
   log_.Committed();

@@ -16,8 +16,9 @@ void PackChanges(msgpack::sbuffer& b, msgpack::packer<msgpack::sbuffer>& pk,
                  const std::vector<FileChange>& changes) {
   pk.pack_array(static_cast<std::uint32_t>(changes.size()));
   for (const FileChange& c : changes) {
-    MapWriter w(b, 3);
+    MapWriter w(b, c.content.empty() ? 3 : 4);
     w.uint("seq", c.seq).boolean("deleted", c.deleted);
+    if (!c.content.empty()) w.bin("content", c.content);
     w.key("entry");
     PackEntry(b, c.entry);
   }
@@ -70,6 +71,7 @@ std::vector<FileChange> ReadChanges(FieldReader& r, std::string_view key) {
         FileChange ch;
         ch.seq = c.uint("seq");
         ch.deleted = c.boolean("deleted");
+        if (c.has("content")) ch.content = c.bin("content", kMaxInlineBytes + 4096);
         if (const msgpack::object* e = c.map("entry")) {
           FieldReader er(*e, c.Field("entry"));
           ch.entry = ReadEntryFields(er);

@@ -147,6 +147,8 @@ TEST_CASE("creates and changes and deletes on the master arrive", "[integration]
   fs::remove(c.Home("master") + "/etc/shared/web/agent.conf");
   REQUIRE(WaitFor([&] { return Converged(c, "w1"); }, 20s));
   CHECK(ReadFile(c.Home("w1") + "/etc/rules/local_rules.xml") == "<group name=\"local,changed\"/>");
+  // A small file travels with its change: no fetch round trip.
+  CHECK(c.WaitForLog("w1", "etc/rules/local_rules.xml arrived with its change", 5s));
   CHECK_FALSE(fs::exists(c.Home("w1") + "/etc/shared/web/agent.conf"));
   CHECK_FALSE(fs::exists(c.Home("w1") + "/etc/shared/web"));  // empty subfolder removed
   CHECK(WaitFor([&] { return fs::exists(c.Home("w1") + "/reloaded"); }, 10s));

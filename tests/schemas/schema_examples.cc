@@ -76,9 +76,12 @@ int main() {
   Print(GroupTable{42, {{"001", {"default", "web"}}}, {"default", "web"}});
   const std::string hash(64, 'a');
   FileEntry rule{"etc/rules/local_rules.xml", hash, 1024, 0660};
-  Print(FilesDelta{{{17, false, rule}, {18, true, {"etc/shared/web/old.conf", "", 0, 0}}}});
+  // The rule's content, zstd-compressed, rides with its change (small files do).
+  const std::string z("\x28\xb5\x2f\xfd\x20\x02\x11\x00\x00\x6f\x6b", 11);
+  Print(FilesDelta{{{17, false, rule, z}, {18, true, {"etc/shared/web/old.conf", "", 0, 0}, ""}}});
   Print(FilesSyncRequest{16});
-  Print(FilesSync{18, false, {{17, false, rule}, {18, true, {"etc/shared/web/old.conf", "", 0, 0}}},
+  Print(FilesSync{18, false,
+                  {{17, false, rule, ""}, {18, true, {"etc/shared/web/old.conf", "", 0, 0}, ""}},
                   {}});
   Print(FilesSync{18, true, {}, {rule}});
   Print(FileFetch{{{"etc/rules/local_rules.xml", hash, 0, 1048576}}});

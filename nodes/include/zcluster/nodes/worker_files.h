@@ -81,6 +81,8 @@ class WorkerFiles {
   Status StoreExpected(const std::vector<schemas::FileChange>& changes, std::uint64_t seq,
                        bool replace_all);
   Status Finish(const std::string& path, Download& d);
+  // Writes a small file that came with its change, if it is still the expected version.
+  Status InstallInline(const schemas::FileChange& change);
   void Delete(const std::string& path);
   void DropDownload(const std::string& path);
   std::string Abs(const std::string& rel) const { return scanner_.home() + "/" + rel; }

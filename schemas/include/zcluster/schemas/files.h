@@ -28,10 +28,15 @@ struct FileEntry {
 };
 
 // One change of the files stream: the file is now `entry`, or (`deleted`) no longer exists.
+inline constexpr std::size_t kMaxInlineBytes = 64 << 10;  // content a delta may carry
+
 struct FileChange {
   std::uint64_t seq = 0;
   bool deleted = false;
   FileEntry entry;  // when deleted, only entry.path matters
+  // Small files (at most kMaxInlineBytes) travel with their change, zstd-compressed, so a rule
+  // edit needs no fetch round trip; empty when absent (larger files, log replays).
+  std::string content;
   bool operator==(const FileChange&) const = default;
 };
 
