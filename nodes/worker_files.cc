@@ -100,10 +100,15 @@ Status WorkerFiles::StoreExpected(const std::vector<schemas::FileChange>& change
 Result<bool> WorkerFiles::Apply(StreamFollower<schemas::FileChange>::Step step) {
   if (!step.apply.empty()) {
     ZC_RETURN_IF_ERROR(StoreExpected(step.apply, step.apply.back().seq, false));
+    std::size_t created = 0, updated = 0;
     for (const schemas::FileChange& c : step.apply) {
-      if (!c.deleted && !c.content.empty()) ZC_RETURN_IF_ERROR(InstallInline(c));
+      if (c.deleted || c.content.empty()) continue;
+      bool existed = actual_.count(c.entry.path) != 0;
+      ZC_RETURN_IF_ERROR(InstallInline(c));
+      auto now = actual_.find(c.entry.path);
+      if (now != actual_.end() && now->second.hash == c.entry.hash) (existed ? updated : created)++;
     }
-    ZC_RETURN_IF_ERROR(Reconcile(false));
+    ZC_RETURN_IF_ERROR(Reconcile(false, created, updated));
   }
   return step.request_sync;
 }
@@ -179,7 +184,8 @@ void WorkerFiles::Delete(const std::string& path) {
   }
 }
 
-Status WorkerFiles::Reconcile(bool rescan) {
+Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created,
+                              std::size_t inline_updated) {
   if (rescan) {
     std::map<std::string, ScannedFile> scanned = scanner_.Scan(0, nullptr);
     actual_.clear();
@@ -189,7 +195,7 @@ Status WorkerFiles::Reconcile(bool rescan) {
       actual_.emplace(path, std::move(e));
     }
   }
-  std::size_t create = 0, update = 0, remove = 0;
+  std::size_t create = inline_created, update = inline_updated, remove = 0;
   for (const auto& [path, want] : expected_) {
     auto have = actual_.find(path);
     if (have != actual_.end() && have->second.hash == want.hash) {

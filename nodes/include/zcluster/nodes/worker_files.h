@@ -52,7 +52,8 @@ class WorkerFiles {
   bool syncing() const { return follower_.syncing(); }
 
   // Compares the expected table with the disk (rescanned when `rescan`) and plans the repairs.
-  Status Reconcile(bool rescan);
+  // The `inline_*` counts of files already installed from their changes join the log line.
+  Status Reconcile(bool rescan, std::size_t inline_created = 0, std::size_t inline_updated = 0);
   // The next fetch to send, while the window has room.
   std::optional<schemas::FileFetch> NextFetch();
   Status OnData(const schemas::FileData& data);
