@@ -205,17 +205,7 @@ TEST_CASE("forged replayed unknown and malformed reports are refused at the work
       ctx, *bus::GenerateKeyPair(), *bus::ReadPublicKeyFile(c.KeyPrefix("w1") + ".pub"),
       "tcp://127.0.0.1:" + std::to_string(c.AgentPort("w1")), "forger", bus::SocketOptions{});
   REQUIRE(dealer.ok());
-  auto exchange = [&](const schemas::Frames& frames) -> schemas::Message {
-    REQUIRE(WaitFor([&] { return dealer->Send(frames).ok(); }, 10s));
-    std::optional<schemas::Frames> reply;
-    REQUIRE(WaitFor([&] {
-      auto r = dealer->Receive();
-      return r.ok() && (reply = *r).has_value();
-    }, 10s));
-    Result<schemas::Message> m = schemas::Decode(*reply);
-    REQUIRE(m.ok());
-    return *m;
-  };
+  auto exchange = [&](const schemas::Frames& frames) { return Exchange(*dealer, frames); };
   auto error_of = [](const schemas::Message& m) {
     REQUIRE(std::holds_alternative<schemas::ErrorReply>(m));
     return std::get<schemas::ErrorReply>(m);

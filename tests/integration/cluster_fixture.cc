@@ -65,6 +65,20 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
 
 }  // namespace
 
+schemas::Message Exchange(bus::DealerSocket& dealer, const schemas::Frames& frames) {
+  REQUIRE(WaitFor([&] { return dealer.Send(frames).ok(); }, std::chrono::seconds(10)));
+  std::optional<schemas::Frames> reply;
+  REQUIRE(WaitFor(
+      [&] {
+        auto r = dealer.Receive();
+        return r.ok() && (reply = *r).has_value();
+      },
+      std::chrono::seconds(10)));
+  Result<schemas::Message> m = schemas::Decode(*reply);
+  REQUIRE(m.ok());
+  return *m;
+}
+
 Cluster::Cluster() : port_(FreePort(2)) {}  // the master's ROUTER and PUB
 
 Cluster::~Cluster() {

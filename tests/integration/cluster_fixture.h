@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/temp_dir.h"
+#include "zcluster/bus/sockets.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::testing {
@@ -39,6 +40,10 @@ struct RunResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr
 };
+
+// Sends `frames` once the connection is up and returns the decoded reply, as a bare client
+// (pyzmq and msgpack) would; fails the test when either takes longer than 10 s.
+schemas::Message Exchange(bus::DealerSocket& dealer, const schemas::Frames& frames);
 
 class Cluster {
  public:

@@ -194,13 +194,7 @@ TEST_CASE("a new agent gets default and learns its groups in its report ack",
   std::uint64_t counter = 0;
   auto report = [&]() -> schemas::AgentReportAck {
     auto r = nodes::SignReport(agent.id, ++counter, state, nodes::DeriveAgentMacKey(agent.key));
-    REQUIRE(WaitFor([&] { return dealer->Send(schemas::Encode(r)).ok(); }, 10s));
-    std::optional<schemas::Frames> reply;
-    REQUIRE(WaitFor([&] {
-      auto got = dealer->Receive();
-      return got.ok() && (reply = *got).has_value();
-    }, 10s));
-    return std::get<schemas::AgentReportAck>(*schemas::Decode(*reply));
+    return std::get<schemas::AgentReportAck>(Exchange(*dealer, schemas::Encode(r)));
   };
   CHECK(report().groups.empty());  // first report: the master has not seen it yet
   REQUIRE(WaitFor([&] { return TableOf(c, "w1").groups.count(agent.id) == 1; }, 10s));
