@@ -72,6 +72,7 @@ Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
   }
   // Durable before the ack: the worker forgets what we acknowledge.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
+  stored_ += changed.size();
   for (schemas::AgentRecord& rec : changed) {
     saved->push_back(rec.id);
     agents_[rec.id] = std::move(rec);
@@ -132,9 +133,18 @@ Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
   return entry;
 }
 
-schemas::AgentList MasterAgents::List() const {
+schemas::AgentList MasterAgents::List(const std::vector<std::string>& ids) const {
   schemas::AgentList list;
-  for (const ClientKey& k : registry_.entries()) {
+  std::vector<const ClientKey*> keys;
+  if (ids.empty()) {
+    for (const ClientKey& k : registry_.entries()) keys.push_back(&k);
+  } else {
+    for (const std::string& id : ids) {
+      if (const ClientKey* k = registry_.Find(id)) keys.push_back(k);
+    }
+  }
+  for (const ClientKey* key : keys) {
+    const ClientKey& k = *key;
     if (k.removed) continue;
     auto it = agents_.find(k.id);
     if (it != agents_.end()) {

@@ -10,11 +10,11 @@ std::optional<schemas::Message> Master::Impl::Control(const schemas::Message& re
     return *r;
   };
   if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
-  if (std::holds_alternative<schemas::AgentsQuery>(request)) {
+  if (const auto* query = std::get_if<schemas::AgentsQuery>(&request)) {
     if (Status s = agents->ReloadRegistryIfChanged(); !s.ok()) {
       return schemas::ErrorReply{s.code(), s.message(), "agents_query"};
     }
-    schemas::AgentList list = agents->List();
+    schemas::AgentList list = agents->List(query->ids);
     for (schemas::AgentRecord& a : list.agents) {
       if (const auto* g = groups->Of(a.id)) a.groups = *g;
     }
@@ -49,6 +49,10 @@ std::optional<schemas::Message> Master::Impl::Control(const schemas::Message& re
   if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
   if (std::holds_alternative<schemas::FileTableQuery>(request)) return files->Table();
   if (std::holds_alternative<schemas::HealthQuery>(request)) return HealthReport();
+  if (std::holds_alternative<schemas::StatusQuery>(request)) {
+    return schemas::NodeStatus{config.node_name, "master", groups->seq(), files->seq(),
+                               files->ready(), 0, agents->stored(), 0};
+  }
   return std::nullopt;
 }
 

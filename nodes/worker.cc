@@ -205,6 +205,11 @@ struct Worker::Impl {
     if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
     if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
     if (std::holds_alternative<schemas::FileTableQuery>(request)) return files->Table();
+    if (std::holds_alternative<schemas::StatusQuery>(request)) {
+      return schemas::NodeStatus{config.node_name, "worker", groups->applied(), files->applied(),
+                                 files->synced() && !files->busy(), files->downloading(),
+                                 agent_port->counters().accepted, agents->pending()};
+    }
     return std::nullopt;
   }
 

@@ -189,7 +189,13 @@ void EncodeBody(msgpack::sbuffer& b, const AgentInfoBatch& m) {
 void EncodeBody(msgpack::sbuffer& b, const AgentInfoAck& m) {
   MapWriter(b, 2).uint("batch", m.batch).strings("unknown", m.unknown);
 }
-void EncodeBody(msgpack::sbuffer& b, const AgentsQuery&) { MapWriter(b, 0); }
+void EncodeBody(msgpack::sbuffer& b, const AgentsQuery& m) {
+  if (m.ids.empty()) {
+    MapWriter(b, 0);  // the form every client sends for "all"
+  } else {
+    MapWriter(b, 1).strings("ids", m.ids);
+  }
+}
 void EncodeBody(msgpack::sbuffer& b, const AgentList& m) {
   MapWriter w(b, 1);
   w.key("agents").pack_array(static_cast<std::uint32_t>(m.agents.size()));
@@ -252,7 +258,11 @@ std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReade
     m.unknown = r.strings("unknown", kMaxBatchUpdates, kMaxAgentIdLength);
     return finish(std::move(m));
   }
-  if (type == AgentsQuery::kType) return finish(AgentsQuery{});
+  if (type == AgentsQuery::kType) {
+    AgentsQuery m;
+    if (r.has("ids")) m.ids = r.strings("ids", kMaxBatchUpdates, kMaxAgentIdLength);
+    return finish(std::move(m));
+  }
   if (type == AgentList::kType) {
     AgentList m;
     if (const msgpack::object* arr = r.array("agents", kMaxAgents)) {

@@ -40,6 +40,13 @@ void EncodeBody(msgpack::sbuffer& b, const NodeList& m) {
 }
 
 void EncodeBody(msgpack::sbuffer& b, const HealthQuery&) { MapWriter(b, 0); }
+void EncodeBody(msgpack::sbuffer& b, const StatusQuery&) { MapWriter(b, 0); }
+void EncodeBody(msgpack::sbuffer& b, const NodeStatus& m) {
+  MapWriter(b, 8).str("name", m.name).str("type", m.type).uint("groups_seq", m.groups_seq)
+      .uint("files_seq", m.files_seq).boolean("files_synced", m.files_synced)
+      .uint("files_pending", m.files_pending).uint("agents_stored", m.agents_stored)
+      .uint("agents_pending", m.agents_pending);
+}
 void EncodeBody(msgpack::sbuffer& b, const Health& m) {
   MapWriter w(b, 1);
   w.key("workers").pack_array(static_cast<std::uint32_t>(m.workers.size()));
@@ -124,6 +131,19 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
   if (auto file = codec::DecodeFileBody(type, r)) return std::move(*file);
   if (type == NodesQuery::kType) return Finish(r, NodesQuery{});
   if (type == HealthQuery::kType) return Finish(r, HealthQuery{});
+  if (type == StatusQuery::kType) return Finish(r, StatusQuery{});
+  if (type == NodeStatus::kType) {
+    NodeStatus m;
+    m.name = r.name("name");
+    m.type = r.str("type", kMaxNameLength);
+    m.groups_seq = r.uint("groups_seq");
+    m.files_seq = r.uint("files_seq");
+    m.files_synced = r.boolean("files_synced");
+    m.files_pending = r.uint("files_pending");
+    m.agents_stored = r.uint("agents_stored");
+    m.agents_pending = r.uint("agents_pending");
+    return Finish(r, std::move(m));
+  }
   if (type == Health::kType) {
     Health m;
     if (const msgpack::object* arr = r.array("workers", kMaxNodes)) {

@@ -129,6 +129,28 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
   REQUIRE(h["workers"].size() == 2);
   CHECK(h["workers"][0]["agent_info_sync"]["agents_sent"].get<int>() >= 1000);
   CHECK(h["workers"][0]["agent_info_sync"]["pending"] == 0);
+
+  // The small questions the bench and the monitor ask: counters, and a few agents by id.
+  auto ask = [&](const std::string& node, const schemas::Message& request) {
+    Result<schemas::Message> reply = nodes::ControlRequest(
+        c.Home(node) + "/queue/cluster/control.sock", request, std::chrono::milliseconds(5000));
+    REQUIRE(reply.ok());
+    return *reply;
+  };
+  auto master_status = std::get<schemas::NodeStatus>(ask("master", schemas::StatusQuery{}));
+  CHECK(master_status.type == "master");
+  CHECK(master_status.agents_stored >= 2000);
+  auto w1_status = std::get<schemas::NodeStatus>(ask("w1", schemas::StatusQuery{}));
+  CHECK(w1_status.name == "w1");
+  CHECK(w1_status.agents_stored >= 1000);
+  CHECK(w1_status.agents_pending == 0);
+  CHECK(w1_status.files_synced);
+  std::string first = agents.entries()[0].id, last = agents.entries()[1999].id;
+  auto some = std::get<schemas::AgentList>(ask("master", schemas::AgentsQuery{{last, "99999", first}}));
+  REQUIRE(some.agents.size() == 2);
+  CHECK(some.agents[0].id == last);
+  CHECK(some.agents[0].node == "w2");
+  CHECK(some.agents[1].id == first);
 }
 
 TEST_CASE("an agent the master does not know is not saved and is reported back",

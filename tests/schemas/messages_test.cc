@@ -49,6 +49,10 @@ TEST_CASE("every message survives an encode/decode round trip", "[schemas]") {
       NodesQuery{},
       NodeList{{{"master", "master", "0.1.0", "10.0.0.1:1516", 1.5e9},
                 {"w1", "worker", "0.1.0", "10.0.0.2", 1.7e9}}},
+      AgentsQuery{},
+      AgentsQuery{{"001", "1234"}},
+      StatusQuery{},
+      NodeStatus{"w1", "worker", 42, 17, false, 3, 100000, 12},
   };
   for (const Message& m : all) {
     INFO(TypeOf(m));

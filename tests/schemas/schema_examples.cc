@@ -56,12 +56,15 @@ int main() {
   Print(AgentInfoBatch{12, 0, {AgentUpdate{"001", true, s}, AgentUpdate{"002", false, k}}});
   Print(AgentInfoAck{12, {"002"}});
   Print(AgentsQuery{});
+  Print(AgentsQuery{{"001", "002"}});
   Print(AgentList{{AgentRecord{"001", s, "worker-1", {"default", "web"}}}});
   Print(AgentAdd{"web-2", "any", {"web"}});
   Print(AgentRemove{"002"});
   Print(AgentEntry{"003", "web-2", "any",
                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"});
   Print(HealthQuery{});
+  Print(StatusQuery{});
+  Print(NodeStatus{"worker-1", "worker", 42, 17, true, 0, 2000, 3});
   Print(Health{{WorkerHealth{"worker-1", 1764000060, 1764000000, 1764000000.25, 2000, 1, 0, 42,
                              42, true, 17, 17, true, 1764000000.5, 1764000000.75, 2, 1, 0}}});
   Print(GroupsDelta{{{41, "001", {"default", "web"}}, {42, "002", {}}}});

@@ -46,12 +46,14 @@ class MasterAgents {
   Result<schemas::AgentEntry> Add(const std::string& name, const std::string& ip);
   // Removes an agent from client.keys and from the agent table.
   Result<schemas::AgentEntry> Remove(const std::string& id);
-  // Every registered agent, with what its worker last reported (never_connected if nothing).
-  schemas::AgentList List() const;
+  // Every registered agent (or those of `ids` that are registered), with what its worker last
+  // reported (never_connected if nothing).
+  schemas::AgentList List(const std::vector<std::string>& ids = {}) const;
   // Re-reads client.keys if it changed on disk (an administrator's edit).
   Status ReloadRegistryIfChanged();
 
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
+  std::uint64_t stored() const { return stored_; }  // agent records persisted since start
 
  private:
   MasterAgents(store::NodeStore& store, std::string path, const Logger& log)
@@ -65,6 +67,7 @@ class MasterAgents {
   std::string registry_stamp_;  // size, mtime and inode of client.keys when last read
   std::unordered_map<std::string, schemas::AgentRecord> agents_;
   std::map<std::string, AgentSyncStats> stats_;
+  std::uint64_t stored_ = 0;
 };
 
 }  // namespace zcluster::nodes

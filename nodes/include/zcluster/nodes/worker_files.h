@@ -64,6 +64,7 @@ class WorkerFiles {
   std::uint64_t digest() const { return FileTableDigest(actual_); }
   const IntegritySyncStats& last_sync() const { return last_sync_; }
   bool busy() const { return !downloads_.empty(); }
+  std::size_t downloading() const { return downloads_.size(); }
   // True once a sync with the master has been applied in this process: before it, the expected
   // table may be stale or empty and must not be used to delete anything.
   bool synced() const { return synced_; }

@@ -113,9 +113,11 @@ struct AgentInfoAck {
   bool operator==(const AgentInfoAck&) const = default;
 };
 
-// control → master: the agent table. control → worker: not served.
+// control → master: the agent table, or only the agents in `ids` (the bench and the monitor
+// follow a few agents without copying a table of 100,000). control → worker: not served.
 struct AgentsQuery {
   static constexpr std::string_view kType = "agents_query";
+  std::vector<std::string> ids;  // empty: every agent
   bool operator==(const AgentsQuery&) const = default;
 };
 

@@ -142,13 +142,36 @@ struct Health {
   bool operator==(const Health&) const = default;
 };
 
+// control client → any node: its stream positions and counters, small enough to ask for every
+// few milliseconds (the bench and the monitor do).
+struct StatusQuery {
+  static constexpr std::string_view kType = "status_query";
+  bool operator==(const StatusQuery&) const = default;
+};
+
+// node → control client.
+struct NodeStatus {
+  static constexpr std::string_view kType = "node_status";
+  std::string name;
+  std::string type;                  // "master" or "worker"
+  std::uint64_t groups_seq = 0;      // master: its stream head; worker: what it has applied
+  std::uint64_t files_seq = 0;
+  bool files_synced = false;         // master: first scan done; worker: disk matches its table
+  std::uint64_t files_pending = 0;   // worker: files still being fetched
+  std::uint64_t agents_stored = 0;   // master: agent records persisted since start;
+                                     // worker: agent reports accepted since start
+  std::uint64_t agents_pending = 0;  // worker: agent changes the master has not acknowledged
+  bool operator==(const NodeStatus&) const = default;
+};
+
 using Message =
     std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList,
                  AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck, AgentsQuery,
                  AgentList, AgentAdd, AgentRemove, AgentEntry, HealthQuery, Health,
                  GroupsDelta, StreamHeartbeat, GroupsSyncRequest, GroupsSync, GroupAssign,
                  GroupUnassign, GroupsChanged, GroupTableQuery, GroupTable, FilesDelta,
-                 FilesSyncRequest, FilesSync, FileFetch, FileData, FileTableQuery, FileTable>;
+                 FilesSyncRequest, FilesSync, FileFetch, FileData, FileTableQuery, FileTable,
+                 StatusQuery, NodeStatus>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;
