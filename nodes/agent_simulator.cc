@@ -25,9 +25,11 @@ struct SimAgent {
   std::map<std::uint64_t, schemas::AgentState> unacked;  // counter → state sent
 };
 
-schemas::AgentState InitialState(const ClientKey& k, std::size_t n) {
+}  // namespace
+
+schemas::AgentState SimulatedAgentState(const std::string& name, std::size_t n) {
   schemas::AgentState s;
-  s.name = k.name;
+  s.name = name;
   s.ip = fmt::format("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
   s.os = {"Ubuntu", "22.04.4 LTS", "22", "04", "jammy", "ubuntu", "", "Linux 5.15.0", "x86_64"};
   s.version = "Wazuh v4.14.0";
@@ -37,6 +39,8 @@ schemas::AgentState InitialState(const ClientKey& k, std::size_t n) {
   s.status = schemas::AgentStatus::kActive;
   return s;
 }
+
+namespace {
 
 // Changes something a Wazuh agent might change between two reports.
 void Churn(schemas::AgentState& s) {
@@ -55,7 +59,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
   for (const ClientKey& k : keys.entries()) {
     if (k.removed) continue;
     if (o.count != 0 && agents.size() >= o.count) break;
-    agents.push_back({k, DeriveAgentMacKey(k.key), InitialState(k, agents.size()), base, {}});
+    agents.push_back({k, DeriveAgentMacKey(k.key), SimulatedAgentState(k.name, agents.size()), base, {}});
   }
   if (agents.empty()) return Status::InvalidArgument("client.keys has no agent to simulate");
   std::size_t nconn = std::max<std::size_t>(1, std::min(o.connections, agents.size()));

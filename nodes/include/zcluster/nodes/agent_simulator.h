@@ -33,6 +33,9 @@ struct AgentSimResult {
   std::map<std::string, schemas::AgentState> truth;  // id → last acknowledged state
 };
 
+// The state the n-th simulated agent starts with: a typical Ubuntu agent with two labels.
+schemas::AgentState SimulatedAgentState(const std::string& name, std::size_t n);
+
 // Runs the simulation to the end. Unavailable when the worker never answers.
 Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSimOptions& options);
 

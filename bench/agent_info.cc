@@ -1,0 +1,135 @@
+// The agent-info scenario: W workers × N agents report; how fast the master persists them, and
+// how long one agent's change takes to reach the master's table under load.
+#include <signal.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "agent_load.h"
+#include "agent_probe.h"
+#include "cluster_setup.h"
+#include "zcluster/nodes/agent_simulator.h"
+
+namespace zcluster::bench {
+
+Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw) {
+  auto start = Clock::now();
+  std::size_t w = o.workers ? o.workers : 2;
+  std::size_t n = o.agents ? o.agents : o.smoke ? 500 : 50000;
+  double duration = o.duration > 0 ? o.duration : o.smoke ? 1 : 5;
+  ScenarioResult r;
+  r.scenario = "agent-info";
+  r.parameters = {{"workers", std::to_string(w)}, {"agents_per_worker", std::to_string(n)},
+                  {"churn", "0.1"}, {"lag_seconds", fmt::format("{}", duration)}};
+  if (o.progress) o.progress(fmt::format("agent-info: registering {} agents", w * n + w));
+  // The first w*n agents are the simulators'; the last w are the probes', one per worker.
+  nodes::ClientKeys agents = MakeAgents(w * n + w);
+  std::vector<std::string> workers = WorkerNames(w);
+  ClusterPlan plan;
+  plan.workers = workers;
+  // Every node starts with the registry, as after an earlier sync: this measures agent info.
+  plan.prepare = [&](const std::string&, const std::string& home) {
+    std::filesystem::create_directories(home + "/etc");
+    return agents.Save(home + "/etc/client.keys");
+  };
+  Result<std::unique_ptr<Deployment>> cluster = StartCluster(o, plan);
+  if (!cluster.ok()) return cluster.status();
+  Deployment& d = **cluster;
+  std::vector<nodes::ClientKeys> slices;
+  std::vector<nodes::ClientKey> probes;
+  for (std::size_t i = 0; i < w; ++i) {
+    slices.push_back(Slice(agents, i * n, (i + 1) * n));
+    probes.push_back(agents.entries()[w * n + i]);
+  }
+
+  // 1. Backlog: the master is frozen while every agent reports once, then it drains the workers'
+  // backlog. This is the master's persistence rate with W workers feeding it at full speed.
+  Result<schemas::NodeStatus> before = d.StatusOf("master");
+  if (!before.ok()) return before.status();
+  ZC_RETURN_IF_ERROR(d.Signal("master", SIGSTOP));
+  if (o.progress) o.progress(fmt::format("agent-info: {} agents report, master frozen", w * n));
+  SimRun front = Simulate(d, workers, slices, 0, 0, 0);
+  ZC_RETURN_IF_ERROR(front.status);
+  auto thawed = Clock::now();
+  ZC_RETURN_IF_ERROR(d.Signal("master", SIGCONT));
+  Result<std::uint64_t> drained = WaitForDrain(d, workers, before->agents_stored + w * n);
+  if (!drained.ok()) return drained.status();
+  double drain_s = Seconds(Clock::now() - thawed);
+  double drain_rate = static_cast<double>(w * n) / drain_s;
+  if (o.progress) o.progress(fmt::format("agent-info: drained in {:.2f} s", drain_s));
+
+  // 2. Live: agents report with churn as fast as the workers acknowledge, master running.
+  if (o.progress) o.progress(fmt::format("agent-info: {} s of unpaced reports", duration));
+  Result<schemas::NodeStatus> live_before = d.StatusOf("master");
+  if (!live_before.ok()) return live_before.status();
+  auto live_start = Clock::now();
+  SimRun live = Simulate(d, workers, slices, 0, duration, 0.1);
+  ZC_RETURN_IF_ERROR(live.status);
+  Result<std::uint64_t> live_stored = WaitForDrain(d, workers, 0);
+  if (!live_stored.ok()) return live_stored.status();
+  double live_s = Seconds(Clock::now() - live_start);
+  double live_rate = static_cast<double>(*live_stored - live_before->agents_stored) / live_s;
+
+  // 3. Lag at half the load the master sustains (or the agents can make, if that is less).
+  double half = 0.5 * std::min(drain_rate, static_cast<double>(live.acked) / live.seconds);
+  if (o.progress) o.progress(fmt::format("agent-info: lag at {:.0f} reports/s", half));
+  Result<std::unique_ptr<AgentProbe>> probe = AgentProbe::Open(d, workers, probes);
+  if (!probe.ok()) return probe.status();
+  LatencySeries lag{"report -> master store, at half load", {}, 100.0, std::nullopt};
+  SimRun paced;
+  std::thread load([&] {
+    paced = Simulate(d, workers, slices, half / static_cast<double>(w), duration, 0.1);
+  });
+  auto lag_end = Clock::now() + std::chrono::duration<double>(duration);
+  Status probe_status;
+  for (std::size_t i = 0; Clock::now() < lag_end; ++i) {
+    Result<double> ms = (*probe)->Sample(i % w, std::chrono::seconds(30));
+    if (!ms.ok()) {
+      probe_status = ms.status();
+      break;
+    }
+    lag.samples_ms.push_back(*ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // spacing, not synchronisation
+  }
+  load.join();
+  ZC_RETURN_IF_ERROR(probe_status);
+  ZC_RETURN_IF_ERROR(paced.status);
+
+  // Right, not only fast: the master holds every agent, each from its own worker.
+  Result<schemas::Message> list = d.Ask("master", schemas::AgentsQuery{}, std::chrono::seconds(60));
+  if (!list.ok()) return list.status();
+  std::size_t right = 0;
+  for (const schemas::AgentRecord& a : std::get<schemas::AgentList>(*list).agents) {
+    std::size_t index = std::stoul(a.id) - 1;
+    std::size_t worker = index < w * n ? index / n : index - w * n;
+    if (a.node == workers[worker] && a.state.status == schemas::AgentStatus::kActive) ++right;
+  }
+  if (right != w * n + w) {
+    return Status::Internal(fmt::format("the master holds {} of {} agents from the right worker",
+                                        right, w * n + w));
+  }
+  RecordProcessStats(d, workers[0], r);
+
+  double live_reports = static_cast<double>(live.acked) / live.seconds;
+  r.figures = {
+      Figure("agent records persisted (backlog drain)", drain_rate, "records/s")
+          .Target(300000, true)
+          .Ratio(drain_rate / raw.pipeline_records_per_s, "msgpack decode + RocksDB write"),
+      {"agent reports accepted by workers (master frozen)",
+       static_cast<double>(front.acked) / front.seconds, "reports/s"},
+      {"agent records persisted (live, churn 0.1)", live_rate, "records/s"},
+      Figure("agent reports accepted by workers (live)", live_reports, "reports/s")
+          .Ratio(live_reports / raw.report_msgs_per_s, "CURVE DEALER->ROUTER reports"),
+      {"load during the lag probe", static_cast<double>(paced.acked) / paced.seconds,
+       "reports/s"},
+  };
+  r.latencies.push_back(std::move(lag));
+  r.notes.push_back(fmt::format("checked: all {} agents on the master, each from its worker",
+                                w * n + w));
+  r.wall_seconds = Seconds(Clock::now() - start);
+  return r;
+}
+
+}  // namespace zcluster::bench

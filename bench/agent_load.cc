@@ -1,0 +1,76 @@
+#include "agent_load.h"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "cluster_setup.h"
+#include "zcluster/nodes/agent_simulator.h"
+
+namespace zcluster::bench {
+
+nodes::ClientKeys Slice(const nodes::ClientKeys& all, std::size_t from, std::size_t to) {
+  std::string text;
+  for (std::size_t i = from; i < to; ++i) {
+    const nodes::ClientKey& k = all.entries()[i];
+    text += k.id + " " + k.name + " " + k.ip + " " + k.key + "\n";
+  }
+  return *nodes::ClientKeys::Parse(text);
+}
+
+
+SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
+                const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
+                double churn) {
+  std::vector<Result<nodes::AgentSimResult>> results(workers.size(),
+                                                     Status::Internal("not run"));
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      nodes::AgentSimOptions o;
+      o.endpoint = fmt::format("tcp://127.0.0.1:{}", d.AgentPort(workers[i]));
+      o.server_public_z85 = d.KeysOf(workers[i]).public_z85;
+      o.rate = rate;
+      o.duration = duration;
+      o.churn = churn;
+      o.connections = 8;
+      o.drain = std::chrono::milliseconds(60000);
+      results[i] = nodes::RunAgentSimulation(agents[i], o);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  SimRun run;
+  run.seconds = Seconds(Clock::now() - start);
+  for (auto& r : results) {
+    if (!r.ok()) {
+      run.status = r.status();
+      continue;
+    }
+    run.acked += r->acked;
+    run.errors += r->errors;
+    if (r->acked != r->sent) run.status = Status::Internal("a simulator lost acknowledgements");
+  }
+  if (run.errors > 0) run.status = Status::Internal(fmt::format("{} reports refused", run.errors));
+  return run;
+}
+
+Result<std::uint64_t> WaitForDrain(Deployment& d, const std::vector<std::string>& workers,
+                                   std::uint64_t stored_at_least) {
+  std::vector<std::string> all = workers;
+  all.insert(all.begin(), "master");
+  std::uint64_t stored = 0;
+  Status s = d.WaitForStatus(all, [&](const std::vector<schemas::NodeStatus>& st) {
+    stored = st[0].agents_stored;
+    if (stored < stored_at_least) return false;
+    for (std::size_t i = 1; i < st.size(); ++i) {
+      if (st[i].agents_pending != 0) return false;
+    }
+    return true;
+  }, std::chrono::seconds(120));
+  if (!s.ok()) return Status::Unavailable("agent info did not drain to the master: " + s.message());
+  return stored;
+}
+
+
+}  // namespace zcluster::bench

@@ -1,0 +1,32 @@
+// Agent load for the scenarios: simulators reporting through every worker at once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "zcluster/bench/deployment.h"
+#include "zcluster/nodes/client_keys.h"
+
+namespace zcluster::bench {
+
+// The agents of `all` whose position is in [from, to).
+nodes::ClientKeys Slice(const nodes::ClientKeys& all, std::size_t from, std::size_t to);
+
+struct SimRun {
+  std::uint64_t acked = 0, errors = 0;
+  double seconds = 0;
+  Status status;  // not ok when a simulator failed, lost acks, or got reports refused
+};
+
+// Runs one simulator per worker at once (worker i gets agents[i]); `rate` is per worker (0:
+// unpaced), `duration` seconds after one round (0: one round).
+SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
+                const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
+                double churn);
+
+// Waits until every worker has handed everything to the master and the master has persisted at
+// least `stored_at_least` records since it started; returns its count then.
+Result<std::uint64_t> WaitForDrain(Deployment& d, const std::vector<std::string>& workers,
+                                   std::uint64_t stored_at_least);
+
+}  // namespace zcluster::bench

@@ -1,0 +1,112 @@
+#include "cluster_setup.h"
+
+#include <sodium.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace zcluster::bench {
+
+std::vector<std::string> WorkerNames(std::size_t count) {
+  std::vector<std::string> names;
+  for (std::size_t i = 1; i <= count; ++i) {
+    names.push_back(count > 99 ? fmt::format("w{:04}", i) : fmt::format("w{:02}", i));
+  }
+  return names;
+}
+
+nodes::ClientKeys MakeAgents(std::size_t count) {
+  // ClientKeys::Add checks every name against the rest; a bench of 100,000 writes the text.
+  std::string text;
+  text.reserve(count * 100);
+  unsigned char raw[32];
+  char hex[65];
+  for (std::size_t i = 1; i <= count; ++i) {
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    text += fmt::format("{:03} agent-{:03} any {}\n", i, i, hex);
+  }
+  return *nodes::ClientKeys::Parse(text);
+}
+
+Status WriteFileText(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+    out << text;
+    if (!out) return Status::Unavailable("cannot write '" + path + "'");
+  }
+  std::filesystem::rename(tmp, path);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Deployment>> StartCluster(const BenchOptions& o, const ClusterPlan& plan) {
+  Result<std::unique_ptr<Deployment>> made = Deployment::Create(o.tools_dir);
+  if (!made.ok()) return made.status();
+  Deployment& d = **made;
+  NodeSpec master = plan.master_spec;
+  master.name = "master";
+  master.master = true;
+  ZC_RETURN_IF_ERROR(d.Configure(master));
+  for (const std::string& w : plan.workers) {
+    NodeSpec spec = plan.worker_spec;
+    spec.name = w;
+    spec.master = false;
+    ZC_RETURN_IF_ERROR(d.Configure(spec));
+  }
+  std::filesystem::create_directories(d.Home("master") + "/etc/shared/default");
+  if (plan.prepare) {
+    ZC_RETURN_IF_ERROR(plan.prepare("master", d.Home("master")));
+    for (const std::string& w : plan.workers) ZC_RETURN_IF_ERROR(plan.prepare(w, d.Home(w)));
+  }
+  ZC_RETURN_IF_ERROR(d.Start("master"));
+  ZC_RETURN_IF_ERROR(d.WaitForStatus(
+      {"master"}, [](const auto& s) { return s[0].files_synced; }, std::chrono::seconds(60)));
+  if (!plan.start_workers) return made;
+  if (o.progress) o.progress(fmt::format("master up; starting {} workers", plan.workers.size()));
+  ZC_RETURN_IF_ERROR(StartWorkers(d, plan.workers));
+  if (o.progress) o.progress("cluster up and in sync");
+  return made;
+}
+
+Status StartWorkers(Deployment& d, const std::vector<std::string>& workers) {
+  for (const std::string& w : workers) ZC_RETURN_IF_ERROR(d.Start(w));
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    Result<schemas::Message> nodes = d.Ask("master", schemas::NodesQuery{});
+    if (nodes.ok() && std::holds_alternative<schemas::NodeList>(*nodes)) {
+      std::size_t connected = 0;
+      for (const schemas::NodeInfo& n : std::get<schemas::NodeList>(*nodes).nodes) {
+        connected += std::count(workers.begin(), workers.end(), n.name);
+      }
+      if (connected == workers.size()) break;
+    }
+    if (Clock::now() > deadline) return Status::Unavailable("the workers did not all connect");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return WaitForFilesSynced(d, workers, std::chrono::seconds(120));
+}
+
+Status WaitForFilesSynced(Deployment& d, const std::vector<std::string>& workers,
+                          std::chrono::milliseconds bound) {
+  std::vector<std::string> all = workers;
+  all.insert(all.begin(), "master");
+  return d.WaitForStatus(all, [](const std::vector<schemas::NodeStatus>& s) {
+    for (std::size_t i = 1; i < s.size(); ++i) {
+      if (!s[i].files_synced || s[i].files_seq != s[0].files_seq) return false;
+    }
+    return true;
+  }, bound);
+}
+
+void RecordProcessStats(Deployment& d, const std::string& worker, ScenarioResult& r) {
+  r.master = StatsOf(d.Pid("master"));
+  if (!worker.empty() && d.Pid(worker) > 0) r.worker = StatsOf(d.Pid(worker));
+}
+
+}  // namespace zcluster::bench

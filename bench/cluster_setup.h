@@ -1,0 +1,67 @@
+// What the cluster scenarios share: a started master and workers, agents to register, clocks.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "zcluster/bench/deployment.h"
+#include "zcluster/bench/scenarios.h"
+#include "zcluster/nodes/client_keys.h"
+
+namespace zcluster::bench {
+
+using Clock = std::chrono::steady_clock;
+inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+inline double Millis(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// "w01", "w02", … (or "w001" … for more than 99).
+std::vector<std::string> WorkerNames(std::size_t count);
+
+// `count` agents with ids 001, 002, … and fresh keys, as client.keys would hold them.
+nodes::ClientKeys MakeAgents(std::size_t count);
+
+struct ClusterPlan {
+  std::vector<std::string> workers;
+  NodeSpec master_spec;  // name and role are filled in
+  NodeSpec worker_spec;
+  // Called with each node's name and home before anything starts: files, client.keys, groups.
+  std::function<Status(const std::string& name, const std::string& home)> prepare;
+  bool start_workers = true;  // false: configured (and authorized) only; the scenario starts them
+};
+
+// Configures and starts the master, then the workers, and waits until the master lists every
+// worker and every worker has its copy of the master's files.
+Status StartWorkers(Deployment& d, const std::vector<std::string>& workers);
+Result<std::unique_ptr<Deployment>> StartCluster(const BenchOptions& options,
+                                                 const ClusterPlan& plan);
+
+// Waits for every worker in `workers` to hold the master's files stream position and nothing
+// left to fetch.
+Status WaitForFilesSynced(Deployment& d, const std::vector<std::string>& workers,
+                          std::chrono::milliseconds bound);
+
+// Stats of the master and the first worker, read while they still run.
+void RecordProcessStats(Deployment& d, const std::string& worker, ScenarioResult& r);
+
+Status WriteFileText(const std::string& path, const std::string& text);
+
+// (files.cc) `count` files of `bytes` random text under the master's etc/rules, etc/decoders and
+// etc/lists, plus etc/rules/local_rules.xml, the file the edits change.
+Status WriteManagerFiles(const std::string& home, std::size_t count, std::size_t bytes);
+// (files.cc) Rewrites etc/rules/local_rules.xml on the master in place, as an editor saving it
+// would; returns for each worker the milliseconds until its copy holds the new content.
+Result<std::vector<double>> TimeOneEdit(Deployment& d, const std::vector<std::string>& workers,
+                                        std::size_t bytes, std::chrono::milliseconds bound);
+
+// (groups.cc) Moves one agent to `group` on the master; returns for each worker the milliseconds
+// from the request until its status shows the change applied.
+Result<std::vector<double>> TimeOneGroupChange(Deployment& d,
+                                               const std::vector<std::string>& workers,
+                                               const std::string& agent, const std::string& group);
+
+}  // namespace zcluster::bench

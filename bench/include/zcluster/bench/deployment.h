@@ -1,0 +1,97 @@
+// A throw-away cluster of real zclusterd processes on 127.0.0.1: fresh keys, homes and configs in
+// a temporary folder, free ports below the ephemeral range. The bench drives it; every process is
+// stopped and every file removed when the Deployment goes away.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "zcluster/bus/curve_keys.h"
+#include "zcluster/bus/sockets.h"
+#include "zcluster/schemas/messages.h"
+
+namespace zcluster::bench {
+
+struct NodeSpec {
+  std::string name;
+  bool master = false;
+  double keep_alive = 1;
+  double max_silence = 20;
+  double local_integrity = 60;
+  double integrity_check = 60;
+  std::string extra;  // more XML inside <cluster>
+};
+
+// Peak resident memory and CPU time of a running process, from /proc.
+struct ProcessStats {
+  double peak_rss_mb = 0;
+  double cpu_seconds = 0;
+};
+ProcessStats StatsOf(pid_t pid);
+
+class Deployment {
+ public:
+  // `tools_dir` holds zclusterd. Unavailable when no temporary folder can be made.
+  static Result<std::unique_ptr<Deployment>> Create(std::string tools_dir,
+                                                    std::string cluster = "bench");
+  ~Deployment();
+  Deployment(const Deployment&) = delete;
+  Deployment& operator=(const Deployment&) = delete;
+
+  // Writes the node's ossec.conf and key pair; a worker's public key goes into the master's
+  // authorized_keys folder.
+  Status Configure(const NodeSpec& spec);
+  // Fresh key pairs filed under these names in authorized_keys, for in-process clients.
+  Result<std::vector<bus::CurveKeyPair>> AuthorizeClients(const std::vector<std::string>& names);
+  Status Start(const std::string& name);
+  // SIGTERM, then SIGKILL after `bound`.
+  Status Stop(const std::string& name, std::chrono::milliseconds bound);
+  Status Signal(const std::string& name, int signal);
+  pid_t Pid(const std::string& name) const;
+
+  // One request over the node's control socket, through a connection kept open for the next.
+  Result<schemas::Message> Ask(const std::string& name, const schemas::Message& request,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  Result<schemas::NodeStatus> StatusOf(const std::string& name);
+  // The same question to several nodes at once; replies in the order of `names`.
+  Result<std::vector<schemas::NodeStatus>> StatusOfAll(const std::vector<std::string>& names);
+  // Waits until `done` holds for the statuses of `names`, up to `bound`; DeadlineExceeded after.
+  Status WaitForStatus(const std::vector<std::string>& names,
+                       const std::function<bool(const std::vector<schemas::NodeStatus>&)>& done,
+                       std::chrono::milliseconds bound);
+
+  std::string Home(const std::string& name) const { return dir_ + "/" + name; }
+  std::string ConfigPath(const std::string& name) const { return Home(name) + "/ossec.conf"; }
+  std::string ControlPath(const std::string& name) const;
+  std::string KeyPrefix(const std::string& name) const { return dir_ + "/keys/" + name; }
+  const bus::CurveKeyPair& KeysOf(const std::string& name) const { return keys_.at(name); }
+  std::uint16_t port() const { return port_; }
+  std::uint16_t AgentPort(const std::string& name) const { return agent_ports_.at(name); }
+  const std::string& cluster() const { return cluster_; }
+
+ private:
+  Deployment(std::string dir, std::string tools_dir, std::string cluster, std::uint16_t port)
+      : dir_(std::move(dir)), tools_dir_(std::move(tools_dir)), cluster_(std::move(cluster)),
+        port_(port) {}
+  Result<bus::DealerSocket*> ControlOf(const std::string& name);
+
+  std::string dir_, tools_dir_, cluster_;
+  std::uint16_t port_;
+  std::map<std::string, bus::CurveKeyPair> keys_;
+  std::map<std::string, std::uint16_t> agent_ports_;
+  std::map<std::string, pid_t> pids_;
+  zmq::context_t ctx_{1};
+  std::map<std::string, bus::DealerSocket> control_;
+};
+
+// `count` consecutive TCP ports on 127.0.0.1 free now, below the kernel's ephemeral range (32768
+// and up on Linux), so that no outgoing connection can take them before the daemon binds.
+std::uint16_t FreePorts(int count);
+
+}  // namespace zcluster::bench

@@ -1,0 +1,111 @@
+// zcluster-bench SCENARIO [options] [--json FILE]: starts a cluster, drives load, prints figures.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "zcluster/bench/scenarios.h"
+
+using namespace zcluster;
+using namespace zcluster::bench;
+
+namespace {
+
+// zclusterd sits beside this binary in a build tree (tools/ next to bench/) or an install.
+std::string FindTools(const char* argv0) {
+  std::filesystem::path self = std::filesystem::canonical("/proc/self/exe");
+  for (const auto& candidate : {self.parent_path(), self.parent_path().parent_path() / "tools"}) {
+    if (std::filesystem::exists(candidate / "zclusterd")) return candidate;
+  }
+  return std::filesystem::path(argv0).parent_path();
+}
+
+bool WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zcluster-bench: measure zcluster's flows on this machine"};
+  std::string scenario, json_path;
+  BenchOptions o;
+  app.add_option("scenario", scenario, "raw, agent-info, groups, files, connect, qa or all")
+      ->required()
+      ->check(CLI::IsMember({"raw", "agent-info", "groups", "files", "connect", "qa", "all"}));
+  app.add_option("--workers", o.workers, "workers (default: the scenario's target size)");
+  app.add_option("--agents", o.agents, "agents per worker (agent-info) or in all (qa)");
+  app.add_option("--changes", o.changes, "group assignment changes (groups)");
+  app.add_option("--files", o.files, "files on the master (files, qa)");
+  app.add_option("--file-bytes", o.file_bytes, "bytes per file (files)");
+  app.add_option("--samples", o.samples, "latency samples per series");
+  app.add_option("--duration", o.duration, "seconds of steady load (agent-info lag, qa)");
+  app.add_flag("--smoke", o.smoke, "tiny sizes, a few seconds: proves the harness works");
+  app.add_option("--json", json_path, "write the figures as JSON here, and an SVG plot beside it");
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "no progress lines on stderr");
+  CLI11_PARSE(app, argc, argv);
+
+  // A thousand workers, each a socket on the master: lift the descriptor limit for every child.
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  o.tools_dir = FindTools(argv[0]);
+  if (!std::filesystem::exists(o.tools_dir + "/zclusterd")) {
+    std::fprintf(stderr, "zcluster-bench: no zclusterd beside this binary (looked in %s)\n",
+                 o.tools_dir.c_str());
+    return 1;
+  }
+  auto start = std::chrono::steady_clock::now();
+  if (!quiet) {
+    o.progress = [start](const std::string& line) {
+      double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "[%7.1f s] %s\n", t, line.c_str());
+    };
+  }
+
+  std::vector<ScenarioResult> results;
+  RawFigures raw;
+  auto run = [&](const Result<ScenarioResult>& r, const std::string& name) {
+    if (!r.ok()) {
+      std::fprintf(stderr, "zcluster-bench: %s failed: %s\n", name.c_str(),
+                   r.status().message().c_str());
+      return false;
+    }
+    results.push_back(*r);
+    std::fputs(RenderTable({*r}).c_str(), stdout);
+    std::fflush(stdout);
+    return true;
+  };
+  // Every scenario compares itself with the raw figures, so raw always runs first.
+  bool ok = run(RunRaw(o, &raw), "raw");
+  auto wanted = [&](const char* name) { return ok && (scenario == name || scenario == "all"); };
+  if (wanted("agent-info")) ok = run(RunAgentInfo(o, raw), "agent-info");
+  if (wanted("groups")) ok = run(RunGroups(o, raw), "groups");
+  if (wanted("files")) ok = run(RunFiles(o, raw), "files");
+  if (wanted("connect")) ok = run(RunConnect(o, raw), "connect");
+  if (wanted("qa")) ok = run(RunQa(o, raw), "qa");
+
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  if (!json_path.empty()) {
+    std::string svg_path = std::filesystem::path(json_path).replace_extension(".svg");
+    if (!WriteText(json_path, RenderJson(results, command, DescribeMachine())) ||
+        !WriteText(svg_path, RenderSvg(results))) {
+      std::fprintf(stderr, "zcluster-bench: cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+    if (o.progress) o.progress("wrote " + json_path + " and " + svg_path);
+  }
+  return ok ? 0 : 2;
+}

@@ -1,0 +1,118 @@
+// The qa scenario, in the shape of Wazuh's own performance suite: 25 workers, 50,000 agents
+// reporting with churn, 5,000 files, group changes, all at once; every flow's worst-case lag.
+#include <sodium.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "agent_load.h"
+#include "agent_probe.h"
+#include "cluster_setup.h"
+#include "zcluster/nodes/control.h"
+
+namespace zcluster::bench {
+
+Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
+  auto start = Clock::now();
+  std::size_t w = o.workers ? o.workers : o.smoke ? 2 : 25;
+  std::size_t total = o.agents ? o.agents : o.smoke ? 200 : 50000;
+  std::size_t f = o.files ? o.files : o.smoke ? 50 : 5000;
+  double duration = o.duration > 0 ? o.duration : o.smoke ? 2 : 20;
+  std::size_t per_worker = total / w;
+  // A Wazuh agent sends its keepalive every 10 s: that is the steady report rate.
+  double rate = static_cast<double>(per_worker) / 10.0;
+  ScenarioResult r;
+  r.scenario = "qa";
+  r.parameters = {{"workers", std::to_string(w)}, {"agents", std::to_string(per_worker * w)},
+                  {"files", std::to_string(f)}, {"seconds", fmt::format("{}", duration)},
+                  {"reports_per_s", fmt::format("{:.0f}", rate * static_cast<double>(w))}};
+  nodes::ClientKeys agents = MakeAgents(per_worker * w + w);
+  std::vector<std::string> workers = WorkerNames(w);
+  ClusterPlan plan;
+  plan.workers = workers;
+  plan.prepare = [&](const std::string& name, const std::string& home) -> Status {
+    std::filesystem::create_directories(home + "/etc");
+    if (name == "master") {
+      ZC_RETURN_IF_ERROR(WriteManagerFiles(home, f, 4096));
+      for (const char* group : {"web", "db"}) {
+        ZC_RETURN_IF_ERROR(WriteFileText(home + "/etc/shared/" + group + "/agent.conf",
+                                         "<agent_config/>\n"));
+      }
+    }
+    return agents.Save(home + "/etc/client.keys");
+  };
+  if (o.progress) o.progress(fmt::format("qa: {} workers, {} agents, {} files", w, total, f));
+  Result<std::unique_ptr<Deployment>> cluster = StartCluster(o, plan);
+  if (!cluster.ok()) return cluster.status();
+  Deployment& d = **cluster;
+  std::vector<nodes::ClientKeys> slices;
+  std::vector<nodes::ClientKey> probes;
+  for (std::size_t i = 0; i < w; ++i) {
+    slices.push_back(Slice(agents, i * per_worker, (i + 1) * per_worker));
+    probes.push_back(agents.entries()[per_worker * w + i]);
+  }
+  Result<std::unique_ptr<AgentProbe>> probe = AgentProbe::Open(d, workers, probes);
+  if (!probe.ok()) return probe.status();
+
+  // Background: every agent reporting at its keepalive pace, and an administrator moving 500
+  // agents between groups twice a second. The foreground measures one change of each flow.
+  if (o.progress) o.progress(fmt::format("qa: {} s of every flow at once", duration));
+  SimRun load;
+  std::thread agents_thread([&] { load = Simulate(d, workers, slices, rate, duration, 0.1); });
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> group_batches{0};
+  std::thread groups_thread([&] {
+    std::string control = d.ControlPath("master");
+    for (std::size_t round = 0; !stop; ++round) {
+      schemas::GroupAssign a;
+      for (int i = 0; i < 500; ++i) {
+        a.agents.push_back(agents.entries()[randombytes_uniform(
+            static_cast<std::uint32_t>(per_worker * w))].id);
+      }
+      a.groups = {round % 2 ? "web" : "db"};
+      a.replace = true;
+      if (nodes::ControlRequest(control, a, std::chrono::seconds(10)).ok()) ++group_batches;
+      // The administrator's pace, not a wait for anything.
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  });
+  LatencySeries agent_lag{"agent report -> master store", {}, std::nullopt, 1000.0};
+  LatencySeries group_lag{fmt::format("group change -> all {} workers", w), {}, std::nullopt,
+                          1000.0};
+  LatencySeries file_lag{fmt::format("rule edit -> all {} workers", w), {}, std::nullopt, 1000.0};
+  Status failed;
+  auto end = Clock::now() + std::chrono::duration<double>(duration);
+  for (std::size_t i = 0; Clock::now() < end && failed.ok(); ++i) {
+    Result<double> a = (*probe)->Sample(i % w, std::chrono::seconds(30));
+    if (!a.ok()) failed = a.status();
+    else agent_lag.samples_ms.push_back(*a);
+    Result<std::vector<double>> g = TimeOneGroupChange(
+        d, workers, probes[i % w].id, i % 2 ? "web" : "db");
+    if (!g.ok()) failed = g.status();
+    else group_lag.samples_ms.push_back(*std::max_element(g->begin(), g->end()));
+    Result<std::vector<double>> e = TimeOneEdit(d, workers, 4096, std::chrono::seconds(30));
+    if (!e.ok()) failed = e.status();
+    else file_lag.samples_ms.push_back(*std::max_element(e->begin(), e->end()));
+  }
+  stop = true;
+  groups_thread.join();
+  agents_thread.join();
+  ZC_RETURN_IF_ERROR(failed);
+  ZC_RETURN_IF_ERROR(load.status);
+  Result<std::uint64_t> drained = WaitForDrain(d, workers, 0);
+  if (!drained.ok()) return drained.status();
+  RecordProcessStats(d, workers[0], r);
+  r.figures = {
+      Figure("agent reports accepted", static_cast<double>(load.acked) / load.seconds, "reports/s"),
+      Figure("group reassignments of 500 agents", static_cast<double>(group_batches), "batches"),
+  };
+  r.latencies = {agent_lag, group_lag, file_lag};
+  r.notes.push_back("worst case = max of the samples; every sample waits for all workers");
+  r.wall_seconds = Seconds(Clock::now() - start);
+  return r;
+}
+
+}  // namespace zcluster::bench

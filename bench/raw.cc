@@ -1,0 +1,248 @@
+// The raw scenario: what this machine does with the same libraries and message sizes and no
+// cluster logic (no ZAP, no sessions, no streams), in this one process. The other scenarios print
+// their ratio to these figures.
+#include <sys/resource.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "zcluster/bench/scenarios.h"
+#include "zcluster/bus/curve_keys.h"
+#include "zcluster/nodes/agent_auth.h"
+#include "zcluster/nodes/agent_simulator.h"
+#include "zcluster/schemas/agents.h"
+#include "zcluster/schemas/groups.h"
+#include "zcluster/store/node_store.h"
+
+namespace zcluster::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+void CurveServer(zmq::socket_t& s, const bus::CurveKeyPair& keys) {
+  s.set(zmq::sockopt::curve_server, 1);
+  s.set(zmq::sockopt::curve_secretkey, keys.secret_z85);
+}
+
+void CurveClient(zmq::socket_t& s, const bus::CurveKeyPair& own, const std::string& server) {
+  s.set(zmq::sockopt::curve_serverkey, server);
+  s.set(zmq::sockopt::curve_publickey, own.public_z85);
+  s.set(zmq::sockopt::curve_secretkey, own.secret_z85);
+}
+
+void SendFrames(zmq::socket_t& s, const schemas::Frames& frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore
+                                                          : zmq::send_flags::none);
+  }
+}
+
+// Messages per second from one CURVE DEALER to a ROUTER, timed from the first arrival (the
+// handshake is not part of it) to the last.
+double DealerToRouter(const schemas::Frames& message, std::size_t count) {
+  zmq::context_t ctx(1);
+  bus::CurveKeyPair server = *bus::GenerateKeyPair(), client = *bus::GenerateKeyPair();
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  CurveServer(router, server);
+  router.bind("tcp://127.0.0.1:*");
+  std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  std::thread sender([&] {
+    zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+    CurveClient(dealer, client, server.public_z85);
+    dealer.connect(endpoint);
+    for (std::size_t i = 0; i < count; ++i) SendFrames(dealer, message);
+    // Lingers until everything is delivered: the context's close waits.
+  });
+  Clock::time_point first{};
+  for (std::size_t i = 0; i < count; ++i) {
+    std::vector<zmq::message_t> parts;
+    (void)zmq::recv_multipart(router, std::back_inserter(parts));
+    if (i == 0) first = Clock::now();
+  }
+  double seconds = Seconds(Clock::now() - first);
+  sender.join();
+  return static_cast<double>(count - 1) / std::max(seconds, 1e-9);
+}
+
+// Group changes per second delivered to `subscribers` CURVE SUBs by one PUB, in deltas of
+// `batch` changes, as the master publishes them.
+double PubToSubs(std::size_t subscribers, std::size_t batch, std::size_t messages) {
+  zmq::context_t ctx(1);
+  bus::CurveKeyPair server = *bus::GenerateKeyPair();
+  zmq::socket_t pub(ctx, zmq::socket_type::pub);
+  CurveServer(pub, server);
+  pub.set(zmq::sockopt::sndhwm, 0);  // nothing dropped: this is the delivery limit
+  pub.bind("tcp://127.0.0.1:*");
+  std::string endpoint = pub.get(zmq::sockopt::last_endpoint);
+  std::vector<zmq::socket_t> subs;
+  for (std::size_t i = 0; i < subscribers; ++i) {
+    subs.emplace_back(ctx, zmq::socket_type::sub);
+    CurveClient(subs.back(), *bus::GenerateKeyPair(), server.public_z85);
+    subs.back().set(zmq::sockopt::rcvhwm, 0);
+    subs.back().set(zmq::sockopt::subscribe, "");
+    subs.back().connect(endpoint);
+  }
+  std::vector<zmq::pollitem_t> items;
+  for (auto& s : subs) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
+  // A subscription takes a moment to reach the PUB: publish markers until every SUB hears one.
+  std::vector<bool> joined(subscribers, false);
+  std::size_t joined_count = 0;
+  auto warm_deadline = Clock::now() + std::chrono::seconds(30);
+  while (joined_count < subscribers && Clock::now() < warm_deadline) {
+    pub.send(zmq::str_buffer("w"), zmq::send_flags::none);
+    zmq::poll(items, std::chrono::milliseconds(1));
+    for (std::size_t i = 0; i < subscribers; ++i) {
+      zmq::message_t m;
+      while (subs[i].recv(m, zmq::recv_flags::dontwait)) {
+        if (!joined[i]) {
+          joined[i] = true;
+          ++joined_count;
+        }
+      }
+    }
+  }
+  schemas::GroupsDelta delta;
+  for (std::size_t i = 0; i < batch; ++i) {
+    delta.changes.push_back({i + 1, fmt::format("{:03}", 100000 + i), {"default", "web"}});
+  }
+  schemas::Frames frames = schemas::Encode(delta);
+  auto start = Clock::now();
+  std::thread sender([&] {
+    for (std::size_t i = 0; i < messages; ++i) SendFrames(pub, frames);
+  });
+  std::vector<std::size_t> got(subscribers, 0);
+  std::size_t done = 0;
+  while (done < subscribers) {
+    zmq::poll(items, std::chrono::milliseconds(100));
+    for (std::size_t i = 0; i < subscribers; ++i) {
+      std::vector<zmq::message_t> parts;
+      while (zmq::recv_multipart(subs[i], std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+        if (parts.size() == 2 && ++got[i] == messages) ++done;
+        parts.clear();
+      }
+    }
+  }
+  double seconds = Seconds(Clock::now() - start);
+  sender.join();
+  return static_cast<double>(messages * batch * subscribers) / seconds;
+}
+
+// Agent records per second through the master's inner loop alone: msgpack decode of an
+// agent_info batch, then one synced RocksDB write of its records.
+Result<double> DecodeAndStore(std::size_t batches, std::size_t per_batch) {
+  std::string dir = std::filesystem::temp_directory_path() / fmt::format("zcb-raw-{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  double rate = 0;
+  {
+    Result<std::unique_ptr<store::NodeStore>> db =
+        store::NodeStore::Open(dir, {"bench", "raw", "master"});
+    if (!db.ok()) return db.status();
+    schemas::AgentInfoBatch batch;
+    for (std::size_t i = 0; i < per_batch; ++i) {
+      std::string id = fmt::format("{:03}", i + 1);
+      batch.updates.push_back({id, true, nodes::SimulatedAgentState("agent-" + id, i)});
+    }
+    schemas::Frames frames = schemas::Encode(batch);
+    auto start = Clock::now();
+    for (std::size_t b = 0; b < batches; ++b) {
+      Result<schemas::Message> m = schemas::Decode(frames);
+      if (!m.ok()) return m.status();
+      store::StoreBatch writes;
+      for (const schemas::AgentUpdate& u : std::get<schemas::AgentInfoBatch>(*m).updates) {
+        writes.Put(store::Table::kAgents, u.id, schemas::EncodeAgentRecord({u.id, u.state, "w", {}}));
+      }
+      ZC_RETURN_IF_ERROR((*db)->Write(writes));
+    }
+    rate = static_cast<double>(batches * per_batch) / Seconds(Clock::now() - start);
+  }
+  std::filesystem::remove_all(dir);
+  return rate;
+}
+
+// CURVE handshakes per second: `clients` DEALERs, each with its own key, connect at once to one
+// ROUTER and send one message; timed until the ROUTER has them all.
+double Handshakes(std::size_t clients) {
+  zmq::context_t ctx(1);
+  bus::CurveKeyPair server = *bus::GenerateKeyPair();
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  CurveServer(router, server);
+  router.set(zmq::sockopt::backlog, 4096);  // as many pending connections as the kernel allows
+  router.bind("tcp://127.0.0.1:*");
+  std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  std::vector<bus::CurveKeyPair> keys;
+  for (std::size_t i = 0; i < clients; ++i) keys.push_back(*bus::GenerateKeyPair());
+  std::vector<zmq::socket_t> dealers;
+  auto start = Clock::now();
+  for (std::size_t i = 0; i < clients; ++i) {
+    dealers.emplace_back(ctx, zmq::socket_type::dealer);
+    CurveClient(dealers.back(), keys[i], server.public_z85);
+    dealers.back().set(zmq::sockopt::linger, 0);
+    dealers.back().connect(endpoint);
+    dealers.back().send(zmq::str_buffer("hello"), zmq::send_flags::none);
+  }
+  for (std::size_t i = 0; i < clients; ++i) {
+    std::vector<zmq::message_t> parts;
+    (void)zmq::recv_multipart(router, std::back_inserter(parts));
+  }
+  return static_cast<double>(clients) / Seconds(Clock::now() - start);
+}
+
+}  // namespace
+
+Result<ScenarioResult> RunRaw(const BenchOptions& o, RawFigures* raw) {
+  auto start = Clock::now();
+  ScenarioResult r;
+  r.scenario = "raw";
+  std::size_t subscribers = o.workers ? o.workers : 16;
+  std::size_t scale = o.smoke ? 20 : 1;
+  // The messages of the agent-info flow: one agent report, and one full batch.
+  nodes::ClientKeys keys;
+  (void)keys.Add("agent-raw", "any");
+  const nodes::ClientKey& k = keys.entries().front();
+  schemas::Frames report = schemas::Encode(nodes::SignReport(
+      k.id, 1, nodes::SimulatedAgentState(k.name, 1), nodes::DeriveAgentMacKey(k.key)));
+  schemas::AgentInfoBatch batch;
+  for (std::size_t i = 0; i < 2000; ++i) {
+    batch.updates.push_back({fmt::format("{:03}", i + 1), true, nodes::SimulatedAgentState("a", i)});
+  }
+  schemas::Frames batch_frames = schemas::Encode(batch);
+  std::size_t report_bytes = report[0].size() + report[1].size();
+  std::size_t batch_bytes = batch_frames[0].size() + batch_frames[1].size();
+  r.parameters = {{"subscribers", std::to_string(subscribers)},
+                  {"report_bytes", std::to_string(report_bytes)},
+                  {"batch_bytes", std::to_string(batch_bytes)}};
+
+  if (o.progress) o.progress("raw: CURVE DEALER->ROUTER");
+  raw->report_msgs_per_s = DealerToRouter(report, 400000 / scale);
+  double batches_per_s = DealerToRouter(batch_frames, 400 / scale);
+  raw->batch_mb_per_s = batches_per_s * static_cast<double>(batch_bytes) / 1e6;
+  if (o.progress) o.progress("raw: CURVE PUB->SUB");
+  raw->subscribers = subscribers;
+  raw->changes_per_s = PubToSubs(subscribers, 5000, 100 / scale);
+  if (o.progress) o.progress("raw: msgpack decode + RocksDB write");
+  Result<double> pipeline = DecodeAndStore(100 / scale, 2000);
+  if (!pipeline.ok()) return pipeline.status();
+  raw->pipeline_records_per_s = *pipeline;
+  if (o.progress) o.progress("raw: CURVE handshakes");
+  raw->handshakes_per_s = Handshakes(o.smoke ? 50 : 1000);
+
+  r.figures = {
+      Figure("CURVE DEALER->ROUTER, agent reports", raw->report_msgs_per_s, "msgs/s"),
+      Figure("CURVE DEALER->ROUTER, agent-info batches", raw->batch_mb_per_s, "MB/s"),
+      Figure("  as agent records", batches_per_s * 2000, "records/s"),
+      Figure(fmt::format("CURVE PUB->SUB x{}, group changes delivered", subscribers),
+       raw->changes_per_s, "changes/s"),
+      Figure("msgpack decode + RocksDB synced batch write", raw->pipeline_records_per_s, "records/s"),
+      Figure("CURVE handshakes (connect + first message)", raw->handshakes_per_s, "handshakes/s"),
+  };
+  r.wall_seconds = Seconds(Clock::now() - start);
+  return r;
+}
+
+}  // namespace zcluster::bench
