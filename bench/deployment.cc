@@ -51,6 +51,14 @@ double StatusField(const std::string& text, const std::string& key) {
   return std::strtod(text.c_str() + at + key.size() + 1, nullptr);
 }
 
+// A reply that came after its question was given up on must not answer the next one.
+void DropStaleReplies(bus::DealerSocket& dealer) {
+  for (;;) {
+    Result<std::optional<bus::Frames>> late = dealer.Receive();
+    if (!late.ok() || !late->has_value()) return;
+  }
+}
+
 }  // namespace
 
 std::uint16_t FreePorts(int count) {
@@ -229,6 +237,7 @@ Result<schemas::Message> Deployment::Ask(const std::string& name, const schemas:
                                          std::chrono::milliseconds timeout) {
   Result<bus::DealerSocket*> dealer = ControlOf(name);
   if (!dealer.ok()) return dealer.status();
+  DropStaleReplies(**dealer);
   ZC_RETURN_IF_ERROR((*dealer)->Send(schemas::Encode(request)));
   std::vector<bus::PollItem> items{{&(*dealer)->socket(), -1, false}};
   ZC_RETURN_IF_ERROR(bus::Poll(items, timeout));
@@ -255,8 +264,14 @@ Result<std::vector<schemas::NodeStatus>> Deployment::StatusOfAll(
   for (const std::string& name : names) {
     Result<bus::DealerSocket*> dealer = ControlOf(name);
     if (!dealer.ok()) return dealer.status();
-    ZC_RETURN_IF_ERROR((*dealer)->Send(query));
     sockets.push_back(*dealer);
+  }
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    DropStaleReplies(*sockets[i]);
+    if (Status sent = sockets[i]->Send(query); !sent.ok()) {
+      for (std::size_t j = 0; j <= i; ++j) control_.erase(names[j]);
+      return sent;
+    }
   }
   std::vector<schemas::NodeStatus> out;
   for (std::size_t i = 0; i < names.size(); ++i) {

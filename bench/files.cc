@@ -34,6 +34,9 @@ std::string Slurp(const std::string& path) {
 Result<schemas::FileTable> FilesOf(Deployment& d, const std::string& node) {
   Result<schemas::Message> m = d.Ask(node, schemas::FileTableQuery{}, std::chrono::seconds(60));
   if (!m.ok()) return m.status();
+  if (const auto* e = std::get_if<schemas::ErrorReply>(&*m)) {
+    return Status::Internal(node + " refused the file table query: " + e->message);
+  }
   if (!std::holds_alternative<schemas::FileTable>(*m)) {
     return Status::Internal(node + " sent no file table");
   }

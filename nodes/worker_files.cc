@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include <msgpack.hpp>
 
@@ -196,6 +197,7 @@ Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created,
     }
   }
   std::size_t create = inline_created, update = inline_updated, remove = 0;
+  std::vector<std::string> empty;  // nothing to fetch: finished at once
   for (const auto& [path, want] : expected_) {
     auto have = actual_.find(path);
     if (have != actual_.end() && have->second.hash == want.hash) {
@@ -214,9 +216,9 @@ Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created,
     }
     bool is_update = have != actual_.end();
     (is_update ? update : create)++;
-    Download& dl = downloads_[path] = Download{want, 0, is_update};
+    downloads_[path] = Download{want, 0, is_update};
     if (want.size == 0) {
-      ZC_RETURN_IF_ERROR(Finish(path, dl));
+      empty.push_back(path);
       continue;
     }
     for (std::uint64_t off = 0; off < want.size; off += params_.chunk_bytes) {
@@ -224,6 +226,7 @@ Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created,
                                                                       want.size - off)});
     }
   }
+  ZC_RETURN_IF_ERROR(FinishAll(empty));
   std::vector<std::string> extra;
   for (const auto& [path, have] : actual_) {
     if (!expected_.count(path)) extra.push_back(path);
@@ -260,6 +263,7 @@ std::optional<schemas::FileFetch> WorkerFiles::NextFetch() {
 
 Status WorkerFiles::OnData(const schemas::FileData& data) {
   if (in_flight_ > 0) --in_flight_;
+  std::vector<std::string> complete;
   for (const schemas::FileChunk& c : data.chunks) {
     auto it = downloads_.find(c.path);
     if (it == downloads_.end() || it->second.entry.hash != c.hash) continue;  // superseded
@@ -295,40 +299,60 @@ Status WorkerFiles::OnData(const schemas::FileData& data) {
       return Status::Unavailable("cannot write " + TempName(abs) + ": " + std::strerror(errno));
     }
     d.received += n;
-    if (d.received >= d.entry.size) ZC_RETURN_IF_ERROR(Finish(c.path, d));
+    if (d.received >= d.entry.size) complete.push_back(c.path);
   }
+  ZC_RETURN_IF_ERROR(FinishAll(complete));
   MaybeFinishRound();
   return Status::Ok();
 }
 
-Status WorkerFiles::Finish(const std::string& path, Download& d) {
-  std::string abs = Abs(path), tmp = TempName(abs);
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(abs).parent_path(), ec);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  bool ok = fd >= 0 && ::ftruncate(fd, static_cast<off_t>(d.entry.size)) == 0 && ::fsync(fd) == 0 &&
-            ::fchmod(fd, d.entry.mode) == 0;
-  if (fd >= 0) ::close(fd);
-  Result<std::string> hash = ok ? HashFile(tmp) : Result<std::string>(Status::Unavailable("io"));
-  if (!hash.ok() || *hash != d.entry.hash) {
-    log_.Warning("Integrity sync", "{} did not match its hash after download: fetching again",
-                 path);
-    schemas::FileEntry want = d.entry;
-    DropDownload(path);
-    expected_[path] = want;  // unchanged; the next reconcile plans it again
-    return Status::Ok();
+Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
+  // Size, mode and hash of every complete temp file first; then one syncfs for the whole batch
+  // instead of an fsync per file (10,000 small rules are 10,000 fsyncs otherwise); then the
+  // renames, and one fsync per folder. A rename never exposes content that is not on disk.
+  std::vector<std::string> ready;
+  for (const std::string& path : paths) {
+    auto it = downloads_.find(path);
+    if (it == downloads_.end()) continue;
+    const Download& d = it->second;
+    std::string tmp = TempName(Abs(path));
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    bool ok = fd >= 0 && ::ftruncate(fd, static_cast<off_t>(d.entry.size)) == 0 &&
+              ::fchmod(fd, d.entry.mode) == 0;
+    if (fd >= 0) ::close(fd);
+    Result<std::string> hash = ok ? HashFile(tmp) : Result<std::string>(Status::Unavailable("io"));
+    if (!hash.ok() || *hash != d.entry.hash) {
+      log_.Warning("Integrity sync", "{} did not match its hash after download: fetching again",
+                   path);
+      schemas::FileEntry want = d.entry;
+      DropDownload(path);
+      expected_[path] = want;  // unchanged; the next reconcile plans it again
+      continue;
+    }
+    ready.push_back(path);
   }
-  if (::rename(tmp.c_str(), abs.c_str()) != 0) {
-    int saved = errno;
-    DropDownload(path);
-    return Status::Unavailable("cannot rename " + tmp + ": " + std::strerror(saved));
+  if (ready.empty()) return Status::Ok();
+  int home = ::open(scanner_.home().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  bool synced = home >= 0 && ::syncfs(home) == 0;
+  if (home >= 0) ::close(home);
+  if (!synced) return Status::Unavailable(std::string("syncfs: ") + std::strerror(errno));
+  std::set<std::string> folders;
+  for (const std::string& path : ready) {
+    Download& d = downloads_.at(path);
+    std::string abs = Abs(path), tmp = TempName(abs);
+    if (::rename(tmp.c_str(), abs.c_str()) != 0) {
+      int saved = errno;
+      DropDownload(path);
+      return Status::Unavailable("cannot rename " + tmp + ": " + std::strerror(saved));
+    }
+    folders.insert(std::filesystem::path(abs).parent_path().string());
+    actual_[path] = d.entry;
+    (d.update ? round_.updated : round_.created)++;
+    const FileSetEntry* entry = scanner_.set().Match(path);
+    if (entry != nullptr && entry->reload) reload_due_ = true;
+    downloads_.erase(path);
   }
-  SyncFolder(std::filesystem::path(abs).parent_path().string());
-  actual_[path] = d.entry;
-  (d.update ? round_.updated : round_.created)++;
-  const FileSetEntry* entry = scanner_.set().Match(path);
-  if (entry != nullptr && entry->reload) reload_due_ = true;
-  downloads_.erase(path);
+  for (const std::string& folder : folders) SyncFolder(folder);
   return Status::Ok();
 }
 

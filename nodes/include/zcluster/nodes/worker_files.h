@@ -82,7 +82,8 @@ class WorkerFiles {
   Result<bool> Apply(StreamFollower<schemas::FileChange>::Step step);
   Status StoreExpected(const std::vector<schemas::FileChange>& changes, std::uint64_t seq,
                        bool replace_all);
-  Status Finish(const std::string& path, Download& d);
+  // Installs the complete downloads among `paths`: checked, made durable, renamed into place.
+  Status FinishAll(const std::vector<std::string>& paths);
   // Writes a small file that came with its change, if it is still the expected version.
   Status InstallInline(const schemas::FileChange& change);
   void Delete(const std::string& path);
