@@ -75,7 +75,8 @@ void FileScanner::Walk(const std::string& rel_dir, std::vector<std::string>* out
 }
 
 std::map<std::string, ScannedFile> FileScanner::Scan(std::int64_t settle_ns,
-                                                    std::vector<std::string>* unsettled) {
+                                                    std::vector<std::string>* unsettled,
+                                                    const std::set<std::string>* closed) {
   std::vector<std::string> paths;
   for (const FileSetEntry& e : set_.entries()) {
     if (e.folder) {
@@ -101,7 +102,8 @@ std::map<std::string, ScannedFile> FileScanner::Scan(std::int64_t settle_ns,
       found.emplace(rel, cached->second);
       continue;
     }
-    if (now - fs.mtime_ns < settle_ns) {
+    if (now - fs.mtime_ns < settle_ns &&
+        (closed == nullptr || !closed->count(home_ + "/" + rel))) {
       if (unsettled != nullptr) unsettled->push_back(rel);
       if (cached != cache_.end()) found.emplace(rel, cached->second);
       continue;
@@ -115,6 +117,27 @@ std::map<std::string, ScannedFile> FileScanner::Scan(std::int64_t settle_ns,
   // Forget what is gone, so a file that comes back is hashed again.
   std::erase_if(cache_, [&](const auto& kv) { return !found.count(kv.first); });
   return found;
+}
+
+std::optional<ScannedFile> FileScanner::ScanOne(const std::string& rel) {
+  const FileSetEntry* entry = set_.Match(rel);
+  struct stat st {};
+  if (entry == nullptr || ::lstat((home_ + "/" + rel).c_str(), &st) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    cache_.erase(rel);
+    return std::nullopt;
+  }
+  FileStat fs{static_cast<std::uint64_t>(st.st_size),
+              std::int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec, st.st_ino,
+              static_cast<std::uint32_t>(st.st_mode & 07777)};
+  Result<std::string> hash = HashFile(home_ + "/" + rel);
+  if (!hash.ok()) {
+    cache_.erase(rel);
+    return std::nullopt;
+  }
+  ScannedFile sf{{rel, *hash, fs.size, entry->mode}, fs};
+  cache_[rel] = sf;
+  return sf;
 }
 
 std::vector<std::string> FileScanner::LeftoverDownloads() const {

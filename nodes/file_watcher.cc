@@ -23,7 +23,9 @@ FileWatcher::~FileWatcher() {
 void FileWatcher::WatchTree(const std::string& abs) {
   constexpr std::uint32_t kEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
                                     IN_CREATE | IN_ATTRIB | IN_DONT_FOLLOW | IN_ONLYDIR;
-  if (::inotify_add_watch(fd_, abs.c_str(), kEvents) < 0) return;  // gone: the rescan will see
+  int wd = ::inotify_add_watch(fd_, abs.c_str(), kEvents);
+  if (wd < 0) return;  // gone: the rescan will see
+  folders_[wd] = abs;
   DIR* dir = ::opendir(abs.c_str());
   if (dir == nullptr) return;
   while (dirent* d = ::readdir(dir)) {
@@ -42,13 +44,26 @@ void FileWatcher::WatchAll(const std::string& home, const FileSet& set) {
   }
 }
 
-bool FileWatcher::Drain() {
+bool FileWatcher::Drain(std::set<std::string>* closed, bool* other) {
   alignas(inotify_event) char buf[16384];
   bool any = false;
   for (;;) {
     ssize_t n = ::read(fd_, buf, sizeof buf);
     if (n <= 0) return any;
     any = true;
+    if (closed == nullptr) continue;
+    for (ssize_t at = 0; at + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+      auto folder = folders_.find(e->wd);
+      // A new file is followed by its close; anything else changes what a walk would find.
+      bool new_file = (e->mask & IN_CREATE) && !(e->mask & IN_ISDIR);
+      if ((e->mask & IN_CLOSE_WRITE) && e->len > 0 && folder != folders_.end()) {
+        closed->insert(folder->second + "/" + e->name);
+      } else if (!new_file && other != nullptr && !(e->mask & IN_IGNORED)) {
+        *other = true;
+      }
+    }
   }
 }
 

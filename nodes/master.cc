@@ -128,19 +128,34 @@ void Master::Impl::AnswerFilesSync(const std::string& routing_id, const std::str
 }
 
 void Master::Impl::Rescan(SteadyClock::time_point now) {
-  if (watcher && watcher->Drain()) {
-    // Something moved: rescan shortly (a burst of events is one scan).
-    next_rescan = std::min(next_rescan, now + std::chrono::milliseconds(20));
+  bool other = false;
+  if (watcher && watcher->Drain(&closed_files, &other)) {
+    // Something moved: rescan shortly (a burst of events is one scan). A file its writer has
+    // closed is settled already: no need to wait for its mtime to age.
+    other_file_events = other_file_events || other;
+    next_rescan = std::min(next_rescan, now + std::chrono::milliseconds(5));
   }
   if (now < next_rescan) return;
   auto start = SteadyClock::now();
-  std::size_t unsettled = 0;
-  Result<MasterFiles::Changes> changes = files->Rescan(&unsettled);
-  if (watcher) watcher->WatchAll(config.home, FileSet::FromConfig(config));
-  next_rescan = now + std::chrono::duration_cast<SteadyClock::duration>(
-                          std::chrono::duration<double>(config.intervals.local_integrity));
+  Result<MasterFiles::Changes> changes = MasterFiles::Changes{};
+  bool quick = files->ready() && !other_file_events && !retry_unsettled &&
+               !closed_files.empty() && now < next_full_rescan;
+  if (quick) {
+    // Only files were written: look at those, not at the whole tree.
+    changes = files->RescanFiles(closed_files);
+  } else {
+    std::size_t unsettled = 0;
+    changes = files->Rescan(&unsettled, &closed_files);
+    if (watcher) watcher->WatchAll(config.home, FileSet::FromConfig(config));
+    next_full_rescan = now + std::chrono::duration_cast<SteadyClock::duration>(
+                                 std::chrono::duration<double>(config.intervals.local_integrity));
+    retry_unsettled = unsettled > 0;
+  }
+  closed_files.clear();
+  other_file_events = false;
+  next_rescan = next_full_rescan;
   // A file still being written is looked at again soon, and published once it has settled.
-  if (unsettled > 0) next_rescan = std::min(next_rescan, now + std::chrono::milliseconds(50));
+  if (retry_unsettled) next_rescan = std::min(next_rescan, now + std::chrono::milliseconds(50));
   if (!changes.ok()) {
     log.Error("Local integrity", "{}", changes.status().ToString());
     return;

@@ -78,15 +78,17 @@ Result<std::unique_ptr<MasterFiles>> MasterFiles::Load(store::NodeStore& store,
     if (!f.ok()) return f.status();
     m->scanner_.Remember(*f);
     m->files_.emplace(f->entry.path, f->entry);
+    m->stored_.emplace(f->entry.path, std::string(value));
     return Status::Ok();
   }));
   m->digest_ = FileTableDigest(m->files_);
   return m;
 }
 
-Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled) {
+Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled,
+                                                const std::set<std::string>* closed) {
   std::vector<std::string> busy;
-  std::map<std::string, ScannedFile> now = scanner_.Scan(kSettleNs, &busy);
+  std::map<std::string, ScannedFile> now = scanner_.Scan(kSettleNs, &busy, closed);
   if (unsettled != nullptr) *unsettled = busy.size();
   // While files are being written the table is not published at all (for up to kMaxDefer):
   // a table without a file that is merely mid-write would make workers delete their copy.
@@ -97,43 +99,67 @@ Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled) {
   }
   deferring_since_ = {};
   ready_ = true;
-  store::StoreBatch batch;
-  Changes changes;
-  std::vector<std::string> entries;
-  std::uint64_t seq = log_.seq();
-  for (const auto& [path, f] : now) {
-    auto it = files_.find(path);
-    bool same = it != files_.end() && it->second == f.entry;
-    batch.Put(store::Table::kFiles, path, EncodeCached(f));  // the stat cache follows the disk
-    if (same) continue;
-    changes.push_back({++seq, false, f.entry, ""});
-    entries.push_back(EncodeChange(changes.back()));
-  }
+  Pending pending;
+  for (const auto& [path, f] : now) Note(path, &f, pending);
   for (const auto& [path, entry] : files_) {
-    if (now.count(path)) continue;
-    changes.push_back({++seq, true, {path, "", 0, 0}, ""});
-    batch.Delete(store::Table::kFiles, path);
-    entries.push_back(EncodeChange(changes.back()));
+    if (!now.count(path)) Note(path, nullptr, pending);
   }
+  return Commit(std::move(pending));
+}
+
+Result<MasterFiles::Changes> MasterFiles::RescanFiles(const std::set<std::string>& closed) {
+  const std::string prefix = scanner_.home() + "/";
+  Pending pending;
+  for (const std::string& abs : closed) {
+    if (abs.rfind(prefix, 0) != 0) continue;
+    std::string rel = abs.substr(prefix.size());
+    std::optional<ScannedFile> f = scanner_.ScanOne(rel);
+    if (f || files_.count(rel)) Note(rel, f ? &*f : nullptr, pending);
+  }
+  return Commit(std::move(pending));
+}
+
+void MasterFiles::Note(const std::string& path, const ScannedFile* f, Pending& p) {
+  if (f == nullptr) {  // gone
+    p.changes.push_back({log_.seq() + p.changes.size() + 1, true, {path, "", 0, 0}, ""});
+    p.batch.Delete(store::Table::kFiles, path);
+    p.entries.push_back(EncodeChange(p.changes.back()));
+    return;
+  }
+  auto it = files_.find(path);
+  std::string cached = EncodeCached(*f);  // the stat cache follows the disk
+  auto stored = stored_.find(path);
+  if (stored == stored_.end() || stored->second != cached) {
+    p.batch.Put(store::Table::kFiles, path, cached);
+    p.cache_writes.emplace_back(path, std::move(cached));
+  }
+  if (it != files_.end() && it->second == f->entry) return;
+  p.changes.push_back({log_.seq() + p.changes.size() + 1, false, f->entry, ""});
+  p.entries.push_back(EncodeChange(p.changes.back()));
+}
+
+Result<MasterFiles::Changes> MasterFiles::Commit(Pending p) {
   // Only stat-cache refreshes, if any: worth a write only when something moved.
-  if (changes.empty()) return changes;
+  if (p.changes.empty()) return std::move(p.changes);
   // Small files ride with their change (the log keeps metadata only: a replay fetches).
-  for (schemas::FileChange& c : changes) {
+  for (schemas::FileChange& c : p.changes) {
     if (c.deleted || c.entry.size == 0 || c.entry.size > schemas::kMaxInlineBytes) continue;
     c.content = Compressed(scanner_.home() + "/" + c.entry.path, c.entry.size);
   }
-  log_.Stage(batch, entries);
-  ZC_RETURN_IF_ERROR(store_.Write(batch));
+  log_.Stage(p.batch, p.entries);
+  ZC_RETURN_IF_ERROR(store_.Write(p.batch));
   log_.Committed();
-  for (const schemas::FileChange& c : changes) {
+  for (auto& [path, cached] : p.cache_writes) stored_[path] = std::move(cached);
+  for (const schemas::FileChange& c : p.changes) {
     if (c.deleted) {
       files_.erase(c.entry.path);
+      stored_.erase(c.entry.path);
     } else {
       files_[c.entry.path] = c.entry;
     }
   }
   digest_ = FileTableDigest(files_);
-  return changes;
+  return std::move(p.changes);
 }
 
 Result<schemas::FilesSync> MasterFiles::SyncFrom(std::uint64_t from) const {

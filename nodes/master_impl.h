@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "zcluster/bus/sockets.h"
@@ -33,6 +34,10 @@ struct Master::Impl {
   std::unique_ptr<MasterGroups> groups;
   std::unique_ptr<MasterFiles> files;
   std::optional<FileWatcher> watcher;
+  std::set<std::string> closed_files;  // written and closed since the last rescan
+  bool other_file_events = false;      // since the last rescan: only a full one will do
+  bool retry_unsettled = false;        // the last full rescan met files mid-write
+  SteadyClock::time_point next_full_rescan{};
   SteadyClock::time_point next_rescan{};
   bool heartbeat_files = false;
   std::map<std::string, schemas::Keepalive> worker_state;  // each worker's last keepalive

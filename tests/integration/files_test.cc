@@ -213,3 +213,37 @@ TEST_CASE("a worker killed in the middle of a large sync leaves no partial file"
   REQUIRE(WaitFor([&] { return Converged(c, "w1"); }, 60s));
   CHECK_FALSE(fs::exists(partial));
 }
+
+TEST_CASE("every kind of edit on the master is published from its file events alone",
+          "[integration][files]") {
+  // No periodic rescan within the test: only inotify can move anything.
+  Cluster c;
+  NodeOptions master = NodeOptions::Master();
+  master.local_integrity = 600;
+  c.Configure("master", master);
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  Write(c, "master", "etc/rules/local_rules.xml", "v1");
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(WaitFor([&] { return Converged(c, "w1"); }, 20s));
+  const std::string rules = c.Home("w1") + "/etc/rules/";
+  {
+    std::ofstream in_place(c.Home("master") + "/etc/rules/local_rules.xml", std::ios::trunc);
+    in_place << "v2";  // rewritten in place: a close-after-write event only
+  }
+  CHECK(WaitFor([&] { return ReadFile(rules + "local_rules.xml") == "v2"; }, 5s));
+  Write(c, "master", "etc/rules/new.xml", "new");  // a new file in a watched folder
+  CHECK(WaitFor([&] { return fs::exists(rules + "new.xml"); }, 5s));
+  Write(c, "master", "etc/rules/sub/deep.xml", "deep");  // a new folder: a full rescan
+  CHECK(WaitFor([&] { return fs::exists(rules + "sub/deep.xml"); }, 5s));
+  Write(c, "master", "etc/rules/sub/deeper.xml", "deeper");  // and the new folder is watched
+  CHECK(WaitFor([&] { return fs::exists(rules + "sub/deeper.xml"); }, 5s));
+  fs::remove(c.Home("master") + "/etc/rules/new.xml");
+  CHECK(WaitFor([&] { return !fs::exists(rules + "new.xml"); }, 5s));
+  Write(c, "master", "etc/rules/editor.swp", "never synced");
+  Write(c, "master", "etc/rules/local_rules.xml", "v3");
+  CHECK(WaitFor([&] { return ReadFile(rules + "local_rules.xml") == "v3"; }, 5s));
+  CHECK_FALSE(fs::exists(rules + "editor.swp"));
+  CHECK(Converged(c, "w1"));
+}

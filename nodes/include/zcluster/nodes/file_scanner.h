@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,8 +43,13 @@ class FileScanner {
   // The current files. Regular files only; symlinks and special files are skipped.
   // `settle_ns`: files modified more recently than this are reported in `unsettled` instead
   // (caught mid-write) with their previous state kept, if any.
+  // A file in `closed` (absolute paths: its writer closed it) counts as settled at once.
   std::map<std::string, ScannedFile> Scan(std::int64_t settle_ns,
-                                          std::vector<std::string>* unsettled);
+                                          std::vector<std::string>* unsettled,
+                                          const std::set<std::string>* closed = nullptr);
+  // One file its writer has just closed, looked at now whatever its mtime: nullopt when it is
+  // gone, not a regular file, or not in the set.
+  std::optional<ScannedFile> ScanOne(const std::string& rel);
   // Stray download files left by a killed process.
   std::vector<std::string> LeftoverDownloads() const;
 

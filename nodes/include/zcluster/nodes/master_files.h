@@ -29,7 +29,10 @@ class MasterFiles {
   using Changes = std::vector<schemas::FileChange>;
   // Rescans; returns the durable changes to publish. `unsettled` counts files still being
   // written (rescan again soon).
-  Result<Changes> Rescan(std::size_t* unsettled);
+  Result<Changes> Rescan(std::size_t* unsettled, const std::set<std::string>* closed = nullptr);
+  // Looks at these files only (absolute paths, closed by their writer): an edit is published
+  // without walking 10,000 files. Changes nothing else; the next full rescan catches the rest.
+  Result<Changes> RescanFiles(const std::set<std::string>& closed);
   Result<schemas::FilesSync> SyncFrom(std::uint64_t from) const;
   schemas::FileData Serve(const schemas::FileFetch& fetch) const;
   schemas::FileTable Table() const;
@@ -43,11 +46,25 @@ class MasterFiles {
   MasterFiles(store::NodeStore& store, FileScanner scanner, const Logger& log, StreamLog stream)
       : store_(store), scanner_(std::move(scanner)), logger_(log), log_(std::move(stream)) {}
 
+  // Changes found by a scan, not yet durable.
+  struct Pending {
+    store::StoreBatch batch;
+    Changes changes;
+    std::vector<std::string> entries;  // encoded changes for the log
+    std::vector<std::pair<std::string, std::string>> cache_writes;
+  };
+  // Compares one file (nullptr: gone) with the table and notes what differs.
+  void Note(const std::string& path, const ScannedFile* file, Pending& pending);
+  // Makes the noted changes durable and current; returns them for publishing.
+  Result<Changes> Commit(Pending pending);
+
   store::NodeStore& store_;
   FileScanner scanner_;
   Logger logger_;
   StreamLog log_;
   std::map<std::string, schemas::FileEntry> files_;
+  // What kFiles holds for each path (entry and stat cache): a rescan writes only what differs.
+  std::unordered_map<std::string, std::string> stored_;
   std::uint64_t digest_ = 0;
   // Publishing waits for files being written to settle, but never longer than this.
   static constexpr std::chrono::seconds kMaxDefer{2};
