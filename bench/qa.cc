@@ -22,8 +22,10 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
   std::size_t f = o.files ? o.files : o.smoke ? 50 : 5000;
   double duration = o.duration > 0 ? o.duration : o.smoke ? 2 : 20;
   std::size_t per_worker = total / w;
-  // A Wazuh agent sends its keepalive every 10 s: that is the steady report rate.
-  double rate = static_cast<double>(per_worker) / 10.0;
+  // A Wazuh agent sends its keepalive every 10 s: that is the steady report rate (every second in
+  // the smoke run, so that one round fits in it).
+  double interval = o.smoke ? 1 : 10;
+  double rate = static_cast<double>(per_worker) / interval;
   ScenarioResult r;
   r.scenario = "qa";
   r.parameters = {{"workers", std::to_string(w)}, {"agents", std::to_string(per_worker * w)},
@@ -61,8 +63,12 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
   // agents between groups twice a second. The foreground measures one change of each flow.
   if (o.progress) o.progress(fmt::format("qa: {} s of every flow at once", duration));
   SimRun load;
-  std::thread agents_thread([&] { load = Simulate(d, workers, slices, rate, duration, 0.1); });
-  std::atomic<bool> stop{false};
+  // The simulators' first round takes one interval at this pace; the rest of `duration` follows.
+  std::atomic<bool> stop{false}, load_done{false};
+  std::thread agents_thread([&] {
+    load = Simulate(d, workers, slices, rate, std::max(0.0, duration - interval), 0.1);
+    load_done = true;
+  });
   std::atomic<std::uint64_t> group_batches{0};
   std::thread groups_thread([&] {
     std::string control = d.ControlPath("master");
@@ -84,8 +90,7 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
                           1000.0};
   LatencySeries file_lag{fmt::format("rule edit -> all {} workers", w), {}, std::nullopt, 1000.0};
   Status failed;
-  auto end = Clock::now() + std::chrono::duration<double>(duration);
-  for (std::size_t i = 0; Clock::now() < end && failed.ok(); ++i) {
+  for (std::size_t i = 0; !load_done && failed.ok(); ++i) {
     Result<double> a = (*probe)->Sample(i % w, std::chrono::seconds(30));
     if (!a.ok()) failed = a.status();
     else agent_lag.samples_ms.push_back(*a);

@@ -1,0 +1,31 @@
+// The harness itself at tiny sizes, as the README runs it: every scenario starts its cluster,
+// checks its own result and reports. A harness that rots fails here, not on release day.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "support/temp_dir.h"
+
+using namespace zcluster::testing;
+
+TEST_CASE("zcluster-bench all --smoke runs every scenario and writes its JSON and SVG",
+          "[integration][bench]") {
+  TempDir dir;
+  std::string json = dir / "bench.json";
+  std::string command = std::string(ZC_BENCH) + " all --smoke -q --json " + json + " > " +
+                        (dir / "out.txt") + " 2>&1";
+  int rc = std::system(command.c_str());
+  INFO(ReadFile(dir / "out.txt"));
+  REQUIRE(rc == 0);
+  nlohmann::json j = nlohmann::json::parse(ReadFile(json));
+  std::vector<std::string> names;
+  for (const auto& s : j["scenarios"]) {
+    names.push_back(s["scenario"]);
+    CHECK_FALSE(s["figures"].empty());
+    for (const auto& l : s["latencies"]) CHECK(l["n"].get<int>() > 0);
+    if (s["scenario"] != "raw") CHECK(s["master"]["peak_rss_mb"].get<double>() > 0);
+  }
+  CHECK(names == std::vector<std::string>{"raw", "agent-info", "groups", "files", "connect", "qa"});
+  CHECK(ReadFile(dir / "bench.svg").rfind("<svg", 0) == 0);
+  CHECK(ReadFile(dir / "out.txt").find("== qa") != std::string::npos);
+}
