@@ -56,19 +56,34 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
             sync->seq);
     return reply(*sync);
   }
-  if (const auto* batch = std::get_if<schemas::AgentInfoBatch>(&m)) {
-    std::vector<std::string> saved;
-    Result<schemas::AgentInfoAck> ack = agents->Apply(*worker, *batch, &saved);
-    if (ack.ok()) {
-      // An agent seen for the first time gets its first group at once.
-      Publish(groups->EnsureAssigned(saved));
-      return reply(*ack);
-    }
-    log.Error("Agent-info sync", "Cannot save a batch from {}: {}", *worker,
-              ack.status().ToString());
-    return reply(schemas::ErrorReply{Code::kUnavailable, ack.status().message(), type});
+  if (auto* batch = std::get_if<schemas::AgentInfoBatch>(&*message)) {
+    arrived_batches.push_back({env.routing_id, *worker, std::move(*batch)});
+    return;  // saved with the others that arrived together (SaveArrivedBatches)
   }
   reply(schemas::ErrorReply{Code::kInvalidArgument, "a worker may not send " + type, type});
+}
+
+void Master::Impl::SaveArrivedBatches() {
+  if (arrived_batches.empty()) return;
+  std::vector<MasterAgents::WorkerBatch> batches;
+  for (const ArrivedBatch& a : arrived_batches) batches.push_back({&a.worker, &a.batch});
+  std::vector<std::string> saved;
+  Result<std::vector<schemas::AgentInfoAck>> acks = agents->ApplyAll(batches, &saved);
+  if (acks.ok()) {
+    // An agent seen for the first time gets its first group at once.
+    Publish(groups->EnsureAssigned(saved));
+  } else {
+    log.Error("Agent-info sync", "Cannot save {} batches: {}", arrived_batches.size(),
+              acks.status().ToString());
+  }
+  for (std::size_t i = 0; i < arrived_batches.size(); ++i) {
+    schemas::Message reply = acks.ok() ? schemas::Message((*acks)[i])
+                                       : schemas::ErrorReply{Code::kUnavailable,
+                                                             acks.status().message(),
+                                                             "agent_info"};
+    router->Send(arrived_batches[i].routing_id, schemas::Encode(reply)).IgnoreError();
+  }
+  arrived_batches.clear();
 }
 
 void Master::Impl::NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
@@ -289,6 +304,7 @@ Status Master::Run(int stop_fd) {
         if (!env->has_value()) break;
         m.HandleWorker(**env);
       }
+      m.SaveArrivedBatches();
     }
     if (items[1].readable) m.control->ServePending(answers, m.log);
     if (items[3].readable) m.next_rescan = std::min(m.next_rescan, SteadyClock::now());

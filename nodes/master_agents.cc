@@ -43,41 +43,69 @@ Status MasterAgents::ReloadRegistryIfChanged() {
   return Status::Ok();
 }
 
+Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
+    const std::vector<WorkerBatch>& batches, std::vector<std::string>* saved) {
+  auto now = SteadyClock::now();
+  std::vector<schemas::AgentInfoAck> acks;
+  store::StoreBatch writes;
+  // Records staged by earlier batches of this group, which later ones build on.
+  std::unordered_map<std::string, schemas::AgentRecord> staged;
+  std::uint64_t written = 0;
+  for (const WorkerBatch& wb : batches) {
+    const std::string& worker = *wb.worker;
+    schemas::AgentInfoAck ack{wb.batch->batch, {}};
+    for (const schemas::AgentUpdate& u : wb.batch->updates) {
+      const ClientKey* key = registry_.Find(u.id);
+      if (key == nullptr) {
+        ack.unknown.push_back(u.id);
+        continue;
+      }
+      schemas::AgentRecord rec;
+      const schemas::AgentRecord* before = nullptr;
+      if (auto st = staged.find(u.id); st != staged.end()) {
+        before = &st->second;
+      } else if (auto it = agents_.find(u.id); it != agents_.end()) {
+        before = &it->second;
+      }
+      if (u.full || before == nullptr) {
+        rec = {u.id, u.state, worker, {}};
+        if (!u.full) rec.state.name = key->name;
+      } else {
+        rec = *before;
+        rec.state.last_keepalive = u.state.last_keepalive;
+        rec.state.status = u.state.status;
+        rec.node = worker;
+      }
+      writes.Put(store::Table::kAgents, u.id, schemas::EncodeAgentRecord(rec));
+      staged[u.id] = std::move(rec);
+      ++written;
+    }
+    acks.push_back(std::move(ack));
+  }
+  // Durable before the acks: the workers forget what we acknowledge. One synced write for every
+  // batch that arrived together (group commit), not one per batch.
+  ZC_RETURN_IF_ERROR(store_.Write(writes));
+  stored_ += written;
+  for (auto& [id, rec] : staged) {
+    saved->push_back(id);
+    agents_[id] = std::move(rec);
+  }
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    NoteBatch(*batches[i].worker, *batches[i].batch, acks[i], now);
+  }
+  return acks;
+}
+
 Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
                                                   const schemas::AgentInfoBatch& batch,
                                                   std::vector<std::string>* saved) {
-  auto now = SteadyClock::now();
-  schemas::AgentInfoAck ack{batch.batch, {}};
-  store::StoreBatch writes;
-  std::vector<schemas::AgentRecord> changed;
-  changed.reserve(batch.updates.size());
-  for (const schemas::AgentUpdate& u : batch.updates) {
-    if (registry_.Find(u.id) == nullptr) {
-      ack.unknown.push_back(u.id);
-      continue;
-    }
-    schemas::AgentRecord rec;
-    auto it = agents_.find(u.id);
-    if (u.full || it == agents_.end()) {
-      rec = {u.id, u.state, worker, {}};
-      if (!u.full) rec.state.name = registry_.Find(u.id)->name;
-    } else {
-      rec = it->second;
-      rec.state.last_keepalive = u.state.last_keepalive;
-      rec.state.status = u.state.status;
-      rec.node = worker;
-    }
-    writes.Put(store::Table::kAgents, u.id, schemas::EncodeAgentRecord(rec));
-    changed.push_back(std::move(rec));
-  }
-  // Durable before the ack: the worker forgets what we acknowledge.
-  ZC_RETURN_IF_ERROR(store_.Write(writes));
-  stored_ += changed.size();
-  for (schemas::AgentRecord& rec : changed) {
-    saved->push_back(rec.id);
-    agents_[rec.id] = std::move(rec);
-  }
+  Result<std::vector<schemas::AgentInfoAck>> acks = ApplyAll({{&worker, &batch}}, saved);
+  if (!acks.ok()) return acks.status();
+  return acks->front();
+}
 
+void MasterAgents::NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
+                             const schemas::AgentInfoAck& ack, SteadyClock::time_point now) {
   AgentSyncStats& s = stats_[worker];
   double unix_now = UnixNow();
   Logger worker_log = log_.WithTag("Worker " + worker);
@@ -102,7 +130,6 @@ Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
                   s.sent - s.unknown, s.unknown);
     if (info) s.last_info = now;
   }
-  return ack;
 }
 
 Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std::string& ip) {

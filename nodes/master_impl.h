@@ -59,6 +59,13 @@ struct Master::Impl {
   }
 
   void HandleWorker(const bus::Envelope& env);
+  // Agent-info batches wait here while the router queue is drained, then share one synced write.
+  struct ArrivedBatch {
+    std::string routing_id, worker;
+    schemas::AgentInfoBatch batch;
+  };
+  std::vector<ArrivedBatch> arrived_batches;
+  void SaveArrivedBatches();
 
   // The worker's groups position from its keepalive; a table that differs from ours at the same
   // position is told to resync.

@@ -41,6 +41,13 @@ class MasterAgents {
   Result<schemas::AgentInfoAck> Apply(const std::string& worker,
                                       const schemas::AgentInfoBatch& batch,
                                       std::vector<std::string>* saved);
+  struct WorkerBatch {
+    const std::string* worker;
+    const schemas::AgentInfoBatch* batch;
+  };
+  // Several batches (from several workers) made durable by one synced write; acks in order.
+  Result<std::vector<schemas::AgentInfoAck>> ApplyAll(const std::vector<WorkerBatch>& batches,
+                                                      std::vector<std::string>* saved);
   bool Registered(const std::string& id) const { return registry_.Find(id) != nullptr; }
   // Registers an agent: client.keys is rewritten atomically before the reply.
   Result<schemas::AgentEntry> Add(const std::string& name, const std::string& ip);
@@ -59,6 +66,8 @@ class MasterAgents {
   MasterAgents(store::NodeStore& store, std::string path, const Logger& log)
       : store_(store), path_(std::move(path)), log_(log) {}
   Status LoadRegistry();
+  void NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
+                 const schemas::AgentInfoAck& ack, SteadyClock::time_point now);
 
   store::NodeStore& store_;
   std::string path_;
