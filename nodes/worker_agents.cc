@@ -46,6 +46,7 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
     w->Enqueue(it->first, it->second);
     return Status::Ok();
   }));
+  for (const auto& [id, e] : w->agents_) w->pending_ += e.version > e.acked_version ? 1 : 0;
   return w;
 }
 
@@ -79,6 +80,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     if (e.version != 0 && e.state == r.state) continue;
     bool keepalive_only = e.version != 0 && SameButKeepalive(e.state, r.state);
     e.state = r.state;
+    if (e.version <= e.acked_version) ++pending_;
     ++e.version;
     if (!keepalive_only) e.full_version = e.version;
     Enqueue(r.id, e);
@@ -87,6 +89,9 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
 }
 
 Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
+  // A walk over every agent: once a second is plenty for a limit counted in minutes.
+  if (now < next_silence_check_) return Status::Ok();
+  next_silence_check_ = now + std::chrono::seconds(1);
   auto limit = std::chrono::duration_cast<SteadyClock::duration>(params_.disconnection_time);
   store::StoreBatch batch;
   std::vector<std::string> silent;
@@ -108,6 +113,7 @@ Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
     Entry& e = agents_.at(id);
     e.state.status = schemas::AgentStatus::kDisconnected;
     e.state.disconnection_time = when;
+    if (e.version <= e.acked_version) ++pending_;
     e.full_version = ++e.version;
     Enqueue(id, e);
   }
@@ -154,8 +160,12 @@ Status WorkerAgents::OnAck(const schemas::AgentInfoAck& ack) {
     if (a == agents_.end()) continue;
     Entry& e = a->second;
     if (unknown.count(id)) continue;  // stays pending, sent again once the registry changes
+    bool was_pending = e.version > e.acked_version;
     e.acked_version = std::max(e.acked_version, version);
-    if (e.version <= e.acked_version) batch.Delete(store::Table::kAgentPending, id);
+    if (e.version <= e.acked_version) {
+      batch.Delete(store::Table::kAgentPending, id);
+      if (was_pending) --pending_;
+    }
   }
   if (Status s = store_.Write(batch); !s.ok()) {
     Requeue(flight);  // not cleared: the changes are sent again
@@ -212,11 +222,6 @@ void WorkerAgents::RegistryChanged() {
   }
 }
 
-std::size_t WorkerAgents::pending() const {
-  std::size_t n = 0;
-  for (const auto& [id, e] : agents_) n += e.version > e.acked_version ? 1 : 0;
-  return n;
-}
 
 std::vector<std::pair<std::string, std::uint64_t>> WorkerAgents::Counters() const {
   std::vector<std::pair<std::string, std::uint64_t>> out;

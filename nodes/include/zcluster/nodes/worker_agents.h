@@ -65,7 +65,7 @@ class WorkerAgents {
   // client.keys changed: ids the master called unknown may be sent again.
   void RegistryChanged();
 
-  std::size_t pending() const;       // agents with unacknowledged changes
+  std::size_t pending() const { return pending_; }  // agents with unacknowledged changes
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t held_back() const { return unknown_.size(); }
   std::size_t size() const { return agents_.size(); }
@@ -103,6 +103,8 @@ class WorkerAgents {
   std::map<std::uint64_t, InFlight> in_flight_; // by batch number
   std::set<std::string> unknown_;               // held back: the master does not know them
   std::uint64_t next_batch_ = 1;
+  std::size_t pending_ = 0;  // agents whose version is above their acknowledged version
+  SteadyClock::time_point next_silence_check_{};
 };
 
 }  // namespace zcluster::nodes
