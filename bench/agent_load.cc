@@ -21,7 +21,7 @@ nodes::ClientKeys Slice(const nodes::ClientKeys& all, std::size_t from, std::siz
 
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
-                double churn) {
+                double churn, bool churn_first_round) {
   std::vector<Result<nodes::AgentSimResult>> results(workers.size(),
                                                      Status::Internal("not run"));
   auto start = Clock::now();
@@ -34,6 +34,7 @@ SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
       o.rate = rate;
       o.duration = duration;
       o.churn = churn;
+      o.churn_first_round = churn_first_round;
       o.connections = 8;
       o.drain = std::chrono::milliseconds(60000);
       results[i] = nodes::RunAgentSimulation(agents[i], o);

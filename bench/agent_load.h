@@ -19,10 +19,11 @@ struct SimRun {
 };
 
 // Runs one simulator per worker at once (worker i gets agents[i]); `rate` is per worker (0:
-// unpaced), `duration` seconds after one round (0: one round).
+// unpaced), `duration` seconds after one round (0: one round). `churn` applies from the first
+// report when `churn_first_round`.
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
-                double churn);
+                double churn, bool churn_first_round = false);
 
 // Waits until every worker has handed everything to the master and the master has persisted at
 // least `stored_at_least` records since it started; returns its count then.

@@ -43,11 +43,15 @@ schemas::AgentState SimulatedAgentState(const std::string& name, std::size_t n) 
 namespace {
 
 // Changes something a Wazuh agent might change between two reports.
+// A churned report always differs from the last one (a random pick may land on the old value).
 void Churn(schemas::AgentState& s) {
-  switch (randombytes_uniform(3)) {
-    case 0: s.labels["rack"] = std::to_string(randombytes_uniform(40)); break;
-    case 1: s.labels["build"] = std::to_string(randombytes_uniform(1000)); break;
-    default: s.merged_sum = fmt::format("{:032x}", randombytes_random()); break;
+  const schemas::AgentState before = s;
+  while (s == before) {
+    switch (randombytes_uniform(3)) {
+      case 0: s.labels["rack"] = std::to_string(randombytes_uniform(40)); break;
+      case 1: s.labels["build"] = std::to_string(randombytes_uniform(1000)); break;
+      default: s.merged_sum = fmt::format("{:032x}", randombytes_random()); break;
+    }
   }
 }
 
@@ -135,7 +139,8 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       SimAgent& agent = agents[next];
       std::size_t c = next % nconn;
       if (outstanding[c] >= o.window) break;
-      if (result.sent >= agents.size() && randombytes_uniform(1000000) < o.churn * 1e6) {
+      if ((o.churn_first_round || result.sent >= agents.size()) &&
+          randombytes_uniform(1000000) < o.churn * 1e6) {
         Churn(agent.state);
       }
       agent.state.last_keepalive = static_cast<std::uint64_t>(UnixNow());

@@ -15,15 +15,6 @@ Result<std::unique_ptr<MasterAgents>> MasterAgents::Load(store::NodeStore& store
                                                         const Logger& log) {
   std::unique_ptr<MasterAgents> m(new MasterAgents(store, std::move(client_keys_path), log));
   ZC_RETURN_IF_ERROR(m->LoadRegistry());
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kAgents, [&](std::string_view id,
-                                                              std::string_view value) {
-    Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(value);
-    if (!rec.ok()) {
-      return Status::DataLoss("store: agent " + std::string(id) + ": " + rec.status().message());
-    }
-    m->agents_.emplace(std::string(id), std::move(rec).value());
-    return Status::Ok();
-  }));
   return m;
 }
 
@@ -62,10 +53,15 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
       }
       schemas::AgentRecord rec;
       const schemas::AgentRecord* before = nullptr;
+      std::optional<schemas::AgentRecord> stored;
       if (auto st = staged.find(u.id); st != staged.end()) {
         before = &st->second;
-      } else if (auto it = agents_.find(u.id); it != agents_.end()) {
-        before = &it->second;
+      } else if (!u.full) {
+        // A keepalive-only update changes two fields of the stored record.
+        Result<std::optional<schemas::AgentRecord>> got = Stored(u.id);
+        if (!got.ok()) return got.status();
+        stored = std::move(got).value();
+        if (stored) before = &*stored;
       }
       if (u.full || before == nullptr) {
         rec = {u.id, u.state, worker, {}};
@@ -86,10 +82,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   // batch that arrived together (group commit), not one per batch.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
   stored_ += written;
-  for (auto& [id, rec] : staged) {
-    saved->push_back(id);
-    agents_[id] = std::move(rec);
-  }
+  for (const auto& [id, rec] : staged) saved->push_back(id);
   for (std::size_t i = 0; i < batches.size(); ++i) {
     NoteBatch(*batches[i].worker, *batches[i].batch, acks[i], now);
   }
@@ -155,27 +148,52 @@ Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
   store::StoreBatch erase;
   erase.Delete(store::Table::kAgents, id);
   ZC_RETURN_IF_ERROR(store_.Write(erase));
-  agents_.erase(id);
   log_.Info("Main", "Agent {} '{}' removed", entry.id, entry.name);
   return entry;
 }
 
-schemas::AgentList MasterAgents::List(const std::vector<std::string>& ids) const {
-  schemas::AgentList list;
+Result<std::optional<schemas::AgentRecord>> MasterAgents::Stored(const std::string& id) const {
+  Result<std::optional<std::string>> raw = store_.Get(store::Table::kAgents, id);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<schemas::AgentRecord>();
+  Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(**raw);
+  if (!rec.ok()) return Status::DataLoss("store: agent " + id + ": " + rec.status().message());
+  return std::optional<schemas::AgentRecord>(std::move(rec).value());
+}
+
+Result<schemas::AgentList> MasterAgents::List(const std::vector<std::string>& ids) const {
+  // The records live in the store only: a master with 100,000 agents keeps none of them in
+  // memory between questions.
+  std::unordered_map<std::string, schemas::AgentRecord> records;
   std::vector<const ClientKey*> keys;
   if (ids.empty()) {
     for (const ClientKey& k : registry_.entries()) keys.push_back(&k);
+    ZC_RETURN_IF_ERROR(store_.ForEach(store::Table::kAgents, [&](std::string_view id,
+                                                                 std::string_view value) {
+      Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(value);
+      if (!rec.ok()) {
+        return Status::DataLoss("store: agent " + std::string(id) + ": " + rec.status().message());
+      }
+      records.emplace(std::string(id), std::move(rec).value());
+      return Status::Ok();
+    }));
   } else {
     for (const std::string& id : ids) {
-      if (const ClientKey* k = registry_.Find(id)) keys.push_back(k);
+      const ClientKey* k = registry_.Find(id);
+      if (k == nullptr) continue;
+      keys.push_back(k);
+      Result<std::optional<schemas::AgentRecord>> rec = Stored(id);
+      if (!rec.ok()) return rec.status();
+      if (rec->has_value()) records.emplace(id, std::move(**rec));
     }
   }
+  schemas::AgentList list;
   for (const ClientKey* key : keys) {
     const ClientKey& k = *key;
     if (k.removed) continue;
-    auto it = agents_.find(k.id);
-    if (it != agents_.end()) {
-      list.agents.push_back(it->second);
+    auto it = records.find(k.id);
+    if (it != records.end()) {
+      list.agents.push_back(std::move(it->second));
     } else {
       schemas::AgentRecord rec{k.id, {}, "", {}};
       rec.state.name = k.name;

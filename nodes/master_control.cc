@@ -14,11 +14,12 @@ std::optional<schemas::Message> Master::Impl::Control(const schemas::Message& re
     if (Status s = agents->ReloadRegistryIfChanged(); !s.ok()) {
       return schemas::ErrorReply{s.code(), s.message(), "agents_query"};
     }
-    schemas::AgentList list = agents->List(query->ids);
-    for (schemas::AgentRecord& a : list.agents) {
+    Result<schemas::AgentList> list = agents->List(query->ids);
+    if (!list.ok()) return schemas::ErrorReply{list.status().code(), list.status().message(), ""};
+    for (schemas::AgentRecord& a : list->agents) {
       if (const auto* g = groups->Of(a.id)) a.groups = *g;
     }
-    return list;
+    return *list;
   }
   if (const auto* add = std::get_if<schemas::AgentAdd>(&request)) {
     if (!add->groups.empty()) {

@@ -20,6 +20,7 @@ struct AgentSimOptions {
   std::size_t count = 0;          // agents to simulate, the first N active ones (0: all)
   double rate = 0;                // reports per second in all (0: as fast as acks allow)
   double churn = 0.1;             // chance that a report changes labels or version
+  bool churn_first_round = false; // the first report of each agent may change too
   double duration = 0;            // seconds of reporting after the first round (0: one round)
   std::size_t connections = 8;    // sockets the agents share
   std::size_t window = 256;       // unacknowledged reports per connection

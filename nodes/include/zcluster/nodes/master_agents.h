@@ -55,7 +55,7 @@ class MasterAgents {
   Result<schemas::AgentEntry> Remove(const std::string& id);
   // Every registered agent (or those of `ids` that are registered), with what its worker last
   // reported (never_connected if nothing).
-  schemas::AgentList List(const std::vector<std::string>& ids = {}) const;
+  Result<schemas::AgentList> List(const std::vector<std::string>& ids = {}) const;
   // Re-reads client.keys if it changed on disk (an administrator's edit).
   Status ReloadRegistryIfChanged();
 
@@ -66,6 +66,8 @@ class MasterAgents {
   MasterAgents(store::NodeStore& store, std::string path, const Logger& log)
       : store_(store), path_(std::move(path)), log_(log) {}
   Status LoadRegistry();
+  // The agent's record in the store, if it has one.
+  Result<std::optional<schemas::AgentRecord>> Stored(const std::string& id) const;
   void NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
                  const schemas::AgentInfoAck& ack, SteadyClock::time_point now);
 
@@ -74,7 +76,6 @@ class MasterAgents {
   Logger log_;
   ClientKeys registry_;
   std::string registry_stamp_;  // size, mtime and inode of client.keys when last read
-  std::unordered_map<std::string, schemas::AgentRecord> agents_;
   std::map<std::string, AgentSyncStats> stats_;
   std::uint64_t stored_ = 0;
 };
