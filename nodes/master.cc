@@ -303,6 +303,8 @@ Status Master::Run(int stop_fd) {
         if (!env.ok()) return env.status();
         if (!env->has_value()) break;
         m.HandleWorker(**env);
+        // A group commit of bounded size: the decoded batches are the master's largest memory.
+        if (m.arrived_batches.size() >= 4) m.SaveArrivedBatches();
       }
       m.SaveArrivedBatches();
     }

@@ -38,9 +38,9 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
     const std::vector<WorkerBatch>& batches, std::vector<std::string>* saved) {
   auto now = SteadyClock::now();
   std::vector<schemas::AgentInfoAck> acks;
-  store::StoreBatch writes;
-  // Records staged by earlier batches of this group, which later ones build on.
-  std::unordered_map<std::string, schemas::AgentRecord> staged;
+  // Records staged by this group, encoded as they will be stored: a later update of the same
+  // agent builds on (and replaces) an earlier one, and each agent is written once.
+  std::unordered_map<std::string, std::string> staged;
   std::uint64_t written = 0;
   for (const WorkerBatch& wb : batches) {
     const std::string& worker = *wb.worker;
@@ -51,38 +51,46 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         ack.unknown.push_back(u.id);
         continue;
       }
-      schemas::AgentRecord rec;
-      const schemas::AgentRecord* before = nullptr;
-      std::optional<schemas::AgentRecord> stored;
-      if (auto st = staged.find(u.id); st != staged.end()) {
-        before = &st->second;
-      } else if (!u.full) {
-        // A keepalive-only update changes two fields of the stored record.
-        Result<std::optional<schemas::AgentRecord>> got = Stored(u.id);
-        if (!got.ok()) return got.status();
-        stored = std::move(got).value();
-        if (stored) before = &*stored;
-      }
-      if (u.full || before == nullptr) {
-        rec = {u.id, u.state, worker, {}};
-        if (!u.full) rec.state.name = key->name;
+      std::string& slot = staged[u.id];
+      if (u.full) {
+        slot = schemas::EncodeAgentRecord({u.id, u.state, worker, {}});
       } else {
-        rec = *before;
-        rec.state.last_keepalive = u.state.last_keepalive;
-        rec.state.status = u.state.status;
-        rec.node = worker;
+        // A keepalive-only update changes two fields of the last record.
+        std::optional<schemas::AgentRecord> before;
+        if (!slot.empty()) {
+          Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(slot);
+          if (!rec.ok()) return rec.status();
+          before = std::move(rec).value();
+        } else {
+          Result<std::optional<schemas::AgentRecord>> got = Stored(u.id);
+          if (!got.ok()) return got.status();
+          before = std::move(got).value();
+        }
+        schemas::AgentRecord rec;
+        if (before) {
+          rec = std::move(*before);
+          rec.state.last_keepalive = u.state.last_keepalive;
+          rec.state.status = u.state.status;
+          rec.node = worker;
+        } else {
+          rec = {u.id, u.state, worker, {}};
+          rec.state.name = key->name;
+        }
+        slot = schemas::EncodeAgentRecord(rec);
       }
-      writes.Put(store::Table::kAgents, u.id, schemas::EncodeAgentRecord(rec));
-      staged[u.id] = std::move(rec);
       ++written;
     }
     acks.push_back(std::move(ack));
+  }
+  store::StoreBatch writes;
+  for (auto& [id, record] : staged) {
+    saved->push_back(id);
+    writes.Put(store::Table::kAgents, id, std::move(record));
   }
   // Durable before the acks: the workers forget what we acknowledge. One synced write for every
   // batch that arrived together (group commit), not one per batch.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
   stored_ += written;
-  for (const auto& [id, rec] : staged) saved->push_back(id);
   for (std::size_t i = 0; i < batches.size(); ++i) {
     NoteBatch(*batches[i].worker, *batches[i].batch, acks[i], now);
   }
