@@ -19,9 +19,12 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   std::size_t w = o.workers ? o.workers : 2;
   std::size_t n = o.agents ? o.agents : o.smoke ? 500 : 50000;
   double duration = o.duration > 0 ? o.duration : o.smoke ? 1 : 5;
+  // The master also holds a manager's files, so that its memory is that of a real one.
+  std::size_t files = o.files ? o.files : o.smoke ? 100 : 10000;
   ScenarioResult r;
   r.scenario = "agent-info";
   r.parameters = {{"workers", std::to_string(w)}, {"agents_per_worker", std::to_string(n)},
+                  {"master_files", std::to_string(files)},
                   {"churn", "0.1"}, {"lag_seconds", fmt::format("{}", duration)}};
   if (o.progress) o.progress(fmt::format("agent-info: registering {} agents", w * n + w));
   // The first w*n agents are the simulators'; the last w are the probes', one per worker.
@@ -30,8 +33,9 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   ClusterPlan plan;
   plan.workers = workers;
   // Every node starts with the registry, as after an earlier sync: this measures agent info.
-  plan.prepare = [&](const std::string&, const std::string& home) {
+  plan.prepare = [&](const std::string& name, const std::string& home) -> Status {
     std::filesystem::create_directories(home + "/etc");
+    if (name == "master") ZC_RETURN_IF_ERROR(WriteManagerFiles(home, files, 4096));
     return agents.Save(home + "/etc/client.keys");
   };
   Result<std::unique_ptr<Deployment>> cluster = StartCluster(o, plan);

@@ -76,6 +76,7 @@ ProcessStats StatsOf(pid_t pid) {
   std::stringstream text;
   text << status.rdbuf();
   s.peak_rss_mb = StatusField(text.str(), "VmHWM") / 1024.0;
+  s.rss_mb = StatusField(text.str(), "VmRSS") / 1024.0;
   // /proc/PID/stat: utime and stime are fields 14 and 15, after the parenthesised command name.
   std::ifstream stat(fmt::format("/proc/{}/stat", pid));
   std::string line;

@@ -70,12 +70,13 @@ std::string RenderTable(const std::vector<ScenarioResult>& results) {
                          l.samples_ms.size(), target);
     }
     if (r.master) {
-      out += fmt::format("  {:<44} peak RSS {:>7.1f} MB, CPU {:>7.2f} s\n", "master",
-                         r.master->peak_rss_mb, r.master->cpu_seconds);
+      out += fmt::format("  {:<44} peak RSS {:>7.1f} MB, CPU {:>7.2f} s, RSS at the end {:.1f} MB\n",
+                         "master", r.master->peak_rss_mb, r.master->cpu_seconds, r.master->rss_mb);
     }
     if (r.worker) {
-      out += fmt::format("  {:<44} peak RSS {:>7.1f} MB, CPU {:>7.2f} s\n", "one worker",
-                         r.worker->peak_rss_mb, r.worker->cpu_seconds);
+      out += fmt::format("  {:<44} peak RSS {:>7.1f} MB, CPU {:>7.2f} s, RSS at the end {:.1f} MB\n",
+                         "one worker", r.worker->peak_rss_mb, r.worker->cpu_seconds,
+                         r.worker->rss_mb);
     }
     for (const std::string& n : r.notes) out += "  note: " + n + "\n";
   }
@@ -117,7 +118,8 @@ std::string RenderJson(const std::vector<ScenarioResult>& results, const std::st
       s["latencies"].push_back(lj);
     }
     auto stats = [](const ProcessStats& p) {
-      return nlohmann::json{{"peak_rss_mb", p.peak_rss_mb}, {"cpu_seconds", p.cpu_seconds}};
+      return nlohmann::json{{"peak_rss_mb", p.peak_rss_mb}, {"cpu_seconds", p.cpu_seconds},
+                            {"rss_mb", p.rss_mb}};
     };
     if (r.master) s["master"] = stats(*r.master);
     if (r.worker) s["worker"] = stats(*r.worker);

@@ -42,17 +42,19 @@ Result<std::string> HashFile(const std::string& path) {
   return std::string(hex);
 }
 
+std::uint64_t FileRowDigest(const schemas::FileEntry& e) {
+  std::string row = e.path + '\0' + e.hash + '\0' + std::to_string(e.mode);
+  unsigned char h[8];
+  crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(row.data()), row.size(),
+                     nullptr, 0);
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | h[i];
+  return v;
+}
+
 std::uint64_t FileTableDigest(const std::map<std::string, schemas::FileEntry>& files) {
   std::uint64_t sum = 0;
-  for (const auto& [path, e] : files) {
-    std::string row = path + '\0' + e.hash + '\0' + std::to_string(e.mode);
-    unsigned char h[8];
-    crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(row.data()), row.size(),
-                       nullptr, 0);
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | h[i];
-    sum += v;
-  }
+  for (const auto& [path, e] : files) sum += FileRowDigest(e);
   return sum;
 }
 

@@ -30,8 +30,9 @@ struct NodeSpec {
 
 // Peak resident memory and CPU time of a running process, from /proc.
 struct ProcessStats {
-  double peak_rss_mb = 0;
+  double peak_rss_mb = 0;  // VmHWM
   double cpu_seconds = 0;
+  double rss_mb = 0;       // VmRSS, when read
 };
 ProcessStats StatsOf(pid_t pid);
 

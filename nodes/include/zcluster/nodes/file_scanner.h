@@ -32,6 +32,9 @@ struct ScannedFile {
 Result<std::string> HashFile(const std::string& path);
 // An order-independent digest of a file table: the sum of each entry's first 8 hash-of-row bytes.
 std::uint64_t FileTableDigest(const std::map<std::string, schemas::FileEntry>& files);
+// One entry's part of that sum (its path must be the map key): a table that changes by a few
+// rows updates its digest by subtracting the old rows' parts and adding the new ones'.
+std::uint64_t FileRowDigest(const schemas::FileEntry& entry);
 
 class FileScanner {
  public:

@@ -68,6 +68,8 @@ class MasterFiles {
   std::uint64_t digest_ = 0;
   // Publishing waits for files being written to settle, but never longer than this.
   static constexpr std::chrono::seconds kMaxDefer{2};
+  // Content carried inline by one scan's changes, at most.
+  static constexpr std::size_t kInlineBudget = 1 << 20;
   SteadyClock::time_point deferring_since_{};
   bool ready_ = false;
 };

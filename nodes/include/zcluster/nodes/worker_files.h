@@ -84,6 +84,7 @@ class WorkerFiles {
                        bool replace_all);
   // Installs the complete downloads among `paths`: checked, made durable, renamed into place.
   Status FinishAll(const std::vector<std::string>& paths);
+  static constexpr std::size_t kFsyncEachUpTo = 8;  // more files than this: one syncfs
   // Writes a small file that came with its change, if it is still the expected version.
   Status InstallInline(const schemas::FileChange& change);
   void Delete(const std::string& path);
