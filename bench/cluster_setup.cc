@@ -46,7 +46,7 @@ Status WriteFileText(const std::string& path, const std::string& text) {
 }
 
 Result<std::unique_ptr<Deployment>> StartCluster(const BenchOptions& o, const ClusterPlan& plan) {
-  Result<std::unique_ptr<Deployment>> made = Deployment::Create(o.tools_dir);
+  Result<std::unique_ptr<Deployment>> made = Deployment::Create(o.tools_dir, o.keep);
   if (!made.ok()) return made.status();
   Deployment& d = **made;
   NodeSpec master = plan.master_spec;

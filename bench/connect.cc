@@ -16,7 +16,7 @@ Result<ScenarioResult> RunConnect(const BenchOptions& o, const RawFigures& raw) 
   ScenarioResult r;
   r.scenario = "connect";
   r.parameters = {{"workers", std::to_string(w)}};
-  Result<std::unique_ptr<Deployment>> made = Deployment::Create(o.tools_dir);
+  Result<std::unique_ptr<Deployment>> made = Deployment::Create(o.tools_dir, o.keep);
   if (!made.ok()) return made.status();
   Deployment& d = **made;
   NodeSpec master;

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -94,7 +95,8 @@ ProcessStats StatsOf(pid_t pid) {
   return s;
 }
 
-Result<std::unique_ptr<Deployment>> Deployment::Create(std::string tools_dir, std::string cluster) {
+Result<std::unique_ptr<Deployment>> Deployment::Create(std::string tools_dir, bool keep,
+                                                      std::string cluster) {
   // Short: the control socket's path must fit in a sockaddr_un.
   std::string templ = "/tmp/zcb-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) {
@@ -102,13 +104,17 @@ Result<std::unique_ptr<Deployment>> Deployment::Create(std::string tools_dir, st
   }
   fs::create_directories(templ + "/keys/authorized");
   return std::unique_ptr<Deployment>(
-      new Deployment(templ, std::move(tools_dir), std::move(cluster), FreePorts(2)));
+      new Deployment(templ, std::move(tools_dir), std::move(cluster), FreePorts(2), keep));
 }
 
 Deployment::~Deployment() {
   control_.clear();
   for (auto& [name, pid] : pids_) {
     if (pid > 0) (void)Stop(name, std::chrono::seconds(10));
+  }
+  if (keep_) {
+    std::fprintf(stderr, "zcluster-bench: kept %s\n", dir_.c_str());
+    return;
   }
   std::error_code ignored;
   fs::remove_all(dir_, ignored);

@@ -22,6 +22,15 @@ std::int64_t NowNs() {
 
 }  // namespace
 
+std::string HashBytes(std::string_view bytes) {
+  unsigned char out[32];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(bytes.data()),
+                     bytes.size(), nullptr, 0);
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return hex;
+}
+
 Result<std::string> HashFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return Status::Unavailable("cannot read '" + path + "': " + std::strerror(errno));

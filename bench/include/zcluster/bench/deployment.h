@@ -39,7 +39,8 @@ ProcessStats StatsOf(pid_t pid);
 class Deployment {
  public:
   // `tools_dir` holds zclusterd. Unavailable when no temporary folder can be made.
-  static Result<std::unique_ptr<Deployment>> Create(std::string tools_dir,
+  // `keep`: the folder (homes, cluster.log files) stays for a post-mortem.
+  static Result<std::unique_ptr<Deployment>> Create(std::string tools_dir, bool keep = false,
                                                     std::string cluster = "bench");
   ~Deployment();
   Deployment(const Deployment&) = delete;
@@ -77,13 +78,15 @@ class Deployment {
   const std::string& cluster() const { return cluster_; }
 
  private:
-  Deployment(std::string dir, std::string tools_dir, std::string cluster, std::uint16_t port)
+  Deployment(std::string dir, std::string tools_dir, std::string cluster, std::uint16_t port,
+             bool keep)
       : dir_(std::move(dir)), tools_dir_(std::move(tools_dir)), cluster_(std::move(cluster)),
-        port_(port) {}
+        port_(port), keep_(keep) {}
   Result<bus::DealerSocket*> ControlOf(const std::string& name);
 
   std::string dir_, tools_dir_, cluster_;
   std::uint16_t port_;
+  bool keep_;
   std::map<std::string, bus::CurveKeyPair> keys_;
   std::map<std::string, std::uint16_t> agent_ports_;
   std::map<std::string, pid_t> pids_;

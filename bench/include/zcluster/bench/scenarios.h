@@ -14,6 +14,7 @@ namespace zcluster::bench {
 struct BenchOptions {
   std::string tools_dir;  // where zclusterd is
   bool smoke = false;     // tiny sizes: the test suite's run
+  bool keep = false;      // leave each deployment's folder (homes, logs) behind
   // Sizes; 0 keeps the scenario's default (the target sizes, or the smoke sizes).
   std::size_t workers = 0;
   std::size_t agents = 0;    // agents per worker (agent-info), or in all (qa)

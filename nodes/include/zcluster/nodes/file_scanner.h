@@ -30,6 +30,8 @@ struct ScannedFile {
 
 // BLAKE2b-256 of a file's content as 64 hex characters.
 Result<std::string> HashFile(const std::string& path);
+// The same of bytes in memory.
+std::string HashBytes(std::string_view bytes);
 // An order-independent digest of a file table: the sum of each entry's first 8 hash-of-row bytes.
 std::uint64_t FileTableDigest(const std::map<std::string, schemas::FileEntry>& files);
 // One entry's part of that sum (its path must be the map key): a table that changes by a few

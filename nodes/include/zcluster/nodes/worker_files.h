@@ -74,6 +74,7 @@ class WorkerFiles {
     schemas::FileEntry entry;
     std::uint64_t received = 0;
     bool update = false;  // replaces an existing file
+    bool checked = false; // content, size and mode already verified on the temp file
   };
   WorkerFiles(store::NodeStore& store, FileScanner scanner, const Logger& log,
               WorkerFilesParams params)
