@@ -57,6 +57,7 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
     return reply(*sync);
   }
   if (auto* batch = std::get_if<schemas::AgentInfoBatch>(&*message)) {
+    arrived_updates += batch->updates.size();
     arrived_batches.push_back({env.routing_id, *worker, std::move(*batch)});
     return;  // saved with the others that arrived together (SaveArrivedBatches)
   }
@@ -84,6 +85,7 @@ void Master::Impl::SaveArrivedBatches() {
     router->Send(arrived_batches[i].routing_id, schemas::Encode(reply)).IgnoreError();
   }
   arrived_batches.clear();
+  arrived_updates = 0;
 }
 
 void Master::Impl::NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
@@ -304,7 +306,8 @@ Status Master::Run(int stop_fd) {
         if (!env->has_value()) break;
         m.HandleWorker(**env);
         // A group commit of bounded size: the decoded batches are the master's largest memory.
-        if (m.arrived_batches.size() >= 4) m.SaveArrivedBatches();
+        // Bounded by updates, not batches: 25 workers' small batches still share one write.
+        if (m.arrived_updates >= Impl::kMaxGroupCommitUpdates) m.SaveArrivedBatches();
       }
       m.SaveArrivedBatches();
     }

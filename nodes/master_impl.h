@@ -65,6 +65,8 @@ struct Master::Impl {
     schemas::AgentInfoBatch batch;
   };
   std::vector<ArrivedBatch> arrived_batches;
+  std::size_t arrived_updates = 0;
+  static constexpr std::size_t kMaxGroupCommitUpdates = 8000;
   void SaveArrivedBatches();
 
   // The worker's groups position from its keepalive; a table that differs from ours at the same
