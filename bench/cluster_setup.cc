@@ -1,6 +1,7 @@
 #include "cluster_setup.h"
 
 #include <sodium.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -46,6 +47,9 @@ Status WriteFileText(const std::string& path, const std::string& text) {
 }
 
 Result<std::unique_ptr<Deployment>> StartCluster(const BenchOptions& o, const ClusterPlan& plan) {
+  // Each scenario starts on a quiet disk: the writeback of the last one's gigabytes would
+  // otherwise land in this one's fsyncs.
+  ::sync();
   Result<std::unique_ptr<Deployment>> made = Deployment::Create(o.tools_dir, o.keep);
   if (!made.ok()) return made.status();
   Deployment& d = **made;

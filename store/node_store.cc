@@ -76,15 +76,15 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   options.keep_log_file_num = 4;  // RocksDB's own LOG files; ours go to cluster.log
   // Memory is sized for a node that shares a small machine with a manager: RocksDB's defaults
   // (64 MiB of memtable and a block cache per table, nine tables) would let a master with
-  // 100,000 agents grow past 400 MiB. All memtables together stay under 16 MiB and every table
-  // shares one 16 MiB cache; the data is small and mostly written, not read.
-  options.db_write_buffer_size = 16 << 20;
+  // 100,000 agents grow past 400 MiB. All memtables together stay under 8 MiB and every table
+  // shares one 8 MiB cache; the data is small and mostly written, not read.
+  options.db_write_buffer_size = 8 << 20;
   options.max_background_jobs = 2;
-  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(16 << 20);
+  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(8 << 20);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   rocksdb::ColumnFamilyOptions family;
-  family.write_buffer_size = 4 << 20;
+  family.write_buffer_size = 2 << 20;
   family.max_write_buffer_number = 2;
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
