@@ -93,7 +93,11 @@ Status StartWorkers(Deployment& d, const std::vector<std::string>& workers) {
     if (Clock::now() > deadline) return Status::Unavailable("the workers did not all connect");
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return WaitForFilesSynced(d, workers, std::chrono::seconds(120));
+  ZC_RETURN_IF_ERROR(WaitForFilesSynced(d, workers, std::chrono::seconds(120)));
+  // The workers have just written their copies of the files: measurements start on a settled
+  // disk, as in a running cluster, not behind the kernel's writeback of those copies.
+  ::sync();
+  return Status::Ok();
 }
 
 Status WaitForFilesSynced(Deployment& d, const std::vector<std::string>& workers,

@@ -86,7 +86,7 @@ Result<ScenarioResult> RunFiles(const BenchOptions& o, const RawFigures& raw) {
   std::size_t w = o.workers ? o.workers : o.smoke ? 2 : 16;
   std::size_t f = o.files ? o.files : o.smoke ? 200 : 10000;
   std::size_t bytes = o.file_bytes ? o.file_bytes : 4096;
-  std::size_t samples = o.samples ? o.samples : o.smoke ? 5 : 50;
+  std::size_t samples = o.samples ? o.samples : o.smoke ? 5 : 100;
   ScenarioResult r;
   r.scenario = "files";
   r.parameters = {{"workers", std::to_string(w)}, {"files", std::to_string(f)},
