@@ -172,6 +172,33 @@ std::string RenderFileTableJson(const schemas::FileTable& table) {
   return nlohmann::json{{"seq", table.seq}, {"files", files}}.dump() + "\n";
 }
 
+std::string RenderStatus(const schemas::NodeStatus& s) {
+  return fmt::format(
+      "node: {} ({})\ngroups stream: {}\nfiles stream: {} ({})\n"
+      "agent records: {} {}\n",
+      s.name, s.type, s.groups_seq, s.files_seq,
+      s.type == "master" ? (s.files_synced ? "first scan done" : "first scan running")
+                         : (s.files_synced ? "in sync" : fmt::format("{} files to fetch",
+                                                                   s.files_pending)),
+      s.agents_stored, s.type == "master" ? "persisted since start"
+                                          : fmt::format("reports accepted since start, {} not yet "
+                                                        "acknowledged by the master",
+                                                        s.agents_pending));
+}
+
+std::string RenderStatusJson(const schemas::NodeStatus& s) {
+  return nlohmann::json{{"name", s.name},
+                        {"type", s.type},
+                        {"groups_seq", s.groups_seq},
+                        {"files_seq", s.files_seq},
+                        {"files_synced", s.files_synced},
+                        {"files_pending", s.files_pending},
+                        {"agents_stored", s.agents_stored},
+                        {"agents_pending", s.agents_pending}}
+             .dump() +
+         "\n";
+}
+
 std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group,
                             bool json) {
   std::map<std::string, std::vector<std::string>> members;

@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   app.add_option("--filter-node", nodes, "with -a: only agents of these nodes (also -fn)");
   app.add_option("--filter-status", statuses, "with -a: only these statuses (also -fs)");
   app.add_flag("-i,--health", health, "per-worker health (master)");
+  bool status = false;
+  app.add_flag("--status", status, "this node's stream positions and agent counters");
   app.add_flag("--json", json, "print JSON instead of a table");
   app.add_option("--local", local, "this node's own table: 'groups' or 'files'")
       ->check(CLI::IsMember({"groups", "files"}));
@@ -77,13 +79,14 @@ int main(int argc, char** argv) {
   if (list_nodes) request = schemas::NodesQuery{};
   else if (list_agents) request = schemas::AgentsQuery{};
   else if (health) request = schemas::HealthQuery{};
+  else if (status) request = schemas::StatusQuery{};
   else if (local == "files") request = schemas::FileTableQuery{};
   else if (!local.empty() || glist->parsed()) request = schemas::GroupTableQuery{};
   else if (add->parsed()) request = schemas::AgentAdd{name, ip, groups};
   else if (remove->parsed()) request = schemas::AgentRemove{id};
   else if (assign->parsed()) request = schemas::GroupAssign{{id}, groups, replace};
   else if (unassign->parsed()) request = schemas::GroupUnassign{{id}, groups};
-  else return Fail(Status::InvalidArgument("nothing to do: give -l, -a, -i, --local, agent or group"));
+  else return Fail(Status::InvalidArgument("nothing to do: give -l, -a, -i, --status, --local, agent or group"));
 
   Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
   if (!config.ok()) return Fail(config.status());
@@ -104,6 +107,8 @@ int main(int argc, char** argv) {
     out = glist->parsed() ? nodes::RenderGroupList(*table, group, json)
           : json          ? nodes::RenderGroupTableJson(*table)
                           : nodes::RenderGroupTable(*table);
+  } else if (const auto* st = std::get_if<schemas::NodeStatus>(&*reply)) {
+    out = json ? nodes::RenderStatusJson(*st) : nodes::RenderStatus(*st);
   } else if (const auto* ft = std::get_if<schemas::FileTable>(&*reply)) {
     out = json ? nodes::RenderFileTableJson(*ft) : nodes::RenderFileTable(*ft);
   } else if (const auto* changed = std::get_if<schemas::GroupsChanged>(&*reply)) {

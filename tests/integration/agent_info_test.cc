@@ -145,6 +145,15 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
   CHECK(w1_status.agents_stored >= 1000);
   CHECK(w1_status.agents_pending == 0);
   CHECK(w1_status.files_synced);
+  RunResult status = c.Run({"zcluster-control", "-c", c.ConfigPath("w2"), "--status", "--json"});
+  REQUIRE(status.exit_code == 0);
+  nlohmann::json sj = nlohmann::json::parse(status.output);
+  CHECK(sj["name"] == "w2");
+  CHECK(sj["agents_stored"].get<int>() >= 1000);
+  CHECK(sj["files_synced"] == true);
+  RunResult plain = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "--status"});
+  CHECK(plain.output.find("node: master (master)") != std::string::npos);
+  CHECK(plain.output.find("persisted since start") != std::string::npos);
   std::string first = agents.entries()[0].id, last = agents.entries()[1999].id;
   auto some = std::get<schemas::AgentList>(ask("master", schemas::AgentsQuery{{last, "99999", first}}));
   REQUIRE(some.agents.size() == 2);

@@ -33,6 +33,10 @@ std::string RenderGroupTableJson(const schemas::GroupTable& table);
 // A node's file table: PATH SIZE MODE HASH rows; JSON {"seq":N,"files":[{"path","hash","size",
 // "mode"},…]} with mode as an integer (0660 is 432).
 std::string RenderFileTable(const schemas::FileTable& table);
+// A node's own counters (--status): "field: value" lines, or one JSON object with the
+// node_status fields.
+std::string RenderStatus(const schemas::NodeStatus& status);
+std::string RenderStatusJson(const schemas::NodeStatus& status);
 std::string RenderFileTableJson(const schemas::FileTable& table);
 // `group list`: GROUP AGENTS rows for every group (defined or in use); with `group`, the ids of
 // its agents, one per line. JSON: {"groups":{"default":["001",…],…}}.
