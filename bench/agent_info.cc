@@ -41,12 +41,7 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   Result<std::unique_ptr<Deployment>> cluster = StartCluster(o, plan);
   if (!cluster.ok()) return cluster.status();
   Deployment& d = **cluster;
-  std::vector<nodes::ClientKeys> slices;
-  std::vector<nodes::ClientKey> probes;
-  for (std::size_t i = 0; i < w; ++i) {
-    slices.push_back(Slice(agents, i * n, (i + 1) * n));
-    probes.push_back(agents.entries()[w * n + i]);
-  }
+  auto [slices, probes] = SplitAgents(agents, w, n);
 
   // 1. Backlog: the master is frozen while every agent reports, then it drains the workers'
   // backlog: the master's persistence rate with W workers feeding it at full speed. The first

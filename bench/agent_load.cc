@@ -9,13 +9,13 @@
 
 namespace zcluster::bench {
 
-nodes::ClientKeys Slice(const nodes::ClientKeys& all, std::size_t from, std::size_t to) {
-  std::string text;
-  for (std::size_t i = from; i < to; ++i) {
-    const nodes::ClientKey& k = all.entries()[i];
-    text += k.id + " " + k.name + " " + k.ip + " " + k.key + "\n";
+AgentSplit SplitAgents(const nodes::ClientKeys& all, std::size_t workers, std::size_t per_worker) {
+  AgentSplit split;
+  for (std::size_t i = 0; i < workers; ++i) {
+    split.slices.push_back(all.Slice(i * per_worker, (i + 1) * per_worker));
+    split.probes.push_back(all.entries()[workers * per_worker + i]);
   }
-  return *nodes::ClientKeys::Parse(text);
+  return split;
 }
 
 

@@ -9,8 +9,13 @@
 
 namespace zcluster::bench {
 
-// The agents of `all` whose position is in [from, to).
-nodes::ClientKeys Slice(const nodes::ClientKeys& all, std::size_t from, std::size_t to);
+// Agents for W workers, N each: worker i's simulators drive entries [i*N, (i+1)*N) of the
+// registry, and its probe is entry W*N + i (MakeAgents(W*N + W) makes them).
+struct AgentSplit {
+  std::vector<nodes::ClientKeys> slices;
+  std::vector<nodes::ClientKey> probes;
+};
+AgentSplit SplitAgents(const nodes::ClientKeys& all, std::size_t workers, std::size_t per_worker);
 
 struct SimRun {
   std::uint64_t acked = 0, errors = 0;

@@ -50,12 +50,7 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
   Result<std::unique_ptr<Deployment>> cluster = StartCluster(o, plan);
   if (!cluster.ok()) return cluster.status();
   Deployment& d = **cluster;
-  std::vector<nodes::ClientKeys> slices;
-  std::vector<nodes::ClientKey> probes;
-  for (std::size_t i = 0; i < w; ++i) {
-    slices.push_back(Slice(agents, i * per_worker, (i + 1) * per_worker));
-    probes.push_back(agents.entries()[per_worker * w + i]);
-  }
+  auto [slices, probes] = SplitAgents(agents, w, per_worker);
   Result<std::unique_ptr<AgentProbe>> probe = AgentProbe::Open(d, workers, probes);
   if (!probe.ok()) return probe.status();
 

@@ -123,6 +123,15 @@ const ClientKey* ClientKeys::Find(const std::string& id) const {
   return &entries_[it->second];
 }
 
+ClientKeys ClientKeys::Slice(std::size_t from, std::size_t to) const {
+  ClientKeys part;
+  for (std::size_t i = from; i < std::min(to, entries_.size()); ++i) {
+    part.by_id_[entries_[i].id] = part.entries_.size();
+    part.entries_.push_back(entries_[i]);
+  }
+  return part;
+}
+
 Result<ClientKey> ClientKeys::Add(const std::string& name, const std::string& ip) {
   if (!schemas::IsValidAgentName(name)) {
     return Status::InvalidArgument("agent name must be 1-128 of A-Z a-z 0-9 . - _, got '" + name +

@@ -28,16 +28,6 @@ nodes::ClientKeys MakeAgents(std::size_t n) {
   return keys;
 }
 
-// The agents of `all` whose position is in [from, to).
-nodes::ClientKeys Slice(const nodes::ClientKeys& all, std::size_t from, std::size_t to) {
-  std::string text;
-  for (std::size_t i = from; i < to; ++i) {
-    const nodes::ClientKey& k = all.entries()[i];
-    text += k.id + " " + k.name + " " + k.ip + " " + k.key + "\n";
-  }
-  return *nodes::ClientKeys::Parse(text);
-}
-
 nodes::AgentSimOptions SimTo(Cluster& c, const std::string& worker) {
   nodes::AgentSimOptions o;
   o.endpoint = "tcp://127.0.0.1:" + std::to_string(c.AgentPort(worker));
@@ -93,8 +83,8 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
   StartCluster(c, agents);
 
   Result<nodes::AgentSimResult> r1 = Status::Internal("not run"), r2 = r1;
-  std::thread t1([&] { r1 = nodes::RunAgentSimulation(Slice(agents, 0, 1000), SimTo(c, "w1")); });
-  std::thread t2([&] { r2 = nodes::RunAgentSimulation(Slice(agents, 1000, 2000), SimTo(c, "w2")); });
+  std::thread t1([&] { r1 = nodes::RunAgentSimulation(agents.Slice(0, 1000), SimTo(c, "w1")); });
+  std::thread t2([&] { r2 = nodes::RunAgentSimulation(agents.Slice(1000, 2000), SimTo(c, "w2")); });
   t1.join();
   t2.join();
   REQUIRE(r1.ok());

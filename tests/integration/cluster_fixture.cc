@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "support/wait.h"
+#include "zcluster/bench/deployment.h"
 #include "zcluster/bus/curve_keys.h"
 #include "zcluster/nodes/control.h"
 
@@ -23,29 +24,6 @@ extern char** environ;
 
 namespace zcluster::testing {
 namespace {
-
-bool Bindable(std::uint16_t port) {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(s);
-  return ok;
-}
-
-// `count` consecutive ports that are free now, below the kernel's ephemeral range (32768 and up
-// on Linux), so that no outgoing connection of a test running beside this one can take them
-// between this check and the daemon's bind.
-std::uint16_t FreePort(int count = 1) {
-  for (;;) {
-    std::uint16_t base = static_cast<std::uint16_t>(20000 + randombytes_uniform(12000));
-    bool all = true;
-    for (int i = 0; i < count && all; ++i) all = Bindable(static_cast<std::uint16_t>(base + i));
-    if (all) return base;
-  }
-}
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
   posix_spawn_file_actions_t actions;
@@ -79,7 +57,7 @@ schemas::Message Exchange(bus::DealerSocket& dealer, const schemas::Frames& fram
   return *m;
 }
 
-Cluster::Cluster() : port_(FreePort(2)) {}  // the master's ROUTER and PUB
+Cluster::Cluster() : port_(bench::FreePorts(2)) {}  // the master's ROUTER and PUB
 
 Cluster::~Cluster() {
   for (auto& [name, pid] : pids_) {
@@ -155,7 +133,7 @@ std::uint16_t Cluster::AgentPort(const std::string& name) {
   if (it != agent_ports_.end()) return it->second;
   std::uint16_t port;
   do {
-    port = FreePort();
+    port = bench::FreePorts(1);
   } while (port == port_ || port == port_ + 1);
   return agent_ports_[name] = port;
 }

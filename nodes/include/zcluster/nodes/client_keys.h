@@ -32,6 +32,9 @@ class ClientKeys {
   // a reader sees the old file or the new one, never a partial one.
   Status Save(const std::string& path) const;
 
+  // The entries whose position is in [from, to), as a registry of their own (to hand parts of
+  // one registry to several simulators).
+  ClientKeys Slice(std::size_t from, std::size_t to) const;
   // The active (not removed) agent with this id, or nullptr.
   const ClientKey* Find(const std::string& id) const;
   // Registers a new agent with the next free id and a fresh key. AlreadyExists when an active
