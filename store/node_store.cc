@@ -76,9 +76,12 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   options.keep_log_file_num = 4;  // RocksDB's own LOG files; ours go to cluster.log
   // Memory is sized for a node that shares a small machine with a manager: RocksDB's defaults
   // (64 MiB of memtable and a block cache per table, nine tables) would let a master with
-  // 100,000 agents grow past 400 MiB. All memtables together stay under 8 MiB and every table
-  // shares one 8 MiB cache; the data is small and mostly written, not read.
-  options.db_write_buffer_size = 8 << 20;
+  // 100,000 agents grow past 400 MiB. All memtables together stay under 16 MiB (the agents
+  // table, which takes nearly every write, gets the room for 8 MiB of them so that it is not
+  // flushed and compacted every few thousand records), and every table shares one 8 MiB cache.
+  // No compression: the data is a few dozen MB at most, and snappy cost the master's write path
+  // more than the disk space is worth.
+  options.db_write_buffer_size = 16 << 20;
   options.max_background_jobs = 2;
   static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(8 << 20);
   rocksdb::BlockBasedTableOptions table;
@@ -86,10 +89,15 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   rocksdb::ColumnFamilyOptions family;
   family.write_buffer_size = 2 << 20;
   family.max_write_buffer_number = 2;
+  family.compression = rocksdb::kNoCompression;
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::ColumnFamilyOptions agents = family;
+  agents.write_buffer_size = 8 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, family}, {kMeta, family}};
-  for (const char* name : kTables) families.emplace_back(name, family);
+  for (const char* name : kTables) {
+    families.emplace_back(name, std::string(name) == "agents" ? agents : family);
+  }
   auto db = std::make_unique<Db>();
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, families, &db->handles, &raw);
