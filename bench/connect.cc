@@ -1,12 +1,15 @@
 // The connect scenario: W workers connect to one master at once, each with its own CURVE key,
-// and say hello; timed until the master has welcomed them all. The workers are in-process
-// DEALERs speaking the worker's hello (a thousand zclusterd processes do not fit on one small
-// machine); the master is the real zclusterd with its ZAP allow-list of W keys.
+// and say hello; timed until the master has welcomed them all. The workers run in this process
+// (a thousand zclusterd processes do not fit on one small machine) with the worker's own hello
+// and keepalive code, MasterLink; the master is the real zclusterd with its ZAP allow-list of
+// W keys.
 #include <fmt/format.h>
 
 #include <thread>
 
 #include "cluster_setup.h"
+#include "zcluster/nodes/cluster_log.h"
+#include "zcluster/nodes/master_link.h"
 
 namespace zcluster::bench {
 
@@ -32,9 +35,13 @@ Result<ScenarioResult> RunConnect(const BenchOptions& o, const RawFigures& raw) 
                                      std::chrono::seconds(30)));
   if (o.progress) o.progress(fmt::format("connect: {} workers connecting at once", w));
 
+  // Each client is the worker's own keepalive state machine (MasterLink) over its own CURVE
+  // DEALER; the harness plays the worker loop's part: send what Next() says once the transport
+  // takes it (the worker sends its hello as the CURVE handshake completes), feed the replies.
   zmq::context_t ctx(1);
+  nodes::ClusterLog quiet(false);
   std::vector<bus::DealerSocket> sockets;
-  std::vector<bool> sent(w, false), welcomed(w, false);
+  std::vector<nodes::MasterLink> links;
   std::size_t welcome_count = 0;
   const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", d.port());
   auto t0 = Clock::now();
@@ -43,19 +50,18 @@ Result<ScenarioResult> RunConnect(const BenchOptions& o, const RawFigures& raw) 
         ctx, (*keys)[i], d.KeysOf("master").public_z85, endpoint, names[i], bus::SocketOptions{});
     if (!s.ok()) return s.status();
     sockets.push_back(std::move(s).value());
+    links.emplace_back(nodes::MasterLinkParams{d.cluster(), names[i]},
+                       nodes::Logger(quiet, "Worker " + names[i]));
   }
   auto deadline = t0 + std::chrono::seconds(120);
   while (welcome_count < w) {
     if (Clock::now() > deadline) {
       return Status::Unavailable(fmt::format("{} of {} workers welcomed", welcome_count, w));
     }
+    auto now = Clock::now();
     for (std::size_t i = 0; i < w; ++i) {
-      // A hello can only be queued once the connection is up (ZMQ_IMMEDIATE).
-      if (!sent[i]) {
-        sent[i] = sockets[i].Send(schemas::Encode(
-            schemas::Hello{d.cluster(), names[i], schemas::kProtocolVersion, "zcluster-bench"}))
-            .ok();
-      }
+      std::optional<schemas::Message> due = links[i].Next(now);
+      if (due && sockets[i].Send(schemas::Encode(*due)).ok()) links[i].Sent(*due, true, now);
     }
     std::vector<bus::PollItem> items;
     for (auto& s : sockets) items.push_back({&s.socket(), -1, false});
@@ -68,10 +74,9 @@ Result<ScenarioResult> RunConnect(const BenchOptions& o, const RawFigures& raw) 
       if (!m.ok() || !std::holds_alternative<schemas::Welcome>(*m)) {
         return Status::Internal(names[i] + " was not welcomed");
       }
-      if (!welcomed[i]) {
-        welcomed[i] = true;
-        ++welcome_count;
-      }
+      bool was = links[i].state() == nodes::MasterLink::State::kConnected;
+      links[i].OnReply(*m, Clock::now());
+      if (!was && links[i].state() == nodes::MasterLink::State::kConnected) ++welcome_count;
     }
   }
   double seconds = Seconds(Clock::now() - t0);
