@@ -55,8 +55,11 @@ Status WriteFileText(const std::string& path, const std::string& text);
 Status WriteManagerFiles(const std::string& home, std::size_t count, std::size_t bytes);
 // (files.cc) Rewrites etc/rules/local_rules.xml on the master in place, as an editor saving it
 // would; returns for each worker the milliseconds until its copy holds the new content.
+// `published_ms`, when given, gets the milliseconds until the master's files stream moved (-1 when
+// the workers had it before the harness saw the master's position change).
 Result<std::vector<double>> TimeOneEdit(Deployment& d, const std::vector<std::string>& workers,
-                                        std::size_t bytes, std::chrono::milliseconds bound);
+                                        std::size_t bytes, std::chrono::milliseconds bound,
+                                        double* published_ms = nullptr);
 
 // (groups.cc) Moves one agent to `group` on the master; returns for each worker the milliseconds
 // from the request until its status shows the change applied.
