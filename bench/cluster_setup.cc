@@ -47,9 +47,6 @@ Status WriteFileText(const std::string& path, const std::string& text) {
 }
 
 Result<std::unique_ptr<Deployment>> StartCluster(const BenchOptions& o, const ClusterPlan& plan) {
-  // Each scenario starts on a quiet disk: the writeback of the last one's gigabytes would
-  // otherwise land in this one's fsyncs.
-  ::sync();
   Result<std::unique_ptr<Deployment>> made = Deployment::Create(o.tools_dir, o.keep);
   if (!made.ok()) return made.status();
   Deployment& d = **made;
@@ -68,6 +65,9 @@ Result<std::unique_ptr<Deployment>> StartCluster(const BenchOptions& o, const Cl
     ZC_RETURN_IF_ERROR(plan.prepare("master", d.Home("master")));
     for (const std::string& w : plan.workers) ZC_RETURN_IF_ERROR(plan.prepare(w, d.Home(w)));
   }
+  // Each scenario starts on a quiet disk: the writeback of the last one's gigabytes, or of the
+  // files just prepared, would otherwise land in this one's fsyncs.
+  ::sync();
   ZC_RETURN_IF_ERROR(d.Start("master"));
   ZC_RETURN_IF_ERROR(d.WaitForStatus(
       {"master"}, [](const auto& s) { return s[0].files_synced; }, std::chrono::seconds(60)));

@@ -1,7 +1,5 @@
 #include "zcluster/nodes/master.h"
 
-#include <malloc.h>
-
 #include "master_impl.h"
 
 namespace zcluster::nodes {
@@ -208,9 +206,6 @@ void Master::Impl::Heartbeat(SteadyClock::time_point now) {
                                                 : schemas::StreamHeartbeat{"groups", groups->seq()};
   pub->Send(schemas::Encode(hb)).IgnoreError();
   next_heartbeat = now + std::chrono::milliseconds(500);
-  // Bursts (a drain of 100,000 agent records, a worker fetching 10,000 files) leave freed heap
-  // that glibc keeps; hand it back so the master's RSS is what it holds, not what it once held.
-  if (heartbeat_files) ::malloc_trim(0);
 }
 
 Master::Master(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
