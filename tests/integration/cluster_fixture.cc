@@ -1,13 +1,9 @@
 #include "integration/cluster_fixture.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
