@@ -1,6 +1,7 @@
 #include "zcluster/nodes/master.h"
 
 #include "master_impl.h"
+#include "zcluster/bus/reactor.h"
 
 namespace zcluster::nodes {
 
@@ -144,15 +145,15 @@ void Master::Impl::AnswerFilesSync(const std::string& routing_id, const std::str
   router->Send(routing_id, schemas::Encode(reply)).IgnoreError();  // gone: it asks again
 }
 
-void Master::Impl::Rescan(SteadyClock::time_point now) {
+bool Master::Impl::NoteFileEvents() {
   bool other = false;
-  if (watcher && watcher->Drain(&closed_files, &other)) {
-    // Something moved: rescan shortly (a burst of events is one scan). A file its writer has
-    // closed is settled already: no need to wait for its mtime to age.
-    other_file_events = other_file_events || other;
-    next_rescan = std::min(next_rescan, now + std::chrono::milliseconds(5));
-  }
-  if (now < next_rescan) return;
+  if (!watcher || !watcher->Drain(&closed_files, &other)) return false;
+  // A file its writer has closed is settled already: no need to wait for its mtime to age.
+  other_file_events = other_file_events || other;
+  return true;
+}
+
+void Master::Impl::Rescan(SteadyClock::time_point now) {
   auto start = SteadyClock::now();
   Result<MasterFiles::Changes> changes = MasterFiles::Changes{};
   bool quick = files->ready() && !other_file_events && !retry_unsettled &&
@@ -277,43 +278,58 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
 
 Status Master::Run(int stop_fd) {
   Impl& m = *impl_;
+  bus::Reactor reactor;
   ControlServer::Handler answers = [&m](const schemas::Message& request) {
     return m.Control(request);
   };
-  for (;;) {
-    auto now = SteadyClock::now();
-    m.sessions.Expire(now);
-    m.Rescan(now);
-    m.Heartbeat(now);
-    auto wake = std::min(m.next_heartbeat, m.next_rescan);
-    if (auto next = m.sessions.NextExpiry()) wake = std::min(wake, *next);
-    auto timeout = std::max(std::chrono::milliseconds(0),
-                            std::chrono::ceil<std::chrono::milliseconds>(wake - now));
-    std::vector<bus::PollItem> items{{&m.router->socket(), -1, false},
-                                     {&m.control->socket(), -1, false},
-                                     {nullptr, stop_fd, false},
-                                     {nullptr, m.watcher ? m.watcher->fd() : -1, false}};
-    ZC_RETURN_IF_ERROR(bus::Poll(items, timeout));
-    if (items[2].readable) {
-      m.log.Info("Main", "Stopping");
+  reactor.AddReader(stop_fd, [&] {
+    m.log.Info("Main", "Stopping");
+    reactor.Stop();
+    return Status::Ok();
+  });
+  reactor.AddReader(m.router->socket(), [&m] {
+    // Bounded so that the control socket and the timers are served under a flood.
+    for (int budget = 1000; budget > 0; --budget) {
+      Result<std::optional<bus::Envelope>> env = m.router->Receive();
+      if (!env.ok()) return env.status();
+      if (!env->has_value()) break;
+      m.HandleWorker(**env);
+      // A group commit of bounded size: the decoded batches are the master's largest memory.
+      // Bounded by updates, not batches: 25 workers' small batches still share one write.
+      if (m.arrived_updates >= Impl::kMaxGroupCommitUpdates) m.SaveArrivedBatches();
+    }
+    m.SaveArrivedBatches();
+    return Status::Ok();
+  });
+  reactor.AddReader(m.control->socket(), [&] {
+    m.control->ServePending(answers, m.log);
+    return Status::Ok();
+  });
+  auto now = reactor.now();
+  // Silence is judged after the drain, so a keepalive queued behind a long turn still counts.
+  auto max_silence = std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(m.config.intervals.max_allowed_time_without_keepalive));
+  reactor.AddTimer(now, [&m, max_silence](SteadyClock::time_point t) {
+    m.sessions.Expire(t);
+    // Sessions only get later deadlines, so a new one never expires before this fallback.
+    return std::optional(m.sessions.NextExpiry().value_or(t + max_silence));
+  });
+  bus::Reactor::TimerId rescan = reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
+    m.Rescan(t);
+    return std::optional(m.next_rescan);
+  });
+  if (m.watcher) {
+    reactor.AddReader(m.watcher->fd(), [&m, &reactor, rescan] {
+      // A burst of events is one scan, shortly after.
+      if (m.NoteFileEvents()) reactor.Wake(rescan, reactor.now() + std::chrono::milliseconds(5));
       return Status::Ok();
-    }
-    if (items[0].readable) {
-      // Bounded so that the control socket and expiry are served under a flood.
-      for (int budget = 1000; budget > 0; --budget) {
-        Result<std::optional<bus::Envelope>> env = m.router->Receive();
-        if (!env.ok()) return env.status();
-        if (!env->has_value()) break;
-        m.HandleWorker(**env);
-        // A group commit of bounded size: the decoded batches are the master's largest memory.
-        // Bounded by updates, not batches: 25 workers' small batches still share one write.
-        if (m.arrived_updates >= Impl::kMaxGroupCommitUpdates) m.SaveArrivedBatches();
-      }
-      m.SaveArrivedBatches();
-    }
-    if (items[1].readable) m.control->ServePending(answers, m.log);
-    if (items[3].readable) m.next_rescan = std::min(m.next_rescan, SteadyClock::now());
+    });
   }
+  reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
+    m.Heartbeat(t);
+    return std::optional(m.next_heartbeat);
+  });
+  return reactor.Run();
 }
 
 }  // namespace zcluster::nodes

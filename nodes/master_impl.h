@@ -86,7 +86,9 @@ struct Master::Impl {
   void AnswerFilesSync(const std::string& routing_id, const std::string& worker,
                        std::uint64_t from);
 
-  // Local integrity: rescans the file set and publishes what changed.
+  // Local integrity: takes the watcher's events (true when any came; rescan soon), rescans the
+  // file set and publishes what changed.
+  bool NoteFileEvents();
   void Rescan(SteadyClock::time_point now);
 
   void Heartbeat(SteadyClock::time_point now);

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "zcluster/bus/reactor.h"
 #include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/bus/zap_authenticator.h"
@@ -52,7 +53,6 @@ struct Worker::Impl {
   SteadyClock::time_point files_sync_sent{};
   SteadyClock::time_point next_integrity_check{};
   std::uint64_t sessions_seen = 0;
-  SteadyClock::time_point next_housekeeping{};
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
@@ -181,8 +181,6 @@ struct Worker::Impl {
   }
 
   void Housekeeping(SteadyClock::time_point now) {
-    if (now < next_housekeeping) return;
-    next_housekeeping = now + std::chrono::seconds(1);
     Result<bool> reloaded = agent_port->ReloadKeysIfChanged();
     if (!reloaded.ok()) log.Error("Main", "client.keys: {}", reloaded.status().ToString());
     if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
@@ -323,56 +321,69 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
 
 Status Worker::Run(int stop_fd) {
   Impl& w = *impl_;
+  bus::Reactor reactor;
   ControlServer::Handler answers = [&w](const schemas::Message& request) {
     return w.Control(request);
   };
-  for (;;) {
-    auto now = SteadyClock::now();
-    w.Housekeeping(now);
-    w.Tick(now);
-    auto wake = std::min(w.link.NextWake(), w.next_housekeeping);
-    auto timeout = std::max(std::chrono::milliseconds(0),
-                            std::chrono::ceil<std::chrono::milliseconds>(wake - now));
-    std::vector<bus::PollItem> items{{&w.dealer->socket(), -1, false},
-                                     {&w.control->socket(), -1, false},
-                                     {nullptr, stop_fd, false},
-                                     {&w.dealer_events->socket(), -1, false},
-                                     {&w.agent_port->socket(), -1, false},
-                                     {&w.sub->socket(), -1, false}};
-    ZC_RETURN_IF_ERROR(bus::Poll(items, timeout));
-    if (items[3].readable) w.OnSocketEvents();
-    if (items[2].readable) {
-      w.log.Info("Main", "Stopping");
-      return Status::Ok();
-    }
-    if (items[0].readable) {
-      for (int budget = 1000; budget > 0; --budget) {
-        Result<std::optional<bus::Frames>> frames = w.dealer->Receive();
-        if (!frames.ok()) return frames.status();
-        if (!frames->has_value()) break;
-        Result<schemas::Message> reply = schemas::Decode(**frames);
-        if (!reply.ok()) {
-          w.log.Warning("Main", "Malformed message from master: {}", reply.status().message());
-          continue;
-        }
-        w.OnMasterMessage(*reply, SteadyClock::now());
+  auto now = reactor.now();
+  // Keepalives, hellos, sync retries, fetches and agent batches: due by the link's clock, and
+  // asked for again after any message that may have given it work (Wake).
+  bus::Reactor::TimerId tick = reactor.AddTimer(now, [&w](SteadyClock::time_point t) {
+    w.Tick(t);
+    return std::optional(w.link.NextWake());
+  });
+  auto poke = [&reactor, tick] { reactor.Wake(tick, reactor.now()); };
+  reactor.AddTimer(now, [&w](SteadyClock::time_point t) {
+    w.Housekeeping(t);
+    return std::optional(t + std::chrono::seconds(1));
+  });
+  reactor.AddReader(stop_fd, [&] {
+    w.log.Info("Main", "Stopping");
+    reactor.Stop();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.dealer_events->socket(), [&] {
+    w.OnSocketEvents();
+    poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.dealer->socket(), [&] {
+    for (int budget = 1000; budget > 0; --budget) {
+      Result<std::optional<bus::Frames>> frames = w.dealer->Receive();
+      if (!frames.ok()) return frames.status();
+      if (!frames->has_value()) break;
+      Result<schemas::Message> reply = schemas::Decode(**frames);
+      if (!reply.ok()) {
+        w.log.Warning("Main", "Malformed message from master: {}", reply.status().message());
+        continue;
       }
+      w.OnMasterMessage(*reply, SteadyClock::now());
     }
-    if (items[5].readable) {
-      for (int budget = 1000; budget > 0; --budget) {
-        Result<std::optional<bus::Frames>> frames = w.sub->Receive();
-        if (!frames.ok() || !frames->has_value()) break;
-        Result<schemas::Message> m = schemas::Decode(**frames);
-        if (m.ok()) w.OnStreamMessage(*m, SteadyClock::now());
-      }
+    poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.sub->socket(), [&] {
+    for (int budget = 1000; budget > 0; --budget) {
+      Result<std::optional<bus::Frames>> frames = w.sub->Receive();
+      if (!frames.ok() || !frames->has_value()) break;
+      Result<schemas::Message> m = schemas::Decode(**frames);
+      if (m.ok()) w.OnStreamMessage(*m, SteadyClock::now());
     }
-    if (items[4].readable) {
-      if (Status s = w.agent_port->ServePending(); !s.ok()) {
-        w.log.Error("Agent port", "{}", s.ToString());
-      }
+    poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.agent_port->socket(), [&] {
+    if (Status s = w.agent_port->ServePending(); !s.ok()) {
+      w.log.Error("Agent port", "{}", s.ToString());
     }
-    if (items[1].readable) w.control->ServePending(answers, w.log);
-  }
+    poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.control->socket(), [&] {
+    w.control->ServePending(answers, w.log);
+    return Status::Ok();
+  });
+  return reactor.Run();
 }
 
 }  // namespace zcluster::nodes
