@@ -23,8 +23,10 @@ void ControlServer::ServePending(const Handler& handle, const Logger& log) {
     Result<schemas::Message> request = schemas::Decode(env.frames);
     if (!request.ok()) {
       reply = schemas::ErrorReply{Code::kInvalidArgument, request.status().message(), ""};
-    } else if (std::optional<schemas::Message> answer = handle(*request)) {
-      reply = std::move(*answer);
+    } else if (ControlAnswer answer = handle(*request, env.routing_id); answer.later()) {
+      continue;
+    } else if (answer.now()) {
+      reply = std::move(*answer.now());
     } else {
       reply = schemas::ErrorReply{Code::kInvalidArgument,
                                   "this node does not serve " +
@@ -34,6 +36,10 @@ void ControlServer::ServePending(const Handler& handle, const Logger& log) {
     // A client that gave up before the reply is not an error worth a line.
     router_.Send(env.routing_id, schemas::Encode(reply)).IgnoreError();
   }
+}
+
+void ControlServer::Reply(const std::string& client, const bus::Frames& reply) {
+  router_.Send(client, reply).IgnoreError();
 }
 
 Result<schemas::Message> ControlRequest(const std::string& path, const schemas::Message& request,

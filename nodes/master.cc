@@ -1,6 +1,7 @@
 #include "zcluster/nodes/master.h"
 
 #include "master_impl.h"
+#include "streams/delta_chunks.h"
 #include "zcluster/bus/reactor.h"
 
 namespace zcluster::nodes {
@@ -35,15 +36,11 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
     return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
   }
   if (const auto* request = std::get_if<schemas::FilesSyncRequest>(&m)) {
-    if (!files->ready()) {
-      // Answered once the first scan is committed (Rescan).
-      waiting_file_syncs.push_back({env.routing_id, *worker, request->from});
-      return;
-    }
-    AnswerFilesSync(env.routing_id, *worker, request->from);
-    return;
+    return integrity->FilesSync(env.routing_id, *worker, *request);
   }
-  if (const auto* fetch = std::get_if<schemas::FileFetch>(&m)) return reply(files->Serve(*fetch));
+  if (const auto* fetch = std::get_if<schemas::FileFetch>(&m)) {
+    return integrity->FileFetch(env.routing_id, *fetch);
+  }
   if (const auto* request = std::get_if<schemas::GroupsSyncRequest>(&m)) {
     Result<schemas::GroupsSync> sync = groups->SyncFrom(request->from);
     if (!sync.ok()) {
@@ -111,91 +108,15 @@ void Master::Impl::Publish(const Result<MasterGroups::Changes>& changes) {
   }
   if (changes->empty()) return;
   auto start = SteadyClock::now();
-  // Large bursts go out as several messages of at most <tuning><delta_batch> changes.
-  std::size_t chunk = static_cast<std::size_t>(config.delta_batch);
-  for (std::size_t i = 0; i < changes->size(); i += chunk) {
-    schemas::GroupsDelta delta;
-    auto end = std::min(changes->size(), i + chunk);
-    delta.changes.assign(changes->begin() + static_cast<std::ptrdiff_t>(i),
-                         changes->begin() + static_cast<std::ptrdiff_t>(end));
-    // PUB may drop it for a slow worker: its sequence check turns that into a resync.
-    pub->Send(schemas::Encode(delta)).IgnoreError();
-  }
+  ForEachDelta<schemas::GroupsDelta>(
+      *changes, static_cast<std::size_t>(config.delta_batch), [this](const schemas::GroupsDelta& d) {
+        // PUB may drop it for a slow worker: its sequence check turns that into a resync.
+        pub->Send(schemas::Encode(d)).IgnoreError();
+      });
   log.At(changes->size() >= 100 ? LogLevel::kInfo : LogLevel::kDebug, "Agent-groups send",
          "Published {} changes, stream at {}. Finished in {:.3f}s.", changes->size(),
          changes->back().seq, std::chrono::duration<double>(SteadyClock::now() - start).count());
   next_heartbeat = SteadyClock::now() + std::chrono::seconds(1);
-}
-
-void Master::Impl::AnswerFilesSync(const std::string& routing_id, const std::string& worker,
-                                   std::uint64_t from) {
-  Result<schemas::FilesSync> sync = files->SyncFrom(from);
-  schemas::Message reply = sync.ok()
-                               ? schemas::Message(*sync)
-                               : schemas::ErrorReply{sync.status().code(), sync.status().message(),
-                                                     "files_sync_request"};
-  if (sync.ok()) {
-    log.WithTag("Worker " + worker)
-        .At(sync->full || !sync->changes.empty() ? LogLevel::kInfo : LogLevel::kDebug,
-            "Integrity check", "Sync from {}: {} to {}", from,
-            sync->full ? fmt::format("whole table, {} files", sync->files.size())
-                       : fmt::format("{} changes", sync->changes.size()),
-            sync->seq);
-  }
-  router->Send(routing_id, schemas::Encode(reply)).IgnoreError();  // gone: it asks again
-}
-
-bool Master::Impl::NoteFileEvents() {
-  bool other = false;
-  if (!watcher || !watcher->Drain(&closed_files, &other)) return false;
-  // A file its writer has closed is settled already: no need to wait for its mtime to age.
-  other_file_events = other_file_events || other;
-  return true;
-}
-
-void Master::Impl::Rescan(SteadyClock::time_point now) {
-  auto start = SteadyClock::now();
-  Result<MasterFiles::Changes> changes = MasterFiles::Changes{};
-  bool quick = files->ready() && !other_file_events && !retry_unsettled &&
-               !closed_files.empty() && now < next_full_rescan;
-  if (quick) {
-    // Only files were written: look at those, not at the whole tree.
-    changes = files->RescanFiles(closed_files);
-  } else {
-    std::size_t unsettled = 0;
-    changes = files->Rescan(&unsettled, &closed_files);
-    if (watcher) watcher->WatchAll(config.home, FileSet::FromConfig(config));
-    next_full_rescan = now + std::chrono::duration_cast<SteadyClock::duration>(
-                                 std::chrono::duration<double>(config.intervals.local_integrity));
-    retry_unsettled = unsettled > 0;
-  }
-  closed_files.clear();
-  other_file_events = false;
-  next_rescan = next_full_rescan;
-  // A file still being written is looked at again soon, and published once it has settled.
-  if (retry_unsettled) next_rescan = std::min(next_rescan, now + std::chrono::milliseconds(50));
-  if (!changes.ok()) {
-    log.Error("Local integrity", "{}", changes.status().ToString());
-    return;
-  }
-  if (files->ready()) {
-    for (const WaitingSync& w : waiting_file_syncs) AnswerFilesSync(w.routing_id, w.worker, w.from);
-    waiting_file_syncs.clear();
-  }
-  if (changes->empty()) return;
-  std::size_t deleted = 0;
-  for (const auto& c : *changes) deleted += c.deleted ? 1 : 0;
-  log.Info("Local integrity", "{} files changed, {} deleted; stream at {}. Finished in {:.3f}s.",
-           changes->size() - deleted, deleted, files->seq(),
-           std::chrono::duration<double>(SteadyClock::now() - start).count());
-  std::size_t chunk = static_cast<std::size_t>(config.delta_batch);
-  for (std::size_t i = 0; i < changes->size(); i += chunk) {
-    schemas::FilesDelta delta;
-    auto end = std::min(changes->size(), i + chunk);
-    delta.changes.assign(changes->begin() + static_cast<std::ptrdiff_t>(i),
-                         changes->begin() + static_cast<std::ptrdiff_t>(end));
-    pub->Send(schemas::Encode(delta)).IgnoreError();  // a drop becomes a resync
-  }
 }
 
 void Master::Impl::Heartbeat(SteadyClock::time_point now) {
@@ -203,7 +124,7 @@ void Master::Impl::Heartbeat(SteadyClock::time_point now) {
   // One stream per tick, alternating: each stream's heartbeat comes every second, and two
   // messages back to back never compete for a worker's last queue slot.
   heartbeat_files = !heartbeat_files;
-  schemas::StreamHeartbeat hb = heartbeat_files ? schemas::StreamHeartbeat{"files", files->seq()}
+  schemas::StreamHeartbeat hb = heartbeat_files ? schemas::StreamHeartbeat{"files", integrity->state().seq}
                                                 : schemas::StreamHeartbeat{"groups", groups->seq()};
   pub->Send(schemas::Encode(hb)).IgnoreError();
   next_heartbeat = now + std::chrono::milliseconds(500);
@@ -226,18 +147,10 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       MasterGroups::Load(*impl->store, config.home + "/etc/shared", impl->log);
   if (!groups.ok()) return groups.status();
   impl->groups = std::move(groups).value();
-  Result<std::unique_ptr<MasterFiles>> files = MasterFiles::Load(
-      *impl->store, FileScanner(config.home, FileSet::FromConfig(config)), impl->log);
-  if (!files.ok()) return files.status();
-  impl->files = std::move(files).value();
-  Result<FileWatcher> watcher = FileWatcher::Open();
-  if (watcher.ok()) {
-    impl->watcher.emplace(std::move(watcher).value());
-    impl->watcher->WatchAll(config.home, FileSet::FromConfig(config));
-  } else {
-    impl->log.Warning("Local integrity", "No inotify ({}): rescanning every {}s only",
-                      watcher.status().message(), config.intervals.local_integrity);
-  }
+  Result<std::unique_ptr<MasterIntegrity>> integrity =
+      MasterIntegrity::Start(impl->ctx, impl->config, *impl->store, impl->log);
+  if (!integrity.ok()) return integrity.status();
+  impl->integrity = std::move(integrity).value();
 
   Logger master_log(log, "Master");
   auto refusal = [master_log](const bus::ZapVerdict& v, std::uint64_t suppressed) {
@@ -279,8 +192,9 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
 Status Master::Run(int stop_fd) {
   Impl& m = *impl_;
   bus::Reactor reactor;
-  ControlServer::Handler answers = [&m](const schemas::Message& request) {
-    return m.Control(request);
+  ControlServer::Handler answers = [&m](const schemas::Message& request,
+                                         const std::string& client) {
+    return m.Control(request, client);
   };
   reactor.AddReader(stop_fd, [&] {
     m.log.Info("Main", "Stopping");
@@ -314,17 +228,15 @@ Status Master::Run(int stop_fd) {
     // Sessions only get later deadlines, so a new one never expires before this fallback.
     return std::optional(m.sessions.NextExpiry().value_or(t + max_silence));
   });
-  bus::Reactor::TimerId rescan = reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
-    m.Rescan(t);
-    return std::optional(m.next_rescan);
-  });
-  if (m.watcher) {
-    reactor.AddReader(m.watcher->fd(), [&m, &reactor, rescan] {
-      // A burst of events is one scan, shortly after.
-      if (m.NoteFileEvents()) reactor.Wake(rescan, reactor.now() + std::chrono::milliseconds(5));
-      return Status::Ok();
-    });
-  }
+  MasterIntegrity::Outputs integrity_out{
+      [&m](const std::string& routing_id, const bus::Frames& f) {
+        m.router->Send(routing_id, f).IgnoreError();  // gone: it asks again
+      },
+      [&m](const bus::Frames& f) {
+        m.pub->Send(f).IgnoreError();  // a drop becomes a resync
+      },
+      [&m](const std::string& client, const bus::Frames& f) { m.control->Reply(client, f); }};
+  reactor.AddReader(m.integrity->socket(), [&] { return m.integrity->Drain(integrity_out); });
   reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
     m.Heartbeat(t);
     return std::optional(m.next_heartbeat);

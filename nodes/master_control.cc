@@ -4,7 +4,7 @@
 
 namespace zcluster::nodes {
 
-std::optional<schemas::Message> Master::Impl::Control(const schemas::Message& request) {
+ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::string& client) {
   auto result = [](auto r) -> schemas::Message {
     if (!r.ok()) return schemas::ErrorReply{r.status().code(), r.status().message(), ""};
     return *r;
@@ -48,11 +48,14 @@ std::optional<schemas::Message> Master::Impl::Control(const schemas::Message& re
     return GroupsResult(groups->Unassign(*unassign));
   }
   if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
-  if (std::holds_alternative<schemas::FileTableQuery>(request)) return files->Table();
+  if (std::holds_alternative<schemas::FileTableQuery>(request)) {
+    integrity->FileTable(client);  // the actor owns the table; it answers
+    return ControlAnswer::Later();
+  }
   if (std::holds_alternative<schemas::HealthQuery>(request)) return HealthReport();
   if (std::holds_alternative<schemas::StatusQuery>(request)) {
-    return schemas::NodeStatus{config.node_name, "master", groups->seq(), files->seq(),
-                               files->ready(), 0, agents->stored(), 0};
+    return schemas::NodeStatus{config.node_name, "master", groups->seq(), integrity->state().seq,
+                               integrity->state().ready, 0, agents->stored(), 0};
   }
   return std::nullopt;
 }
@@ -72,14 +75,14 @@ schemas::Health Master::Impl::HealthReport() const {
     h.name = n.name;
     h.last_keepalive = n.last_keepalive;
     h.master_groups_seq = groups->seq();
-    h.master_files_seq = files->seq();
+    h.master_files_seq = integrity->state().seq;
     if (auto k = worker_state.find(n.name); k != worker_state.end()) {
       const schemas::Keepalive& ka = k->second;
       h.groups_seq = ka.groups_seq;
       h.groups_digest_match =
           ka.groups_seq == groups->seq() && ka.groups_digest == groups->digest();
       h.files_seq = ka.files_seq;
-      h.files_digest_match = ka.files_digest == files->digest();
+      h.files_digest_match = ka.files_digest == integrity->state().digest;
       h.integrity_start = ka.integrity_start;
       h.integrity_end = ka.integrity_end;
       h.files_created = ka.files_created;

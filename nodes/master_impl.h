@@ -8,12 +8,11 @@
 #include <vector>
 
 #include "zcluster/bus/sockets.h"
+#include "integrity/master_integrity.h"
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
-#include "zcluster/nodes/file_watcher.h"
 #include "zcluster/nodes/master.h"
 #include "zcluster/nodes/master_agents.h"
-#include "zcluster/nodes/master_files.h"
 #include "zcluster/nodes/master_groups.h"
 #include "zcluster/nodes/node_home.h"
 #include "zcluster/nodes/worker_sessions.h"
@@ -32,13 +31,7 @@ struct Master::Impl {
   WorkerSessions sessions;
   std::unique_ptr<MasterAgents> agents;
   std::unique_ptr<MasterGroups> groups;
-  std::unique_ptr<MasterFiles> files;
-  std::optional<FileWatcher> watcher;
-  std::set<std::string> closed_files;  // written and closed since the last rescan
-  bool other_file_events = false;      // since the last rescan: only a full one will do
-  bool retry_unsettled = false;        // the last full rescan met files mid-write
-  SteadyClock::time_point next_full_rescan{};
-  SteadyClock::time_point next_rescan{};
+  std::unique_ptr<MasterIntegrity> integrity;  // files flows, on their own thread
   bool heartbeat_files = false;
   std::map<std::string, schemas::Keepalive> worker_state;  // each worker's last keepalive
   SteadyClock::time_point next_heartbeat{};
@@ -51,7 +44,9 @@ struct Master::Impl {
   }
 
   ~Impl() {
-    // Sockets close before the ZAP handler stops, and all before the context terminates.
+    // The actor and the sockets close before the ZAP handler stops, and all before the context
+    // terminates.
+    integrity.reset();
     control.reset();
     pub.reset();
     router.reset();
@@ -77,24 +72,10 @@ struct Master::Impl {
   // Publishes durable changes on the groups stream.
   void Publish(const Result<MasterGroups::Changes>& changes);
 
-  struct WaitingSync {
-    std::string routing_id, worker;
-    std::uint64_t from;
-  };
-  std::vector<WaitingSync> waiting_file_syncs;
-
-  void AnswerFilesSync(const std::string& routing_id, const std::string& worker,
-                       std::uint64_t from);
-
-  // Local integrity: takes the watcher's events (true when any came; rescan soon), rescans the
-  // file set and publishes what changed.
-  bool NoteFileEvents();
-  void Rescan(SteadyClock::time_point now);
-
   void Heartbeat(SteadyClock::time_point now);
 
   // Answers the control socket's requests.
-  std::optional<schemas::Message> Control(const schemas::Message& request);
+  ControlAnswer Control(const schemas::Message& request, const std::string& client);
 
   schemas::Message GroupsResult(const Result<MasterGroups::Changes>& changes);
 

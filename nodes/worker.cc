@@ -199,7 +199,7 @@ struct Worker::Impl {
     }
   }
 
-  std::optional<schemas::Message> Control(const schemas::Message& request) {
+  ControlAnswer Control(const schemas::Message& request, const std::string& /*client*/) {
     if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
     if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
     if (std::holds_alternative<schemas::FileTableQuery>(request)) return files->Table();
@@ -322,8 +322,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
 Status Worker::Run(int stop_fd) {
   Impl& w = *impl_;
   bus::Reactor reactor;
-  ControlServer::Handler answers = [&w](const schemas::Message& request) {
-    return w.Control(request);
+  ControlServer::Handler answers = [&w](const schemas::Message& request,
+                                         const std::string& client) {
+    return w.Control(request, client);
   };
   auto now = reactor.now();
   // Keepalives, hellos, sync retries, fetches and agent batches: due by the link's clock, and

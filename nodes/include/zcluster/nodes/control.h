@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/cluster_log.h"
@@ -14,15 +15,41 @@
 
 namespace zcluster::nodes {
 
+// What a handler does with a request: answers it now, answers it later through
+// ControlServer::Reply (the work runs elsewhere or in slices), or does not serve it.
+class ControlAnswer {
+ public:
+  // An answer now (any message), or (nullopt) "this node does not serve that request".
+  template <typename M,
+            typename = std::enable_if_t<std::is_constructible_v<schemas::Message, M&&>>>
+  ControlAnswer(M&& now) : now_(schemas::Message(std::forward<M>(now))) {}
+  ControlAnswer(std::optional<schemas::Message> now) : now_(std::move(now)) {}
+  ControlAnswer(std::nullopt_t) {}
+  static ControlAnswer Later() {
+    ControlAnswer a{std::nullopt};
+    a.later_ = true;
+    return a;
+  }
+  bool later() const { return later_; }
+  std::optional<schemas::Message>& now() { return now_; }
+
+ private:
+  std::optional<schemas::Message> now_;
+  bool later_ = false;
+};
+
 // Answers control requests. Owned by the node's loop thread.
 class ControlServer {
  public:
-  // Answers one decoded request; nullopt when this node does not serve that request.
-  using Handler = std::function<std::optional<schemas::Message>(const schemas::Message& request)>;
+  // Answers one decoded request from `client` (the handle to Reply to when answering later).
+  using Handler =
+      std::function<ControlAnswer(const schemas::Message& request, const std::string& client)>;
 
   static Result<ControlServer> Bind(zmq::context_t& ctx, const std::string& path);
   // Answers every queued request without blocking.
   void ServePending(const Handler& handle, const Logger& log);
+  // The answer to a request its handler deferred. A client that gave up is not an error.
+  void Reply(const std::string& client, const bus::Frames& reply);
   zmq::socket_t& socket() { return router_.socket(); }
 
  private:
