@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "integrity/worker_integrity.h"
 #include "zcluster/bus/reactor.h"
 #include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
@@ -13,7 +14,6 @@
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_link.h"
 #include "zcluster/nodes/node_home.h"
-#include "zcluster/nodes/worker_files.h"
 #include "zcluster/nodes/worker_groups.h"
 
 #include <sys/wait.h>
@@ -49,10 +49,10 @@ struct Worker::Impl {
   std::optional<AgentInfoSync> agent_sync;
   std::unique_ptr<WorkerGroups> groups;
   SteadyClock::time_point groups_sync_sent{};  // when the pending sync request went out
-  std::unique_ptr<WorkerFiles> files;
-  SteadyClock::time_point files_sync_sent{};
-  SteadyClock::time_point next_integrity_check{};
+  std::unique_ptr<WorkerIntegrity> integrity;  // files flows, on their own thread
   std::uint64_t sessions_seen = 0;
+  bool connected = false;  // as last told to the integrity actor
+  const std::string files_delta_type = schemas::Encode(schemas::FilesDelta{})[0];
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
@@ -64,6 +64,7 @@ struct Worker::Impl {
              log) {}
 
   ~Impl() {
+    integrity.reset();
     agent_port.reset();
     control.reset();
     dealer_events.reset();
@@ -84,24 +85,9 @@ struct Worker::Impl {
     }
   }
 
-  void RequestFilesSync(const Result<bool>& needed, SteadyClock::time_point now) {
-    if (!needed.ok()) {
-      log.Error("Integrity sync", "{}", needed.status().ToString());
-      return;
-    }
-    if (!*needed || link.state() != MasterLink::State::kConnected) return;
-    if (dealer->Send(schemas::Encode(schemas::FilesSyncRequest{files->sync_from()})).ok()) {
-      files_sync_sent = now;
-    }
-  }
-
   void OnStreamMessage(const schemas::Message& m, SteadyClock::time_point now) {
-    if (const auto* delta = std::get_if<schemas::FilesDelta>(&m)) {
-      RequestFilesSync(files->OnDelta(*delta), now);
-      return;
-    }
     if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m); hb && hb->stream == "files") {
-      RequestFilesSync(files->OnHeartbeat(*hb), now);
+      integrity->OnHeartbeat(*hb);
       return;
     }
     if (const auto* delta = std::get_if<schemas::GroupsDelta>(&m)) {
@@ -112,14 +98,6 @@ struct Worker::Impl {
   }
 
   void OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now) {
-    if (const auto* sync = std::get_if<schemas::FilesSync>(&m)) {
-      RequestFilesSync(files->OnSync(*sync), now);
-      return;
-    }
-    if (const auto* data = std::get_if<schemas::FileData>(&m)) {
-      if (Status s = files->OnData(*data); !s.ok()) log.Error("Integrity sync", "{}", s.ToString());
-      return;
-    }
     if (const auto* sync = std::get_if<schemas::GroupsSync>(&m)) {
       RequestGroupsSync(groups->OnSync(*sync), now);
       return;
@@ -142,9 +120,10 @@ struct Worker::Impl {
       if (auto* ka = std::get_if<schemas::Keepalive>(&*message)) {
         ka->groups_seq = groups->applied();
         ka->groups_digest = groups->digest();
-        ka->files_seq = files->applied();
-        ka->files_digest = files->digest();
-        const IntegritySyncStats& s = files->last_sync();
+        const WorkerIntegrity::State& files = integrity->state();
+        ka->files_seq = files.applied;
+        ka->files_digest = files.digest;
+        const IntegritySyncStats& s = files.last_sync;
         ka->integrity_start = s.start;
         ka->integrity_end = s.end;
         ka->files_created = s.created;
@@ -154,22 +133,16 @@ struct Worker::Impl {
       Status sent = dealer->Send(schemas::Encode(*message));
       link.Sent(*message, sent.ok(), now);
     }
-    if (link.state() != MasterLink::State::kConnected) return;
+    if (link.state() != MasterLink::State::kConnected) {
+      if (std::exchange(connected, false)) integrity->SessionEnded();
+      return;
+    }
     if (link.sessions() != sessions_seen) {
       sessions_seen = link.sessions();
       agent_sync->SessionStarted();
       RequestGroupsSync(groups->Start(), now);  // subscribed already: now the snapshot
-      files->SessionLost();
-      RequestFilesSync(files->Start(), now);
-    }
-    if (files->syncing() && now - files_sync_sent > std::chrono::seconds(5)) {
-      RequestFilesSync(true, now);
-    }
-    while (std::optional<schemas::FileFetch> fetch = files->NextFetch()) {
-      if (!dealer->Send(schemas::Encode(*fetch)).ok()) {
-        files->SessionLost();
-        break;
-      }
+      connected = true;
+      integrity->SessionStarted();
     }
     // A sync request lost with a dying session, or a master that restarted meanwhile.
     if (groups->syncing() && now - groups_sync_sent > std::chrono::seconds(5)) {
@@ -186,26 +159,20 @@ struct Worker::Impl {
     if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
       log.Error("Agent-info sync", "{}", s.ToString());
     }
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }  // reload commands that finished
-    if (now >= next_integrity_check && files->synced() && !files->syncing() && !files->busy()) {
-      // Integrity check: our own copy against the master's table; drift is repaired.
-      next_integrity_check = now + std::chrono::duration_cast<SteadyClock::duration>(
-                                       std::chrono::duration<double>(
-                                           config.intervals.integrity_check));
-      log.Debug("Integrity check", "Checking {} against the files stream at {}", config.home,
-                files->applied());
-      if (Status s = files->Reconcile(true); !s.ok()) log.Error("Integrity check", "{}", s.ToString());
-    }
   }
 
-  ControlAnswer Control(const schemas::Message& request, const std::string& /*client*/) {
+  ControlAnswer Control(const schemas::Message& request, const std::string& client) {
     if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
     if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
-    if (std::holds_alternative<schemas::FileTableQuery>(request)) return files->Table();
+    if (std::holds_alternative<schemas::FileTableQuery>(request)) {
+      integrity->FileTable(client);  // the actor owns the files flow; it answers
+      return ControlAnswer::Later();
+    }
     if (std::holds_alternative<schemas::StatusQuery>(request)) {
-      return schemas::NodeStatus{config.node_name, "worker", groups->applied(), files->applied(),
-                                 files->synced() && !files->busy(), files->downloading(),
+      return schemas::NodeStatus{config.node_name, "worker", groups->applied(),
+                                 integrity->state().applied,
+                                 integrity->state().synced && integrity->state().downloading == 0,
+                                 integrity->state().downloading,
                                  agent_port->counters().accepted, agents->pending()};
     }
     return std::nullopt;
@@ -267,12 +234,10 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   Result<std::unique_ptr<WorkerGroups>> groups = WorkerGroups::Load(*impl->store, impl->log);
   if (!groups.ok()) return groups.status();
   impl->groups = std::move(groups).value();
-  WorkerFilesParams file_params;
-  file_params.reload_command = config.reload_command;
-  Result<std::unique_ptr<WorkerFiles>> files = WorkerFiles::Load(
-      *impl->store, FileScanner(config.home, FileSet::FromConfig(config)), impl->log, file_params);
-  if (!files.ok()) return files.status();
-  impl->files = std::move(files).value();
+  Result<std::unique_ptr<WorkerIntegrity>> integrity =
+      WorkerIntegrity::Start(impl->ctx, impl->config, *impl->store, impl->log);
+  if (!integrity.ok()) return integrity.status();
+  impl->integrity = std::move(integrity).value();
 
   // The agent port's ZAP handler: agents prove themselves per report, so their domain is open;
   // the cluster domain stays closed (nothing else binds here).
@@ -353,6 +318,10 @@ Status Worker::Run(int stop_fd) {
       Result<std::optional<bus::Frames>> frames = w.dealer->Receive();
       if (!frames.ok()) return frames.status();
       if (!frames->has_value()) break;
+      if (w.integrity->Takes(**frames)) {
+        w.integrity->FromMaster(**frames);  // decoded on the actor's thread
+        continue;
+      }
       Result<schemas::Message> reply = schemas::Decode(**frames);
       if (!reply.ok()) {
         w.log.Warning("Main", "Malformed message from master: {}", reply.status().message());
@@ -367,6 +336,10 @@ Status Worker::Run(int stop_fd) {
     for (int budget = 1000; budget > 0; --budget) {
       Result<std::optional<bus::Frames>> frames = w.sub->Receive();
       if (!frames.ok() || !frames->has_value()) break;
+      if ((**frames)[0] == w.files_delta_type) {
+        w.integrity->OnDelta(**frames);
+        continue;
+      }
       Result<schemas::Message> m = schemas::Decode(**frames);
       if (m.ok()) w.OnStreamMessage(*m, SteadyClock::now());
     }
@@ -380,6 +353,10 @@ Status Worker::Run(int stop_fd) {
     poke();
     return Status::Ok();
   });
+  WorkerIntegrity::Outputs integrity_out{
+      [&w](const bus::Frames& f) { return w.dealer->Send(f).ok(); },
+      [&w](const std::string& client, const bus::Frames& f) { w.control->Reply(client, f); }};
+  reactor.AddReader(w.integrity->socket(), [&] { return w.integrity->Drain(integrity_out); });
   reactor.AddReader(w.control->socket(), [&] {
     w.control->ServePending(answers, w.log);
     return Status::Ok();
