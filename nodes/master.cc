@@ -220,6 +220,10 @@ Status Master::Run(int stop_fd) {
     return Status::Ok();
   });
   auto now = reactor.now();
+  m.reactor = &reactor;
+  m.listing_timer = reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
+    return m.ServeListings(t);
+  });
   // Silence is judged after the drain, so a keepalive queued behind a long turn still counts.
   auto max_silence = std::chrono::duration_cast<SteadyClock::duration>(
       std::chrono::duration<double>(m.config.intervals.max_allowed_time_without_keepalive));

@@ -160,6 +160,36 @@ Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
   return entry;
 }
 
+MasterAgents::Listing MasterAgents::StartListing() const {
+  std::vector<Listing::Agent> agents;
+  agents.reserve(registry_.entries().size());
+  for (const ClientKey& k : registry_.entries()) {
+    if (!k.removed) agents.push_back({k.id, k.name, k.ip});
+  }
+  return Listing(std::move(agents));
+}
+
+Status MasterAgents::ContinueListing(Listing& listing, std::size_t n,
+                                     const GroupsOf& groups_of) const {
+  for (; n > 0 && !listing.done(); --n) {
+    const Listing::Agent& a = listing.agents_[listing.next_++];
+    Result<std::optional<schemas::AgentRecord>> stored = Stored(a.id);
+    if (!stored.ok()) return stored.status();
+    schemas::AgentRecord rec;
+    if (stored->has_value()) {
+      rec = std::move(**stored);
+    } else {
+      rec = {a.id, {}, "", {}};
+      rec.state.name = a.name;
+      rec.state.ip = a.ip;
+      rec.state.status = schemas::AgentStatus::kNeverConnected;
+    }
+    if (const std::vector<std::string>* g = groups_of(a.id)) rec.groups = *g;
+    listing.writer_.Add(rec);
+  }
+  return Status::Ok();
+}
+
 Result<std::optional<schemas::AgentRecord>> MasterAgents::Stored(const std::string& id) const {
   Result<std::optional<std::string>> raw = store_.Get(store::Table::kAgents, id);
   if (!raw.ok()) return raw.status();

@@ -14,6 +14,16 @@ ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::
     if (Status s = agents->ReloadRegistryIfChanged(); !s.ok()) {
       return schemas::ErrorReply{s.code(), s.message(), "agents_query"};
     }
+    if (query->ids.empty()) {
+      if (listings.size() >= kMaxListings) {
+        return schemas::ErrorReply{Code::kUnavailable,
+                                   fmt::format("busy: {} agent listings in progress", kMaxListings),
+                                   "agents_query"};
+      }
+      listings.push_back({client, agents->StartListing()});
+      reactor->Wake(listing_timer, reactor->now());
+      return ControlAnswer::Later();
+    }
     Result<schemas::AgentList> list = agents->List(query->ids);
     if (!list.ok()) return schemas::ErrorReply{list.status().code(), list.status().message(), ""};
     for (schemas::AgentRecord& a : list->agents) {
@@ -58,6 +68,24 @@ ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::
                                integrity->state().ready, 0, agents->stored(), 0};
   }
   return std::nullopt;
+}
+
+std::optional<SteadyClock::time_point> Master::Impl::ServeListings(SteadyClock::time_point now) {
+  if (listings.empty()) return std::nullopt;
+  PendingListing& job = listings.front();
+  Status s = agents->ContinueListing(job.listing, kListingSlice, [this](const std::string& id) {
+    return groups->Of(id);
+  });
+  if (!s.ok()) {
+    control->Reply(job.client, schemas::Encode(schemas::ErrorReply{s.code(), s.message(),
+                                                                   "agents_query"}));
+    listings.pop_front();
+  } else if (job.listing.done()) {
+    control->Reply(job.client, job.listing.Finish());
+    listings.pop_front();
+  }
+  // Due again at once: the reactor drains every socket before the next slice.
+  return listings.empty() ? std::nullopt : std::optional(now);
 }
 
 schemas::Message Master::Impl::GroupsResult(const Result<MasterGroups::Changes>& changes) {

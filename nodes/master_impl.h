@@ -2,11 +2,13 @@
 // master_control.cc (control requests). Private to nodes/.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
 #include <vector>
 
+#include "zcluster/bus/reactor.h"
 #include "zcluster/bus/sockets.h"
 #include "integrity/master_integrity.h"
 #include "zcluster/bus/zap_authenticator.h"
@@ -76,6 +78,19 @@ struct Master::Impl {
 
   // Answers the control socket's requests.
   ControlAnswer Control(const schemas::Message& request, const std::string& client);
+
+  // Listings of every agent in progress: one slice per turn of the loop (ServeListings), so a
+  // listing of 100,000 agents never holds keepalives and acks for its whole length.
+  struct PendingListing {
+    std::string client;
+    MasterAgents::Listing listing;
+  };
+  std::deque<PendingListing> listings;
+  static constexpr std::size_t kMaxListings = 4;    // more at once are refused: busy
+  static constexpr std::size_t kListingSlice = 500;  // agents per turn
+  bus::Reactor* reactor = nullptr;                   // the running loop's, during Run
+  bus::Reactor::TimerId listing_timer = 0;
+  std::optional<SteadyClock::time_point> ServeListings(SteadyClock::time_point now);
 
   schemas::Message GroupsResult(const Result<MasterGroups::Changes>& changes);
 

@@ -209,6 +209,35 @@ void EncodeBody(msgpack::sbuffer& b, const AgentEntry& m) {
   MapWriter(b, 4).str("id", m.id).str("name", m.name).str("ip", m.ip).str("key", m.key);
 }
 
+}  // namespace codec
+
+struct AgentListWriter::Buffer {
+  msgpack::sbuffer b;
+};
+
+AgentListWriter::AgentListWriter(std::uint32_t count)
+    : body_(std::make_unique<Buffer>()), count_(count) {
+  MapWriter w(body_->b, 1);
+  w.key("agents").pack_array(count);
+}
+AgentListWriter::~AgentListWriter() = default;
+AgentListWriter::AgentListWriter(AgentListWriter&&) noexcept = default;
+
+void AgentListWriter::Add(const AgentRecord& record) {
+  PackRecord(body_->b, record);
+  ++added_;
+}
+
+std::vector<std::string> AgentListWriter::Finish() {
+  msgpack::sbuffer type;
+  msgpack::pack(type, AgentList::kType);
+  std::vector<std::string> frames{std::string(type.data(), type.size()),
+                                  std::string(body_->b.data(), body_->b.size())};
+  body_->b.clear();
+  return frames;
+}
+
+namespace codec {
 std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReader& r) {
   auto finish = [&r](Message m) -> Result<Message> {
     if (!r.status().ok()) return r.status();

@@ -187,3 +187,24 @@ TEST_CASE("a header claiming more entries than the frame can hold is refused", "
   REQUIRE(big.ok());
   CHECK(std::get<GroupsSync>(*big).groups.size() == 300);
 }
+
+TEST_CASE("an agent list written a slice at a time is byte for byte the whole list's encoding",
+          "[schemas]") {
+  AgentList list;
+  for (int i = 1; i <= 3; ++i) {
+    AgentRecord rec{"00" + std::to_string(i), {}, "w1", {"default"}};
+    rec.state.name = "agent" + std::to_string(i);
+    rec.state.status = AgentStatus::kActive;
+    rec.state.labels = {{"env", "prod"}};
+    list.agents.push_back(rec);
+  }
+  AgentListWriter writer(3);
+  for (const AgentRecord& rec : list.agents) writer.Add(rec);
+  CHECK(writer.added() == 3);
+  Frames frames = writer.Finish();
+  CHECK(frames == Encode(list));
+  Result<Message> back = Decode(frames);
+  REQUIRE(back.ok());
+  CHECK(std::get<AgentList>(*back) == list);
+  CHECK(AgentListWriter(0).Finish() == Encode(AgentList{}));
+}

@@ -5,6 +5,7 @@
 // Threading: owned by the master's loop thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,29 @@ class MasterAgents {
   // Every registered agent (or those of `ids` that are registered), with what its worker last
   // reported (never_connected if nothing).
   Result<schemas::AgentList> List(const std::vector<std::string>& ids = {}) const;
+  // Every registered agent, listed a slice at a time so that the loop is never held for the
+  // whole table: the registry as it was at StartListing, each agent with its stored record.
+  class Listing {
+   public:
+    bool done() const { return next_ == agents_.size(); }
+    // The agent_list message; only once done.
+    schemas::Frames Finish() { return writer_.Finish(); }
+
+   private:
+    friend class MasterAgents;
+    struct Agent {
+      std::string id, name, ip;
+    };
+    explicit Listing(std::vector<Agent> agents)
+        : agents_(std::move(agents)), writer_(static_cast<std::uint32_t>(agents_.size())) {}
+    std::vector<Agent> agents_;
+    std::size_t next_ = 0;
+    schemas::AgentListWriter writer_;
+  };
+  Listing StartListing() const;
+  // Adds up to `n` more agents, with their groups from `groups_of` (nullptr: none).
+  using GroupsOf = std::function<const std::vector<std::string>*(const std::string& id)>;
+  Status ContinueListing(Listing& listing, std::size_t n, const GroupsOf& groups_of) const;
   // Re-reads client.keys if it changed on disk (an administrator's edit).
   Status ReloadRegistryIfChanged();
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -125,6 +126,26 @@ struct AgentList {
   static constexpr std::string_view kType = "agent_list";
   std::vector<AgentRecord> agents;
   bool operator==(const AgentList&) const = default;
+};
+
+// Builds the two frames of an agent_list a few records at a time, byte for byte what Encode
+// makes of the whole AgentList, so that a node can list 100,000 agents without holding its loop
+// for the whole length. Exactly `count` records must be added before Finish.
+class AgentListWriter {
+ public:
+  explicit AgentListWriter(std::uint32_t count);
+  ~AgentListWriter();
+  AgentListWriter(AgentListWriter&&) noexcept;
+  void Add(const AgentRecord& record);
+  std::uint32_t added() const { return added_; }
+  std::uint32_t count() const { return count_; }
+  // The type frame and the body; the writer is empty afterwards.
+  std::vector<std::string> Finish();
+
+ private:
+  struct Buffer;
+  std::unique_ptr<Buffer> body_;
+  std::uint32_t count_ = 0, added_ = 0;
 };
 
 // control → master: register an agent in client.keys.
