@@ -124,11 +124,6 @@ ZapAuthenticator::~ZapAuthenticator() {
   }
 }
 
-void ZapAuthenticator::Replace(AllowList allowed) {
-  std::lock_guard lock(mu_);
-  allowed_keys_ = std::move(allowed);
-}
-
 void ZapAuthenticator::Serve() {
   std::array<zmq::pollitem_t, 2> items{{{handler_.handle(), 0, ZMQ_POLLIN, 0},
                                         {stop_rx_.handle(), 0, ZMQ_POLLIN, 0}}};
@@ -143,11 +138,7 @@ void ZapAuthenticator::Serve() {
         if (!handler_.recv(part)) break;
         if (request.size() < 16) request.emplace_back(part.to_string());
       } while (part.more());
-      ZapVerdict verdict;
-      {
-        std::lock_guard lock(mu_);
-        verdict = DecideZapRequest(allowed_keys_, request);
-      }
+      ZapVerdict verdict = DecideZapRequest(allowed_keys_, request);
       std::string request_id = request.size() > 1 ? request[1] : "";
       std::array<zmq::const_buffer, 6> reply{
           zmq::str_buffer("1.0"), zmq::buffer(request_id), zmq::buffer(verdict.status_code),

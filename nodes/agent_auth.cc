@@ -44,26 +44,31 @@ void ReportVerifier::SetKeys(const ClientKeys& keys) {
   std::erase_if(counters_, [this](const auto& kv) { return !keys_.count(kv.first); });
 }
 
-Status ReportVerifier::Verify(const schemas::AgentReport& report) {
+ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report) {
+  auto refuse = [](ReportRefusal why, std::string message) {
+    return ReportVerdict{why, Status::PermissionDenied(std::move(message))};
+  };
   auto key = keys_.find(report.id);
-  if (key == keys_.end()) return Status::PermissionDenied("unknown agent id " + report.id);
+  if (key == keys_.end()) {
+    return refuse(ReportRefusal::kUnknownAgent, "unknown agent id " + report.id);
+  }
   if (report.mac.size() != crypto_auth_BYTES) {
-    return Status::PermissionDenied("bad MAC from agent " + report.id);
+    return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);
   }
   std::string in = MacInput(report.id, report.counter, report.state);
   if (crypto_auth_verify(reinterpret_cast<const unsigned char*>(report.mac.data()),
                          reinterpret_cast<const unsigned char*>(in.data()), in.size(),
                          key->second.data()) != 0) {
-    return Status::PermissionDenied("bad MAC from agent " + report.id);
+    return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);
   }
   std::uint64_t& last = counters_[report.id];
   if (report.counter <= last) {
-    return Status::PermissionDenied("replayed or stale report from agent " + report.id +
-                                    " (counter " + std::to_string(report.counter) + " <= " +
-                                    std::to_string(last) + ")");
+    return refuse(ReportRefusal::kReplayed, "replayed or stale report from agent " + report.id +
+                                                " (counter " + std::to_string(report.counter) +
+                                                " <= " + std::to_string(last) + ")");
   }
   last = report.counter;
-  return Status::Ok();
+  return ReportVerdict{};
 }
 
 void ReportVerifier::RestoreCounter(const std::string& id, std::uint64_t counter) {

@@ -79,16 +79,15 @@ Status AgentPort::ServePending() {
              &counters_.malformed);
       continue;
     }
-    Status verified = verifier_.Verify(*report);
-    if (verified.message().rfind("unknown", 0) == 0 && ReloadSoon()) {
-      verified = verifier_.Verify(*report);  // a new agent registered a moment ago
+    ReportVerdict verdict = verifier_.Verify(*report);
+    if (verdict.refusal == ReportRefusal::kUnknownAgent && ReloadSoon()) {
+      verdict = verifier_.Verify(*report);  // a new agent registered a moment ago
     }
-    if (!verified.ok()) {
-      const std::string& m = verified.message();
-      std::uint64_t* counter = m.rfind("unknown", 0) == 0 ? &counters_.unknown
-                               : m.rfind("bad MAC", 0) == 0 ? &counters_.bad_mac
-                                                            : &counters_.replayed;
-      Reject(env, verified, counter);
+    if (!verdict.ok()) {
+      std::uint64_t* counter = verdict.refusal == ReportRefusal::kUnknownAgent ? &counters_.unknown
+                               : verdict.refusal == ReportRefusal::kBadMac    ? &counters_.bad_mac
+                                                                              : &counters_.replayed;
+      Reject(env, verdict.status, counter);
       continue;
     }
     Result<schemas::AgentState> state = schemas::DecodeAgentState(report->state);

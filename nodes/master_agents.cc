@@ -97,14 +97,6 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   return acks;
 }
 
-Result<schemas::AgentInfoAck> MasterAgents::Apply(const std::string& worker,
-                                                  const schemas::AgentInfoBatch& batch,
-                                                  std::vector<std::string>* saved) {
-  Result<std::vector<schemas::AgentInfoAck>> acks = ApplyAll({{&worker, &batch}}, saved);
-  if (!acks.ok()) return acks.status();
-  return acks->front();
-}
-
 void MasterAgents::NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
                              const schemas::AgentInfoAck& ack, SteadyClock::time_point now) {
   AgentSyncStats& s = stats_[worker];

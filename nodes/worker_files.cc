@@ -413,7 +413,8 @@ void WorkerFiles::SessionLost() {
   }
   queue_.clear();
   in_flight_ = 0;
-  Reconcile(false).IgnoreError();  // planned again from what is on disk; errors logged there
+  // Planned again from what is on disk.
+  if (Status s = Reconcile(false); !s.ok()) log_.Error("Integrity sync", "{}", s.ToString());
 }
 
 schemas::FileTable WorkerFiles::Table() const {

@@ -271,4 +271,39 @@ std::optional<Result<Message>> DecodeFileBody(std::string_view type, FieldReader
 // The decoded message when `type` is an agent message, nullopt when it is not one.
 std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReader& r);
 
+// An array field of at most `max` items, each read by `read(FieldReader&)`; empty (and `r`
+// failed) at the first bad item.
+template <typename T, typename Read>
+std::vector<T> ReadList(FieldReader& r, std::string_view key, std::size_t max, Read read) {
+  std::vector<T> out;
+  const msgpack::object* arr = r.array(key, max);
+  if (arr == nullptr) return out;
+  out.reserve(arr->via.array.size);
+  for (std::uint32_t i = 0; i < arr->via.array.size; ++i) {
+    FieldReader item(arr->via.array.ptr[i], r.Field(key) + "[]");
+    T value = read(item);
+    if (!item.status().ok()) {
+      r.Fail(item.status().message());
+      return {};
+    }
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+// A stream's changes: a list whose items carry `seq`, and the stream's rule that their sequence
+// numbers are consecutive, oldest first.
+template <typename Change, typename Read>
+std::vector<Change> ReadStreamChanges(FieldReader& r, std::string_view key, std::size_t max,
+                                      Read read) {
+  std::vector<Change> changes = ReadList<Change>(r, key, max, read);
+  for (std::size_t i = 1; i < changes.size(); ++i) {
+    if (changes[i].seq != changes[i - 1].seq + 1) {
+      r.Fail(r.Field(key) + " sequence numbers must be consecutive");
+      return {};
+    }
+  }
+  return changes;
+}
+
 }  // namespace zcluster::schemas::codec

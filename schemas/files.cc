@@ -47,45 +47,19 @@ FileEntry ReadEntryFields(FieldReader& r) {
   return e;
 }
 
-template <typename T, typename Read>
-std::vector<T> ReadList(FieldReader& r, std::string_view key, std::size_t max, Read read) {
-  std::vector<T> out;
-  const msgpack::object* arr = r.array(key, max);
-  if (arr == nullptr) return out;
-  out.reserve(arr->via.array.size);
-  for (std::uint32_t i = 0; i < arr->via.array.size; ++i) {
-    FieldReader item(arr->via.array.ptr[i], r.Field(key) + "[]");
-    T value = read(item);
-    if (!item.status().ok()) {
-      r.Fail(item.status().message());
-      return {};
-    }
-    out.push_back(std::move(value));
-  }
-  return out;
-}
-
 std::vector<FileChange> ReadChanges(FieldReader& r, std::string_view key) {
-  std::vector<FileChange> changes =
-      ReadList<FileChange>(r, key, kMaxStreamChanges, [](FieldReader& c) {
-        FileChange ch;
-        ch.seq = c.uint("seq");
-        ch.deleted = c.boolean("deleted");
-        if (c.has("content")) ch.content = c.bin("content", kMaxInlineBytes + 4096);
-        if (const msgpack::object* e = c.map("entry")) {
-          FieldReader er(*e, c.Field("entry"));
-          ch.entry = ReadEntryFields(er);
-          if (!er.status().ok()) c.Fail(er.status().message());
-        }
-        return ch;
-      });
-  for (std::size_t i = 1; i < changes.size(); ++i) {
-    if (changes[i].seq != changes[i - 1].seq + 1) {
-      r.Fail(r.Field(key) + " sequence numbers must be consecutive");
-      return {};
+  return codec::ReadStreamChanges<FileChange>(r, key, kMaxStreamChanges, [](FieldReader& c) {
+    FileChange ch;
+    ch.seq = c.uint("seq");
+    ch.deleted = c.boolean("deleted");
+    if (c.has("content")) ch.content = c.bin("content", kMaxInlineBytes + 4096);
+    if (const msgpack::object* e = c.map("entry")) {
+      FieldReader er(*e, c.Field("entry"));
+      ch.entry = ReadEntryFields(er);
+      if (!er.status().ok()) c.Fail(er.status().message());
     }
-  }
-  return changes;
+    return ch;
+  });
 }
 
 }  // namespace
@@ -129,7 +103,10 @@ void EncodeBody(msgpack::sbuffer& b, const FileFetch& m) {
   MapWriter w(b, 1);
   w.key("chunks").pack_array(static_cast<std::uint32_t>(m.chunks.size()));
   for (const ChunkRequest& c : m.chunks) {
-    MapWriter(b, 4).str("path", c.path).str("hash", c.hash).uint("offset", c.offset)
+    MapWriter(b, 4)
+        .str("path", c.path)
+        .str("hash", c.hash)
+        .uint("offset", c.offset)
         .uint("length", c.length);
   }
 }
@@ -137,8 +114,13 @@ void EncodeBody(msgpack::sbuffer& b, const FileData& m) {
   MapWriter w(b, 1);
   w.key("chunks").pack_array(static_cast<std::uint32_t>(m.chunks.size()));
   for (const FileChunk& c : m.chunks) {
-    MapWriter(b, 7).str("path", c.path).str("hash", c.hash).uint("offset", c.offset)
-        .uint("size", c.size).boolean("stale", c.stale).bin("data", c.data)
+    MapWriter(b, 7)
+        .str("path", c.path)
+        .str("hash", c.hash)
+        .uint("offset", c.offset)
+        .uint("size", c.size)
+        .boolean("stale", c.stale)
+        .bin("data", c.data)
         .uint("raw_length", c.raw_length);
   }
 }
@@ -162,19 +144,20 @@ std::optional<Result<Message>> DecodeFileBody(std::string_view type, FieldReader
     m.seq = r.uint("seq");
     m.full = r.boolean("full");
     if (m.full) {
-      m.files = ReadList<FileEntry>(r, "files", kMaxStreamChanges, ReadEntryFields);
+      m.files = codec::ReadList<FileEntry>(r, "files", kMaxStreamChanges, ReadEntryFields);
     } else {
       m.changes = ReadChanges(r, "changes");
     }
     return finish(std::move(m));
   }
   if (type == FileFetch::kType) {
-    return finish(FileFetch{ReadList<ChunkRequest>(r, "chunks", kMaxFetchChunks, [](FieldReader& c) {
-      ChunkRequest q{c.str("path", kMaxPathLength), c.str("hash", 64), c.uint("offset"),
-                     c.uint("length", kMaxChunkBytes)};
-      if (c.status().ok() && !IsSafeRelativePath(q.path)) c.Fail("file_fetch: unsafe path");
-      return q;
-    })});
+    return finish(
+        FileFetch{ReadList<ChunkRequest>(r, "chunks", kMaxFetchChunks, [](FieldReader& c) {
+          ChunkRequest q{c.str("path", kMaxPathLength), c.str("hash", 64), c.uint("offset"),
+                         c.uint("length", kMaxChunkBytes)};
+          if (c.status().ok() && !IsSafeRelativePath(q.path)) c.Fail("file_fetch: unsafe path");
+          return q;
+        })});
   }
   if (type == FileData::kType) {
     return finish(FileData{ReadList<FileChunk>(r, "chunks", kMaxFetchChunks, [](FieldReader& c) {
@@ -194,7 +177,7 @@ std::optional<Result<Message>> DecodeFileBody(std::string_view type, FieldReader
   if (type == FileTable::kType) {
     FileTable m;
     m.seq = r.uint("seq");
-    m.files = ReadList<FileEntry>(r, "files", kMaxStreamChanges, ReadEntryFields);
+    m.files = codec::ReadList<FileEntry>(r, "files", kMaxStreamChanges, ReadEntryFields);
     return finish(std::move(m));
   }
   return std::nullopt;

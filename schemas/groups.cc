@@ -48,30 +48,14 @@ std::vector<std::string> ReadAgentIds(FieldReader& r, std::string_view key, std:
 }
 
 std::vector<GroupChange> ReadChanges(FieldReader& r, std::string_view key) {
-  std::vector<GroupChange> changes;
-  const msgpack::object* arr = r.array(key, kMaxStreamChanges);
-  if (arr == nullptr) return changes;
-  changes.reserve(arr->via.array.size);
-  std::uint64_t last = 0;
-  for (std::uint32_t i = 0; i < arr->via.array.size; ++i) {
-    FieldReader c(arr->via.array.ptr[i], r.Field(key) + "[]");
+  return codec::ReadStreamChanges<GroupChange>(r, key, kMaxStreamChanges, [](FieldReader& c) {
     GroupChange change;
     change.seq = c.uint("seq");
     change.agent = c.str("agent", kMaxAgentIdLength);
     change.groups = ReadGroups(c, "groups");
     if (c.status().ok() && !IsValidAgentId(change.agent)) c.Fail(c.Field("agent") + " is invalid");
-    // The sequence rule: consecutive, oldest first.
-    if (c.status().ok() && i > 0 && change.seq != last + 1) {
-      c.Fail(r.Field(key) + " sequence numbers must be consecutive");
-    }
-    if (!c.status().ok()) {
-      r.Fail(c.status().message());
-      return {};
-    }
-    last = change.seq;
-    changes.push_back(std::move(change));
-  }
-  return changes;
+    return change;
+  });
 }
 
 GroupMap ReadGroupMap(FieldReader& r, std::string_view key) {
@@ -139,7 +123,9 @@ void EncodeBody(msgpack::sbuffer& b, const GroupsSync& m) {
   }
 }
 void EncodeBody(msgpack::sbuffer& b, const GroupAssign& m) {
-  MapWriter(b, 3).strings("agents", m.agents).strings("groups", m.groups)
+  MapWriter(b, 3)
+      .strings("agents", m.agents)
+      .strings("groups", m.groups)
       .boolean("replace", m.replace);
 }
 void EncodeBody(msgpack::sbuffer& b, const GroupUnassign& m) {

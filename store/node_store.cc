@@ -206,11 +206,4 @@ Status NodeStore::Scan(Table table, std::string_view from, const Visitor& visit)
   return FromRocks(it->status(), "store: scan");
 }
 
-Status NodeStore::SetPosition(const std::string& stream, std::uint64_t seq) {
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  return FromRocks(db_->db->Put(sync, db_->meta(), "position/" + stream, EncodeU64(seq)),
-                   "store: write position of " + stream);
-}
-
 }  // namespace zcluster::store

@@ -33,12 +33,14 @@ TEST_CASE("a report signed with the agent's key is accepted once", "[nodes][agen
   CHECK(v.Verify(r).ok());
   CHECK(v.counter("001") == 5);
   SECTION("the same report again is a replay") {
-    Status s = v.Verify(r);
-    CHECK(s.code() == Code::kPermissionDenied);
-    CHECK(s.message().find("replayed") != std::string::npos);
+    ReportVerdict verdict = v.Verify(r);
+    CHECK(verdict.refusal == ReportRefusal::kReplayed);
+    CHECK(verdict.status.code() == Code::kPermissionDenied);
+    CHECK(verdict.status.message().find("replayed") != std::string::npos);
   }
   SECTION("an older counter is a replay") {
-    CHECK_FALSE(v.Verify(SignReport("001", 4, State(), DeriveAgentMacKey(kKey1))).ok());
+    CHECK(v.Verify(SignReport("001", 4, State(), DeriveAgentMacKey(kKey1))).refusal ==
+          ReportRefusal::kReplayed);
   }
   SECTION("a newer counter is fine") {
     CHECK(v.Verify(SignReport("001", 6, State(), DeriveAgentMacKey(kKey1))).ok());
@@ -60,9 +62,10 @@ TEST_CASE("bad MACs are refused", "[nodes][agents][auth]") {
   }
   SECTION("sent as another agent") { r.id = "002"; }
   SECTION("truncated MAC") { r.mac.pop_back(); }
-  Status s = v.Verify(r);
-  CHECK(s.code() == Code::kPermissionDenied);
-  CHECK(s.message().find("bad MAC") == 0);
+  ReportVerdict verdict = v.Verify(r);
+  CHECK(verdict.refusal == ReportRefusal::kBadMac);
+  CHECK(verdict.status.code() == Code::kPermissionDenied);
+  CHECK(verdict.status.message().find("bad MAC") == 0);
   // A refused report does not move the counter.
   CHECK(v.counter("001") == 0);
 }
@@ -70,13 +73,14 @@ TEST_CASE("bad MACs are refused", "[nodes][agents][auth]") {
 TEST_CASE("unknown and removed agents are refused", "[nodes][agents][auth]") {
   ReportVerifier v;
   v.SetKeys(TwoAgents());
-  CHECK(v.Verify(SignReport("003", 1, State(), DeriveAgentMacKey(kKey1))).message() ==
-        "unknown agent id 003");
+  ReportVerdict unknown = v.Verify(SignReport("003", 1, State(), DeriveAgentMacKey(kKey1)));
+  CHECK(unknown.refusal == ReportRefusal::kUnknownAgent);
+  CHECK(unknown.status.message() == "unknown agent id 003");
   REQUIRE(v.Verify(SignReport("001", 9, State(), DeriveAgentMacKey(kKey1))).ok());
   ClientKeys keys = TwoAgents();
   REQUIRE(keys.Remove("001").ok());
   v.SetKeys(keys);
-  CHECK(v.Verify(SignReport("001", 10, State(), DeriveAgentMacKey(kKey1))).message() ==
+  CHECK(v.Verify(SignReport("001", 10, State(), DeriveAgentMacKey(kKey1))).status.message() ==
         "unknown agent id 001");
 }
 

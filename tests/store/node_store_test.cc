@@ -15,8 +15,10 @@ TEST_CASE("a node store keeps identity and positions across reopen", "[store]") 
     REQUIRE(store.ok());
     CHECK((*store)->starts() == 1);
     CHECK(*(*store)->Position("groups") == 0);
-    REQUIRE((*store)->SetPosition("groups", 42).ok());
-    REQUIRE((*store)->SetPosition("files", uint64_t{1} << 40).ok());
+    StoreBatch batch;
+    batch.SetPosition("groups", 42);
+    batch.SetPosition("files", uint64_t{1} << 40);
+    REQUIRE((*store)->Write(batch).ok());
   }
   auto again = NodeStore::Open(dir / "db", id);
   REQUIRE(again.ok());

@@ -10,7 +10,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -69,8 +68,6 @@ class ZapAuthenticator {
   ZapAuthenticator(const ZapAuthenticator&) = delete;
   ZapAuthenticator& operator=(const ZapAuthenticator&) = delete;
 
-  // Swaps the allow-list; handshakes after the call see the new one. Thread-safe.
-  void Replace(AllowList allowed);
   std::uint64_t refused() const { return refused_.load(); }
   std::uint64_t allowed() const { return allowed_.load(); }
   // The ZAP domain of the cluster's server sockets: only listed keys get in.
@@ -86,8 +83,7 @@ class ZapAuthenticator {
   zmq::socket_t handler_;     // REP on inproc://zeromq.zap.01; owned by the thread once started
   zmq::socket_t stop_rx_;     // PAIR: the destructor's stop signal
   zmq::socket_t stop_tx_;
-  mutable std::mutex mu_;
-  AllowList allowed_keys_;    // guarded by mu_
+  const AllowList allowed_keys_;  // read by the handler's thread only
   RefusalLog log_;
   struct Reported {
     std::chrono::steady_clock::time_point at;

@@ -24,15 +24,24 @@ AgentMacKey DeriveAgentMacKey(const std::string& client_key);
 schemas::AgentReport SignReport(const std::string& id, std::uint64_t counter,
                                 const schemas::AgentState& state, const AgentMacKey& key);
 
+// Why a report was refused, for counters and replies.
+enum class ReportRefusal { kNone, kUnknownAgent, kBadMac, kReplayed };
+
+struct ReportVerdict {
+  ReportRefusal refusal = ReportRefusal::kNone;
+  Status status;  // Ok, or PermissionDenied naming the agent and the reason
+  bool ok() const { return refusal == ReportRefusal::kNone; }
+};
+
 // Checks reports against the worker's copy of client.keys and the counters it has accepted.
 // Not thread-safe: owned by the agent port's thread.
 class ReportVerifier {
  public:
   // Replaces the registry (client.keys changed); counters of agents still present are kept.
   void SetKeys(const ClientKeys& keys);
-  // Ok, or PermissionDenied naming the reason: unknown id, bad MAC, replayed counter. On Ok the
-  // counter becomes the agent's latest.
-  Status Verify(const schemas::AgentReport& report);
+  // Accepted, or why not: unknown id, bad MAC, replayed counter. When accepted the counter
+  // becomes the agent's latest.
+  ReportVerdict Verify(const schemas::AgentReport& report);
   // Counters persisted by the worker are restored with this after a restart.
   void RestoreCounter(const std::string& id, std::uint64_t counter);
   std::uint64_t counter(const std::string& id) const;

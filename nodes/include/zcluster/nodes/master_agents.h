@@ -37,11 +37,6 @@ class MasterAgents {
                                                     std::string client_keys_path,
                                                     const Logger& log);
 
-  // Saves the batch's known agents (one synced write) and returns the ack for the worker;
-  // `saved` receives the ids written.
-  Result<schemas::AgentInfoAck> Apply(const std::string& worker,
-                                      const schemas::AgentInfoBatch& batch,
-                                      std::vector<std::string>* saved);
   struct WorkerBatch {
     const std::string* worker;
     const schemas::AgentInfoBatch* batch;

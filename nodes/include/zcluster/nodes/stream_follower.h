@@ -87,9 +87,6 @@ class StreamFollower {
     return step;
   }
 
-  // A sync request went unanswered (lost, or the master restarted): ask again.
-  Step Retry() { return {{}, syncing_}; }
-
  private:
   void Buffer(std::vector<Change> changes) {
     if (overflowed_) return;

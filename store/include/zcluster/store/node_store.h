@@ -1,6 +1,6 @@
 // A node's durable state: one RocksDB database under <home>/var/, with column families per kind
-// of data. This issue holds the node's identity and its stream positions; later flows add their
-// families (agents, groups, files, delta logs) beside them.
+// of data: the node's identity and stream positions, its agents, groups, files and the streams'
+// delta logs.
 //
 // Thread-safety: the methods may be called from any thread (RocksDB is thread-safe).
 // Durability: every write is synced before the call returns, so a position acknowledged to a
@@ -86,7 +86,6 @@ class NodeStore {
 
   // Last sequence number applied (worker) or assigned (master) on `stream`; 0 when none.
   Result<std::uint64_t> Position(const std::string& stream) const;
-  Status SetPosition(const std::string& stream, std::uint64_t seq);
 
   // Applies every write of `batch` atomically and syncs it before returning.
   Status Write(const StoreBatch& batch);
