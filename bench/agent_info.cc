@@ -10,7 +10,7 @@
 #include "agent_load.h"
 #include "agent_probe.h"
 #include "cluster_setup.h"
-#include "zcluster/nodes/agent_simulator.h"
+#include "zcluster/agent_sim/agent_simulator.h"
 
 namespace zcluster::bench {
 

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "cluster_setup.h"
-#include "zcluster/nodes/agent_simulator.h"
+#include "zcluster/agent_sim/agent_simulator.h"
 
 namespace zcluster::bench {
 

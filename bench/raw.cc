@@ -14,7 +14,7 @@
 #include "zcluster/bench/scenarios.h"
 #include "zcluster/bus/curve_keys.h"
 #include "zcluster/nodes/agent_auth.h"
-#include "zcluster/nodes/agent_simulator.h"
+#include "zcluster/agent_sim/agent_simulator.h"
 #include "zcluster/schemas/agents.h"
 #include "zcluster/schemas/groups.h"
 #include "zcluster/store/node_store.h"

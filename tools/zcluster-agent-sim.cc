@@ -5,7 +5,8 @@
 #include <fstream>
 
 #include "zcluster/bus/curve_keys.h"
-#include "zcluster/nodes/agent_simulator.h"
+#include "control_render.h"
+#include "zcluster/agent_sim/agent_simulator.h"
 
 using namespace zcluster;
 
@@ -49,7 +50,9 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(result->errors));
   if (!truth_path.empty()) {
     std::ofstream out(truth_path, std::ios::trunc);
-    out << nodes::AgentTruthJson(result->truth);
+    schemas::AgentList truth;  // in the -a --json shape
+    for (const auto& [id, state] : result->truth) truth.agents.push_back({id, state, "", {}});
+    out << nodes::RenderAgentsJson(truth);
     if (!out) return fail(Status::Unavailable("cannot write '" + truth_path + "'"));
   }
   return result->errors == 0 ? 0 : 2;

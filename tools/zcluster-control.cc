@@ -7,7 +7,7 @@
 
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/control.h"
-#include "zcluster/nodes/control_render.h"
+#include "control_render.h"
 
 using namespace zcluster;
 

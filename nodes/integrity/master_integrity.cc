@@ -7,8 +7,8 @@
 
 #include "streams/delta_chunks.h"
 #include "zcluster/bus/reactor.h"
-#include "zcluster/nodes/file_watcher.h"
-#include "zcluster/nodes/master_files.h"
+#include "integrity/file_watcher.h"
+#include "integrity/master_files.h"
 
 namespace zcluster::nodes {
 namespace {

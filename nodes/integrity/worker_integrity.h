@@ -15,7 +15,7 @@
 #include "zcluster/bus/actor.h"
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/cluster_log.h"
-#include "zcluster/nodes/worker_files.h"
+#include "integrity/worker_files.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 

@@ -12,7 +12,7 @@
 #include "zcluster/bus/curve_keys.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/agent_auth.h"
-#include "zcluster/nodes/agent_simulator.h"
+#include "zcluster/agent_sim/agent_simulator.h"
 #include "zcluster/nodes/client_keys.h"
 #include "zcluster/nodes/control.h"
 

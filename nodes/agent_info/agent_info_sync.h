@@ -1,0 +1,42 @@
+// The worker's agent-info flow toward the master: sends batches from WorkerAgents while a
+// session is up (several in flight, so changes that arrive meanwhile form the next batch: no
+// timer, no poll), feeds acks back, requeues on a new session or a stale batch, and writes
+// Wazuh's "Agent-info sync" lines: "Starting." and "Finished in X.XXXs. Sent N agents."
+//
+// Threading: owned by the worker's loop thread.
+#pragma once
+
+#include <functional>
+
+#include "zcluster/nodes/cluster_log.h"
+#include "agent_info/worker_agents.h"
+
+namespace zcluster::nodes {
+
+class AgentInfoSync {
+ public:
+  // `send` queues one encoded batch to the master; false when it cannot (no connection).
+  using Send = std::function<bool(const schemas::AgentInfoBatch&)>;
+
+  AgentInfoSync(WorkerAgents& agents, const Logger& log) : agents_(agents), log_(log) {}
+
+  // A new session with the master: batches of the old one will never be acknowledged.
+  void SessionStarted();
+  // Sends what is due while the window has room.
+  void Pump(SteadyClock::time_point now, const Send& send);
+  Status OnAck(const schemas::AgentInfoAck& ack, SteadyClock::time_point now);
+  // Requeues stale batches and marks silent agents disconnected; call about once a second.
+  Status Housekeeping(SteadyClock::time_point now);
+
+ private:
+  WorkerAgents& agents_;
+  Logger log_;
+  bool in_round_ = false;
+  SteadyClock::time_point round_start_{};
+  std::uint64_t round_sent_ = 0;
+  static constexpr std::chrono::seconds kInfoEvery{10};
+  SteadyClock::time_point last_info_{};
+  std::uint64_t rounds_since_info_ = 0;
+};
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,77 @@
+// The worker's agent port (<agent_port>, default 1514): a CURVE ROUTER in the ZAP agent domain
+// (any key may connect: CURVE keeps reports private; each report's HMAC proves its agent).
+// Reports are verified against the worker's copy of client.keys, written to the agent table in
+// one durable write per burst, then acknowledged. Unknown ids, bad MACs, replays and malformed
+// reports get an error reply, are counted, logged at most once a second, and never reach the
+// master.
+//
+// Threading: owned by the worker's loop thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "zcluster/bus/sockets.h"
+#include "zcluster/nodes/agent_auth.h"
+#include "zcluster/nodes/cluster_log.h"
+#include "agent_info/worker_agents.h"
+
+namespace zcluster::nodes {
+
+struct AgentPortCounters {
+  std::uint64_t accepted = 0;
+  std::uint64_t unknown = 0;    // id not in client.keys
+  std::uint64_t bad_mac = 0;
+  std::uint64_t replayed = 0;   // counter not above the last accepted one
+  std::uint64_t malformed = 0;
+};
+
+class AgentPort {
+ public:
+  // An agent's current groups, for the ack of its report.
+  using GroupsOf = std::function<std::vector<std::string>(const std::string& agent)>;
+
+  static Result<std::unique_ptr<AgentPort>> Bind(zmq::context_t& ctx,
+                                                 const bus::ZapAuthenticator& zap,
+                                                 const bus::CurveKeyPair& keys,
+                                                 const std::string& endpoint,
+                                                 std::string client_keys_path,
+                                                 WorkerAgents& agents, const Logger& log,
+                                                 GroupsOf groups_of);
+  // Serves every queued report.
+  Status ServePending();
+  // Re-reads client.keys when it changed on disk (and tells WorkerAgents); true when it did.
+  Result<bool> ReloadKeysIfChanged();
+
+  zmq::socket_t& socket() { return router_.socket(); }
+  const AgentPortCounters& counters() const { return counters_; }
+  std::string endpoint() const { return router_.endpoint(); }
+
+ private:
+  AgentPort(bus::RouterSocket router, std::string path, WorkerAgents& agents, const Logger& log,
+            GroupsOf groups_of)
+      : router_(std::move(router)),
+        path_(std::move(path)),
+        agents_(agents),
+        log_(log),
+        groups_of_(std::move(groups_of)) {}
+  // An unknown id may be an agent registered a moment ago: re-reads client.keys at most every
+  // 100 ms, so a flood of unknown ids cannot turn into a flood of reads.
+  bool ReloadSoon();
+  void Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter);
+
+  bus::RouterSocket router_;
+  std::string path_;
+  std::string keys_stamp_;
+  WorkerAgents& agents_;
+  Logger log_;
+  ReportVerifier verifier_;
+  GroupsOf groups_of_;
+  AgentPortCounters counters_;
+  SteadyClock::time_point last_reject_log_{};
+  std::uint64_t rejects_since_log_ = 0;
+  SteadyClock::time_point last_unknown_reload_{};
+};
+
+}  // namespace zcluster::nodes

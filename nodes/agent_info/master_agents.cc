@@ -1,0 +1,238 @@
+#include "agent_info/master_agents.h"
+
+#include <fmt/format.h>
+
+namespace zcluster::nodes {
+namespace {
+
+// A new round when a worker has been quiet this long: its sync finished earlier.
+constexpr auto kRoundGap = std::chrono::seconds(1);
+
+}  // namespace
+
+Result<std::unique_ptr<MasterAgents>> MasterAgents::Load(store::NodeStore& store,
+                                                        std::string client_keys_path,
+                                                        const Logger& log) {
+  std::unique_ptr<MasterAgents> m(new MasterAgents(store, std::move(client_keys_path), log));
+  ZC_RETURN_IF_ERROR(m->LoadRegistry());
+  return m;
+}
+
+Status MasterAgents::LoadRegistry() {
+  std::string stamp = FileChangeStamp(path_);
+  Result<ClientKeys> keys = ClientKeys::Load(path_);
+  if (!keys.ok()) return keys.status();
+  registry_ = std::move(keys).value();
+  registry_stamp_ = stamp;
+  return Status::Ok();
+}
+
+Status MasterAgents::ReloadRegistryIfChanged() {
+  if (FileChangeStamp(path_) == registry_stamp_) return Status::Ok();
+  ZC_RETURN_IF_ERROR(LoadRegistry());
+  log_.Info("Main", "Reloaded client.keys: {} agents", registry_.active());
+  return Status::Ok();
+}
+
+Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
+    const std::vector<WorkerBatch>& batches, std::vector<std::string>* saved) {
+  auto now = SteadyClock::now();
+  std::vector<schemas::AgentInfoAck> acks;
+  // Records staged by this group, encoded as they will be stored: a later update of the same
+  // agent builds on (and replaces) an earlier one, and each agent is written once.
+  std::unordered_map<std::string, std::string> staged;
+  std::uint64_t written = 0;
+  for (const WorkerBatch& wb : batches) {
+    const std::string& worker = *wb.worker;
+    schemas::AgentInfoAck ack{wb.batch->batch, {}};
+    for (const schemas::AgentUpdate& u : wb.batch->updates) {
+      const ClientKey* key = registry_.Find(u.id);
+      if (key == nullptr) {
+        ack.unknown.push_back(u.id);
+        continue;
+      }
+      std::string& slot = staged[u.id];
+      if (u.full) {
+        slot = schemas::EncodeAgentRecord({u.id, u.state, worker, {}});
+      } else {
+        // A keepalive-only update changes two fields of the last record.
+        std::optional<schemas::AgentRecord> before;
+        if (!slot.empty()) {
+          Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(slot);
+          if (!rec.ok()) return rec.status();
+          before = std::move(rec).value();
+        } else {
+          Result<std::optional<schemas::AgentRecord>> got = Stored(u.id);
+          if (!got.ok()) return got.status();
+          before = std::move(got).value();
+        }
+        schemas::AgentRecord rec;
+        if (before) {
+          rec = std::move(*before);
+          rec.state.last_keepalive = u.state.last_keepalive;
+          rec.state.status = u.state.status;
+          rec.node = worker;
+        } else {
+          rec = {u.id, u.state, worker, {}};
+          rec.state.name = key->name;
+        }
+        slot = schemas::EncodeAgentRecord(rec);
+      }
+      ++written;
+    }
+    acks.push_back(std::move(ack));
+  }
+  store::StoreBatch writes;
+  for (auto& [id, record] : staged) {
+    saved->push_back(id);
+    writes.Put(store::Table::kAgents, id, std::move(record));
+  }
+  // Durable before the acks: the workers forget what we acknowledge. One synced write for every
+  // batch that arrived together (group commit), not one per batch.
+  ZC_RETURN_IF_ERROR(store_.Write(writes));
+  stored_ += written;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    NoteBatch(*batches[i].worker, *batches[i].batch, acks[i], now);
+  }
+  return acks;
+}
+
+void MasterAgents::NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
+                             const schemas::AgentInfoAck& ack, SteadyClock::time_point now) {
+  AgentSyncStats& s = stats_[worker];
+  double unix_now = UnixNow();
+  Logger worker_log = log_.WithTag("Worker " + worker);
+  if (s.last_batch == SteadyClock::time_point{} || now - s.last_batch > kRoundGap) {
+    s = AgentSyncStats{unix_now, unix_now, 0, 0, 0, now, s.last_info};
+    worker_log.Debug("Agent-info sync", "Starting.");
+  }
+  s.sent += batch.updates.size();
+  s.unknown += ack.unknown.size();
+  s.pending = batch.pending;
+  s.end = unix_now;
+  s.last_batch = now;
+  if (!ack.unknown.empty()) {
+    worker_log.Warning("Agent-info sync", "{} agents are not registered on the master (first: {})",
+                       ack.unknown.size(), ack.unknown.front());
+  }
+  if (batch.pending == 0) {
+    // At most one INFO line per worker every 10 s; the rest at DEBUG (see AgentInfoSync).
+    bool info = now - s.last_info >= std::chrono::seconds(10);
+    worker_log.At(info ? LogLevel::kInfo : LogLevel::kDebug, "Agent-info sync",
+                  "Finished in {:.3f}s. Updated {} agents, {} unknown.", s.end - s.start,
+                  s.sent - s.unknown, s.unknown);
+    if (info) s.last_info = now;
+  }
+}
+
+Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std::string& ip) {
+  ClientKeys next = registry_;
+  Result<ClientKey> added = next.Add(name, ip);
+  if (!added.ok()) return added.status();
+  ZC_RETURN_IF_ERROR(next.Save(path_));
+  registry_ = std::move(next);
+  registry_stamp_ = FileChangeStamp(path_);
+  log_.Info("Main", "Agent {} '{}' registered", added->id, added->name);
+  return schemas::AgentEntry{added->id, added->name, added->ip, added->key};
+}
+
+Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
+  const ClientKey* k = registry_.Find(id);
+  if (k == nullptr) return Status::NotFound("no agent with id '" + id + "'");
+  schemas::AgentEntry entry{k->id, k->name, k->ip, ""};
+  ClientKeys next = registry_;
+  ZC_RETURN_IF_ERROR(next.Remove(id));
+  ZC_RETURN_IF_ERROR(next.Save(path_));
+  registry_ = std::move(next);
+  registry_stamp_ = FileChangeStamp(path_);
+  store::StoreBatch erase;
+  erase.Delete(store::Table::kAgents, id);
+  ZC_RETURN_IF_ERROR(store_.Write(erase));
+  log_.Info("Main", "Agent {} '{}' removed", entry.id, entry.name);
+  return entry;
+}
+
+MasterAgents::Listing MasterAgents::StartListing() const {
+  std::vector<Listing::Agent> agents;
+  agents.reserve(registry_.entries().size());
+  for (const ClientKey& k : registry_.entries()) {
+    if (!k.removed) agents.push_back({k.id, k.name, k.ip});
+  }
+  return Listing(std::move(agents));
+}
+
+Status MasterAgents::ContinueListing(Listing& listing, std::size_t n,
+                                     const GroupsOf& groups_of) const {
+  for (; n > 0 && !listing.done(); --n) {
+    const Listing::Agent& a = listing.agents_[listing.next_++];
+    Result<std::optional<schemas::AgentRecord>> stored = Stored(a.id);
+    if (!stored.ok()) return stored.status();
+    schemas::AgentRecord rec;
+    if (stored->has_value()) {
+      rec = std::move(**stored);
+    } else {
+      rec = {a.id, {}, "", {}};
+      rec.state.name = a.name;
+      rec.state.ip = a.ip;
+      rec.state.status = schemas::AgentStatus::kNeverConnected;
+    }
+    if (const std::vector<std::string>* g = groups_of(a.id)) rec.groups = *g;
+    listing.writer_.Add(rec);
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<schemas::AgentRecord>> MasterAgents::Stored(const std::string& id) const {
+  Result<std::optional<std::string>> raw = store_.Get(store::Table::kAgents, id);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<schemas::AgentRecord>();
+  Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(**raw);
+  if (!rec.ok()) return Status::DataLoss("store: agent " + id + ": " + rec.status().message());
+  return std::optional<schemas::AgentRecord>(std::move(rec).value());
+}
+
+Result<schemas::AgentList> MasterAgents::List(const std::vector<std::string>& ids) const {
+  // The records live in the store only: a master with 100,000 agents keeps none of them in
+  // memory between questions.
+  std::unordered_map<std::string, schemas::AgentRecord> records;
+  std::vector<const ClientKey*> keys;
+  if (ids.empty()) {
+    for (const ClientKey& k : registry_.entries()) keys.push_back(&k);
+    ZC_RETURN_IF_ERROR(store_.ForEach(store::Table::kAgents, [&](std::string_view id,
+                                                                 std::string_view value) {
+      Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(value);
+      if (!rec.ok()) {
+        return Status::DataLoss("store: agent " + std::string(id) + ": " + rec.status().message());
+      }
+      records.emplace(std::string(id), std::move(rec).value());
+      return Status::Ok();
+    }));
+  } else {
+    for (const std::string& id : ids) {
+      const ClientKey* k = registry_.Find(id);
+      if (k == nullptr) continue;
+      keys.push_back(k);
+      Result<std::optional<schemas::AgentRecord>> rec = Stored(id);
+      if (!rec.ok()) return rec.status();
+      if (rec->has_value()) records.emplace(id, std::move(**rec));
+    }
+  }
+  schemas::AgentList list;
+  for (const ClientKey* key : keys) {
+    const ClientKey& k = *key;
+    if (k.removed) continue;
+    auto it = records.find(k.id);
+    if (it != records.end()) {
+      list.agents.push_back(std::move(it->second));
+    } else {
+      schemas::AgentRecord rec{k.id, {}, "", {}};
+      rec.state.name = k.name;
+      rec.state.ip = k.ip;
+      rec.state.status = schemas::AgentStatus::kNeverConnected;
+      list.agents.push_back(std::move(rec));
+    }
+  }
+  return list;
+}
+
+}  // namespace zcluster::nodes

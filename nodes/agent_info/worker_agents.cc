@@ -1,0 +1,238 @@
+#include "agent_info/worker_agents.h"
+
+namespace zcluster::nodes {
+namespace {
+
+// Equal but for the keepalive time: such a change travels as a keepalive-only update.
+bool SameButKeepalive(const schemas::AgentState& a, const schemas::AgentState& b) {
+  schemas::AgentState x = a;
+  x.last_keepalive = b.last_keepalive;
+  return x == b;
+}
+
+std::uint64_t Now() { return static_cast<std::uint64_t>(UnixNow()); }
+
+}  // namespace
+
+Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store,
+                                                        WorkerAgentsParams params) {
+  std::unique_ptr<WorkerAgents> w(new WorkerAgents(store, std::move(params)));
+  auto now = SteadyClock::now();
+  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kAgents, [&](std::string_view id,
+                                                              std::string_view value) {
+    Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(value);
+    if (!rec.ok()) return Status::DataLoss("store: agent " + std::string(id) + ": " +
+                                           rec.status().message());
+    Entry& e = w->agents_[std::string(id)];
+    e.state = std::move(rec->state);
+    e.version = e.full_version = e.acked_version = 1;
+    // Silence is counted from this start: the worker cannot know how long it was down.
+    e.last_report = now;
+    return Status::Ok();
+  }));
+  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kAgentCounters, [&](std::string_view id,
+                                                                     std::string_view value) {
+    auto it = w->agents_.find(std::string(id));
+    Result<std::uint64_t> c = store::DecodeU64(value);
+    if (it != w->agents_.end() && c.ok()) it->second.counter = *c;
+    return Status::Ok();
+  }));
+  // Unacknowledged before the restart: the master may have none of it, so send it whole.
+  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kAgentPending, [&](std::string_view id,
+                                                                    std::string_view) {
+    auto it = w->agents_.find(std::string(id));
+    if (it == w->agents_.end()) return Status::Ok();
+    it->second.acked_version = 0;
+    w->Enqueue(it->first, it->second);
+    return Status::Ok();
+  }));
+  for (const auto& [id, e] : w->agents_) w->pending_ += e.version > e.acked_version ? 1 : 0;
+  return w;
+}
+
+std::string WorkerAgents::Record(const std::string& id, const Entry& e) const {
+  return schemas::EncodeAgentRecord({id, e.state, params_.node, {}});
+}
+
+void WorkerAgents::Enqueue(const std::string& id, Entry& e) {
+  if (e.queued || e.in_flight || e.version <= e.acked_version || unknown_.count(id)) return;
+  e.queued = true;
+  queue_.push_back(id);
+}
+
+Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time_point now) {
+  store::StoreBatch batch;
+  for (const Report& r : reports) {
+    batch.Put(store::Table::kAgentCounters, r.id, store::EncodeU64(r.counter));
+    auto it = agents_.find(r.id);
+    bool changed = it == agents_.end() || it->second.state != r.state;
+    if (changed) {
+      batch.Put(store::Table::kAgents, r.id, schemas::EncodeAgentRecord({r.id, r.state, params_.node, {}}));
+      batch.Put(store::Table::kAgentPending, r.id, "");
+    }
+  }
+  // Durable first: an agent is acknowledged only for what a crash cannot take back.
+  ZC_RETURN_IF_ERROR(store_.Write(batch));
+  for (const Report& r : reports) {
+    Entry& e = agents_[r.id];
+    e.counter = r.counter;
+    e.last_report = now;
+    if (e.version != 0 && e.state == r.state) continue;
+    bool keepalive_only = e.version != 0 && SameButKeepalive(e.state, r.state);
+    e.state = r.state;
+    if (e.version <= e.acked_version) ++pending_;
+    ++e.version;
+    if (!keepalive_only) e.full_version = e.version;
+    Enqueue(r.id, e);
+  }
+  return Status::Ok();
+}
+
+Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
+  // A walk over every agent: once a second is plenty for a limit counted in minutes.
+  if (now < next_silence_check_) return Status::Ok();
+  next_silence_check_ = now + std::chrono::seconds(1);
+  auto limit = std::chrono::duration_cast<SteadyClock::duration>(params_.disconnection_time);
+  store::StoreBatch batch;
+  std::vector<std::string> silent;
+  for (auto& [id, e] : agents_) {
+    if (e.state.status != schemas::AgentStatus::kActive || now - e.last_report <= limit) continue;
+    silent.push_back(id);
+  }
+  if (silent.empty()) return Status::Ok();
+  std::uint64_t when = Now();
+  for (const std::string& id : silent) {
+    Entry e = agents_.at(id);
+    e.state.status = schemas::AgentStatus::kDisconnected;
+    e.state.disconnection_time = when;
+    batch.Put(store::Table::kAgents, id, Record(id, e));
+    batch.Put(store::Table::kAgentPending, id, "");
+  }
+  ZC_RETURN_IF_ERROR(store_.Write(batch));
+  for (const std::string& id : silent) {
+    Entry& e = agents_.at(id);
+    e.state.status = schemas::AgentStatus::kDisconnected;
+    e.state.disconnection_time = when;
+    if (e.version <= e.acked_version) ++pending_;
+    e.full_version = ++e.version;
+    Enqueue(id, e);
+  }
+  return Status::Ok();
+}
+
+std::optional<schemas::AgentInfoBatch> WorkerAgents::NextBatch(SteadyClock::time_point now) {
+  if (queue_.empty() || in_flight_.size() >= params_.max_in_flight) return std::nullopt;
+  schemas::AgentInfoBatch batch;
+  batch.batch = next_batch_++;
+  InFlight flight{now, {}};
+  std::size_t bytes = 0;
+  while (!queue_.empty() && batch.updates.size() < params_.max_batch_updates &&
+         bytes < params_.max_batch_bytes) {
+    std::string id = std::move(queue_.front());
+    queue_.pop_front();
+    auto it = agents_.find(id);
+    if (it == agents_.end()) continue;
+    Entry& e = it->second;
+    e.queued = false;
+    if (e.in_flight || e.version <= e.acked_version || unknown_.count(id)) continue;
+    schemas::AgentUpdate u{id, e.full_version > e.acked_version, e.state};
+    // A rough size: keepalive-only updates are a few dozen bytes, full ones a few hundred.
+    bytes += u.full ? 256 + e.state.labels.size() * 64 : 32;
+    e.in_flight = true;
+    flight.versions.emplace_back(id, e.version);
+    batch.updates.push_back(std::move(u));
+  }
+  if (batch.updates.empty()) return std::nullopt;
+  batch.pending = queue_.size();
+  in_flight_.emplace(batch.batch, std::move(flight));
+  return batch;
+}
+
+Status WorkerAgents::OnAck(const schemas::AgentInfoAck& ack) {
+  auto it = in_flight_.find(ack.batch);
+  if (it == in_flight_.end()) return Status::Ok();
+  InFlight flight = std::move(it->second);
+  in_flight_.erase(it);
+  std::set<std::string> unknown(ack.unknown.begin(), ack.unknown.end());
+  store::StoreBatch batch;
+  for (const auto& [id, version] : flight.versions) {
+    auto a = agents_.find(id);
+    if (a == agents_.end()) continue;
+    Entry& e = a->second;
+    if (unknown.count(id)) continue;  // stays pending, sent again once the registry changes
+    bool was_pending = e.version > e.acked_version;
+    e.acked_version = std::max(e.acked_version, version);
+    if (e.version <= e.acked_version) {
+      batch.Delete(store::Table::kAgentPending, id);
+      if (was_pending) --pending_;
+    }
+  }
+  if (Status s = store_.Write(batch); !s.ok()) {
+    Requeue(flight);  // not cleared: the changes are sent again
+    return s;
+  }
+  for (const auto& [id, version] : flight.versions) {
+    auto a = agents_.find(id);
+    if (a == agents_.end()) continue;
+    a->second.in_flight = false;
+    if (unknown.count(id)) {
+      unknown_.insert(id);
+    } else {
+      Enqueue(id, a->second);  // changed again while in flight: back in the queue
+    }
+  }
+  return Status::Ok();
+}
+
+void WorkerAgents::Requeue(InFlight& batch) {
+  for (const auto& [id, version] : batch.versions) {
+    auto a = agents_.find(id);
+    if (a == agents_.end()) continue;
+    a->second.in_flight = false;
+    Enqueue(id, a->second);
+  }
+}
+
+void WorkerAgents::RequeueInFlight() {
+  for (auto& [n, batch] : in_flight_) Requeue(batch);
+  in_flight_.clear();
+}
+
+std::size_t WorkerAgents::RequeueStale(SteadyClock::time_point now) {
+  auto limit = std::chrono::duration_cast<SteadyClock::duration>(params_.ack_timeout);
+  std::size_t n = 0;
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (now - it->second.sent > limit) {
+      Requeue(it->second);
+      it = in_flight_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
+}
+
+void WorkerAgents::RegistryChanged() {
+  std::set<std::string> held = std::move(unknown_);
+  unknown_.clear();
+  for (const std::string& id : held) {
+    auto a = agents_.find(id);
+    if (a != agents_.end()) Enqueue(id, a->second);
+  }
+}
+
+
+std::vector<std::pair<std::string, std::uint64_t>> WorkerAgents::Counters() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  out.reserve(agents_.size());
+  for (const auto& [id, e] : agents_) out.emplace_back(id, e.counter);
+  return out;
+}
+
+const schemas::AgentState* WorkerAgents::Find(const std::string& id) const {
+  auto it = agents_.find(id);
+  return it == agents_.end() ? nullptr : &it->second.state;
+}
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,170 @@
+#include "zcluster/agent_sim/agent_simulator.h"
+
+#include <sodium.h>
+#include <sys/resource.h>
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "zcluster/bus/sockets.h"
+#include "zcluster/nodes/agent_auth.h"
+#include "zcluster/nodes/clock.h"
+
+namespace zcluster::nodes {
+namespace {
+
+struct SimAgent {
+  ClientKey key;
+  AgentMacKey mac_key;
+  schemas::AgentState state;
+  std::uint64_t counter = 0;
+  std::map<std::uint64_t, schemas::AgentState> unacked;  // counter → state sent
+};
+
+}  // namespace
+
+schemas::AgentState SimulatedAgentState(const std::string& name, std::size_t n) {
+  schemas::AgentState s;
+  s.name = name;
+  s.ip = fmt::format("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+  s.os = {"Ubuntu", "22.04.4 LTS", "22", "04", "jammy", "ubuntu", "", "Linux 5.15.0", "x86_64"};
+  s.version = "Wazuh v4.14.0";
+  s.config_sum = "ab73af41699f13fdd81903b5f23d8d00";
+  s.merged_sum = "4a8724b20dee0124ff9656783c490c4e";
+  s.labels = {{"env", "prod"}, {"rack", std::to_string(n % 40)}};
+  s.status = schemas::AgentStatus::kActive;
+  return s;
+}
+
+namespace {
+
+// Changes something a Wazuh agent might change between two reports.
+// A churned report always differs from the last one (a random pick may land on the old value).
+void Churn(schemas::AgentState& s) {
+  const schemas::AgentState before = s;
+  while (s == before) {
+    switch (randombytes_uniform(3)) {
+      case 0: s.labels["rack"] = std::to_string(randombytes_uniform(40)); break;
+      case 1: s.labels["build"] = std::to_string(randombytes_uniform(1000)); break;
+      default: s.merged_sum = fmt::format("{:032x}", randombytes_random()); break;
+    }
+  }
+}
+
+}  // namespace
+
+Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSimOptions& o) {
+  std::vector<SimAgent> agents;
+  std::uint64_t base = static_cast<std::uint64_t>(UnixNow() * 1e6) * 1000;  // grows across runs
+  for (const ClientKey& k : keys.entries()) {
+    if (k.removed) continue;
+    if (o.count != 0 && agents.size() >= o.count) break;
+    agents.push_back({k, DeriveAgentMacKey(k.key), SimulatedAgentState(k.name, agents.size()), base, {}});
+  }
+  if (agents.empty()) return Status::InvalidArgument("client.keys has no agent to simulate");
+  std::size_t nconn = std::max<std::size_t>(1, std::min(o.connections, agents.size()));
+
+  // Thousands of agents may mean many sockets: lift the descriptor limit as far as allowed.
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  zmq::context_t ctx(1);
+  Result<bus::CurveKeyPair> own = bus::GenerateKeyPair();  // any key: reports carry the proof
+  if (!own.ok()) return own.status();
+  std::vector<bus::DealerSocket> sockets;
+  for (std::size_t i = 0; i < nconn; ++i) {
+    Result<bus::DealerSocket> d = bus::DealerSocket::ConnectCurve(
+        ctx, *own, o.server_public_z85, o.endpoint, fmt::format("sim-{}", i), bus::SocketOptions{});
+    if (!d.ok()) return d.status();
+    sockets.push_back(std::move(d).value());
+  }
+  std::vector<std::size_t> outstanding(nconn, 0);
+  std::unordered_map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < agents.size(); ++i) index[agents[i].key.id] = i;
+
+  AgentSimResult result;
+  auto start = SteadyClock::now();
+  auto end_at = start + std::chrono::duration_cast<SteadyClock::duration>(
+                            std::chrono::duration<double>(o.duration));
+  std::size_t next = 0;          // next agent to report
+  bool first_round_done = false;
+  auto receive = [&](std::size_t c) {
+    for (;;) {
+      Result<std::optional<bus::Frames>> f = sockets[c].Receive();
+      if (!f.ok() || !f->has_value()) return;
+      --outstanding[c];
+      Result<schemas::Message> m = schemas::Decode(**f);
+      const auto* ack = m.ok() ? std::get_if<schemas::AgentReportAck>(&*m) : nullptr;
+      if (ack == nullptr) {
+        ++result.errors;
+        continue;
+      }
+      auto a = index.find(ack->id);
+      if (a == index.end()) continue;
+      SimAgent& agent = agents[a->second];
+      auto u = agent.unacked.find(ack->counter);
+      if (u == agent.unacked.end()) continue;
+      // Acks come in order per agent: this state is now the newest acknowledged one.
+      result.truth[ack->id] = u->second;
+      agent.unacked.erase(agent.unacked.begin(), std::next(u));
+      ++result.acked;
+    }
+  };
+  auto last_progress = SteadyClock::now();
+  for (;;) {
+    auto now = SteadyClock::now();
+    bool sending = !first_round_done || now < end_at;
+    if (!sending && result.acked == result.sent) break;
+    if (!sending && now - last_progress > o.drain) break;
+    std::vector<bus::PollItem> items;
+    for (auto& s : sockets) items.push_back({&s.socket(), -1, false});
+    std::uint64_t before = result.acked;
+    ZC_RETURN_IF_ERROR(bus::Poll(items, std::chrono::milliseconds(sending ? 0 : 50)));
+    for (std::size_t c = 0; c < nconn; ++c) {
+      if (items[c].readable) receive(c);
+    }
+    if (result.acked != before) last_progress = SteadyClock::now();
+    if (!sending) continue;
+    // Paced: reports allowed so far at `rate`; unpaced: as many as the windows allow.
+    double elapsed = std::chrono::duration<double>(now - start).count();
+    std::uint64_t allowed = o.rate > 0 ? static_cast<std::uint64_t>(elapsed * o.rate) + 1 : UINT64_MAX;
+    std::size_t sent_now = 0;
+    while (result.sent < allowed && sent_now < 4096) {
+      SimAgent& agent = agents[next];
+      std::size_t c = next % nconn;
+      if (outstanding[c] >= o.window) break;
+      if ((o.churn_first_round || result.sent >= agents.size()) &&
+          randombytes_uniform(1000000) < o.churn * 1e6) {
+        Churn(agent.state);
+      }
+      agent.state.last_keepalive = static_cast<std::uint64_t>(UnixNow());
+      ++agent.counter;
+      schemas::AgentReport r = SignReport(agent.key.id, agent.counter, agent.state, agent.mac_key);
+      if (!sockets[c].Send(schemas::Encode(r)).ok()) break;  // not connected yet
+      agent.unacked.emplace(agent.counter, agent.state);
+      ++outstanding[c];
+      ++result.sent;
+      ++sent_now;
+      if (++next == agents.size()) {
+        next = 0;
+        first_round_done = true;
+        if (o.duration <= 0) break;
+      }
+    }
+    if (sent_now == 0) {
+      // Every window is full or the pace says wait: sleep on the sockets, not on a timer.
+      std::vector<bus::PollItem> wait;
+      for (auto& s : sockets) wait.push_back({&s.socket(), -1, false});
+      ZC_RETURN_IF_ERROR(bus::Poll(wait, std::chrono::milliseconds(5)));
+    }
+  }
+  if (result.acked == 0) return Status::Unavailable("the worker acknowledged no report");
+  return result;
+}
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,426 @@
+#include "integrity/worker_files.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include <msgpack.hpp>
+
+#include "zcluster/nodes/clock.h"
+
+extern char** environ;
+
+namespace zcluster::nodes {
+namespace {
+
+constexpr const char* kStream = "files";
+
+std::string EncodeEntry(const schemas::FileEntry& e) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, std::make_tuple(e.hash, e.size, e.mode));
+  return {b.data(), b.size()};
+}
+
+schemas::FileEntry DecodeEntry(std::string_view path, std::string_view bytes) {
+  try {
+    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+    auto t = h.get().as<std::tuple<std::string, std::uint64_t, std::uint32_t>>();
+    return {std::string(path), std::get<0>(t), std::get<1>(t), std::get<2>(t)};
+  } catch (const std::exception&) {
+    return {std::string(path), "", 0, 0};  // unreadable: fetched again
+  }
+}
+
+void SyncFolder(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+std::string WorkerFiles::TempName(const std::string& abs) {
+  std::size_t slash = abs.rfind('/');
+  return abs.substr(0, slash + 1) + "." + abs.substr(slash + 1) + kDownloadSuffix;
+}
+
+Result<std::unique_ptr<WorkerFiles>> WorkerFiles::Load(store::NodeStore& store,
+                                                      FileScanner scanner, const Logger& log,
+                                                      WorkerFilesParams params) {
+  std::unique_ptr<WorkerFiles> w(
+      new WorkerFiles(store, std::move(scanner), log, std::move(params)));
+  Result<std::uint64_t> seq = store.Position(kStream);
+  if (!seq.ok()) return seq.status();
+  w->follower_ = StreamFollower<schemas::FileChange>(*seq);
+  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kFiles, [&](std::string_view path,
+                                                             std::string_view value) {
+    w->expected_[std::string(path)] = DecodeEntry(path, value);
+    return Status::Ok();
+  }));
+  // A killed worker leaves its downloads behind under temporary names: never a synced file.
+  for (const std::string& stray : w->scanner_.LeftoverDownloads()) {
+    ::unlink(w->Abs(stray).c_str());
+    log.Info("Integrity sync", "Removed an unfinished download: {}", stray);
+  }
+  return w;
+}
+
+Status WorkerFiles::StoreExpected(const std::vector<schemas::FileChange>& changes,
+                                  std::uint64_t seq, bool replace_all) {
+  store::StoreBatch batch;
+  if (replace_all) batch.DeleteRange(store::Table::kFiles, "", std::string(1, '\xff'));
+  for (const schemas::FileChange& c : changes) {
+    if (c.deleted) {
+      batch.Delete(store::Table::kFiles, c.entry.path);
+    } else {
+      batch.Put(store::Table::kFiles, c.entry.path, EncodeEntry(c.entry));
+    }
+  }
+  batch.SetPosition(kStream, seq);
+  ZC_RETURN_IF_ERROR(store_.Write(batch));
+  if (replace_all) expected_.clear();
+  for (const schemas::FileChange& c : changes) {
+    if (c.deleted) {
+      expected_.erase(c.entry.path);
+    } else {
+      expected_[c.entry.path] = c.entry;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<bool> WorkerFiles::Apply(StreamFollower<schemas::FileChange>::Step step) {
+  if (!step.apply.empty()) {
+    ZC_RETURN_IF_ERROR(StoreExpected(step.apply, step.apply.back().seq, false));
+    std::size_t created = 0, updated = 0;
+    for (const schemas::FileChange& c : step.apply) {
+      if (c.deleted || c.content.empty()) continue;
+      bool existed = actual_.count(c.entry.path) != 0;
+      ZC_RETURN_IF_ERROR(InstallInline(c));
+      auto now = actual_.find(c.entry.path);
+      if (now != actual_.end() && now->second.hash == c.entry.hash) (existed ? updated : created)++;
+    }
+    ZC_RETURN_IF_ERROR(Reconcile(false, created, updated));
+  }
+  return step.request_sync;
+}
+
+Status WorkerFiles::InstallInline(const schemas::FileChange& change) {
+  const std::string& path = change.entry.path;
+  if (expected_.count(path) == 0 || expected_.at(path) != change.entry) return Status::Ok();
+  auto have = actual_.find(path);
+  if (have != actual_.end() && have->second.hash == change.entry.hash) return Status::Ok();
+  // As a one-chunk download, so it takes the same checks, temp file, hash test and rename.
+  DropDownload(path);
+  downloads_[path] = Download{change.entry, 0, have != actual_.end()};
+  if (!in_round_) {
+    in_round_ = true;
+    round_ = IntegritySyncStats{UnixNow(), 0, 0, 0, 0};
+  }
+  log_.Debug("Integrity sync", "{} arrived with its change", path);
+  return OnData(schemas::FileData{{{path, change.entry.hash, 0, change.entry.size, false,
+                                    change.content, change.entry.size}}});
+}
+
+Result<bool> WorkerFiles::Start() { return Apply(follower_.Start()); }
+
+Result<bool> WorkerFiles::OnDelta(const schemas::FilesDelta& delta) {
+  return Apply(follower_.OnDelta(delta.changes));
+}
+
+Result<bool> WorkerFiles::OnHeartbeat(const schemas::StreamHeartbeat& heartbeat) {
+  if (heartbeat.stream != kStream) return false;
+  return Apply(follower_.OnHeartbeat(heartbeat.seq));
+}
+
+Result<bool> WorkerFiles::OnSync(const schemas::FilesSync& sync) {
+  if (sync.full) {
+    std::vector<schemas::FileChange> all;
+    for (const schemas::FileEntry& e : sync.files) all.push_back({0, false, e, ""});
+    ZC_RETURN_IF_ERROR(StoreExpected(all, sync.seq, true));
+  } else {
+    if (!sync.changes.empty() && (sync.changes.front().seq != follower_.applied() + 1 ||
+                                  sync.changes.back().seq != sync.seq)) {
+      full_requested_ = true;
+      return true;
+    }
+    ZC_RETURN_IF_ERROR(StoreExpected(sync.changes, sync.seq, false));
+  }
+  full_requested_ = false;
+  synced_ = true;
+  ZC_RETURN_IF_ERROR(Reconcile(true));
+  return Apply(follower_.OnSynced(sync.seq));
+}
+
+void WorkerFiles::DropDownload(const std::string& path) {
+  if (downloads_.erase(path)) ::unlink(TempName(Abs(path)).c_str());
+  std::erase_if(queue_, [&](const schemas::ChunkRequest& q) { return q.path == path; });
+}
+
+void WorkerFiles::Delete(const std::string& path) {
+  const FileSetEntry* entry = scanner_.set().Match(path);
+  Status ok = CheckWritablePath(scanner_.home(), path, scanner_.set());
+  if (!ok.ok()) {
+    log_.Warning("Integrity sync", "Not deleting {}: {}", path, ok.message());
+    return;
+  }
+  ::unlink(Abs(path).c_str());
+  actual_.erase(path);
+  ++round_.deleted;
+  if (entry == nullptr || !entry->remove_empty_subfolders) return;
+  // Empty subfolders go too, up to (not including) the entry's own folder.
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  while (dir.string().size() > entry->path.size()) {
+    if (::rmdir(Abs(dir.string()).c_str()) != 0) break;
+    dir = dir.parent_path();
+  }
+}
+
+Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created,
+                              std::size_t inline_updated) {
+  if (rescan) {
+    std::map<std::string, ScannedFile> scanned = scanner_.Scan(0, nullptr);
+    actual_.clear();
+    for (auto& [path, f] : scanned) {
+      schemas::FileEntry e = f.entry;
+      e.mode = f.stat.mode;  // what is on disk, not what it should be
+      actual_.emplace(path, std::move(e));
+    }
+  }
+  std::size_t create = inline_created, update = inline_updated, remove = 0;
+  std::vector<std::string> empty;  // nothing to fetch: finished at once
+  for (const auto& [path, want] : expected_) {
+    auto have = actual_.find(path);
+    if (have != actual_.end() && have->second.hash == want.hash) {
+      if (have->second.mode != want.mode && ::chmod(Abs(path).c_str(), want.mode) == 0) {
+        have->second.mode = want.mode;
+      }
+      continue;
+    }
+    auto d = downloads_.find(path);
+    if (d != downloads_.end() && d->second.entry.hash == want.hash) continue;
+    DropDownload(path);
+    Status ok = CheckWritablePath(scanner_.home(), path, scanner_.set());
+    if (!ok.ok()) {
+      log_.Warning("Integrity sync", "Refused {}: {}", path, ok.message());
+      continue;
+    }
+    bool is_update = have != actual_.end();
+    (is_update ? update : create)++;
+    downloads_[path] = Download{want, 0, is_update};
+    if (want.size == 0) {
+      empty.push_back(path);
+      continue;
+    }
+    for (std::uint64_t off = 0; off < want.size; off += params_.chunk_bytes) {
+      queue_.push_back({path, want.hash, off, std::min<std::uint64_t>(params_.chunk_bytes,
+                                                                      want.size - off)});
+    }
+  }
+  ZC_RETURN_IF_ERROR(FinishAll(empty));
+  std::vector<std::string> extra;
+  for (const auto& [path, have] : actual_) {
+    if (!expected_.count(path)) extra.push_back(path);
+  }
+  if (create + update + extra.size() > 0 && !in_round_) {
+    in_round_ = true;
+    round_ = IntegritySyncStats{UnixNow(), 0, 0, 0, 0};
+  }
+  for (const std::string& path : extra) {
+    Delete(path);
+    ++remove;
+  }
+  if (create + update + remove > 0) {
+    log_.Info("Integrity sync", "Files to create: {} | Files to update: {} | Files to delete: {}",
+              create, update, remove);
+  }
+  MaybeFinishRound();
+  return Status::Ok();
+}
+
+std::optional<schemas::FileFetch> WorkerFiles::NextFetch() {
+  if (queue_.empty() || in_flight_ >= params_.max_in_flight) return std::nullopt;
+  schemas::FileFetch fetch;
+  std::size_t bytes = 0;
+  while (!queue_.empty() && bytes < params_.fetch_bytes &&
+         fetch.chunks.size() < schemas::kMaxFetchChunks) {
+    bytes += queue_.front().length;
+    fetch.chunks.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  ++in_flight_;
+  return fetch;
+}
+
+Status WorkerFiles::OnData(const schemas::FileData& data) {
+  if (in_flight_ > 0) --in_flight_;
+  std::vector<std::string> complete;
+  std::set<std::string> made_folders;
+  for (const schemas::FileChunk& c : data.chunks) {
+    auto it = downloads_.find(c.path);
+    if (it == downloads_.end() || it->second.entry.hash != c.hash) continue;  // superseded
+    Download& d = it->second;
+    if (c.stale) {
+      // The master moved on: its next change brings the new version.
+      DropDownload(c.path);
+      continue;
+    }
+    std::string raw(c.raw_length, '\0');
+    std::size_t n = ZSTD_decompress(raw.data(), raw.size(), c.data.data(), c.data.size());
+    if (ZSTD_isError(n) || n != c.raw_length || c.offset + n > d.entry.size) {
+      log_.Warning("Integrity sync", "Bad chunk of {} at {}: dropped", c.path, c.offset);
+      DropDownload(c.path);
+      continue;
+    }
+    std::string abs = Abs(c.path);
+    std::string folder = std::filesystem::path(abs).parent_path().string();
+    if (made_folders.insert(folder).second) {
+      std::error_code ec;
+      std::filesystem::create_directories(folder, ec);
+    }
+    // Checked again now that the folders exist: nothing created may be a symlink.
+    Status ok = CheckWritablePath(scanner_.home(), c.path, scanner_.set());
+    if (!ok.ok()) {
+      log_.Warning("Integrity sync", "Refused {}: {}", c.path, ok.message());
+      DropDownload(c.path);
+      continue;
+    }
+    int fd = ::open(TempName(abs).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    bool written = fd >= 0 && ::pwrite(fd, raw.data(), n, static_cast<off_t>(c.offset)) ==
+                                  static_cast<ssize_t>(n);
+    // A whole file in one chunk (most rules): checked from memory and given its mode now, so
+    // FinishAll need not read it back.
+    bool whole = written && c.offset == 0 && n == d.entry.size;
+    if (whole) {
+      d.checked = HashBytes(raw) == d.entry.hash &&
+                  ::ftruncate(fd, static_cast<off_t>(n)) == 0 && ::fchmod(fd, d.entry.mode) == 0;
+    }
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+      DropDownload(c.path);
+      return Status::Unavailable("cannot write " + TempName(abs) + ": " + std::strerror(errno));
+    }
+    d.received += n;
+    if (d.received >= d.entry.size) complete.push_back(c.path);
+  }
+  ZC_RETURN_IF_ERROR(FinishAll(complete));
+  MaybeFinishRound();
+  return Status::Ok();
+}
+
+Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
+  // Size, mode and hash of every complete temp file first; then one syncfs for the whole batch
+  // instead of an fsync per file (10,000 small rules are 10,000 fsyncs otherwise); then the
+  // renames, and one fsync per folder. A rename never exposes content that is not on disk.
+  std::vector<std::string> ready;
+  for (const std::string& path : paths) {
+    auto it = downloads_.find(path);
+    if (it == downloads_.end()) continue;
+    const Download& d = it->second;
+    if (d.checked) {
+      ready.push_back(path);
+      continue;
+    }
+    std::string tmp = TempName(Abs(path));
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    bool ok = fd >= 0 && ::ftruncate(fd, static_cast<off_t>(d.entry.size)) == 0 &&
+              ::fchmod(fd, d.entry.mode) == 0;
+    if (fd >= 0) ::close(fd);
+    Result<std::string> hash = ok ? HashFile(tmp) : Result<std::string>(Status::Unavailable("io"));
+    if (!hash.ok() || *hash != d.entry.hash) {
+      log_.Warning("Integrity sync", "{} did not match its hash after download: fetching again",
+                   path);
+      schemas::FileEntry want = d.entry;
+      DropDownload(path);
+      expected_[path] = want;  // unchanged; the next reconcile plans it again
+      continue;
+    }
+    ready.push_back(path);
+  }
+  if (ready.empty()) return Status::Ok();
+  if (ready.size() <= kFsyncEachUpTo) {
+    // A rule edit: its own fsync is cheaper than flushing a filesystem that others write to.
+    for (const std::string& path : ready) {
+      int fd = ::open(TempName(Abs(path)).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      bool synced = fd >= 0 && ::fsync(fd) == 0;
+      if (fd >= 0) ::close(fd);
+      if (!synced) return Status::Unavailable("fsync " + path + ": " + std::strerror(errno));
+    }
+  } else {
+    int home = ::open(scanner_.home().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool synced = home >= 0 && ::syncfs(home) == 0;
+    if (home >= 0) ::close(home);
+    if (!synced) return Status::Unavailable(std::string("syncfs: ") + std::strerror(errno));
+  }
+  std::set<std::string> folders;
+  for (const std::string& path : ready) {
+    Download& d = downloads_.at(path);
+    std::string abs = Abs(path), tmp = TempName(abs);
+    if (::rename(tmp.c_str(), abs.c_str()) != 0) {
+      int saved = errno;
+      DropDownload(path);
+      return Status::Unavailable("cannot rename " + tmp + ": " + std::strerror(saved));
+    }
+    folders.insert(std::filesystem::path(abs).parent_path().string());
+    actual_[path] = d.entry;
+    (d.update ? round_.updated : round_.created)++;
+    const FileSetEntry* entry = scanner_.set().Match(path);
+    if (entry != nullptr && entry->reload) reload_due_ = true;
+    downloads_.erase(path);
+  }
+  for (const std::string& folder : folders) SyncFolder(folder);
+  return Status::Ok();
+}
+
+void WorkerFiles::MaybeFinishRound() {
+  if (!in_round_ || !downloads_.empty()) return;
+  in_round_ = false;
+  round_.end = UnixNow();
+  last_sync_ = round_;
+  log_.Info("Integrity sync", "Created {}, updated {}, deleted {}. Finished in {:.3f}s.",
+            round_.created, round_.updated, round_.deleted, round_.end - round_.start);
+  if (reload_due_) RunReloadHook();
+}
+
+void WorkerFiles::RunReloadHook() {
+  reload_due_ = false;
+  if (params_.reload_command.empty()) return;
+  const char* argv[] = {"/bin/sh", "-c", params_.reload_command.c_str(), nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ);
+  if (rc != 0) {
+    log_.Error("Integrity sync", "Cannot run the reload command: {}", std::strerror(rc));
+    return;
+  }
+  // Not waited for here: the worker's loop reaps it (SIGCHLD is left at its default).
+  log_.Info("Integrity sync", "Rules, decoders or lists changed: started reload command (pid {})",
+            pid);
+}
+
+void WorkerFiles::SessionLost() {
+  for (auto it = downloads_.begin(); it != downloads_.end();) {
+    ::unlink(TempName(Abs(it->first)).c_str());
+    it = downloads_.erase(it);
+  }
+  queue_.clear();
+  in_flight_ = 0;
+  // Planned again from what is on disk.
+  if (Status s = Reconcile(false); !s.ok()) log_.Error("Integrity sync", "{}", s.ToString());
+}
+
+schemas::FileTable WorkerFiles::Table() const {
+  schemas::FileTable t{follower_.applied(), {}};
+  for (const auto& [path, e] : actual_) t.files.push_back(e);
+  return t;
+}
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,251 @@
+#include "zcluster/nodes/master.h"
+
+#include "master/master_impl.h"
+#include "streams/delta_chunks.h"
+#include "zcluster/bus/reactor.h"
+
+namespace zcluster::nodes {
+
+void Master::Impl::HandleWorker(const bus::Envelope& env) {
+  auto reply = [&](const schemas::Message& m) {
+    router->Send(env.routing_id, schemas::Encode(m)).IgnoreError();  // peer gone: nothing to do
+  };
+  if (env.too_many_frames) {
+    return reply(schemas::ErrorReply{Code::kInvalidArgument, "too many frames", ""});
+  }
+  Result<schemas::Message> message = schemas::Decode(env.frames);
+  if (!message.ok()) {
+    log.Debug("Main", "Malformed message from {}: {}", env.user_id, message.status().message());
+    return reply(schemas::ErrorReply{Code::kInvalidArgument, message.status().message(), ""});
+  }
+  auto still_connected = [this](const std::string& rid, const schemas::KeepaliveAck& probe) {
+    return router->Send(rid, schemas::Encode(probe)).ok();
+  };
+  const schemas::Message& m = *message;
+  if (std::holds_alternative<schemas::Hello>(m) || std::holds_alternative<schemas::Keepalive>(m)) {
+    std::optional<schemas::Message> r =
+        sessions.OnMessage(env, m, SteadyClock::now(), still_connected);
+    auto* ack = r ? std::get_if<schemas::KeepaliveAck>(&*r) : nullptr;
+    if (ack != nullptr) NoteGroupsPosition(env, std::get<schemas::Keepalive>(m), ack);
+    if (r) reply(*r);
+    return;
+  }
+  Result<std::string> worker = sessions.Authenticate(env, SteadyClock::now());
+  std::string type(schemas::TypeOf(m));
+  if (!worker.ok()) {
+    return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
+  }
+  if (const auto* request = std::get_if<schemas::FilesSyncRequest>(&m)) {
+    return integrity->FilesSync(env.routing_id, *worker, *request);
+  }
+  if (const auto* fetch = std::get_if<schemas::FileFetch>(&m)) {
+    return integrity->FileFetch(env.routing_id, *fetch);
+  }
+  if (const auto* request = std::get_if<schemas::GroupsSyncRequest>(&m)) {
+    Result<schemas::GroupsSync> sync = groups->SyncFrom(request->from);
+    if (!sync.ok()) {
+      return reply(schemas::ErrorReply{sync.status().code(), sync.status().message(), type});
+    }
+    Logger(log.WithTag("Worker " + *worker))
+        .At(sync->full || !sync->changes.empty() ? LogLevel::kInfo : LogLevel::kDebug,
+            "Agent-groups send", "Sync from {}: {} to {}", request->from,
+            sync->full ? fmt::format("whole table, {} agents", sync->groups.size())
+                       : fmt::format("{} changes", sync->changes.size()),
+            sync->seq);
+    return reply(*sync);
+  }
+  if (auto* batch = std::get_if<schemas::AgentInfoBatch>(&*message)) {
+    arrived_updates += batch->updates.size();
+    arrived_batches.push_back({env.routing_id, *worker, std::move(*batch)});
+    return;  // saved with the others that arrived together (SaveArrivedBatches)
+  }
+  reply(schemas::ErrorReply{Code::kInvalidArgument, "a worker may not send " + type, type});
+}
+
+void Master::Impl::SaveArrivedBatches() {
+  if (arrived_batches.empty()) return;
+  std::vector<MasterAgents::WorkerBatch> batches;
+  for (const ArrivedBatch& a : arrived_batches) batches.push_back({&a.worker, &a.batch});
+  std::vector<std::string> saved;
+  Result<std::vector<schemas::AgentInfoAck>> acks = agents->ApplyAll(batches, &saved);
+  if (acks.ok()) {
+    // An agent seen for the first time gets its first group at once.
+    Publish(groups->EnsureAssigned(saved));
+  } else {
+    log.Error("Agent-info sync", "Cannot save {} batches: {}", arrived_batches.size(),
+              acks.status().ToString());
+  }
+  for (std::size_t i = 0; i < arrived_batches.size(); ++i) {
+    schemas::Message reply = acks.ok() ? schemas::Message((*acks)[i])
+                                       : schemas::ErrorReply{Code::kUnavailable,
+                                                             acks.status().message(),
+                                                             "agent_info"};
+    router->Send(arrived_batches[i].routing_id, schemas::Encode(reply)).IgnoreError();
+  }
+  arrived_batches.clear();
+  arrived_updates = 0;
+}
+
+void Master::Impl::NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
+                                      schemas::KeepaliveAck* ack) {
+  const std::string* name = sessions.NameOf(env.routing_id);
+  if (name == nullptr) return;
+  worker_state[*name] = ka;
+  if (ka.groups_seq == groups->seq() && ka.groups_digest != groups->digest()) {
+    log.WithTag("Worker " + *name)
+        .Warning("Agent-groups send",
+                 "Group table differs from the "
+                 "master's at {}: asking for a resync",
+                 ka.groups_seq);
+    ack->resync_groups = true;
+  }
+}
+
+void Master::Impl::Publish(const Result<MasterGroups::Changes>& changes) {
+  if (!changes.ok()) {
+    log.Error("Local agent-groups", "{}", changes.status().ToString());
+    return;
+  }
+  if (changes->empty()) return;
+  auto start = SteadyClock::now();
+  ForEachDelta<schemas::GroupsDelta>(
+      *changes, static_cast<std::size_t>(config.delta_batch), [this](const schemas::GroupsDelta& d) {
+        // PUB may drop it for a slow worker: its sequence check turns that into a resync.
+        pub->Send(schemas::Encode(d)).IgnoreError();
+      });
+  log.At(changes->size() >= 100 ? LogLevel::kInfo : LogLevel::kDebug, "Agent-groups send",
+         "Published {} changes, stream at {}. Finished in {:.3f}s.", changes->size(),
+         changes->back().seq, std::chrono::duration<double>(SteadyClock::now() - start).count());
+  next_heartbeat = SteadyClock::now() + std::chrono::seconds(1);
+}
+
+void Master::Impl::Heartbeat(SteadyClock::time_point now) {
+  if (now < next_heartbeat) return;
+  // One stream per tick, alternating: each stream's heartbeat comes every second, and two
+  // messages back to back never compete for a worker's last queue slot.
+  heartbeat_files = !heartbeat_files;
+  schemas::StreamHeartbeat hb = heartbeat_files ? schemas::StreamHeartbeat{"files", integrity->state().seq}
+                                                : schemas::StreamHeartbeat{"groups", groups->seq()};
+  pub->Send(schemas::Encode(hb)).IgnoreError();
+  next_heartbeat = now + std::chrono::milliseconds(500);
+}
+
+Master::Master(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Master::~Master() = default;
+
+Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMaterial keys,
+                                              ClusterLog& log) {
+  auto impl = std::make_unique<Impl>(config, log);
+  Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config);
+  if (!store.ok()) return store.status();
+  impl->store = std::move(store).value();
+  Result<std::unique_ptr<MasterAgents>> agents =
+      MasterAgents::Load(*impl->store, config.client_keys_path(), impl->log);
+  if (!agents.ok()) return agents.status();
+  impl->agents = std::move(agents).value();
+  Result<std::unique_ptr<MasterGroups>> groups =
+      MasterGroups::Load(*impl->store, config.home + "/etc/shared", impl->log);
+  if (!groups.ok()) return groups.status();
+  impl->groups = std::move(groups).value();
+  Result<std::unique_ptr<MasterIntegrity>> integrity =
+      MasterIntegrity::Start(impl->ctx, impl->config, *impl->store, impl->log);
+  if (!integrity.ok()) return integrity.status();
+  impl->integrity = std::move(integrity).value();
+
+  Logger master_log(log, "Master");
+  auto refusal = [master_log](const bus::ZapVerdict& v, std::uint64_t suppressed) {
+    master_log.Warning("Main", "Refused CURVE handshake from {}: {} (key {}){}", v.address,
+                       v.status_text, v.public_z85.empty() ? "none" : v.public_z85,
+                       suppressed ? fmt::format("; {} more refusals not logged", suppressed) : "");
+  };
+  if (keys.workers.size() == 0) {
+    master_log.Warning("Main", "No worker key is authorized: no worker can connect");
+  }
+  Result<std::unique_ptr<bus::ZapAuthenticator>> zap =
+      bus::ZapAuthenticator::Start(impl->ctx, keys.workers, refusal);
+  if (!zap.ok()) return zap.status();
+  impl->zap = std::move(zap).value();
+
+  Result<bus::RouterSocket> router = bus::RouterSocket::BindCurve(
+      impl->ctx, *impl->zap, keys.own, config.master_endpoint(), bus::SocketOptions{});
+  if (!router.ok()) return router.status();
+  impl->router.emplace(std::move(router).value());
+  Result<bus::PublisherSocket> pub =
+      bus::PublisherSocket::BindCurve(impl->ctx, *impl->zap, keys.own, config.stream_endpoint(),
+                                      bus::SocketOptions{}, config.pub_hwm);
+  if (!pub.ok()) return pub.status();
+  impl->pub.emplace(std::move(pub).value());
+
+  Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
+  if (!control.ok()) return control.status();
+  impl->control.emplace(std::move(control).value());
+
+  master_log.Info("Main",
+                  "Listening on {}, streams on {} ({} keys, {} mode); control socket {}; "
+                  "start {}; groups stream at {}",
+                  impl->router->endpoint(), impl->pub->endpoint(), keys.workers.size(),
+                  keys.shared_key_mode ? "shared-key" : "per-node key", config.control_path(),
+                  impl->store->starts(), impl->groups->seq());
+  return std::unique_ptr<Master>(new Master(std::move(impl)));
+}
+
+Status Master::Run(int stop_fd) {
+  Impl& m = *impl_;
+  bus::Reactor reactor;
+  ControlServer::Handler answers = [&m](const schemas::Message& request,
+                                         const std::string& client) {
+    return m.Control(request, client);
+  };
+  reactor.AddReader(stop_fd, [&] {
+    m.log.Info("Main", "Stopping");
+    reactor.Stop();
+    return Status::Ok();
+  });
+  reactor.AddReader(m.router->socket(), [&m] {
+    // Bounded so that the control socket and the timers are served under a flood.
+    for (int budget = 1000; budget > 0; --budget) {
+      Result<std::optional<bus::Envelope>> env = m.router->Receive();
+      if (!env.ok()) return env.status();
+      if (!env->has_value()) break;
+      m.HandleWorker(**env);
+      // A group commit of bounded size: the decoded batches are the master's largest memory.
+      // Bounded by updates, not batches: 25 workers' small batches still share one write.
+      if (m.arrived_updates >= Impl::kMaxGroupCommitUpdates) m.SaveArrivedBatches();
+    }
+    m.SaveArrivedBatches();
+    return Status::Ok();
+  });
+  reactor.AddReader(m.control->socket(), [&] {
+    m.control->ServePending(answers, m.log);
+    return Status::Ok();
+  });
+  auto now = reactor.now();
+  m.reactor = &reactor;
+  m.listing_timer = reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
+    return m.ServeListings(t);
+  });
+  // Silence is judged after the drain, so a keepalive queued behind a long turn still counts.
+  auto max_silence = std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(m.config.intervals.max_allowed_time_without_keepalive));
+  reactor.AddTimer(now, [&m, max_silence](SteadyClock::time_point t) {
+    m.sessions.Expire(t);
+    // Sessions only get later deadlines, so a new one never expires before this fallback.
+    return std::optional(m.sessions.NextExpiry().value_or(t + max_silence));
+  });
+  MasterIntegrity::Outputs integrity_out{
+      [&m](const std::string& routing_id, const bus::Frames& f) {
+        m.router->Send(routing_id, f).IgnoreError();  // gone: it asks again
+      },
+      [&m](const bus::Frames& f) {
+        m.pub->Send(f).IgnoreError();  // a drop becomes a resync
+      },
+      [&m](const std::string& client, const bus::Frames& f) { m.control->Reply(client, f); }};
+  reactor.AddReader(m.integrity->socket(), [&] { return m.integrity->Drain(integrity_out); });
+  reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
+    m.Heartbeat(t);
+    return std::optional(m.next_heartbeat);
+  });
+  return reactor.Run();
+}
+
+}  // namespace zcluster::nodes

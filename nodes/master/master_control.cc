@@ -1,0 +1,143 @@
+// The master's answers to control requests (zcluster-control): nodes, agents, groups, files,
+// health.
+#include "master/master_impl.h"
+
+namespace zcluster::nodes {
+
+ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::string& client) {
+  auto result = [](auto r) -> schemas::Message {
+    if (!r.ok()) return schemas::ErrorReply{r.status().code(), r.status().message(), ""};
+    return *r;
+  };
+  if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
+  if (const auto* query = std::get_if<schemas::AgentsQuery>(&request)) {
+    if (Status s = agents->ReloadRegistryIfChanged(); !s.ok()) {
+      return schemas::ErrorReply{s.code(), s.message(), "agents_query"};
+    }
+    if (query->ids.empty()) {
+      if (listings.size() >= kMaxListings) {
+        return schemas::ErrorReply{Code::kUnavailable,
+                                   fmt::format("busy: {} agent listings in progress", kMaxListings),
+                                   "agents_query"};
+      }
+      listings.push_back({client, agents->StartListing()});
+      reactor->Wake(listing_timer, reactor->now());
+      return ControlAnswer::Later();
+    }
+    Result<schemas::AgentList> list = agents->List(query->ids);
+    if (!list.ok()) return schemas::ErrorReply{list.status().code(), list.status().message(), ""};
+    for (schemas::AgentRecord& a : list->agents) {
+      if (const auto* g = groups->Of(a.id)) a.groups = *g;
+    }
+    return *list;
+  }
+  if (const auto* add = std::get_if<schemas::AgentAdd>(&request)) {
+    if (!add->groups.empty()) {
+      schemas::GroupAssign check{{}, add->groups, true};
+      Result<MasterGroups::Changes> none =
+          groups->Assign(check, [](const std::string&) { return true; });
+      if (!none.ok()) return schemas::ErrorReply{none.status().code(), none.status().message(), ""};
+    }
+    Result<schemas::AgentEntry> entry = agents->Add(add->name, add->ip);
+    if (entry.ok() && !add->groups.empty()) {
+      Publish(groups->Assign({{entry->id}, add->groups, true},
+                             [](const std::string&) { return true; }));
+    }
+    return result(entry);
+  }
+  if (const auto* remove = std::get_if<schemas::AgentRemove>(&request)) {
+    Result<schemas::AgentEntry> entry = agents->Remove(remove->id);
+    if (entry.ok()) Publish(groups->Forget(remove->id));
+    return result(entry);
+  }
+  if (const auto* assign = std::get_if<schemas::GroupAssign>(&request)) {
+    auto exists = [this](const std::string& id) { return agents->Registered(id); };
+    return GroupsResult(groups->Assign(*assign, exists));
+  }
+  if (const auto* unassign = std::get_if<schemas::GroupUnassign>(&request)) {
+    return GroupsResult(groups->Unassign(*unassign));
+  }
+  if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
+  if (std::holds_alternative<schemas::FileTableQuery>(request)) {
+    integrity->FileTable(client);  // the actor owns the table; it answers
+    return ControlAnswer::Later();
+  }
+  if (std::holds_alternative<schemas::HealthQuery>(request)) return HealthReport();
+  if (std::holds_alternative<schemas::StatusQuery>(request)) {
+    return schemas::NodeStatus{config.node_name, "master", groups->seq(), integrity->state().seq,
+                               integrity->state().ready, 0, agents->stored(), 0};
+  }
+  return std::nullopt;
+}
+
+std::optional<SteadyClock::time_point> Master::Impl::ServeListings(SteadyClock::time_point now) {
+  if (listings.empty()) return std::nullopt;
+  PendingListing& job = listings.front();
+  Status s = agents->ContinueListing(job.listing, kListingSlice, [this](const std::string& id) {
+    return groups->Of(id);
+  });
+  if (!s.ok()) {
+    control->Reply(job.client, schemas::Encode(schemas::ErrorReply{s.code(), s.message(),
+                                                                   "agents_query"}));
+    listings.pop_front();
+  } else if (job.listing.done()) {
+    control->Reply(job.client, job.listing.Finish());
+    listings.pop_front();
+  }
+  // Due again at once: the reactor drains every socket before the next slice.
+  return listings.empty() ? std::nullopt : std::optional(now);
+}
+
+schemas::Message Master::Impl::GroupsResult(const Result<MasterGroups::Changes>& changes) {
+  if (!changes.ok()) {
+    return schemas::ErrorReply{changes.status().code(), changes.status().message(), ""};
+  }
+  Publish(changes);
+  return schemas::GroupsChanged{groups->seq(), changes->size()};
+}
+
+schemas::Health Master::Impl::HealthReport() const {
+  schemas::Health health;
+  for (const schemas::NodeInfo& n : sessions.Connected()) {
+    schemas::WorkerHealth h{};
+    h.name = n.name;
+    h.last_keepalive = n.last_keepalive;
+    h.master_groups_seq = groups->seq();
+    h.master_files_seq = integrity->state().seq;
+    if (auto k = worker_state.find(n.name); k != worker_state.end()) {
+      const schemas::Keepalive& ka = k->second;
+      h.groups_seq = ka.groups_seq;
+      h.groups_digest_match =
+          ka.groups_seq == groups->seq() && ka.groups_digest == groups->digest();
+      h.files_seq = ka.files_seq;
+      h.files_digest_match = ka.files_digest == integrity->state().digest;
+      h.integrity_start = ka.integrity_start;
+      h.integrity_end = ka.integrity_end;
+      h.files_created = ka.files_created;
+      h.files_updated = ka.files_updated;
+      h.files_deleted = ka.files_deleted;
+    }
+    auto s = agents->sync_stats().find(n.name);
+    if (s != agents->sync_stats().end()) {
+      h.agent_sync_start = s->second.start;
+      h.agent_sync_end = s->second.end;
+      h.agents_sent = s->second.sent;
+      h.agents_unknown = s->second.unknown;
+      h.agents_pending = s->second.pending;
+    }
+    health.workers.push_back(std::move(h));
+  }
+  return health;
+}
+
+schemas::NodeList Master::Impl::Nodes() const {
+  schemas::NodeList list;
+  std::string address = config.nodes.empty() ? config.bind_addr : config.nodes.front();
+  double now = UnixNow();
+  list.nodes.push_back({config.node_name, "master", ZCLUSTER_VERSION,
+                        address + ":" + std::to_string(config.port), now});
+  for (schemas::NodeInfo& n : sessions.Connected()) list.nodes.push_back(std::move(n));
+  return list;
+}
+
+}  // namespace zcluster::nodes

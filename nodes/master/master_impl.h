@@ -1,0 +1,102 @@
+// The master's state, shared by master.cc (start-up, the loop, worker messages) and
+// master_control.cc (control requests). Private to nodes/.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "zcluster/bus/reactor.h"
+#include "zcluster/bus/sockets.h"
+#include "integrity/master_integrity.h"
+#include "zcluster/bus/zap_authenticator.h"
+#include "zcluster/nodes/control.h"
+#include "zcluster/nodes/master.h"
+#include "agent_info/master_agents.h"
+#include "agent_groups/master_groups.h"
+#include "runtime/node_home.h"
+#include "keepalive/worker_sessions.h"
+
+namespace zcluster::nodes {
+
+struct Master::Impl {
+  ClusterConfig config;
+  Logger log;
+  std::unique_ptr<store::NodeStore> store;
+  zmq::context_t ctx{1};
+  std::unique_ptr<bus::ZapAuthenticator> zap;  // declared after ctx: stopped before ctx closes
+  std::optional<bus::RouterSocket> router;
+  std::optional<bus::PublisherSocket> pub;
+  std::optional<ControlServer> control;
+  WorkerSessions sessions;
+  std::unique_ptr<MasterAgents> agents;
+  std::unique_ptr<MasterGroups> groups;
+  std::unique_ptr<MasterIntegrity> integrity;  // files flows, on their own thread
+  bool heartbeat_files = false;
+  std::map<std::string, schemas::Keepalive> worker_state;  // each worker's last keepalive
+  SteadyClock::time_point next_heartbeat{};
+
+  Impl(const ClusterConfig& c, ClusterLog& l)
+      : config(c),
+        log(l, "Master"),
+        sessions(HelloPolicy{c.name, schemas::kProtocolVersion, true}, c.node_name,
+                 std::chrono::duration<double>(c.intervals.max_allowed_time_without_keepalive), l) {
+  }
+
+  ~Impl() {
+    // The actor and the sockets close before the ZAP handler stops, and all before the context
+    // terminates.
+    integrity.reset();
+    control.reset();
+    pub.reset();
+    router.reset();
+    zap.reset();
+  }
+
+  void HandleWorker(const bus::Envelope& env);
+  // Agent-info batches wait here while the router queue is drained, then share one synced write.
+  struct ArrivedBatch {
+    std::string routing_id, worker;
+    schemas::AgentInfoBatch batch;
+  };
+  std::vector<ArrivedBatch> arrived_batches;
+  std::size_t arrived_updates = 0;
+  static constexpr std::size_t kMaxGroupCommitUpdates = 8000;
+  void SaveArrivedBatches();
+
+  // The worker's groups position from its keepalive; a table that differs from ours at the same
+  // position is told to resync.
+  void NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
+                          schemas::KeepaliveAck* ack);
+
+  // Publishes durable changes on the groups stream.
+  void Publish(const Result<MasterGroups::Changes>& changes);
+
+  void Heartbeat(SteadyClock::time_point now);
+
+  // Answers the control socket's requests.
+  ControlAnswer Control(const schemas::Message& request, const std::string& client);
+
+  // Listings of every agent in progress: one slice per turn of the loop (ServeListings), so a
+  // listing of 100,000 agents never holds keepalives and acks for its whole length.
+  struct PendingListing {
+    std::string client;
+    MasterAgents::Listing listing;
+  };
+  std::deque<PendingListing> listings;
+  static constexpr std::size_t kMaxListings = 4;    // more at once are refused: busy
+  static constexpr std::size_t kListingSlice = 500;  // agents per turn
+  bus::Reactor* reactor = nullptr;                   // the running loop's, during Run
+  bus::Reactor::TimerId listing_timer = 0;
+  std::optional<SteadyClock::time_point> ServeListings(SteadyClock::time_point now);
+
+  schemas::Message GroupsResult(const Result<MasterGroups::Changes>& changes);
+
+  schemas::Health HealthReport() const;
+
+  schemas::NodeList Nodes() const;
+};
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,19 @@
+#include "runtime/node_home.h"
+
+#include <filesystem>
+
+namespace zcluster::nodes {
+
+Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& config) {
+  for (const std::filesystem::path& dir :
+       {std::filesystem::path(config.db_path()),
+        std::filesystem::path(config.control_path()).parent_path()}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::Unavailable("cannot create '" + dir.string() + "': " + ec.message());
+  }
+  return store::NodeStore::Open(
+      config.db_path(), {config.name, config.node_name, std::string(NodeTypeName(config.node_type))});
+}
+
+}  // namespace zcluster::nodes

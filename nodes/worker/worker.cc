@@ -1,0 +1,367 @@
+#include "zcluster/nodes/worker.h"
+
+#include <sodium.h>
+
+#include <utility>
+
+#include "integrity/worker_integrity.h"
+#include "zcluster/bus/reactor.h"
+#include "zcluster/bus/socket_events.h"
+#include "zcluster/bus/sockets.h"
+#include "zcluster/bus/zap_authenticator.h"
+#include "agent_info/agent_info_sync.h"
+#include "agent_info/agent_port.h"
+#include "zcluster/nodes/control.h"
+#include "zcluster/nodes/master_link.h"
+#include "runtime/node_home.h"
+#include "agent_groups/worker_groups.h"
+
+#include <sys/wait.h>
+
+namespace zcluster::nodes {
+namespace {
+
+// "w1-3fa9c2d1": readable in traces, new for every process so that a second process with the
+// same name is seen as a second connection (and refused as a duplicate) rather than silently
+// taking the first one's routing id over.
+std::string SessionRoutingId(const std::string& node) {
+  unsigned char r[4];
+  randombytes_buf(r, sizeof r);
+  return fmt::format("{}-{:02x}{:02x}{:02x}{:02x}", node, r[0], r[1], r[2], r[3]);
+}
+
+}  // namespace
+
+struct Worker::Impl {
+  ClusterConfig config;
+  Logger log;
+  std::unique_ptr<store::NodeStore> store;
+  zmq::context_t ctx{1};
+  std::unique_ptr<bus::ZapAuthenticator> zap;  // the agent port's; stopped before ctx closes
+  std::optional<bus::DealerSocket> dealer;
+  std::optional<bus::SubscriberSocket> sub;  // the master's streams
+  std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
+  std::optional<ControlServer> control;
+  MasterLink link;
+  bool handshake_failure_logged = false;
+  std::unique_ptr<WorkerAgents> agents;
+  std::unique_ptr<AgentPort> agent_port;
+  std::optional<AgentInfoSync> agent_sync;
+  std::unique_ptr<WorkerGroups> groups;
+  SteadyClock::time_point groups_sync_sent{};  // when the pending sync request went out
+  std::unique_ptr<WorkerIntegrity> integrity;  // files flows, on their own thread
+  std::uint64_t sessions_seen = 0;
+  bool connected = false;  // as last told to the integrity actor
+  const std::string files_delta_type = schemas::Encode(schemas::FilesDelta{})[0];
+
+  Impl(const ClusterConfig& c, ClusterLog& l)
+      : config(c),
+        log(l, "Worker " + c.node_name),
+        link(MasterLinkParams{c.name, c.node_name,
+                              std::chrono::duration<double>(c.intervals.keep_alive),
+                              std::chrono::duration<double>(
+                                  c.intervals.max_allowed_time_without_keepalive)},
+             log) {}
+
+  ~Impl() {
+    integrity.reset();
+    agent_port.reset();
+    control.reset();
+    dealer_events.reset();
+    sub.reset();
+    dealer.reset();
+    zap.reset();
+  }
+
+  // Asks the master for the groups stream from where we are (or from 0 after a divergence).
+  void RequestGroupsSync(const Result<bool>& needed, SteadyClock::time_point now) {
+    if (!needed.ok()) {
+      log.Error("Agent-groups recv", "{}", needed.status().ToString());
+      return;
+    }
+    if (!*needed || link.state() != MasterLink::State::kConnected) return;
+    if (dealer->Send(schemas::Encode(schemas::GroupsSyncRequest{groups->sync_from()})).ok()) {
+      groups_sync_sent = now;
+    }
+  }
+
+  void OnStreamMessage(const schemas::Message& m, SteadyClock::time_point now) {
+    if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m); hb && hb->stream == "files") {
+      integrity->OnHeartbeat(*hb);
+      return;
+    }
+    if (const auto* delta = std::get_if<schemas::GroupsDelta>(&m)) {
+      RequestGroupsSync(groups->OnDelta(*delta), now);
+    } else if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m)) {
+      RequestGroupsSync(groups->OnHeartbeat(*hb), now);
+    }
+  }
+
+  void OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now) {
+    if (const auto* sync = std::get_if<schemas::GroupsSync>(&m)) {
+      RequestGroupsSync(groups->OnSync(*sync), now);
+      return;
+    }
+    if (const auto* ka = std::get_if<schemas::KeepaliveAck>(&m); ka && ka->resync_groups) {
+      RequestGroupsSync(groups->Resync(), now);
+    }
+    if (const auto* ack = std::get_if<schemas::AgentInfoAck>(&m)) {
+      if (Status s = agent_sync->OnAck(*ack, now); !s.ok()) {
+        log.Error("Agent-info sync", "Cannot record an ack: {}", s.ToString());
+      }
+      return;
+    }
+    link.OnReply(m, now);
+  }
+
+  // Work that is due by time rather than by a message: keepalives, batches, silent agents.
+  void Tick(SteadyClock::time_point now) {
+    if (auto message = link.Next(now)) {
+      if (auto* ka = std::get_if<schemas::Keepalive>(&*message)) {
+        ka->groups_seq = groups->applied();
+        ka->groups_digest = groups->digest();
+        const WorkerIntegrity::State& files = integrity->state();
+        ka->files_seq = files.applied;
+        ka->files_digest = files.digest;
+        const IntegritySyncStats& s = files.last_sync;
+        ka->integrity_start = s.start;
+        ka->integrity_end = s.end;
+        ka->files_created = s.created;
+        ka->files_updated = s.updated;
+        ka->files_deleted = s.deleted;
+      }
+      Status sent = dealer->Send(schemas::Encode(*message));
+      link.Sent(*message, sent.ok(), now);
+    }
+    if (link.state() != MasterLink::State::kConnected) {
+      if (std::exchange(connected, false)) integrity->SessionEnded();
+      return;
+    }
+    if (link.sessions() != sessions_seen) {
+      sessions_seen = link.sessions();
+      agent_sync->SessionStarted();
+      RequestGroupsSync(groups->Start(), now);  // subscribed already: now the snapshot
+      connected = true;
+      integrity->SessionStarted();
+    }
+    // A sync request lost with a dying session, or a master that restarted meanwhile.
+    if (groups->syncing() && now - groups_sync_sent > std::chrono::seconds(5)) {
+      RequestGroupsSync(true, now);
+    }
+    agent_sync->Pump(now, [this](const schemas::AgentInfoBatch& b) {
+      return dealer->Send(schemas::Encode(b)).ok();
+    });
+  }
+
+  void Housekeeping(SteadyClock::time_point now) {
+    Result<bool> reloaded = agent_port->ReloadKeysIfChanged();
+    if (!reloaded.ok()) log.Error("Main", "client.keys: {}", reloaded.status().ToString());
+    if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
+      log.Error("Agent-info sync", "{}", s.ToString());
+    }
+  }
+
+  ControlAnswer Control(const schemas::Message& request, const std::string& client) {
+    if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
+    if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
+    if (std::holds_alternative<schemas::FileTableQuery>(request)) {
+      integrity->FileTable(client);  // the actor owns the files flow; it answers
+      return ControlAnswer::Later();
+    }
+    if (std::holds_alternative<schemas::StatusQuery>(request)) {
+      return schemas::NodeStatus{config.node_name, "worker", groups->applied(),
+                                 integrity->state().applied,
+                                 integrity->state().synced && integrity->state().downloading == 0,
+                                 integrity->state().downloading,
+                                 agent_port->counters().accepted, agents->pending()};
+    }
+    return std::nullopt;
+  }
+
+  void OnSocketEvents() {
+    for (const bus::SocketEvent& e : dealer_events->Drain()) {
+      switch (e.kind) {
+        case bus::SocketEventKind::kHandshakeSucceeded:
+          log.Debug("Main", "CURVE handshake with {} succeeded", e.endpoint);
+          link.TransportUp(SteadyClock::now());
+          handshake_failure_logged = false;
+          break;
+        case bus::SocketEventKind::kAuthRefused: link.KeyRefused(); break;
+        case bus::SocketEventKind::kHandshakeFailed:
+          // The socket retries every few seconds: one line until a handshake succeeds.
+          if (std::exchange(handshake_failure_logged, true)) break;
+          log.Warning("Main", "CURVE handshake with {} failed (is <master_public_key> the "
+                              "master's key?)", e.endpoint);
+          break;
+        case bus::SocketEventKind::kDisconnected:
+          log.Debug("Main", "Disconnected from {}", e.endpoint);
+          break;
+      }
+    }
+  }
+
+  schemas::NodeList Nodes() const {
+    schemas::NodeList list;
+    if (link.state() == MasterLink::State::kConnected) {
+      list.nodes.push_back({link.master_name(), "master",
+                            schemas::SoftwareVersion(link.master_software()),
+                            config.nodes.front() + ":" + std::to_string(config.port),
+                            link.last_heard_unix()});
+    }
+    double now = UnixNow();
+    list.nodes.push_back({config.node_name, "worker", ZCLUSTER_VERSION, "local", now});
+    return list;
+  }
+};
+
+Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Worker::~Worker() = default;
+
+Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMaterial keys,
+                                              ClusterLog& log) {
+  auto impl = std::make_unique<Impl>(config, log);
+  Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config);
+  if (!store.ok()) return store.status();
+  impl->store = std::move(store).value();
+  WorkerAgentsParams params;
+  params.node = config.node_name;
+  params.disconnection_time =
+      std::chrono::duration<double>(config.intervals.agents_disconnection_time);
+  Result<std::unique_ptr<WorkerAgents>> agents = WorkerAgents::Load(*impl->store, params);
+  if (!agents.ok()) return agents.status();
+  impl->agents = std::move(agents).value();
+  impl->agent_sync.emplace(*impl->agents, impl->log);
+  Result<std::unique_ptr<WorkerGroups>> groups = WorkerGroups::Load(*impl->store, impl->log);
+  if (!groups.ok()) return groups.status();
+  impl->groups = std::move(groups).value();
+  Result<std::unique_ptr<WorkerIntegrity>> integrity =
+      WorkerIntegrity::Start(impl->ctx, impl->config, *impl->store, impl->log);
+  if (!integrity.ok()) return integrity.status();
+  impl->integrity = std::move(integrity).value();
+
+  // The agent port's ZAP handler: agents prove themselves per report, so their domain is open;
+  // the cluster domain stays closed (nothing else binds here).
+  bus::AllowList agent_keys;
+  ZC_RETURN_IF_ERROR(agent_keys.OpenDomain(bus::ZapAuthenticator::kAgentDomain, "agent"));
+  Result<std::unique_ptr<bus::ZapAuthenticator>> zap =
+      bus::ZapAuthenticator::Start(impl->ctx, std::move(agent_keys), nullptr);
+  if (!zap.ok()) return zap.status();
+  impl->zap = std::move(zap).value();
+  Result<std::unique_ptr<AgentPort>> port =
+      AgentPort::Bind(impl->ctx, *impl->zap, keys.own, config.agent_endpoint(),
+                      config.client_keys_path(), *impl->agents, impl->log,
+                      [g = impl->groups.get()](const std::string& id) {
+                        const std::vector<std::string>* of = g->Of(id);
+                        return of ? *of : std::vector<std::string>{};
+                      });
+  if (!port.ok()) return port.status();
+  impl->agent_port = std::move(port).value();
+
+  Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectCurve(
+      impl->ctx, keys.own, keys.master_public, config.master_endpoint(),
+      SessionRoutingId(config.node_name), bus::SocketOptions{});
+  if (!dealer.ok()) return dealer.status();
+  impl->dealer.emplace(std::move(dealer).value());
+  // Subscribed before the first hello, so no delta published after our sync can be missed.
+  Result<bus::SubscriberSocket> sub = bus::SubscriberSocket::ConnectCurve(
+      impl->ctx, keys.own, keys.master_public, config.stream_endpoint(), bus::SocketOptions{},
+      config.sub_hwm,
+      {schemas::Encode(schemas::GroupsDelta{})[0], schemas::Encode(schemas::FilesDelta{})[0],
+       schemas::Encode(schemas::StreamHeartbeat{})[0]});
+  if (!sub.ok()) return sub.status();
+  impl->sub.emplace(std::move(sub).value());
+  Result<bus::SocketEvents> events = bus::SocketEvents::Watch(impl->ctx, impl->dealer->socket());
+  if (!events.ok()) return events.status();
+  impl->dealer_events.emplace(std::move(events).value());
+
+  Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
+  if (!control.ok()) return control.status();
+  impl->control.emplace(std::move(control).value());
+  impl->log.Info("Main", "Connecting to master at {} ({} mode); agents on {} ({} known); "
+                         "control socket {}",
+                 config.master_endpoint(), keys.shared_key_mode ? "shared-key" : "per-node key",
+                 impl->agent_port->endpoint(), impl->agents->size(), config.control_path());
+  return std::unique_ptr<Worker>(new Worker(std::move(impl)));
+}
+
+Status Worker::Run(int stop_fd) {
+  Impl& w = *impl_;
+  bus::Reactor reactor;
+  ControlServer::Handler answers = [&w](const schemas::Message& request,
+                                         const std::string& client) {
+    return w.Control(request, client);
+  };
+  auto now = reactor.now();
+  // Keepalives, hellos, sync retries, fetches and agent batches: due by the link's clock, and
+  // asked for again after any message that may have given it work (Wake).
+  bus::Reactor::TimerId tick = reactor.AddTimer(now, [&w](SteadyClock::time_point t) {
+    w.Tick(t);
+    return std::optional(w.link.NextWake());
+  });
+  auto poke = [&reactor, tick] { reactor.Wake(tick, reactor.now()); };
+  reactor.AddTimer(now, [&w](SteadyClock::time_point t) {
+    w.Housekeeping(t);
+    return std::optional(t + std::chrono::seconds(1));
+  });
+  reactor.AddReader(stop_fd, [&] {
+    w.log.Info("Main", "Stopping");
+    reactor.Stop();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.dealer_events->socket(), [&] {
+    w.OnSocketEvents();
+    poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.dealer->socket(), [&] {
+    for (int budget = 1000; budget > 0; --budget) {
+      Result<std::optional<bus::Frames>> frames = w.dealer->Receive();
+      if (!frames.ok()) return frames.status();
+      if (!frames->has_value()) break;
+      if (w.integrity->Takes(**frames)) {
+        w.integrity->FromMaster(**frames);  // decoded on the actor's thread
+        continue;
+      }
+      Result<schemas::Message> reply = schemas::Decode(**frames);
+      if (!reply.ok()) {
+        w.log.Warning("Main", "Malformed message from master: {}", reply.status().message());
+        continue;
+      }
+      w.OnMasterMessage(*reply, SteadyClock::now());
+    }
+    poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.sub->socket(), [&] {
+    for (int budget = 1000; budget > 0; --budget) {
+      Result<std::optional<bus::Frames>> frames = w.sub->Receive();
+      if (!frames.ok() || !frames->has_value()) break;
+      if ((**frames)[0] == w.files_delta_type) {
+        w.integrity->OnDelta(**frames);
+        continue;
+      }
+      Result<schemas::Message> m = schemas::Decode(**frames);
+      if (m.ok()) w.OnStreamMessage(*m, SteadyClock::now());
+    }
+    poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.agent_port->socket(), [&] {
+    if (Status s = w.agent_port->ServePending(); !s.ok()) {
+      w.log.Error("Agent port", "{}", s.ToString());
+    }
+    poke();
+    return Status::Ok();
+  });
+  WorkerIntegrity::Outputs integrity_out{
+      [&w](const bus::Frames& f) { return w.dealer->Send(f).ok(); },
+      [&w](const std::string& client, const bus::Frames& f) { w.control->Reply(client, f); }};
+  reactor.AddReader(w.integrity->socket(), [&] { return w.integrity->Drain(integrity_out); });
+  reactor.AddReader(w.control->socket(), [&] {
+    w.control->ServePending(answers, w.log);
+    return Status::Ok();
+  });
+  return reactor.Run();
+}
+
+}  // namespace zcluster::nodes

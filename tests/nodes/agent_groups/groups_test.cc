@@ -1,0 +1,138 @@
+// The master's group table and stream log, and a worker applying it, with real stores.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "support/temp_dir.h"
+#include "agent_groups/master_groups.h"
+#include "agent_groups/worker_groups.h"
+
+using namespace zcluster;
+using namespace zcluster::nodes;
+
+namespace {
+
+struct Node {
+  testing::TempDir dir;
+  ClusterLog log{false};
+  std::unique_ptr<store::NodeStore> store;
+  explicit Node(const char* type) {
+    store = std::move(store::NodeStore::Open(dir / "db", {"c", type, type})).value();
+  }
+};
+
+struct MasterNode : Node {
+  std::unique_ptr<MasterGroups> groups;
+  MasterNode() : Node("master") { Reload(); }
+  void Reload() {
+    groups.reset();
+    groups = std::move(MasterGroups::Load(*store, dir / "shared", Logger(log, "Master"))).value();
+  }
+  void MakeGroup(const std::string& g) { std::filesystem::create_directories(dir / ("shared/" + g)); }
+};
+
+auto AnyAgent = [](const std::string&) { return true; };
+
+}  // namespace
+
+TEST_CASE("the master numbers every change and keeps numbering across restarts",
+          "[nodes][groups]") {
+  MasterNode m;
+  m.MakeGroup("web");
+  auto first = m.groups->EnsureAssigned({"001", "002"});
+  REQUIRE(first.ok());
+  REQUIRE(first->size() == 2);
+  CHECK((*first)[0].seq == 1);
+  CHECK((*first)[1].groups == std::vector<std::string>{"default"});
+  // Already assigned: nothing to do.
+  CHECK(m.groups->EnsureAssigned({"001"})->empty());
+  auto web = m.groups->Assign({{"001"}, {"web"}, false}, AnyAgent);
+  REQUIRE(web.ok());
+  CHECK((*web)[0].seq == 3);
+  CHECK((*web)[0].groups == std::vector<std::string>{"default", "web"});
+  m.Reload();
+  CHECK(m.groups->seq() == 3);
+  CHECK(*m.groups->Of("001") == std::vector<std::string>{"default", "web"});
+  CHECK((*m.groups->Assign({{"002"}, {"web"}, true}, AnyAgent))[0].seq == 4);
+}
+
+TEST_CASE("group commands check agents and folders", "[nodes][groups]") {
+  MasterNode m;
+  CHECK(m.groups->Assign({{"001"}, {"nope"}, false}, AnyAgent).status().code() ==
+        Code::kNotFound);
+  CHECK(m.groups->Assign({{"001"}, {"default"}, false}, [](const std::string&) {
+                   return false;
+                 }).status().code() == Code::kNotFound);
+  CHECK(m.groups->Assign({{"001"}, {"../etc"}, false}, AnyAgent).status().code() ==
+        Code::kNotFound);
+  CHECK(m.groups->seq() == 0);
+  m.MakeGroup("db");
+  REQUIRE(m.groups->Assign({{"001"}, {"db"}, true}, AnyAgent).ok());
+  // Taking the last group away puts the agent back in default, as Wazuh does.
+  REQUIRE(m.groups->Unassign({{"001"}, {"db"}}).ok());
+  CHECK(*m.groups->Of("001") == std::vector<std::string>{"default"});
+  REQUIRE(m.groups->Forget("001").ok());
+  CHECK(m.groups->Of("001") == nullptr);
+  CHECK(m.groups->Table().defined == std::vector<std::string>{"db", "default"});
+}
+
+TEST_CASE("sync answers come from the log or as a whole table", "[nodes][groups]") {
+  MasterNode m;
+  REQUIRE(m.groups->EnsureAssigned({"001", "002", "003"}).ok());
+  auto up_to_date = m.groups->SyncFrom(3);
+  CHECK((!up_to_date->full && up_to_date->changes.empty() && up_to_date->seq == 3));
+  auto tail = m.groups->SyncFrom(1);
+  REQUIRE(tail.ok());
+  CHECK_FALSE(tail->full);
+  REQUIRE(tail->changes.size() == 2);
+  CHECK(tail->changes[0].seq == 2);
+  CHECK(m.groups->SyncFrom(0)->full);
+  CHECK(m.groups->SyncFrom(0)->groups.size() == 3);
+  CHECK(m.groups->SyncFrom(99)->full);  // ahead of the master
+}
+
+TEST_CASE("a worker applying the stream ends with the master's table and digest",
+          "[nodes][groups]") {
+  MasterNode m;
+  m.MakeGroup("web");
+  Node w("worker");
+  auto worker = std::move(WorkerGroups::Load(*w.store, Logger(w.log, "Worker w"))).value();
+  REQUIRE(m.groups->EnsureAssigned({"001", "002"}).ok());
+  // Joins late: its first sync is the whole table.
+  REQUIRE(*worker->Start());
+  REQUIRE_FALSE(*worker->OnSync(*m.groups->SyncFrom(worker->sync_from())));
+  CHECK(worker->applied() == 2);
+  // Then deltas in order; one lost delta is noticed and caught up from the log.
+  auto d3 = *m.groups->Assign({{"001"}, {"web"}, false}, AnyAgent);
+  auto d4 = *m.groups->Forget("002");
+  CHECK(*worker->OnDelta({d4}));  // 3 was dropped: gap
+  REQUIRE_FALSE(*worker->OnSync(*m.groups->SyncFrom(worker->sync_from())));
+  CHECK(worker->applied() == 4);
+  CHECK(worker->digest() == m.groups->digest());
+  CHECK(worker->Table().groups == m.groups->Table().groups);
+  // Persisted with its position.
+  worker.reset();
+  auto again = std::move(WorkerGroups::Load(*w.store, Logger(w.log, "Worker w"))).value();
+  CHECK(again->applied() == 4);
+  CHECK(again->digest() == m.groups->digest());
+  // A diverged table is replaced whole.
+  REQUIRE(*again->Resync());
+  CHECK(again->sync_from() == 0);
+  REQUIRE_FALSE(*again->OnSync(*m.groups->SyncFrom(again->sync_from())));
+  CHECK(again->digest() == m.groups->digest());
+}
+
+TEST_CASE("the digest does not depend on the order rows were set", "[nodes][groups]") {
+  GroupTable a, b;
+  a.Set("001", {"default"});
+  a.Set("002", {"web", "db"});
+  b.Set("002", {"web", "db"});
+  b.Set("001", {"x"});
+  b.Set("001", {"default"});
+  CHECK(a.digest() == b.digest());
+  b.Set("002", {"db", "web"});  // group order matters
+  CHECK(a.digest() != b.digest());
+  b.Set("002", {});
+  a.Set("002", {});
+  CHECK(a.digest() == b.digest());
+}

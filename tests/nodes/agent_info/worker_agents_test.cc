@@ -1,0 +1,177 @@
+#include "agent_info/worker_agents.h"
+
+#include <catch2/catch.hpp>
+
+#include "support/temp_dir.h"
+
+using namespace zcluster;
+using namespace zcluster::nodes;
+using namespace std::chrono_literals;
+
+namespace {
+
+schemas::AgentState State(const std::string& name, std::uint64_t keepalive = 100) {
+  schemas::AgentState s;
+  s.name = name;
+  s.ip = "10.0.0.1";
+  s.version = "Wazuh v4.14.0";
+  s.last_keepalive = keepalive;
+  return s;
+}
+
+struct Fixture {
+  testing::TempDir dir;
+  std::unique_ptr<store::NodeStore> store;
+  std::unique_ptr<WorkerAgents> agents;
+  WorkerAgentsParams params;
+  SteadyClock::time_point t0 = SteadyClock::now();
+  std::uint64_t counter = 0;
+
+  Fixture() {
+    params.node = "w1";
+    params.max_batch_updates = 2;
+    params.max_in_flight = 2;
+    params.ack_timeout = 10s;
+    params.disconnection_time = 60s;
+    Open();
+  }
+  void Open() {
+    agents.reset();
+    store.reset();
+    store = std::move(store::NodeStore::Open(dir / "db", {"c", "w1", "worker"})).value();
+    agents = std::move(WorkerAgents::Load(*store, params)).value();
+  }
+  void Report(const std::string& id, const schemas::AgentState& s) {
+    REQUIRE(agents->Apply({{id, ++counter, s}}, t0).ok());
+  }
+  schemas::AgentInfoBatch Next() {
+    auto b = agents->NextBatch(t0);
+    REQUIRE(b.has_value());
+    return *b;
+  }
+  void Ack(const schemas::AgentInfoBatch& b, std::vector<std::string> unknown = {}) {
+    REQUIRE(agents->OnAck({b.batch, std::move(unknown)}).ok());
+  }
+};
+
+std::vector<std::string> Ids(const schemas::AgentInfoBatch& b) {
+  std::vector<std::string> ids;
+  for (const auto& u : b.updates) ids.push_back(u.id);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("changes go out in bounded batches within a bounded window", "[nodes][agents]") {
+  Fixture f;
+  for (std::string id : {"001", "002", "003", "004", "005"}) f.Report(id, State("a" + id));
+  CHECK(f.agents->pending() == 5);
+  schemas::AgentInfoBatch b1 = f.Next();
+  schemas::AgentInfoBatch b2 = f.Next();
+  CHECK(Ids(b1) == std::vector<std::string>{"001", "002"});
+  CHECK(Ids(b2) == std::vector<std::string>{"003", "004"});
+  CHECK(b1.updates[0].full);
+  CHECK(b2.pending == 1);
+  // Two batches in flight: the window is full.
+  CHECK_FALSE(f.agents->NextBatch(f.t0).has_value());
+  f.Ack(b1);
+  CHECK(Ids(f.Next()) == std::vector<std::string>{"005"});
+  CHECK(f.agents->pending() == 3);
+}
+
+TEST_CASE("only acknowledged changes are cleared, also across a restart", "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("web"));
+  f.Report("002", State("db"));
+  schemas::AgentInfoBatch b = f.Next();
+  f.Open();  // restart before the ack: the ack never comes
+  CHECK(f.agents->pending() == 2);
+  schemas::AgentInfoBatch again = f.Next();
+  CHECK(Ids(again) == Ids(b));
+  CHECK(again.updates[0].full);
+  f.Ack(again);
+  CHECK(f.agents->pending() == 0);
+  f.Open();
+  CHECK(f.agents->pending() == 0);
+  CHECK_FALSE(f.agents->NextBatch(f.t0).has_value());
+  REQUIRE(f.agents->Find("001") != nullptr);
+  CHECK(f.agents->Find("001")->name == "web");
+}
+
+TEST_CASE("a keepalive-only change travels as a cheap update", "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("web", 100));
+  f.Ack(f.Next());
+  f.Report("001", State("web", 160));
+  schemas::AgentInfoBatch b = f.Next();
+  REQUIRE(b.updates.size() == 1);
+  CHECK_FALSE(b.updates[0].full);
+  CHECK(b.updates[0].state.last_keepalive == 160);
+  f.Ack(b);
+  // The same state again is no change at all.
+  f.Report("001", State("web", 160));
+  CHECK_FALSE(f.agents->NextBatch(f.t0).has_value());
+  // A label change is a full update.
+  schemas::AgentState labelled = State("web", 170);
+  labelled.labels["env"] = "prod";
+  f.Report("001", labelled);
+  CHECK(f.Next().updates[0].full);
+}
+
+TEST_CASE("a change made while its batch is in flight is sent after the ack", "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("web", 100));
+  schemas::AgentInfoBatch b = f.Next();
+  schemas::AgentState changed = State("web", 100);
+  changed.ip = "10.9.9.9";
+  f.Report("001", changed);
+  CHECK_FALSE(f.agents->NextBatch(f.t0).has_value());  // already in flight
+  f.Ack(b);
+  schemas::AgentInfoBatch b2 = f.Next();
+  CHECK(b2.updates[0].state.ip == "10.9.9.9");
+  f.Ack(b2);
+  CHECK(f.agents->pending() == 0);
+}
+
+TEST_CASE("ids the master does not know are held back until client.keys changes",
+          "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("web"));
+  f.Report("002", State("gone"));
+  f.Ack(f.Next(), {"002"});
+  CHECK(f.agents->pending() == 1);
+  CHECK(f.agents->held_back() == 1);
+  f.Report("002", State("gone", 200));
+  CHECK_FALSE(f.agents->NextBatch(f.t0).has_value());
+  f.agents->RegistryChanged();
+  CHECK(Ids(f.Next()) == std::vector<std::string>{"002"});
+}
+
+TEST_CASE("lost and stale batches are sent again", "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("web"));
+  schemas::AgentInfoBatch b = f.Next();
+  f.agents->RequeueInFlight();  // new session with the master
+  schemas::AgentInfoBatch again = f.Next();
+  CHECK(Ids(again) == Ids(b));
+  CHECK(again.batch != b.batch);
+  f.Ack(b);  // an ack for the old batch number is ignored
+  CHECK(f.agents->pending() == 1);
+  CHECK(f.agents->RequeueStale(f.t0 + 5s) == 0);
+  CHECK(f.agents->RequeueStale(f.t0 + 11s) == 1);
+  CHECK(Ids(f.Next()) == std::vector<std::string>{"001"});
+}
+
+TEST_CASE("agents silent past the disconnection time become disconnected", "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("web"));
+  f.Ack(f.Next());
+  REQUIRE(f.agents->MarkSilent(f.t0 + 30s).ok());
+  CHECK(f.agents->pending() == 0);
+  REQUIRE(f.agents->MarkSilent(f.t0 + 61s).ok());
+  schemas::AgentInfoBatch b = f.Next();
+  REQUIRE(b.updates.size() == 1);
+  CHECK(b.updates[0].full);
+  CHECK(b.updates[0].state.status == schemas::AgentStatus::kDisconnected);
+  CHECK(b.updates[0].state.disconnection_time > 0);
+}
