@@ -5,6 +5,7 @@
 #include <charconv>
 #include <optional>
 
+#include "streams/sync_retry.h"
 #include "zcluster/bus/reactor.h"
 #include "zcluster/nodes/clock.h"
 
@@ -22,9 +23,6 @@ constexpr const char* kTableRequest = "table";  // control client
 constexpr const char* kToControl = "ctl";       // control client, message frames
 constexpr const char* kState = "state";         // State's fields, in order
 
-// A sync request unanswered for this long is sent again (lost with a dying session, or a
-// master that restarted meanwhile).
-constexpr std::chrono::seconds kSyncRetry{5};
 // After a message to the master could not be queued, fetches wait this long before the next try.
 constexpr std::chrono::milliseconds kSendBackoff{100};
 // The engine's own clock: retries, fetch pumping, reaping the reload command.
@@ -167,11 +165,11 @@ class Engine {
     }
     if (!*needed || !connected_) return;
     Send(Prefixed({kFromMaster}, schemas::Encode(schemas::FilesSyncRequest{files_->sync_from()})));
-    sync_sent_ = SteadyClock::now();
+    sync_retry_.Sent(SteadyClock::now());
   }
 
   void Tick(SteadyClock::time_point now) {
-    if (connected_ && files_->syncing() && now - sync_sent_ > kSyncRetry) RequestSync(true);
+    if (connected_ && sync_retry_.Due(now, files_->syncing())) RequestSync(true);
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }  // reload commands that finished
   }
@@ -210,7 +208,7 @@ class Engine {
   Logger log_;
   bus::PipeEnd& pipe_;
   bool connected_ = false;
-  SteadyClock::time_point sync_sent_{};
+  SyncRetry sync_retry_;
   SteadyClock::time_point hold_fetches_until_{};
   bus::Frames last_state_;
 };

@@ -41,7 +41,9 @@ std::optional<schemas::Message> MasterLink::Next(SteadyClock::time_point now) {
     return schemas::Hello{params_.cluster, params_.node, schemas::kProtocolVersion,
                           "zcluster " ZCLUSTER_VERSION};
   }
-  return schemas::Keepalive{keepalives_ + 1};
+  schemas::Keepalive keepalive{keepalives_ + 1};
+  if (params_.payload) params_.payload(keepalive);
+  return keepalive;
 }
 
 void MasterLink::Sent(const schemas::Message& message, bool queued, SteadyClock::time_point now) {

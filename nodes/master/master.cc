@@ -228,7 +228,7 @@ Status Master::Run(int stop_fd) {
   auto max_silence = std::chrono::duration_cast<SteadyClock::duration>(
       std::chrono::duration<double>(m.config.intervals.max_allowed_time_without_keepalive));
   reactor.AddTimer(now, [&m, max_silence](SteadyClock::time_point t) {
-    m.sessions.Expire(t);
+    for (const std::string& dropped : m.sessions.Expire(t)) m.worker_state.erase(dropped);
     // Sessions only get later deadlines, so a new one never expires before this fallback.
     return std::optional(m.sessions.NextExpiry().value_or(t + max_silence));
   });

@@ -1,22 +1,13 @@
+// The worker: its flows composed on one reactor, the integrity flows on their actor thread.
 #include "zcluster/nodes/worker.h"
 
 #include <sodium.h>
 
 #include <utility>
 
-#include "integrity/worker_integrity.h"
-#include "zcluster/bus/reactor.h"
-#include "zcluster/bus/socket_events.h"
-#include "zcluster/bus/sockets.h"
-#include "zcluster/bus/zap_authenticator.h"
-#include "agent_info/agent_info_sync.h"
-#include "agent_info/agent_port.h"
-#include "zcluster/nodes/control.h"
-#include "zcluster/nodes/master_link.h"
 #include "runtime/node_home.h"
-#include "agent_groups/worker_groups.h"
-
-#include <sys/wait.h>
+#include "worker/worker_impl.h"
+#include "zcluster/bus/reactor.h"
 
 namespace zcluster::nodes {
 namespace {
@@ -32,187 +23,134 @@ std::string SessionRoutingId(const std::string& node) {
 
 }  // namespace
 
-struct Worker::Impl {
-  ClusterConfig config;
-  Logger log;
-  std::unique_ptr<store::NodeStore> store;
-  zmq::context_t ctx{1};
-  std::unique_ptr<bus::ZapAuthenticator> zap;  // the agent port's; stopped before ctx closes
-  std::optional<bus::DealerSocket> dealer;
-  std::optional<bus::SubscriberSocket> sub;  // the master's streams
-  std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
-  std::optional<ControlServer> control;
-  MasterLink link;
-  bool handshake_failure_logged = false;
-  std::unique_ptr<WorkerAgents> agents;
-  std::unique_ptr<AgentPort> agent_port;
-  std::optional<AgentInfoSync> agent_sync;
-  std::unique_ptr<WorkerGroups> groups;
-  SteadyClock::time_point groups_sync_sent{};  // when the pending sync request went out
-  std::unique_ptr<WorkerIntegrity> integrity;  // files flows, on their own thread
-  std::uint64_t sessions_seen = 0;
-  bool connected = false;  // as last told to the integrity actor
-  const std::string files_delta_type = schemas::Encode(schemas::FilesDelta{})[0];
+Worker::Impl::Impl(const ClusterConfig& c, ClusterLog& l)
+    : config(c), log(l, "Worker " + c.node_name), link(LinkParams(c, this), log) {}
 
-  Impl(const ClusterConfig& c, ClusterLog& l)
-      : config(c),
-        log(l, "Worker " + c.node_name),
-        link(MasterLinkParams{c.name, c.node_name,
-                              std::chrono::duration<double>(c.intervals.keep_alive),
-                              std::chrono::duration<double>(
-                                  c.intervals.max_allowed_time_without_keepalive)},
-             log) {}
+MasterLinkParams Worker::Impl::LinkParams(const ClusterConfig& c, Impl* self) {
+  MasterLinkParams p{c.name, c.node_name};
+  p.keep_alive = std::chrono::duration<double>(c.intervals.keep_alive);
+  p.max_silence = std::chrono::duration<double>(c.intervals.max_allowed_time_without_keepalive);
+  p.payload = [self](schemas::Keepalive& ka) { self->FillKeepalive(ka); };
+  return p;
+}
 
-  ~Impl() {
-    integrity.reset();
-    agent_port.reset();
-    control.reset();
-    dealer_events.reset();
-    sub.reset();
-    dealer.reset();
-    zap.reset();
+Worker::Impl::~Impl() {
+  // The actor and the sockets close before the ZAP handler stops, and all before the context
+  // terminates.
+  integrity.reset();
+  agent_port.reset();
+  control.reset();
+  dealer_events.reset();
+  sub.reset();
+  dealer.reset();
+  zap.reset();
+}
+
+void Worker::Impl::FillKeepalive(schemas::Keepalive& ka) const {
+  ka.groups_seq = groups->applied();
+  ka.groups_digest = groups->digest();
+  const WorkerIntegrity::State& files = integrity->state();
+  ka.files_seq = files.applied;
+  ka.files_digest = files.digest;
+  const IntegritySyncStats& s = files.last_sync;
+  ka.integrity_start = s.start;
+  ka.integrity_end = s.end;
+  ka.files_created = s.created;
+  ka.files_updated = s.updated;
+  ka.files_deleted = s.deleted;
+}
+
+void Worker::Impl::RequestGroupsSync(const Result<bool>& needed, SteadyClock::time_point now) {
+  if (!needed.ok()) {
+    log.Error("Agent-groups recv", "{}", needed.status().ToString());
+    return;
   }
-
-  // Asks the master for the groups stream from where we are (or from 0 after a divergence).
-  void RequestGroupsSync(const Result<bool>& needed, SteadyClock::time_point now) {
-    if (!needed.ok()) {
-      log.Error("Agent-groups recv", "{}", needed.status().ToString());
-      return;
-    }
-    if (!*needed || link.state() != MasterLink::State::kConnected) return;
-    if (dealer->Send(schemas::Encode(schemas::GroupsSyncRequest{groups->sync_from()})).ok()) {
-      groups_sync_sent = now;
-    }
+  if (!*needed || link.state() != MasterLink::State::kConnected) return;
+  if (dealer->Send(schemas::Encode(schemas::GroupsSyncRequest{groups->sync_from()})).ok()) {
+    groups_sync.Sent(now);
   }
+}
 
-  void OnStreamMessage(const schemas::Message& m, SteadyClock::time_point now) {
-    if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m); hb && hb->stream == "files") {
-      integrity->OnHeartbeat(*hb);
-      return;
-    }
-    if (const auto* delta = std::get_if<schemas::GroupsDelta>(&m)) {
-      RequestGroupsSync(groups->OnDelta(*delta), now);
-    } else if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m)) {
-      RequestGroupsSync(groups->OnHeartbeat(*hb), now);
-    }
+void Worker::Impl::OnStreamMessage(const schemas::Message& m, SteadyClock::time_point now) {
+  if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m); hb && hb->stream == "files") {
+    integrity->OnHeartbeat(*hb);
+    return;
   }
-
-  void OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now) {
-    if (const auto* sync = std::get_if<schemas::GroupsSync>(&m)) {
-      RequestGroupsSync(groups->OnSync(*sync), now);
-      return;
-    }
-    if (const auto* ka = std::get_if<schemas::KeepaliveAck>(&m); ka && ka->resync_groups) {
-      RequestGroupsSync(groups->Resync(), now);
-    }
-    if (const auto* ack = std::get_if<schemas::AgentInfoAck>(&m)) {
-      if (Status s = agent_sync->OnAck(*ack, now); !s.ok()) {
-        log.Error("Agent-info sync", "Cannot record an ack: {}", s.ToString());
-      }
-      return;
-    }
-    link.OnReply(m, now);
+  if (const auto* delta = std::get_if<schemas::GroupsDelta>(&m)) {
+    RequestGroupsSync(groups->OnDelta(*delta), now);
+  } else if (const auto* hb = std::get_if<schemas::StreamHeartbeat>(&m)) {
+    RequestGroupsSync(groups->OnHeartbeat(*hb), now);
   }
+}
 
-  // Work that is due by time rather than by a message: keepalives, batches, silent agents.
-  void Tick(SteadyClock::time_point now) {
-    if (auto message = link.Next(now)) {
-      if (auto* ka = std::get_if<schemas::Keepalive>(&*message)) {
-        ka->groups_seq = groups->applied();
-        ka->groups_digest = groups->digest();
-        const WorkerIntegrity::State& files = integrity->state();
-        ka->files_seq = files.applied;
-        ka->files_digest = files.digest;
-        const IntegritySyncStats& s = files.last_sync;
-        ka->integrity_start = s.start;
-        ka->integrity_end = s.end;
-        ka->files_created = s.created;
-        ka->files_updated = s.updated;
-        ka->files_deleted = s.deleted;
-      }
-      Status sent = dealer->Send(schemas::Encode(*message));
-      link.Sent(*message, sent.ok(), now);
-    }
-    if (link.state() != MasterLink::State::kConnected) {
-      if (std::exchange(connected, false)) integrity->SessionEnded();
-      return;
-    }
-    if (link.sessions() != sessions_seen) {
-      sessions_seen = link.sessions();
-      agent_sync->SessionStarted();
-      RequestGroupsSync(groups->Start(), now);  // subscribed already: now the snapshot
-      connected = true;
-      integrity->SessionStarted();
-    }
-    // A sync request lost with a dying session, or a master that restarted meanwhile.
-    if (groups->syncing() && now - groups_sync_sent > std::chrono::seconds(5)) {
-      RequestGroupsSync(true, now);
-    }
-    agent_sync->Pump(now, [this](const schemas::AgentInfoBatch& b) {
-      return dealer->Send(schemas::Encode(b)).ok();
-    });
+void Worker::Impl::OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now) {
+  if (const auto* sync = std::get_if<schemas::GroupsSync>(&m)) {
+    RequestGroupsSync(groups->OnSync(*sync), now);
+    return;
   }
-
-  void Housekeeping(SteadyClock::time_point now) {
-    Result<bool> reloaded = agent_port->ReloadKeysIfChanged();
-    if (!reloaded.ok()) log.Error("Main", "client.keys: {}", reloaded.status().ToString());
-    if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
-      log.Error("Agent-info sync", "{}", s.ToString());
-    }
+  if (const auto* ka = std::get_if<schemas::KeepaliveAck>(&m); ka && ka->resync_groups) {
+    RequestGroupsSync(groups->Resync(), now);
   }
-
-  ControlAnswer Control(const schemas::Message& request, const std::string& client) {
-    if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
-    if (std::holds_alternative<schemas::GroupTableQuery>(request)) return groups->Table();
-    if (std::holds_alternative<schemas::FileTableQuery>(request)) {
-      integrity->FileTable(client);  // the actor owns the files flow; it answers
-      return ControlAnswer::Later();
+  if (const auto* ack = std::get_if<schemas::AgentInfoAck>(&m)) {
+    if (Status s = agent_sync->OnAck(*ack, now); !s.ok()) {
+      log.Error("Agent-info sync", "Cannot record an ack: {}", s.ToString());
     }
-    if (std::holds_alternative<schemas::StatusQuery>(request)) {
-      return schemas::NodeStatus{config.node_name, "worker", groups->applied(),
-                                 integrity->state().applied,
-                                 integrity->state().synced && integrity->state().downloading == 0,
-                                 integrity->state().downloading,
-                                 agent_port->counters().accepted, agents->pending()};
-    }
-    return std::nullopt;
+    return;
   }
+  link.OnReply(m, now);
+}
 
-  void OnSocketEvents() {
-    for (const bus::SocketEvent& e : dealer_events->Drain()) {
-      switch (e.kind) {
-        case bus::SocketEventKind::kHandshakeSucceeded:
-          log.Debug("Main", "CURVE handshake with {} succeeded", e.endpoint);
-          link.TransportUp(SteadyClock::now());
-          handshake_failure_logged = false;
-          break;
-        case bus::SocketEventKind::kAuthRefused: link.KeyRefused(); break;
-        case bus::SocketEventKind::kHandshakeFailed:
-          // The socket retries every few seconds: one line until a handshake succeeds.
-          if (std::exchange(handshake_failure_logged, true)) break;
-          log.Warning("Main", "CURVE handshake with {} failed (is <master_public_key> the "
-                              "master's key?)", e.endpoint);
-          break;
-        case bus::SocketEventKind::kDisconnected:
-          log.Debug("Main", "Disconnected from {}", e.endpoint);
-          break;
-      }
+void Worker::Impl::Tick(SteadyClock::time_point now) {
+  if (auto message = link.Next(now)) {
+    Status sent = dealer->Send(schemas::Encode(*message));
+    link.Sent(*message, sent.ok(), now);
+  }
+  if (link.state() != MasterLink::State::kConnected) {
+    if (std::exchange(connected, false)) integrity->SessionEnded();
+    return;
+  }
+  if (link.sessions() != sessions_seen) {
+    sessions_seen = link.sessions();
+    agent_sync->SessionStarted();
+    RequestGroupsSync(groups->Start(), now);  // subscribed already: now the snapshot
+    connected = true;
+    integrity->SessionStarted();
+  }
+  if (groups_sync.Due(now, groups->syncing())) RequestGroupsSync(true, now);
+  agent_sync->Pump(now, [this](const schemas::AgentInfoBatch& b) {
+    return dealer->Send(schemas::Encode(b)).ok();
+  });
+}
+
+void Worker::Impl::Housekeeping(SteadyClock::time_point now) {
+  Result<bool> reloaded = agent_port->ReloadKeysIfChanged();
+  if (!reloaded.ok()) log.Error("Main", "client.keys: {}", reloaded.status().ToString());
+  if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
+    log.Error("Agent-info sync", "{}", s.ToString());
+  }
+}
+
+void Worker::Impl::OnSocketEvents() {
+  for (const bus::SocketEvent& e : dealer_events->Drain()) {
+    switch (e.kind) {
+      case bus::SocketEventKind::kHandshakeSucceeded:
+        log.Debug("Main", "CURVE handshake with {} succeeded", e.endpoint);
+        link.TransportUp(SteadyClock::now());
+        handshake_failure_logged = false;
+        break;
+      case bus::SocketEventKind::kAuthRefused: link.KeyRefused(); break;
+      case bus::SocketEventKind::kHandshakeFailed:
+        // The socket retries every few seconds: one line until a handshake succeeds.
+        if (std::exchange(handshake_failure_logged, true)) break;
+        log.Warning("Main", "CURVE handshake with {} failed (is <master_public_key> the "
+                            "master's key?)", e.endpoint);
+        break;
+      case bus::SocketEventKind::kDisconnected:
+        log.Debug("Main", "Disconnected from {}", e.endpoint);
+        break;
     }
   }
-
-  schemas::NodeList Nodes() const {
-    schemas::NodeList list;
-    if (link.state() == MasterLink::State::kConnected) {
-      list.nodes.push_back({link.master_name(), "master",
-                            schemas::SoftwareVersion(link.master_software()),
-                            config.nodes.front() + ":" + std::to_string(config.port),
-                            link.last_heard_unix()});
-    }
-    double now = UnixNow();
-    list.nodes.push_back({config.node_name, "worker", ZCLUSTER_VERSION, "local", now});
-    return list;
-  }
-};
+}
 
 Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() = default;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,9 @@ struct MasterLinkParams {
   std::chrono::duration<double> max_silence{15};
   std::chrono::duration<double> backoff_min{0.5};  // first retry of a refused or lost hello
   std::chrono::duration<double> backoff_max{10};   // retries never wait longer than this
+  // Fills in the rest of each keepalive from the worker's other flows (stream positions and
+  // digests, the last integrity sync); none: a bare keepalive.
+  std::function<void(schemas::Keepalive&)> payload = nullptr;
 };
 
 class MasterLink {

@@ -1,0 +1,68 @@
+// The worker's state: the composition of its flows on one reactor. Shared by worker.cc
+// (start-up, the loop, master and stream messages) and worker_control.cc (control requests).
+// Private to nodes/.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent_groups/worker_groups.h"
+#include "agent_info/agent_info_sync.h"
+#include "agent_info/agent_port.h"
+#include "agent_info/worker_agents.h"
+#include "integrity/worker_integrity.h"
+#include "streams/sync_retry.h"
+#include "zcluster/bus/socket_events.h"
+#include "zcluster/bus/sockets.h"
+#include "zcluster/bus/zap_authenticator.h"
+#include "zcluster/nodes/control.h"
+#include "zcluster/nodes/master_link.h"
+#include "zcluster/nodes/worker.h"
+
+namespace zcluster::nodes {
+
+struct Worker::Impl {
+  ClusterConfig config;
+  Logger log;
+  std::unique_ptr<store::NodeStore> store;
+  zmq::context_t ctx{1};
+  std::unique_ptr<bus::ZapAuthenticator> zap;  // the agent port's; stopped before ctx closes
+  std::optional<bus::DealerSocket> dealer;
+  std::optional<bus::SubscriberSocket> sub;        // the master's streams
+  std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
+  std::optional<ControlServer> control;
+  MasterLink link;  // keepalive
+  bool handshake_failure_logged = false;
+  std::unique_ptr<WorkerAgents> agents;  // agent info
+  std::unique_ptr<AgentPort> agent_port;
+  std::optional<AgentInfoSync> agent_sync;
+  std::unique_ptr<WorkerGroups> groups;  // local agent-groups
+  SyncRetry groups_sync;
+  std::unique_ptr<WorkerIntegrity> integrity;  // files flows, on their own thread
+  std::uint64_t sessions_seen = 0;
+  bool connected = false;  // as last told to the integrity actor
+  const std::string files_delta_type = schemas::Encode(schemas::FilesDelta{})[0];
+
+  Impl(const ClusterConfig& c, ClusterLog& l);
+  ~Impl();
+  static MasterLinkParams LinkParams(const ClusterConfig& c, Impl* self);
+
+  // Asks the master for the groups stream from where we are (or from 0 after a divergence).
+  void RequestGroupsSync(const Result<bool>& needed, SteadyClock::time_point now);
+  void OnStreamMessage(const schemas::Message& m, SteadyClock::time_point now);
+  void OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now);
+  // Work that is due by time rather than by a message: keepalives, batches, sync retries.
+  void Tick(SteadyClock::time_point now);
+  // Once a second: client.keys reloads, agent batches unacknowledged for too long, silent agents.
+  void Housekeeping(SteadyClock::time_point now);
+  // The DEALER's socket monitor: handshakes and disconnections.
+  void OnSocketEvents();
+  // The stream positions, digests and last integrity sync every keepalive carries.
+  void FillKeepalive(schemas::Keepalive& keepalive) const;
+
+  ControlAnswer Control(const schemas::Message& request, const std::string& client);
+  schemas::NodeList Nodes() const;
+};
+
+}  // namespace zcluster::nodes
