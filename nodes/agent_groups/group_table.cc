@@ -2,8 +2,6 @@
 
 #include <sodium.h>
 
-#include <msgpack.hpp>
-
 namespace zcluster::nodes {
 
 std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::string>& groups) {
@@ -19,21 +17,6 @@ std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::st
   std::uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | h[i];
   return v;
-}
-
-std::string EncodeGroupList(const std::vector<std::string>& groups) {
-  msgpack::sbuffer b;
-  msgpack::pack(b, groups);
-  return {b.data(), b.size()};
-}
-
-std::vector<std::string> DecodeGroupList(std::string_view bytes) {
-  try {
-    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
-    return h.get().as<std::vector<std::string>>();
-  } catch (const std::exception&) {
-    return {};  // written by this code only; an unreadable row reads as no groups
-  }
 }
 
 bool GroupTable::Set(const std::string& agent, std::vector<std::string> groups) {

@@ -14,8 +14,6 @@
 namespace zcluster::nodes {
 
 std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::string>& groups);
-std::string EncodeGroupList(const std::vector<std::string>& groups);
-std::vector<std::string> DecodeGroupList(std::string_view bytes);
 
 class GroupTable {
  public:

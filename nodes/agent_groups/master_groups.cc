@@ -3,31 +3,12 @@
 #include <algorithm>
 #include <filesystem>
 
-#include <msgpack.hpp>
+#include "zcluster/store/records.h"
 
 namespace zcluster::nodes {
 namespace {
 
 constexpr const char* kStream = "groups";
-
-std::string EncodeChange(const schemas::GroupChange& c) {
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> pk(b);
-  pk.pack_array(2);
-  pk.pack(c.agent);
-  pk.pack(c.groups);
-  return {b.data(), b.size()};
-}
-
-Result<schemas::GroupChange> DecodeChange(std::uint64_t seq, std::string_view bytes) {
-  try {
-    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
-    auto [agent, groups] = h.get().as<std::pair<std::string, std::vector<std::string>>>();
-    return schemas::GroupChange{seq, std::move(agent), std::move(groups)};
-  } catch (const std::exception& e) {
-    return Status::DataLoss("groups log entry " + std::to_string(seq) + ": " + e.what());
-  }
-}
 
 }  // namespace
 
@@ -43,7 +24,9 @@ Result<std::unique_ptr<MasterGroups>> MasterGroups::Load(store::NodeStore& store
   if (ec) return Status::Unavailable("cannot create " + g->shared_dir_ + "/default: " + ec.message());
   ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kGroups, [&](std::string_view agent,
                                                               std::string_view value) {
-    g->table_.Set(std::string(agent), DecodeGroupList(value));
+    Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
+    if (!groups.ok()) return groups.status();
+    g->table_.Set(std::string(agent), std::move(groups).value());
     return Status::Ok();
   }));
   return g;
@@ -86,9 +69,9 @@ Result<MasterGroups::Changes> MasterGroups::Commit(
     if (groups.empty()) {
       batch.Delete(store::Table::kGroups, agent);
     } else {
-      batch.Put(store::Table::kGroups, agent, EncodeGroupList(groups));
+      batch.Put(store::Table::kGroups, agent, store::EncodeGroupsRow(groups));
     }
-    entries.push_back(EncodeChange(c));
+    entries.push_back(store::EncodeGroupChangeRow(c));
     changes.push_back(std::move(c));
   }
   if (changes.empty()) return changes;
@@ -162,7 +145,7 @@ Result<schemas::GroupsSync> MasterGroups::SyncFrom(std::uint64_t from) const {
     return sync;
   }
   ZC_RETURN_IF_ERROR(log_.ReadAfter(from, [&](std::uint64_t seq, std::string_view entry) {
-    Result<schemas::GroupChange> c = DecodeChange(seq, entry);
+    Result<schemas::GroupChange> c = store::DecodeGroupChangeRow(seq, entry);
     if (!c.ok()) return c.status();
     sync.changes.push_back(std::move(c).value());
     return Status::Ok();

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "zcluster/store/records.h"
+
 namespace zcluster::nodes {
 namespace {
 constexpr const char* kStream = "groups";
@@ -14,7 +16,9 @@ Result<std::unique_ptr<WorkerGroups>> WorkerGroups::Load(store::NodeStore& store
   std::unique_ptr<WorkerGroups> g(new WorkerGroups(store, log, *seq));
   ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kGroups, [&](std::string_view agent,
                                                               std::string_view value) {
-    g->table_.Set(std::string(agent), DecodeGroupList(value));
+    Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
+    if (!groups.ok()) return groups.status();
+    g->table_.Set(std::string(agent), std::move(groups).value());
     return Status::Ok();
   }));
   return g;
@@ -28,7 +32,7 @@ Result<bool> WorkerGroups::Apply(StreamFollower<schemas::GroupChange>::Step step
       if (c.groups.empty()) {
         batch.Delete(store::Table::kGroups, c.agent);
       } else {
-        batch.Put(store::Table::kGroups, c.agent, EncodeGroupList(c.groups));
+        batch.Put(store::Table::kGroups, c.agent, store::EncodeGroupsRow(c.groups));
       }
     }
     batch.SetPosition(kStream, step.apply.back().seq);
@@ -72,14 +76,14 @@ Result<bool> WorkerGroups::OnSync(const schemas::GroupsSync& sync) {
     // Replace the whole table: delete every row, write the master's, in one write.
     batch.DeleteRange(store::Table::kGroups, "", std::string(1, '\xff'));
     for (const auto& [agent, groups] : sync.groups) {
-      batch.Put(store::Table::kGroups, agent, EncodeGroupList(groups));
+      batch.Put(store::Table::kGroups, agent, store::EncodeGroupsRow(groups));
     }
   } else {
     for (const schemas::GroupChange& c : sync.changes) {
       if (c.groups.empty()) {
         batch.Delete(store::Table::kGroups, c.agent);
       } else {
-        batch.Put(store::Table::kGroups, c.agent, EncodeGroupList(c.groups));
+        batch.Put(store::Table::kGroups, c.agent, store::EncodeGroupsRow(c.groups));
       }
     }
     if (!sync.changes.empty() && (sync.changes.front().seq != follower_.applied() + 1 ||

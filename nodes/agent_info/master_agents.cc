@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "zcluster/store/records.h"
+
 namespace zcluster::nodes {
 namespace {
 
@@ -53,12 +55,12 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
       }
       std::string& slot = staged[u.id];
       if (u.full) {
-        slot = schemas::EncodeAgentRecord({u.id, u.state, worker, {}});
+        slot = store::EncodeAgentRow({u.id, u.state, worker, {}});
       } else {
         // A keepalive-only update changes two fields of the last record.
         std::optional<schemas::AgentRecord> before;
         if (!slot.empty()) {
-          Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(slot);
+          Result<schemas::AgentRecord> rec = store::DecodeAgentRow(u.id, slot);
           if (!rec.ok()) return rec.status();
           before = std::move(rec).value();
         } else {
@@ -76,7 +78,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
           rec = {u.id, u.state, worker, {}};
           rec.state.name = key->name;
         }
-        slot = schemas::EncodeAgentRecord(rec);
+        slot = store::EncodeAgentRow(rec);
       }
       ++written;
     }
@@ -186,8 +188,8 @@ Result<std::optional<schemas::AgentRecord>> MasterAgents::Stored(const std::stri
   Result<std::optional<std::string>> raw = store_.Get(store::Table::kAgents, id);
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return std::optional<schemas::AgentRecord>();
-  Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(**raw);
-  if (!rec.ok()) return Status::DataLoss("store: agent " + id + ": " + rec.status().message());
+  Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, **raw);
+  if (!rec.ok()) return rec.status();
   return std::optional<schemas::AgentRecord>(std::move(rec).value());
 }
 
@@ -200,10 +202,8 @@ Result<schemas::AgentList> MasterAgents::List(const std::vector<std::string>& id
     for (const ClientKey& k : registry_.entries()) keys.push_back(&k);
     ZC_RETURN_IF_ERROR(store_.ForEach(store::Table::kAgents, [&](std::string_view id,
                                                                  std::string_view value) {
-      Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(value);
-      if (!rec.ok()) {
-        return Status::DataLoss("store: agent " + std::string(id) + ": " + rec.status().message());
-      }
+      Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
+      if (!rec.ok()) return rec.status();
       records.emplace(std::string(id), std::move(rec).value());
       return Status::Ok();
     }));

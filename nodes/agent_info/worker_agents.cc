@@ -1,5 +1,7 @@
 #include "agent_info/worker_agents.h"
 
+#include "zcluster/store/records.h"
+
 namespace zcluster::nodes {
 namespace {
 
@@ -20,9 +22,8 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
   auto now = SteadyClock::now();
   ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kAgents, [&](std::string_view id,
                                                               std::string_view value) {
-    Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(value);
-    if (!rec.ok()) return Status::DataLoss("store: agent " + std::string(id) + ": " +
-                                           rec.status().message());
+    Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
+    if (!rec.ok()) return rec.status();
     Entry& e = w->agents_[std::string(id)];
     e.state = std::move(rec->state);
     e.version = e.full_version = e.acked_version = 1;
@@ -51,7 +52,7 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
 }
 
 std::string WorkerAgents::Record(const std::string& id, const Entry& e) const {
-  return schemas::EncodeAgentRecord({id, e.state, params_.node, {}});
+  return store::EncodeAgentRow({id, e.state, params_.node, {}});
 }
 
 void WorkerAgents::Enqueue(const std::string& id, Entry& e) {
@@ -67,7 +68,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     auto it = agents_.find(r.id);
     bool changed = it == agents_.end() || it->second.state != r.state;
     if (changed) {
-      batch.Put(store::Table::kAgents, r.id, schemas::EncodeAgentRecord({r.id, r.state, params_.node, {}}));
+      batch.Put(store::Table::kAgents, r.id, store::EncodeAgentRow({r.id, r.state, params_.node, {}}));
       batch.Put(store::Table::kAgentPending, r.id, "");
     }
   }

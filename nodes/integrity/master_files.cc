@@ -4,7 +4,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include <msgpack.hpp>
+#include "zcluster/store/records.h"
 
 namespace zcluster::nodes {
 namespace {
@@ -12,41 +12,15 @@ namespace {
 constexpr const char* kStream = "files";
 
 std::string EncodeCached(const ScannedFile& f) {
-  msgpack::sbuffer b;
-  msgpack::pack(b, std::make_tuple(f.entry.hash, f.entry.size, f.entry.mode, f.stat.size,
-                                   f.stat.mtime_ns, f.stat.inode));
-  return {b.data(), b.size()};
+  return store::EncodeMasterFileRow({f.entry, {f.stat.size, f.stat.mtime_ns, f.stat.inode}});
 }
 
 Result<ScannedFile> DecodeCached(std::string_view path, std::string_view bytes) {
-  try {
-    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
-    auto t = h.get().as<std::tuple<std::string, std::uint64_t, std::uint32_t, std::uint64_t,
-                                   std::int64_t, std::uint64_t>>();
-    return ScannedFile{{std::string(path), std::get<0>(t), std::get<1>(t), std::get<2>(t)},
-                       {std::get<3>(t), std::get<4>(t), std::get<5>(t), std::get<2>(t)}};
-  } catch (const std::exception& e) {
-    return Status::DataLoss("files table entry '" + std::string(path) + "': " + e.what());
-  }
-}
-
-std::string EncodeChange(const schemas::FileChange& c) {
-  msgpack::sbuffer b;
-  msgpack::pack(b, std::make_tuple(c.deleted, c.entry.path, c.entry.hash, c.entry.size,
-                                   c.entry.mode));
-  return {b.data(), b.size()};
-}
-
-Result<schemas::FileChange> DecodeChange(std::uint64_t seq, std::string_view bytes) {
-  try {
-    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
-    auto t = h.get().as<std::tuple<bool, std::string, std::string, std::uint64_t, std::uint32_t>>();
-    return schemas::FileChange{seq, std::get<0>(t),
-                               {std::get<1>(t), std::get<2>(t), std::get<3>(t), std::get<4>(t)},
-                               ""};
-  } catch (const std::exception& e) {
-    return Status::DataLoss("files log entry " + std::to_string(seq) + ": " + e.what());
-  }
+  Result<store::MasterFileRow> row = store::DecodeMasterFileRow(path, bytes);
+  if (!row.ok()) return row.status();
+  // The mode on disk was the entry's when the stat was taken.
+  return ScannedFile{row->entry,
+                     {row->stat.size, row->stat.mtime_ns, row->stat.inode, row->entry.mode}};
 }
 
 // The zstd-compressed content of a small file; "" if it cannot be read whole (it changed since
@@ -123,7 +97,7 @@ void MasterFiles::Note(const std::string& path, const ScannedFile* f, Pending& p
   if (f == nullptr) {  // gone
     p.changes.push_back({log_.seq() + p.changes.size() + 1, true, {path, "", 0, 0}, ""});
     p.batch.Delete(store::Table::kFiles, path);
-    p.entries.push_back(EncodeChange(p.changes.back()));
+    p.entries.push_back(store::EncodeFileChangeRow(p.changes.back()));
     return;
   }
   auto it = files_.find(path);
@@ -135,7 +109,7 @@ void MasterFiles::Note(const std::string& path, const ScannedFile* f, Pending& p
   }
   if (it != files_.end() && it->second == f->entry) return;
   p.changes.push_back({log_.seq() + p.changes.size() + 1, false, f->entry, ""});
-  p.entries.push_back(EncodeChange(p.changes.back()));
+  p.entries.push_back(store::EncodeFileChangeRow(p.changes.back()));
 }
 
 Result<MasterFiles::Changes> MasterFiles::Commit(Pending p) {
@@ -179,7 +153,7 @@ Result<schemas::FilesSync> MasterFiles::SyncFrom(std::uint64_t from) const {
     return sync;
   }
   ZC_RETURN_IF_ERROR(log_.ReadAfter(from, [&](std::uint64_t seq, std::string_view entry) {
-    Result<schemas::FileChange> c = DecodeChange(seq, entry);
+    Result<schemas::FileChange> c = store::DecodeFileChangeRow(seq, entry);
     if (!c.ok()) return c.status();
     sync.changes.push_back(std::move(c).value());
     return Status::Ok();

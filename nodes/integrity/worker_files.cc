@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <set>
 
-#include <msgpack.hpp>
+#include "zcluster/store/records.h"
 
 #include "zcluster/nodes/clock.h"
 
@@ -21,22 +21,6 @@ namespace zcluster::nodes {
 namespace {
 
 constexpr const char* kStream = "files";
-
-std::string EncodeEntry(const schemas::FileEntry& e) {
-  msgpack::sbuffer b;
-  msgpack::pack(b, std::make_tuple(e.hash, e.size, e.mode));
-  return {b.data(), b.size()};
-}
-
-schemas::FileEntry DecodeEntry(std::string_view path, std::string_view bytes) {
-  try {
-    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
-    auto t = h.get().as<std::tuple<std::string, std::uint64_t, std::uint32_t>>();
-    return {std::string(path), std::get<0>(t), std::get<1>(t), std::get<2>(t)};
-  } catch (const std::exception&) {
-    return {std::string(path), "", 0, 0};  // unreadable: fetched again
-  }
-}
 
 void SyncFolder(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -63,7 +47,9 @@ Result<std::unique_ptr<WorkerFiles>> WorkerFiles::Load(store::NodeStore& store,
   w->follower_ = StreamFollower<schemas::FileChange>(*seq);
   ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kFiles, [&](std::string_view path,
                                                              std::string_view value) {
-    w->expected_[std::string(path)] = DecodeEntry(path, value);
+    Result<schemas::FileEntry> entry = store::DecodeExpectedFileRow(path, value);
+    if (!entry.ok()) return entry.status();
+    w->expected_[std::string(path)] = std::move(entry).value();
     return Status::Ok();
   }));
   // A killed worker leaves its downloads behind under temporary names: never a synced file.
@@ -82,7 +68,7 @@ Status WorkerFiles::StoreExpected(const std::vector<schemas::FileChange>& change
     if (c.deleted) {
       batch.Delete(store::Table::kFiles, c.entry.path);
     } else {
-      batch.Put(store::Table::kFiles, c.entry.path, EncodeEntry(c.entry));
+      batch.Put(store::Table::kFiles, c.entry.path, store::EncodeExpectedFileRow(c.entry));
     }
   }
   batch.SetPosition(kStream, seq);

@@ -136,3 +136,18 @@ TEST_CASE("the digest does not depend on the order rows were set", "[nodes][grou
   a.Set("002", {});
   CHECK(a.digest() == b.digest());
 }
+
+TEST_CASE("a group row that cannot be read stops the load with DataLoss", "[nodes][groups]") {
+  // Once read as "no groups", which a worker would then have reported as its table.
+  for (const char* type : {"master", "worker"}) {
+    Node n(type);
+    store::StoreBatch bad;
+    bad.Put(store::Table::kGroups, "001", "\xc1");
+    REQUIRE(n.store->Write(bad).ok());
+    Status s = std::string(type) == "master"
+                   ? MasterGroups::Load(*n.store, n.dir / "shared", Logger(n.log, "Master")).status()
+                   : WorkerGroups::Load(*n.store, Logger(n.log, "Worker w")).status();
+    CHECK(s.code() == Code::kDataLoss);
+    CHECK(s.message().find("agent 001") != std::string::npos);
+  }
+}

@@ -1,0 +1,73 @@
+// Every table's rows round-trip through records.h, keep the encoding databases already hold, and
+// a row that cannot be read is DataLoss naming its table and key, never an empty value.
+#include "zcluster/store/records.h"
+
+#include <catch2/catch.hpp>
+
+#include <msgpack.hpp>
+
+using namespace zcluster;
+using namespace zcluster::store;
+
+namespace {
+
+const std::string kGarbage = "\xc1\xc1\xc1";  // 0xc1 is never used in msgpack
+
+template <typename T>
+std::string Pack(const T& v) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, v);
+  return {b.data(), b.size()};
+}
+
+}  // namespace
+
+TEST_CASE("every table's rows round-trip", "[store]") {
+  schemas::AgentRecord agent{"001", {}, "w1", {}};
+  agent.state.name = "web";
+  agent.state.status = schemas::AgentStatus::kActive;
+  CHECK(*DecodeAgentRow("001", EncodeAgentRow(agent)) == agent);
+
+  std::vector<std::string> groups{"default", "web"};
+  CHECK(*DecodeGroupsRow("001", EncodeGroupsRow(groups)) == groups);
+
+  schemas::GroupChange gc{7, "001", groups};
+  CHECK(*DecodeGroupChangeRow(7, EncodeGroupChangeRow(gc)) == gc);
+
+  MasterFileRow mf{{"etc/rules/a.xml", std::string(64, 'a'), 10, 0660}, {10, 123456789, 42}};
+  Result<MasterFileRow> mf2 = DecodeMasterFileRow("etc/rules/a.xml", EncodeMasterFileRow(mf));
+  REQUIRE(mf2.ok());
+  CHECK(mf2->entry == mf.entry);
+  CHECK(mf2->stat.size == 10);
+  CHECK(mf2->stat.mtime_ns == 123456789);
+  CHECK(mf2->stat.inode == 42);
+
+  CHECK(*DecodeExpectedFileRow("etc/rules/a.xml", EncodeExpectedFileRow(mf.entry)) == mf.entry);
+
+  schemas::FileChange fc{9, false, mf.entry, ""};
+  CHECK(*DecodeFileChangeRow(9, EncodeFileChangeRow(fc)) == fc);
+}
+
+TEST_CASE("rows keep the encoding existing databases hold", "[store]") {
+  std::vector<std::string> groups{"default"};
+  CHECK(EncodeGroupsRow(groups) == Pack(groups));
+  CHECK(EncodeGroupChangeRow({3, "002", groups}) ==
+        Pack(std::make_tuple(std::string("002"), groups)));
+  schemas::FileEntry e{"etc/lists/x", std::string(64, 'b'), 5, 0660};
+  CHECK(EncodeExpectedFileRow(e) == Pack(std::make_tuple(e.hash, e.size, e.mode)));
+  CHECK(EncodeFileChangeRow({1, true, e, ""}) ==
+        Pack(std::make_tuple(true, e.path, e.hash, e.size, e.mode)));
+}
+
+TEST_CASE("a row that cannot be read is DataLoss naming its key", "[store]") {
+  auto is_loss_of = [](const Status& s, const std::string& key) {
+    return s.code() == Code::kDataLoss && s.message().find(key) != std::string::npos;
+  };
+  CHECK(is_loss_of(DecodeAgentRow("017", kGarbage).status(), "agent 017"));
+  CHECK(is_loss_of(DecodeGroupsRow("017", kGarbage).status(), "agent 017"));
+  CHECK(is_loss_of(DecodeGroupsRow("017", Pack(5)).status(), "agent 017"));
+  CHECK(is_loss_of(DecodeGroupChangeRow(12, kGarbage).status(), "entry 12"));
+  CHECK(is_loss_of(DecodeMasterFileRow("etc/a", kGarbage).status(), "'etc/a'"));
+  CHECK(is_loss_of(DecodeExpectedFileRow("etc/a", Pack(std::make_tuple(1))).status(), "'etc/a'"));
+  CHECK(is_loss_of(DecodeFileChangeRow(12, kGarbage).status(), "entry 12"));
+}
