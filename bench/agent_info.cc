@@ -23,9 +23,11 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   std::size_t files = o.files ? o.files : o.smoke ? 100 : 10000;
   ScenarioResult r;
   r.scenario = "agent-info";
-  r.parameters = {{"workers", std::to_string(w)}, {"agents_per_worker", std::to_string(n)},
+  r.parameters = {{"workers", std::to_string(w)},
+                  {"agents_per_worker", std::to_string(n)},
                   {"master_files", std::to_string(files)},
-                  {"churn", "0.1"}, {"lag_seconds", fmt::format("{}", duration)}};
+                  {"churn", "0.1"},
+                  {"lag_seconds", fmt::format("{}", duration)}};
   if (o.progress) o.progress(fmt::format("agent-info: registering {} agents", w * n + w));
   // The first w*n agents are the simulators'; the last w are the probes', one per worker.
   nodes::ClientKeys agents = MakeAgents(w * n + w);
@@ -91,9 +93,8 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   if (!probe.ok()) return probe.status();
   LatencySeries lag{"report -> master store, at half load", {}, 100.0, std::nullopt};
   SimRun paced;
-  std::thread load([&] {
-    paced = Simulate(d, workers, slices, half / static_cast<double>(w), duration, 0.1);
-  });
+  std::thread load(
+      [&] { paced = Simulate(d, workers, slices, half / static_cast<double>(w), duration, 0.1); });
   auto lag_end = Clock::now() + std::chrono::duration<double>(duration);
   Status probe_status;
   for (std::size_t i = 0; Clock::now() < lag_end; ++i) {
@@ -116,8 +117,8 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   // acknowledged record survived the restart.
   ZC_RETURN_IF_ERROR(d.Stop("master", std::chrono::seconds(30)));
   ZC_RETURN_IF_ERROR(d.Start("master"));
-  ZC_RETURN_IF_ERROR(d.WaitForStatus({"master"}, [](const auto& st) { return st[0].files_synced; },
-                                     std::chrono::seconds(60)));
+  ZC_RETURN_IF_ERROR(d.WaitForStatus(
+      {"master"}, [](const auto& st) { return st[0].files_synced; }, std::chrono::seconds(60)));
   ProcessStats at_rest = StatsOf(d.Pid("master"));
   // Right, not only fast: the master holds every agent, each from its own worker.
   Result<schemas::Message> list = d.Ask("master", schemas::AgentsQuery{}, std::chrono::seconds(60));
@@ -129,8 +130,8 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
     if (a.node == workers[worker] && a.state.status == schemas::AgentStatus::kActive) ++right;
   }
   if (right != w * n + w) {
-    return Status::Internal(fmt::format("the master holds {} of {} agents from the right worker",
-                                        right, w * n + w));
+    return Status::Internal(
+        fmt::format("the master holds {} of {} agents from the right worker", right, w * n + w));
   }
 
   double live_reports = static_cast<double>(live.acked) / live.seconds;
@@ -144,16 +145,15 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
       {"agent records persisted (live, churn 0.1)", live_rate, "records/s"},
       Figure("agent reports accepted by workers (live)", live_reports, "reports/s")
           .Ratio(live_reports / raw.report_msgs_per_s, "CURVE DEALER->ROUTER reports"),
-      {"load during the lag probe", static_cast<double>(paced.acked) / paced.seconds,
-       "reports/s"},
-      Figure(fmt::format("master RSS at rest, {} agents and {} files (restarted)", w * n + w,
-                         files),
-             at_rest.rss_mb, "MB")
+      {"load during the lag probe", static_cast<double>(paced.acked) / paced.seconds, "reports/s"},
+      Figure(
+          fmt::format("master RSS at rest, {} agents and {} files (restarted)", w * n + w, files),
+          at_rest.rss_mb, "MB")
           .Target(100, false),
   };
   r.latencies.push_back(std::move(lag));
-  r.notes.push_back(fmt::format("checked: all {} agents on the master, each from its worker",
-                                w * n + w));
+  r.notes.push_back(
+      fmt::format("checked: all {} agents on the master, each from its worker", w * n + w));
   r.wall_seconds = Seconds(Clock::now() - start);
   return r;
 }

@@ -18,12 +18,10 @@ AgentSplit SplitAgents(const nodes::ClientKeys& all, std::size_t workers, std::s
   return split;
 }
 
-
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
                 double churn, bool churn_first_round) {
-  std::vector<Result<nodes::AgentSimResult>> results(workers.size(),
-                                                     Status::Internal("not run"));
+  std::vector<Result<nodes::AgentSimResult>> results(workers.size(), Status::Internal("not run"));
   auto start = Clock::now();
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < workers.size(); ++i) {
@@ -61,17 +59,19 @@ Result<std::uint64_t> WaitForDrain(Deployment& d, const std::vector<std::string>
   std::vector<std::string> all = workers;
   all.insert(all.begin(), "master");
   std::uint64_t stored = 0;
-  Status s = d.WaitForStatus(all, [&](const std::vector<schemas::NodeStatus>& st) {
-    stored = st[0].agents_stored;
-    if (stored < stored_at_least) return false;
-    for (std::size_t i = 1; i < st.size(); ++i) {
-      if (st[i].agents_pending != 0) return false;
-    }
-    return true;
-  }, std::chrono::seconds(120));
+  Status s = d.WaitForStatus(
+      all,
+      [&](const std::vector<schemas::NodeStatus>& st) {
+        stored = st[0].agents_stored;
+        if (stored < stored_at_least) return false;
+        for (std::size_t i = 1; i < st.size(); ++i) {
+          if (st[i].agents_pending != 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(120));
   if (!s.ok()) return Status::Unavailable("agent info did not drain to the master: " + s.message());
   return stored;
 }
-
 
 }  // namespace zcluster::bench

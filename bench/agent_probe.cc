@@ -17,10 +17,10 @@ Result<std::unique_ptr<AgentProbe>> AgentProbe::Open(Deployment& d,
   Result<bus::CurveKeyPair> own = bus::GenerateKeyPair();
   if (!own.ok()) return own.status();
   for (std::size_t i = 0; i < workers.size(); ++i) {
-    Result<bus::DealerSocket> s = bus::DealerSocket::ConnectCurve(
-        p->ctx_, *own, d.KeysOf(workers[i]).public_z85,
-        fmt::format("tcp://127.0.0.1:{}", d.AgentPort(workers[i])), fmt::format("probe-{}", i),
-        bus::SocketOptions{});
+    Result<bus::DealerSocket> s =
+        bus::DealerSocket::ConnectCurve(p->ctx_, *own, d.KeysOf(workers[i]).public_z85,
+                                        fmt::format("tcp://127.0.0.1:{}", d.AgentPort(workers[i])),
+                                        fmt::format("probe-{}", i), bus::SocketOptions{});
     if (!s.ok()) return s.status();
     p->sockets_.push_back(std::move(s).value());
     // Counters above anything a previous run of the same agent may have left.
@@ -60,8 +60,8 @@ Result<double> AgentProbe::Sample(std::size_t i, std::chrono::milliseconds bound
       }
     }
     if (Clock::now() > deadline) {
-      return Status::Unavailable(fmt::format("agent {} did not reach the master within {} ms",
-                                             a.key.id, bound.count()));
+      return Status::Unavailable(
+          fmt::format("agent {} did not reach the master within {} ms", a.key.id, bound.count()));
     }
   }
 }

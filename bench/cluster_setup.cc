@@ -104,12 +104,15 @@ Status WaitForFilesSynced(Deployment& d, const std::vector<std::string>& workers
                           std::chrono::milliseconds bound) {
   std::vector<std::string> all = workers;
   all.insert(all.begin(), "master");
-  return d.WaitForStatus(all, [](const std::vector<schemas::NodeStatus>& s) {
-    for (std::size_t i = 1; i < s.size(); ++i) {
-      if (!s[i].files_synced || s[i].files_seq != s[0].files_seq) return false;
-    }
-    return true;
-  }, bound);
+  return d.WaitForStatus(
+      all,
+      [](const std::vector<schemas::NodeStatus>& s) {
+        for (std::size_t i = 1; i < s.size(); ++i) {
+          if (!s[i].files_synced || s[i].files_seq != s[0].files_seq) return false;
+        }
+        return true;
+      },
+      bound);
 }
 
 void RecordProcessStats(Deployment& d, const std::string& worker, ScenarioResult& r) {

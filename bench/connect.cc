@@ -31,8 +31,8 @@ Result<ScenarioResult> RunConnect(const BenchOptions& o, const RawFigures& raw) 
   Result<std::vector<bus::CurveKeyPair>> keys = d.AuthorizeClients(names);
   if (!keys.ok()) return keys.status();
   ZC_RETURN_IF_ERROR(d.Start("master"));
-  ZC_RETURN_IF_ERROR(d.WaitForStatus({"master"}, [](const auto&) { return true; },
-                                     std::chrono::seconds(30)));
+  ZC_RETURN_IF_ERROR(d.WaitForStatus(
+      {"master"}, [](const auto&) { return true; }, std::chrono::seconds(30)));
   if (o.progress) o.progress(fmt::format("connect: {} workers connecting at once", w));
 
   // Each client is the worker's own keepalive state machine (MasterLink) over its own CURVE

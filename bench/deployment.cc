@@ -96,7 +96,7 @@ ProcessStats StatsOf(pid_t pid) {
 }
 
 Result<std::unique_ptr<Deployment>> Deployment::Create(std::string tools_dir, bool keep,
-                                                      std::string cluster) {
+                                                       std::string cluster) {
   // Short: the control socket's path must fit in a sockaddr_un.
   std::string templ = "/tmp/zcb-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) {
@@ -251,8 +251,8 @@ Result<schemas::Message> Deployment::Ask(const std::string& name, const schemas:
   Result<std::optional<bus::Frames>> frames = (*dealer)->Receive();
   if (!frames.ok() || !frames->has_value()) {
     control_.erase(name);  // a late reply must not answer the next question
-    return Status::Unavailable(fmt::format("{} did not answer within {} ms", name,
-                                           timeout.count()));
+    return Status::Unavailable(
+        fmt::format("{} did not answer within {} ms", name, timeout.count()));
   }
   return schemas::Decode(**frames);
 }

@@ -48,8 +48,7 @@ Result<schemas::FileTable> FilesOf(Deployment& d, const std::string& node) {
 Status WriteManagerFiles(const std::string& home, std::size_t count, std::size_t bytes) {
   for (std::size_t i = 0; i < count; ++i) {
     const char* dir = i % 4 < 2 ? "etc/rules" : i % 4 == 2 ? "etc/decoders" : "etc/lists";
-    std::string path = fmt::format("{}/{}/bench_{:05}{}", home, dir, i,
-                                   i % 4 == 3 ? "" : ".xml");
+    std::string path = fmt::format("{}/{}/bench_{:05}{}", home, dir, i, i % 4 == 3 ? "" : ".xml");
     ZC_RETURN_IF_ERROR(WriteFileText(path, RandomText(bytes)));
   }
   return WriteFileText(home + "/etc/rules/local_rules.xml", RandomText(bytes));
@@ -78,7 +77,8 @@ Result<std::vector<double>> TimeOneEdit(Deployment& d, const std::vector<std::st
   while (left > 0) {
     if (published_ms != nullptr && *published_ms < 0) {
       Result<schemas::NodeStatus> master = d.StatusOf("master");
-      if (master.ok() && master->files_seq > seq_before) *published_ms = Millis(Clock::now() - sent);
+      if (master.ok() && master->files_seq > seq_before)
+        *published_ms = Millis(Clock::now() - sent);
     }
     for (std::size_t i = 0; i < workers.size(); ++i) {
       if (arrived[i] < 0 && Slurp(d.Home(workers[i]) + rel) == content) {
@@ -101,8 +101,10 @@ Result<ScenarioResult> RunFiles(const BenchOptions& o, const RawFigures& raw) {
   std::size_t samples = o.samples ? o.samples : o.smoke ? 5 : 100;
   ScenarioResult r;
   r.scenario = "files";
-  r.parameters = {{"workers", std::to_string(w)}, {"files", std::to_string(f)},
-                  {"file_bytes", std::to_string(bytes)}, {"samples", std::to_string(samples)}};
+  r.parameters = {{"workers", std::to_string(w)},
+                  {"files", std::to_string(f)},
+                  {"file_bytes", std::to_string(bytes)},
+                  {"samples", std::to_string(samples)}};
   std::vector<std::string> workers = WorkerNames(w);
   ClusterPlan plan;
   plan.workers = workers;
@@ -118,11 +120,12 @@ Result<ScenarioResult> RunFiles(const BenchOptions& o, const RawFigures& raw) {
   // 1. A fresh worker, from its start to holding every file.
   auto t0 = Clock::now();
   ZC_RETURN_IF_ERROR(d.Start(workers[0]));
-  ZC_RETURN_IF_ERROR(d.WaitForStatus({"master", workers[0]},
-                                     [](const std::vector<schemas::NodeStatus>& s) {
-                                       return s[1].files_synced && s[1].files_seq == s[0].files_seq;
-                                     },
-                                     std::chrono::seconds(120)));
+  ZC_RETURN_IF_ERROR(d.WaitForStatus(
+      {"master", workers[0]},
+      [](const std::vector<schemas::NodeStatus>& s) {
+        return s[1].files_synced && s[1].files_seq == s[0].files_seq;
+      },
+      std::chrono::seconds(120)));
   double fresh_s = Seconds(Clock::now() - t0);
   Result<schemas::FileTable> on_master = FilesOf(d, "master");
   Result<schemas::FileTable> on_worker = FilesOf(d, workers[0]);
@@ -136,12 +139,12 @@ Result<ScenarioResult> RunFiles(const BenchOptions& o, const RawFigures& raw) {
   // 2. The other workers, then single edits.
   std::vector<std::string> rest(workers.begin() + 1, workers.end());
   ZC_RETURN_IF_ERROR(StartWorkers(d, rest));
-  LatencySeries each{fmt::format("one rule edit -> each of {} workers", w), {}, std::nullopt,
-                     std::nullopt};
+  LatencySeries each{
+      fmt::format("one rule edit -> each of {} workers", w), {}, std::nullopt, std::nullopt};
   LatencySeries all{fmt::format("one rule edit -> all {} workers", w), {}, 100.0, std::nullopt};
   // Where the time goes: until the master has published the change (its files stream moved).
-  LatencySeries master_side{"  of which until the master published it", {}, std::nullopt,
-                            std::nullopt};
+  LatencySeries master_side{
+      "  of which until the master published it", {}, std::nullopt, std::nullopt};
   if (o.progress) o.progress(fmt::format("files: {} rule edits", samples));
   for (std::size_t s = 0; s < samples; ++s) {
     double published = -1;
@@ -161,10 +164,12 @@ Result<ScenarioResult> RunFiles(const BenchOptions& o, const RawFigures& raw) {
           .Ratio(mb / fresh_s / raw.batch_mb_per_s, "CURVE DEALER->ROUTER batches"),
   };
   r.latencies = {each, all, master_side};
-  r.notes.push_back("checked: the fresh worker's file table (paths, hashes, sizes, modes) equals "
-                    "the master's");
-  r.notes.push_back("fresh-worker time counts from spawning zclusterd: start-up, CURVE handshake, "
-                    "table, fetches, writes");
+  r.notes.push_back(
+      "checked: the fresh worker's file table (paths, hashes, sizes, modes) equals "
+      "the master's");
+  r.notes.push_back(
+      "fresh-worker time counts from spawning zclusterd: start-up, CURVE handshake, "
+      "table, fetches, writes");
   r.wall_seconds = Seconds(Clock::now() - start);
   return r;
 }

@@ -61,7 +61,8 @@ Result<ScenarioResult> RunGroups(const BenchOptions& o, const RawFigures& raw) {
   std::size_t samples = o.samples ? o.samples : o.smoke ? 20 : 200;
   ScenarioResult r;
   r.scenario = "groups";
-  r.parameters = {{"workers", std::to_string(w)}, {"changes", std::to_string(k)},
+  r.parameters = {{"workers", std::to_string(w)},
+                  {"changes", std::to_string(k)},
                   {"samples", std::to_string(samples)}};
   nodes::ClientKeys agents = MakeAgents(k);
   std::vector<std::string> workers = WorkerNames(w);
@@ -71,8 +72,8 @@ Result<ScenarioResult> RunGroups(const BenchOptions& o, const RawFigures& raw) {
     std::filesystem::create_directories(home + "/etc");
     if (name != "master") return agents.Save(home + "/etc/client.keys");
     for (const char* group : {"web", "db"}) {
-      ZC_RETURN_IF_ERROR(WriteFileText(home + "/etc/shared/" + group + "/agent.conf",
-                                       "<agent_config/>\n"));
+      ZC_RETURN_IF_ERROR(
+          WriteFileText(home + "/etc/shared/" + group + "/agent.conf", "<agent_config/>\n"));
     }
     return agents.Save(home + "/etc/client.keys");
   };
@@ -116,12 +117,12 @@ Result<ScenarioResult> RunGroups(const BenchOptions& o, const RawFigures& raw) {
       return Status::Internal(worker + "'s group table differs from the master's");
     }
   }
-  if (o.progress) o.progress(fmt::format("groups: converged in {:.3f} s; one change x{}",
-                                         converge_s, samples));
+  if (o.progress)
+    o.progress(fmt::format("groups: converged in {:.3f} s; one change x{}", converge_s, samples));
 
   // 2. One change at a time: from the request to each worker's table.
-  LatencySeries each{fmt::format("one change -> each of {} workers", w), {}, std::nullopt,
-                     std::nullopt};
+  LatencySeries each{
+      fmt::format("one change -> each of {} workers", w), {}, std::nullopt, std::nullopt};
   LatencySeries all{fmt::format("one change -> all {} workers", w), {}, 20.0, std::nullopt};
   for (std::size_t s = 0; s < samples; ++s) {
     Result<std::vector<double>> arrived =
@@ -145,8 +146,9 @@ Result<ScenarioResult> RunGroups(const BenchOptions& o, const RawFigures& raw) {
   r.latencies = {each, all};
   r.notes.push_back(fmt::format("checked: {} worker tables equal the master's ({} agents)", w,
                                 master_table->groups.size()));
-  r.notes.push_back("latency includes the master's synced write; resolution: one status sweep "
-                    "of all workers over their control sockets");
+  r.notes.push_back(
+      "latency includes the master's synced write; resolution: one status sweep "
+      "of all workers over their control sockets");
   r.wall_seconds = Seconds(Clock::now() - start);
   return r;
 }

@@ -2,8 +2,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--samples", o.samples, "latency samples per series");
   app.add_option("--duration", o.duration, "seconds of steady load (agent-info lag, qa)");
   app.add_flag("--smoke", o.smoke, "tiny sizes, a few seconds: proves the harness works");
-  app.add_flag("--keep", o.keep, "keep each cluster's folder (homes, cluster.log) for a look after");
+  app.add_flag("--keep", o.keep,
+               "keep each cluster's folder (homes, cluster.log) for a look after");
   app.add_option("--json", json_path, "write the figures as JSON here, and an SVG plot beside it");
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "no progress lines on stderr");

@@ -29,8 +29,10 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
   double rate = static_cast<double>(per_worker) / interval;
   ScenarioResult r;
   r.scenario = "qa";
-  r.parameters = {{"workers", std::to_string(w)}, {"agents", std::to_string(per_worker * w)},
-                  {"files", std::to_string(f)}, {"seconds", fmt::format("{}", duration)},
+  r.parameters = {{"workers", std::to_string(w)},
+                  {"agents", std::to_string(per_worker * w)},
+                  {"files", std::to_string(f)},
+                  {"seconds", fmt::format("{}", duration)},
                   {"reports_per_s", fmt::format("{:.0f}", rate * static_cast<double>(w))}};
   nodes::ClientKeys agents = MakeAgents(per_worker * w + w);
   std::vector<std::string> workers = WorkerNames(w);
@@ -41,8 +43,8 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
     if (name == "master") {
       ZC_RETURN_IF_ERROR(WriteManagerFiles(home, f, 4096));
       for (const char* group : {"web", "db"}) {
-        ZC_RETURN_IF_ERROR(WriteFileText(home + "/etc/shared/" + group + "/agent.conf",
-                                         "<agent_config/>\n"));
+        ZC_RETURN_IF_ERROR(
+            WriteFileText(home + "/etc/shared/" + group + "/agent.conf", "<agent_config/>\n"));
       }
     }
     return agents.Save(home + "/etc/client.keys");
@@ -80,8 +82,8 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
     for (std::size_t round = 0; !stop; ++round) {
       schemas::GroupAssign a;
       for (int i = 0; i < 500; ++i) {
-        a.agents.push_back(agents.entries()[randombytes_uniform(
-            static_cast<std::uint32_t>(per_worker * w))].id);
+        a.agents.push_back(
+            agents.entries()[randombytes_uniform(static_cast<std::uint32_t>(per_worker * w))].id);
       }
       a.groups = {round % 2 ? "web" : "db"};
       a.replace = true;
@@ -91,21 +93,27 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
     }
   });
   LatencySeries agent_lag{"agent report -> master store", {}, std::nullopt, 1000.0};
-  LatencySeries group_lag{fmt::format("group change -> all {} workers", w), {}, std::nullopt,
-                          1000.0};
+  LatencySeries group_lag{
+      fmt::format("group change -> all {} workers", w), {}, std::nullopt, 1000.0};
   LatencySeries file_lag{fmt::format("rule edit -> all {} workers", w), {}, std::nullopt, 1000.0};
   Status failed;
   for (std::size_t i = 0; !load_done && failed.ok(); ++i) {
     Result<double> a = (*probe)->Sample(i % w, std::chrono::seconds(30));
-    if (!a.ok()) failed = a.status();
-    else agent_lag.samples_ms.push_back(*a);
-    Result<std::vector<double>> g = TimeOneGroupChange(
-        d, workers, probes[i % w].id, i % 2 ? "web" : "db");
-    if (!g.ok()) failed = g.status();
-    else group_lag.samples_ms.push_back(*std::max_element(g->begin(), g->end()));
+    if (!a.ok())
+      failed = a.status();
+    else
+      agent_lag.samples_ms.push_back(*a);
+    Result<std::vector<double>> g =
+        TimeOneGroupChange(d, workers, probes[i % w].id, i % 2 ? "web" : "db");
+    if (!g.ok())
+      failed = g.status();
+    else
+      group_lag.samples_ms.push_back(*std::max_element(g->begin(), g->end()));
     Result<std::vector<double>> e = TimeOneEdit(d, workers, 4096, std::chrono::seconds(30));
-    if (!e.ok()) failed = e.status();
-    else file_lag.samples_ms.push_back(*std::max_element(e->begin(), e->end()));
+    if (!e.ok())
+      failed = e.status();
+    else
+      file_lag.samples_ms.push_back(*std::max_element(e->begin(), e->end()));
   }
   stop = true;
   groups_thread.join();

@@ -11,10 +11,10 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "zcluster/agent_sim/agent_simulator.h"
 #include "zcluster/bench/scenarios.h"
 #include "zcluster/bus/curve_keys.h"
 #include "zcluster/nodes/agent_auth.h"
-#include "zcluster/agent_sim/agent_simulator.h"
 #include "zcluster/schemas/agents.h"
 #include "zcluster/schemas/groups.h"
 #include "zcluster/store/node_store.h"
@@ -38,8 +38,8 @@ void CurveClient(zmq::socket_t& s, const bus::CurveKeyPair& own, const std::stri
 
 void SendFrames(zmq::socket_t& s, const schemas::Frames& frames) {
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore
-                                                          : zmq::send_flags::none);
+    s.send(zmq::buffer(frames[i]),
+           i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
 }
 
@@ -155,7 +155,8 @@ Result<double> DecodeAndStore(std::size_t batches, std::size_t per_batch) {
       if (!m.ok()) return m.status();
       store::StoreBatch writes;
       for (const schemas::AgentUpdate& u : std::get<schemas::AgentInfoBatch>(*m).updates) {
-        writes.Put(store::Table::kAgents, u.id, schemas::EncodeAgentRecord({u.id, u.state, "w", {}}));
+        writes.Put(store::Table::kAgents, u.id,
+                   schemas::EncodeAgentRecord({u.id, u.state, "w", {}}));
       }
       ZC_RETURN_IF_ERROR((*db)->Write(writes));
     }
@@ -209,7 +210,8 @@ Result<ScenarioResult> RunRaw(const BenchOptions& o, RawFigures* raw) {
       k.id, 1, nodes::SimulatedAgentState(k.name, 1), nodes::DeriveAgentMacKey(k.key)));
   schemas::AgentInfoBatch batch;
   for (std::size_t i = 0; i < 2000; ++i) {
-    batch.updates.push_back({fmt::format("{:03}", i + 1), true, nodes::SimulatedAgentState("a", i)});
+    batch.updates.push_back(
+        {fmt::format("{:03}", i + 1), true, nodes::SimulatedAgentState("a", i)});
   }
   schemas::Frames batch_frames = schemas::Encode(batch);
   std::size_t report_bytes = report[0].size() + report[1].size();
@@ -237,8 +239,9 @@ Result<ScenarioResult> RunRaw(const BenchOptions& o, RawFigures* raw) {
       Figure("CURVE DEALER->ROUTER, agent-info batches", raw->batch_mb_per_s, "MB/s"),
       Figure("  as agent records", batches_per_s * 2000, "records/s"),
       Figure(fmt::format("CURVE PUB->SUB x{}, group changes delivered", subscribers),
-       raw->changes_per_s, "changes/s"),
-      Figure("msgpack decode + RocksDB synced batch write", raw->pipeline_records_per_s, "records/s"),
+             raw->changes_per_s, "changes/s"),
+      Figure("msgpack decode + RocksDB synced batch write", raw->pipeline_records_per_s,
+             "records/s"),
       Figure("CURVE handshakes (connect + first message)", raw->handshakes_per_s, "handshakes/s"),
   };
   r.wall_seconds = Seconds(Clock::now() - start);

@@ -22,10 +22,14 @@ std::string Number(double v) {
 std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
   }
   return out;
 }
@@ -48,9 +52,11 @@ std::string RenderTable(const std::vector<ScenarioResult>& results) {
     for (const auto& [k, v] : r.parameters) params += fmt::format(" {}={}", k, v);
     out += fmt::format("== {} ({:.1f} s){}\n", r.scenario, r.wall_seconds, params);
     for (const Figure& f : r.figures) {
-      std::string target = f.target ? fmt::format("target {}{} {}", f.higher_is_better ? ">=" : "<=",
-                                                  Number(*f.target), f.Met() ? "met" : "MISSED")
-                                    : "";
+      std::string target =
+          f.target
+              ? fmt::format("target {}{} {}", f.higher_is_better ? ">=" : "<=", Number(*f.target),
+                            f.Met() ? "met" : "MISSED")
+              : "";
       std::string ratio = f.ratio ? fmt::format("{:.2f} of raw {}", *f.ratio, f.ratio_of) : "";
       out += fmt::format("  {:<44} {:>12} {:<10} {:<22} {}\n", f.name, Number(f.value), f.unit,
                          target, ratio);
@@ -70,13 +76,14 @@ std::string RenderTable(const std::vector<ScenarioResult>& results) {
                          l.samples_ms.size(), target);
     }
     if (r.master) {
-      out += fmt::format("  {:<44} peak RSS {:>7.1f} MB, CPU {:>7.2f} s, RSS at the end {:.1f} MB\n",
-                         "master", r.master->peak_rss_mb, r.master->cpu_seconds, r.master->rss_mb);
+      out +=
+          fmt::format("  {:<44} peak RSS {:>7.1f} MB, CPU {:>7.2f} s, RSS at the end {:.1f} MB\n",
+                      "master", r.master->peak_rss_mb, r.master->cpu_seconds, r.master->rss_mb);
     }
     if (r.worker) {
-      out += fmt::format("  {:<44} peak RSS {:>7.1f} MB, CPU {:>7.2f} s, RSS at the end {:.1f} MB\n",
-                         "one worker", r.worker->peak_rss_mb, r.worker->cpu_seconds,
-                         r.worker->rss_mb);
+      out +=
+          fmt::format("  {:<44} peak RSS {:>7.1f} MB, CPU {:>7.2f} s, RSS at the end {:.1f} MB\n",
+                      "one worker", r.worker->peak_rss_mb, r.worker->cpu_seconds, r.worker->rss_mb);
     }
     for (const std::string& n : r.notes) out += "  note: " + n + "\n";
   }
@@ -110,16 +117,19 @@ std::string RenderJson(const std::vector<ScenarioResult>& results, const std::st
     }
     s["latencies"] = nlohmann::json::array();
     for (const LatencySeries& l : r.latencies) {
-      nlohmann::json lj{{"name", l.name}, {"n", l.samples_ms.size()},
-                        {"p50_ms", l.Percentile(50)}, {"p90_ms", l.Percentile(90)},
-                        {"p99_ms", l.Percentile(99)}, {"max_ms", l.Max()}};
+      nlohmann::json lj{{"name", l.name},
+                        {"n", l.samples_ms.size()},
+                        {"p50_ms", l.Percentile(50)},
+                        {"p90_ms", l.Percentile(90)},
+                        {"p99_ms", l.Percentile(99)},
+                        {"max_ms", l.Max()}};
       if (l.target_p99_ms) lj["target_p99_ms"] = *l.target_p99_ms;
       if (l.target_max_ms) lj["target_max_ms"] = *l.target_max_ms;
       s["latencies"].push_back(lj);
     }
     auto stats = [](const ProcessStats& p) {
-      return nlohmann::json{{"peak_rss_mb", p.peak_rss_mb}, {"cpu_seconds", p.cpu_seconds},
-                            {"rss_mb", p.rss_mb}};
+      return nlohmann::json{
+          {"peak_rss_mb", p.peak_rss_mb}, {"cpu_seconds", p.cpu_seconds}, {"rss_mb", p.rss_mb}};
     };
     if (r.master) s["master"] = stats(*r.master);
     if (r.worker) s["worker"] = stats(*r.worker);
@@ -155,10 +165,11 @@ std::string RenderSvg(const std::vector<ScenarioResult>& results) {
       "p50 dark, p99 mid, max light; red tick = target</text>\n",
       left + width + 40, height);
   for (double ms : {0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0}) {
-    svg += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.0f}\" y2=\"{2:.0f}\" "
-                       "stroke=\"#ddd\"/><text x=\"{0:.1f}\" y=\"{3:.0f}\" "
-                       "text-anchor=\"middle\">{4}</text>\n",
-                       x(ms), top - 8, height - 30, height - 14, Number(ms));
+    svg += fmt::format(
+        "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.0f}\" y2=\"{2:.0f}\" "
+        "stroke=\"#ddd\"/><text x=\"{0:.1f}\" y=\"{3:.0f}\" "
+        "text-anchor=\"middle\">{4}</text>\n",
+        x(ms), top - 8, height - 30, height - 14, Number(ms));
   }
   double y = top;
   for (const Row& row : rows) {
@@ -168,19 +179,24 @@ std::string RenderSvg(const std::vector<ScenarioResult>& results) {
     const char* colours[] = {"#c6dbef", "#6baed6", "#08519c"};
     double values[] = {l.Max(), l.Percentile(99), l.Percentile(50)};
     for (int i = 0; i < 3; ++i) {
-      svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.0f}\" width=\"{:.1f}\" height=\"18\" "
-                         "fill=\"{}\"><title>{} {} ms</title></rect>\n",
-                         left, y + 2, x(values[i]) - left, colours[i],
-                         i == 0 ? "max" : i == 1 ? "p99" : "p50", Number(values[i]));
+      svg += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{:.0f}\" width=\"{:.1f}\" height=\"18\" "
+          "fill=\"{}\"><title>{} {} ms</title></rect>\n",
+          left, y + 2, x(values[i]) - left, colours[i],
+          i == 0   ? "max"
+          : i == 1 ? "p99"
+                   : "p50",
+          Number(values[i]));
     }
     std::optional<double> target = l.target_p99_ms ? l.target_p99_ms : l.target_max_ms;
     if (target) {
-      svg += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.0f}\" y2=\"{2:.0f}\" "
-                         "stroke=\"red\" stroke-width=\"2\"/>\n",
-                         x(*target), y, y + 22);
+      svg += fmt::format(
+          "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.0f}\" y2=\"{2:.0f}\" "
+          "stroke=\"red\" stroke-width=\"2\"/>\n",
+          x(*target), y, y + 22);
     }
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.0f}\" fill=\"#333\">{}</text>\n",
-                       x(l.Max()) + 4, y + 15, Number(l.Percentile(99)));
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.0f}\" fill=\"#333\">{}</text>\n", x(l.Max()) + 4,
+                       y + 15, Number(l.Percentile(99)));
     y += row_h;
   }
   return svg + "</svg>\n";

@@ -23,7 +23,8 @@ Frames TakeFrames(zmq::socket_t& s, zmq::message_t& first, bool* too_many) {
 Status SendFrames(zmq::socket_t& s, const std::string* routing_id, const Frames& frames) {
   try {
     if (routing_id != nullptr) {
-      auto r = s.send(zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      auto r =
+          s.send(zmq::buffer(*routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       if (!r) return Status::Unavailable("send queue full");
     }
     for (std::size_t i = 0; i < frames.size(); ++i) {

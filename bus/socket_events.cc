@@ -48,10 +48,17 @@ std::vector<SocketEvent> SocketEvents::Drain() {
     std::memcpy(&value, static_cast<const char*>(head.data()) + 2, 4);
     SocketEvent e{SocketEventKind::kHandshakeFailed, address.to_string(), value};
     switch (id) {
-      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: e.kind = SocketEventKind::kHandshakeSucceeded; break;
-      case ZMQ_EVENT_DISCONNECTED: e.kind = SocketEventKind::kDisconnected; break;
-      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: e.kind = SocketEventKind::kAuthRefused; break;
-      default: break;
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        e.kind = SocketEventKind::kHandshakeSucceeded;
+        break;
+      case ZMQ_EVENT_DISCONNECTED:
+        e.kind = SocketEventKind::kDisconnected;
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        e.kind = SocketEventKind::kAuthRefused;
+        break;
+      default:
+        break;
     }
     events.push_back(std::move(e));
   }

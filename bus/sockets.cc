@@ -29,14 +29,12 @@ std::string Property(zmq::message_t& msg, const char* name) {
   return value != nullptr ? value : "";
 }
 
-
 }  // namespace
 
 Result<RouterSocket> RouterSocket::BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
                                              const CurveKeyPair& server,
                                              const std::string& endpoint,
-                                             const SocketOptions& options,
-                                             const char* zap_domain) {
+                                             const SocketOptions& options, const char* zap_domain) {
   (void)zap;  // its existence is the point: the handler is bound before this socket is
   try {
     zmq::socket_t s(ctx, zmq::socket_type::router);
@@ -101,9 +99,7 @@ Status RouterSocket::Send(const std::string& routing_id, const Frames& frames) {
   return SendFrames(socket_, &routing_id, frames);
 }
 
-std::string RouterSocket::endpoint() const {
-  return socket_.get(zmq::sockopt::last_endpoint);
-}
+std::string RouterSocket::endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
 
 Result<DealerSocket> DealerSocket::ConnectCurve(zmq::context_t& ctx, const CurveKeyPair& client,
                                                 const std::string& server_public_z85,
@@ -156,8 +152,7 @@ Result<std::optional<Frames>> DealerSocket::Receive() {
   }
 }
 
-Result<PublisherSocket> PublisherSocket::BindCurve(zmq::context_t& ctx,
-                                                   const ZapAuthenticator& zap,
+Result<PublisherSocket> PublisherSocket::BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
                                                    const CurveKeyPair& server,
                                                    const std::string& endpoint,
                                                    const SocketOptions& options, int send_hwm) {
@@ -180,13 +175,10 @@ Result<PublisherSocket> PublisherSocket::BindCurve(zmq::context_t& ctx,
 
 Status PublisherSocket::Send(const Frames& frames) { return SendFrames(socket_, nullptr, frames); }
 
-Result<SubscriberSocket> SubscriberSocket::ConnectCurve(zmq::context_t& ctx,
-                                                        const CurveKeyPair& client,
-                                                        const std::string& server_public_z85,
-                                                        const std::string& endpoint,
-                                                        const SocketOptions& options,
-                                                        int receive_hwm,
-                                                        const std::vector<std::string>& prefixes) {
+Result<SubscriberSocket> SubscriberSocket::ConnectCurve(
+    zmq::context_t& ctx, const CurveKeyPair& client, const std::string& server_public_z85,
+    const std::string& endpoint, const SocketOptions& options, int receive_hwm,
+    const std::vector<std::string>& prefixes) {
   try {
     zmq::socket_t s(ctx, zmq::socket_type::sub);
     ApplyTcpOptions(s, options);

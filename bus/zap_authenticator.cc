@@ -101,8 +101,8 @@ Result<std::unique_ptr<ZapAuthenticator>> ZapAuthenticator::Start(zmq::context_t
   try {
     zap->handler_.set(zmq::sockopt::linger, 0);
     zap->handler_.bind(kZapEndpoint);
-    std::string stop = "inproc://zcluster-zap-stop-" +
-                       std::to_string(reinterpret_cast<std::uintptr_t>(zap.get()));
+    std::string stop =
+        "inproc://zcluster-zap-stop-" + std::to_string(reinterpret_cast<std::uintptr_t>(zap.get()));
     zap->stop_rx_.bind(stop);
     zap->stop_tx_.connect(stop);
   } catch (const zmq::error_t& e) {
@@ -125,8 +125,8 @@ ZapAuthenticator::~ZapAuthenticator() {
 }
 
 void ZapAuthenticator::Serve() {
-  std::array<zmq::pollitem_t, 2> items{{{handler_.handle(), 0, ZMQ_POLLIN, 0},
-                                        {stop_rx_.handle(), 0, ZMQ_POLLIN, 0}}};
+  std::array<zmq::pollitem_t, 2> items{
+      {{handler_.handle(), 0, ZMQ_POLLIN, 0}, {stop_rx_.handle(), 0, ZMQ_POLLIN, 0}}};
   try {
     for (;;) {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1));
@@ -141,11 +141,12 @@ void ZapAuthenticator::Serve() {
       ZapVerdict verdict = DecideZapRequest(allowed_keys_, request);
       std::string request_id = request.size() > 1 ? request[1] : "";
       std::array<zmq::const_buffer, 6> reply{
-          zmq::str_buffer("1.0"), zmq::buffer(request_id), zmq::buffer(verdict.status_code),
-          zmq::buffer(verdict.status_text), zmq::buffer(verdict.user_id), zmq::const_buffer()};
+          zmq::str_buffer("1.0"),           zmq::buffer(request_id),
+          zmq::buffer(verdict.status_code), zmq::buffer(verdict.status_text),
+          zmq::buffer(verdict.user_id),     zmq::const_buffer()};
       for (std::size_t i = 0; i < reply.size(); ++i) {
-        handler_.send(reply[i], i + 1 < reply.size() ? zmq::send_flags::sndmore
-                                                     : zmq::send_flags::none);
+        handler_.send(reply[i],
+                      i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
       }
       if (verdict.status_code == "200") {
         allowed_.fetch_add(1);

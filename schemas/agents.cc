@@ -10,9 +10,16 @@ using codec::FieldReader;
 using codec::MapWriter;
 
 void PackOs(msgpack::sbuffer& b, const AgentOs& os) {
-  MapWriter(b, 9).str("name", os.name).str("version", os.version).str("major", os.major)
-      .str("minor", os.minor).str("codename", os.codename).str("platform", os.platform)
-      .str("build", os.build).str("uname", os.uname).str("arch", os.arch);
+  MapWriter(b, 9)
+      .str("name", os.name)
+      .str("version", os.version)
+      .str("major", os.major)
+      .str("minor", os.minor)
+      .str("codename", os.codename)
+      .str("platform", os.platform)
+      .str("build", os.build)
+      .str("uname", os.uname)
+      .str("arch", os.arch);
 }
 
 void PackState(msgpack::sbuffer& b, const AgentState& s) {
@@ -20,15 +27,20 @@ void PackState(msgpack::sbuffer& b, const AgentState& s) {
   w.str("name", s.name).str("ip", s.ip);
   w.key("os");
   PackOs(b, s.os);
-  w.str("version", s.version).str("config_sum", s.config_sum).str("merged_sum", s.merged_sum)
-      .string_map("labels", s.labels).str("status", AgentStatusName(s.status))
-      .uint("last_keepalive", s.last_keepalive).uint("disconnection_time", s.disconnection_time);
+  w.str("version", s.version)
+      .str("config_sum", s.config_sum)
+      .str("merged_sum", s.merged_sum)
+      .string_map("labels", s.labels)
+      .str("status", AgentStatusName(s.status))
+      .uint("last_keepalive", s.last_keepalive)
+      .uint("disconnection_time", s.disconnection_time);
 }
 
 AgentStatus ReadStatus(FieldReader& r) {
   std::string name = r.str("status", 32);
   std::optional<AgentStatus> status = AgentStatusFromName(name);
-  if (r.status().ok() && !status) r.Fail(r.Field("status") + " is not a known status: '" + name + "'");
+  if (r.status().ok() && !status)
+    r.Fail(r.Field("status") + " is not a known status: '" + name + "'");
   return status.value_or(AgentStatus::kActive);
 }
 
@@ -70,7 +82,8 @@ AgentState ReadState(FieldReader& parent, std::string_view key) {
 
 std::string ReadId(FieldReader& r, std::string_view key = "id") {
   std::string id = r.str(key, kMaxAgentIdLength);
-  if (r.status().ok() && !IsValidAgentId(id)) r.Fail(r.Field(key) + " is not an agent id: '" + id + "'");
+  if (r.status().ok() && !IsValidAgentId(id))
+    r.Fail(r.Field(key) + " is not an agent id: '" + id + "'");
   return id;
 }
 
@@ -126,10 +139,14 @@ bool IsValidAgentName(std::string_view name) {
 
 std::string_view AgentStatusName(AgentStatus status) {
   switch (status) {
-    case AgentStatus::kNeverConnected: return "never_connected";
-    case AgentStatus::kPending: return "pending";
-    case AgentStatus::kActive: return "active";
-    case AgentStatus::kDisconnected: return "disconnected";
+    case AgentStatus::kNeverConnected:
+      return "never_connected";
+    case AgentStatus::kPending:
+      return "pending";
+    case AgentStatus::kActive:
+      return "active";
+    case AgentStatus::kDisconnected:
+      return "disconnected";
   }
   return "active";
 }
@@ -165,7 +182,11 @@ Result<AgentRecord> DecodeAgentRecord(std::string_view bytes) {
 namespace codec {
 
 void EncodeBody(msgpack::sbuffer& b, const AgentReport& m) {
-  MapWriter(b, 4).str("id", m.id).uint("counter", m.counter).bin("state", m.state).bin("mac", m.mac);
+  MapWriter(b, 4)
+      .str("id", m.id)
+      .uint("counter", m.counter)
+      .bin("state", m.state)
+      .bin("mac", m.mac);
 }
 void EncodeBody(msgpack::sbuffer& b, const AgentReportAck& m) {
   MapWriter(b, 3).str("id", m.id).uint("counter", m.counter).strings("groups", m.groups);
@@ -181,7 +202,9 @@ void EncodeBody(msgpack::sbuffer& b, const AgentInfoBatch& m) {
       u_w.key("state");
       PackState(b, u.state);
     } else {
-      MapWriter(b, 3).str("id", u.id).uint("last_keepalive", u.state.last_keepalive)
+      MapWriter(b, 3)
+          .str("id", u.id)
+          .uint("last_keepalive", u.state.last_keepalive)
           .str("status", AgentStatusName(u.state.status));
     }
   }

@@ -116,9 +116,12 @@ class FieldReader {
     if (v == nullptr) return 0;
     switch (v->type) {
       case msgpack::type::FLOAT32:
-      case msgpack::type::FLOAT64: return v->via.f64;
-      case msgpack::type::POSITIVE_INTEGER: return static_cast<double>(v->via.u64);
-      default: return Fail(Field(key) + " must be a number"), 0;
+      case msgpack::type::FLOAT64:
+        return v->via.f64;
+      case msgpack::type::POSITIVE_INTEGER:
+        return static_cast<double>(v->via.u64);
+      default:
+        return Fail(Field(key) + " must be a number"), 0;
     }
   }
   std::string bin(std::string_view key, std::size_t max_len) {
@@ -219,14 +222,14 @@ inline msgpack::unpack_limit LimitsFor(const std::string& frame) {
                                /*depth=*/16);
 }
 
-inline msgpack::object_handle UnpackWhole(const std::string& frame, const msgpack::unpack_limit& limits) {
+inline msgpack::object_handle UnpackWhole(const std::string& frame,
+                                          const msgpack::unpack_limit& limits) {
   std::size_t offset = 0;
   msgpack::object_handle h =
       msgpack::unpack(frame.data(), frame.size(), offset, nullptr, nullptr, limits);
   if (offset != frame.size()) throw std::runtime_error("trailing bytes after the msgpack object");
   return h;
 }
-
 
 // Session and control messages (messages.cc).
 void EncodeBody(msgpack::sbuffer& b, const Hello& m);

@@ -7,25 +7,39 @@ namespace zcluster::schemas {
 namespace codec {
 
 void EncodeBody(msgpack::sbuffer& b, const Hello& m) {
-  MapWriter(b, 4).str("cluster", m.cluster).str("node", m.node).uint("protocol", m.protocol)
+  MapWriter(b, 4)
+      .str("cluster", m.cluster)
+      .str("node", m.node)
+      .uint("protocol", m.protocol)
       .str("software", m.software);
 }
 void EncodeBody(msgpack::sbuffer& b, const Welcome& m) {
-  MapWriter(b, 4).str("cluster", m.cluster).str("master", m.master).uint("protocol", m.protocol)
+  MapWriter(b, 4)
+      .str("cluster", m.cluster)
+      .str("master", m.master)
+      .uint("protocol", m.protocol)
       .str("software", m.software);
 }
 void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
-  MapWriter(b, 10).uint("n", m.n).uint("groups_seq", m.groups_seq)
-      .uint("groups_digest", m.groups_digest).uint("files_seq", m.files_seq)
-      .uint("files_digest", m.files_digest).real("integrity_start", m.integrity_start)
-      .real("integrity_end", m.integrity_end).uint("files_created", m.files_created)
-      .uint("files_updated", m.files_updated).uint("files_deleted", m.files_deleted);
+  MapWriter(b, 10)
+      .uint("n", m.n)
+      .uint("groups_seq", m.groups_seq)
+      .uint("groups_digest", m.groups_digest)
+      .uint("files_seq", m.files_seq)
+      .uint("files_digest", m.files_digest)
+      .real("integrity_start", m.integrity_start)
+      .real("integrity_end", m.integrity_end)
+      .uint("files_created", m.files_created)
+      .uint("files_updated", m.files_updated)
+      .uint("files_deleted", m.files_deleted);
 }
 void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m) {
   MapWriter(b, 2).uint("n", m.n).boolean("resync_groups", m.resync_groups);
 }
 void EncodeBody(msgpack::sbuffer& b, const ErrorReply& m) {
-  MapWriter(b, 3).uint("code", static_cast<std::uint64_t>(m.code)).str("message", m.message)
+  MapWriter(b, 3)
+      .uint("code", static_cast<std::uint64_t>(m.code))
+      .str("message", m.message)
       .str("in_reply_to", m.in_reply_to);
 }
 void EncodeBody(msgpack::sbuffer& b, const NodesQuery&) { MapWriter(b, 0); }
@@ -34,33 +48,50 @@ void EncodeBody(msgpack::sbuffer& b, const NodeList& m) {
   w.packer().pack("nodes");
   w.packer().pack_array(static_cast<std::uint32_t>(m.nodes.size()));
   for (const NodeInfo& n : m.nodes) {
-    MapWriter(b, 5).str("name", n.name).str("type", n.type).str("version", n.version)
-        .str("address", n.address).real("last_keepalive", n.last_keepalive);
+    MapWriter(b, 5)
+        .str("name", n.name)
+        .str("type", n.type)
+        .str("version", n.version)
+        .str("address", n.address)
+        .real("last_keepalive", n.last_keepalive);
   }
 }
 
 void EncodeBody(msgpack::sbuffer& b, const HealthQuery&) { MapWriter(b, 0); }
 void EncodeBody(msgpack::sbuffer& b, const StatusQuery&) { MapWriter(b, 0); }
 void EncodeBody(msgpack::sbuffer& b, const NodeStatus& m) {
-  MapWriter(b, 8).str("name", m.name).str("type", m.type).uint("groups_seq", m.groups_seq)
-      .uint("files_seq", m.files_seq).boolean("files_synced", m.files_synced)
-      .uint("files_pending", m.files_pending).uint("agents_stored", m.agents_stored)
+  MapWriter(b, 8)
+      .str("name", m.name)
+      .str("type", m.type)
+      .uint("groups_seq", m.groups_seq)
+      .uint("files_seq", m.files_seq)
+      .boolean("files_synced", m.files_synced)
+      .uint("files_pending", m.files_pending)
+      .uint("agents_stored", m.agents_stored)
       .uint("agents_pending", m.agents_pending);
 }
 void EncodeBody(msgpack::sbuffer& b, const Health& m) {
   MapWriter w(b, 1);
   w.key("workers").pack_array(static_cast<std::uint32_t>(m.workers.size()));
   for (const WorkerHealth& h : m.workers) {
-    MapWriter(b, 18).str("name", h.name).real("last_keepalive", h.last_keepalive)
-        .real("agent_sync_start", h.agent_sync_start).real("agent_sync_end", h.agent_sync_end)
-        .uint("agents_sent", h.agents_sent).uint("agents_unknown", h.agents_unknown)
-        .uint("agents_pending", h.agents_pending).uint("groups_seq", h.groups_seq)
+    MapWriter(b, 18)
+        .str("name", h.name)
+        .real("last_keepalive", h.last_keepalive)
+        .real("agent_sync_start", h.agent_sync_start)
+        .real("agent_sync_end", h.agent_sync_end)
+        .uint("agents_sent", h.agents_sent)
+        .uint("agents_unknown", h.agents_unknown)
+        .uint("agents_pending", h.agents_pending)
+        .uint("groups_seq", h.groups_seq)
         .uint("master_groups_seq", h.master_groups_seq)
-        .boolean("groups_digest_match", h.groups_digest_match).uint("files_seq", h.files_seq)
+        .boolean("groups_digest_match", h.groups_digest_match)
+        .uint("files_seq", h.files_seq)
         .uint("master_files_seq", h.master_files_seq)
         .boolean("files_digest_match", h.files_digest_match)
-        .real("integrity_start", h.integrity_start).real("integrity_end", h.integrity_end)
-        .uint("files_created", h.files_created).uint("files_updated", h.files_updated)
+        .real("integrity_start", h.integrity_start)
+        .real("integrity_end", h.integrity_end)
+        .uint("files_created", h.files_created)
+        .uint("files_updated", h.files_updated)
         .uint("files_deleted", h.files_deleted);
   }
 }
@@ -149,15 +180,24 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     if (const msgpack::object* arr = r.array("workers", kMaxNodes)) {
       for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
         FieldReader w(arr->via.array.ptr[i], "health.workers[]");
-        WorkerHealth h{w.name("name"),          w.real("last_keepalive"),
-                       w.real("agent_sync_start"), w.real("agent_sync_end"),
-                       w.uint("agents_sent"),     w.uint("agents_unknown"),
-                       w.uint("agents_pending"),  w.uint("groups_seq"),
-                       w.uint("master_groups_seq"), w.boolean("groups_digest_match"),
-                       w.uint("files_seq"), w.uint("master_files_seq"),
-                       w.boolean("files_digest_match"), w.real("integrity_start"),
-                       w.real("integrity_end"), w.uint("files_created"),
-                       w.uint("files_updated"), w.uint("files_deleted")};
+        WorkerHealth h{w.name("name"),
+                       w.real("last_keepalive"),
+                       w.real("agent_sync_start"),
+                       w.real("agent_sync_end"),
+                       w.uint("agents_sent"),
+                       w.uint("agents_unknown"),
+                       w.uint("agents_pending"),
+                       w.uint("groups_seq"),
+                       w.uint("master_groups_seq"),
+                       w.boolean("groups_digest_match"),
+                       w.uint("files_seq"),
+                       w.uint("master_files_seq"),
+                       w.boolean("files_digest_match"),
+                       w.real("integrity_start"),
+                       w.real("integrity_end"),
+                       w.uint("files_created"),
+                       w.uint("files_updated"),
+                       w.uint("files_deleted")};
         if (!w.status().ok()) return w.status();
         m.workers.push_back(std::move(h));
       }
@@ -209,9 +249,7 @@ Frames Encode(const Message& message) {
   msgpack::sbuffer type;
   msgpack::pack(type, TypeOf(message));
   msgpack::sbuffer body;
-  std::visit(
-      [&body](const auto& m) { codec::EncodeBody(body, m); },
-      message);
+  std::visit([&body](const auto& m) { codec::EncodeBody(body, m); }, message);
   return {std::string(type.data(), type.size()), std::string(body.data(), body.size())};
 }
 

@@ -4,17 +4,28 @@ namespace zcluster {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kNotFound: return "not_found";
-    case Code::kAlreadyExists: return "already_exists";
-    case Code::kPermissionDenied: return "permission_denied";
-    case Code::kFailedPrecondition: return "failed_precondition";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kInternal: return "internal";
-    case Code::kDataLoss: return "data_loss";
-    case Code::kUnauthenticated: return "unauthenticated";
-    case Code::kOutOfRange: return "out_of_range";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kNotFound:
+      return "not_found";
+    case Code::kAlreadyExists:
+      return "already_exists";
+    case Code::kPermissionDenied:
+      return "permission_denied";
+    case Code::kFailedPrecondition:
+      return "failed_precondition";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kInternal:
+      return "internal";
+    case Code::kDataLoss:
+      return "data_loss";
+    case Code::kUnauthenticated:
+      return "unauthenticated";
+    case Code::kOutOfRange:
+      return "out_of_range";
   }
   return "unknown";
 }

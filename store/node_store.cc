@@ -1,7 +1,7 @@
 #include "zcluster/store/node_store.h"
 
-#include <rocksdb/db.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -13,8 +13,8 @@ namespace {
 
 constexpr const char* kMeta = "meta";  // identity, schema version, stream positions
 // Column family names by Table, in enum order; handle i + 2 (after default and meta).
-constexpr const char* kTables[] = {"agents", "agent_counters", "agent_pending", "groups",
-                                   "log.groups", "files", "log.files"};
+constexpr const char* kTables[] = {"agents",     "agent_counters", "agent_pending", "groups",
+                                   "log.groups", "files",          "log.files"};
 
 Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
   Result<std::uint64_t> v = store::DecodeU64(s);
@@ -25,7 +25,8 @@ Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-    return Status::Unavailable(what + ": database in use by another process (" + s.ToString() + ")");
+    return Status::Unavailable(what + ": database in use by another process (" + s.ToString() +
+                               ")");
   }
   if (s.IsCorruption()) return Status::DataLoss(what + ": " + s.ToString());
   return Status::Unavailable(what + ": " + s.ToString());
@@ -35,7 +36,8 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 
 std::string EncodeU64(std::uint64_t v) {
   std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return s;
 }
 
@@ -123,8 +125,8 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
     ZC_RETURN_IF_ERROR(FromRocks(s, "store: read identity"));
     if (have != f.want) {
       return Status::FailedPrecondition("store: database '" + dir + "' belongs to " +
-                                        std::string(f.key + 9) + " '" + have + "', not '" +
-                                        f.want + "'; move it away to start this node afresh");
+                                        std::string(f.key + 9) + " '" + have + "', not '" + f.want +
+                                        "'; move it away to start this node afresh");
     }
   }
   std::string version;
@@ -149,8 +151,8 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
     starts = *v;
   }
   ++starts;
-  ZC_RETURN_IF_ERROR(FromRocks(batch.Put(db->meta(), "schema_version", EncodeU64(kSchemaVersion)),
-                               "store"));
+  ZC_RETURN_IF_ERROR(
+      FromRocks(batch.Put(db->meta(), "schema_version", EncodeU64(kSchemaVersion)), "store"));
   ZC_RETURN_IF_ERROR(FromRocks(batch.Put(db->meta(), "starts", EncodeU64(starts)), "store"));
   rocksdb::WriteOptions sync;
   sync.sync = true;
@@ -174,12 +176,18 @@ Status NodeStore::Write(const StoreBatch& batch) {
   for (const StoreBatch::Op& op : batch.ops_) {
     rocksdb::Status s;
     switch (op.kind) {
-      case StoreBatch::Op::kPut: s = wb.Put(db_->table(op.table), op.key, op.value); break;
-      case StoreBatch::Op::kDelete: s = wb.Delete(db_->table(op.table), op.key); break;
+      case StoreBatch::Op::kPut:
+        s = wb.Put(db_->table(op.table), op.key, op.value);
+        break;
+      case StoreBatch::Op::kDelete:
+        s = wb.Delete(db_->table(op.table), op.key);
+        break;
       case StoreBatch::Op::kDeleteRange:
         s = wb.DeleteRange(db_->table(op.table), op.key, op.value);
         break;
-      case StoreBatch::Op::kPosition: s = wb.Put(db_->meta(), op.key, op.value); break;
+      case StoreBatch::Op::kPosition:
+        s = wb.Put(db_->meta(), op.key, op.value);
+        break;
     }
     ZC_RETURN_IF_ERROR(FromRocks(s, "store: batch"));
   }

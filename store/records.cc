@@ -63,9 +63,9 @@ std::string EncodeMasterFileRow(const MasterFileRow& r) {
 }
 
 Result<MasterFileRow> DecodeMasterFileRow(std::string_view path, std::string_view bytes) {
-  auto row = Unpack<std::tuple<std::string, std::uint64_t, std::uint32_t, std::uint64_t,
-                               std::int64_t, std::uint64_t>>(
-      bytes, "files table entry '" + std::string(path) + "'");
+  auto row =
+      Unpack<std::tuple<std::string, std::uint64_t, std::uint32_t, std::uint64_t, std::int64_t,
+                        std::uint64_t>>(bytes, "files table entry '" + std::string(path) + "'");
   if (!row.ok()) return row.status();
   auto& [hash, size, mode, stat_size, mtime_ns, inode] = *row;
   return MasterFileRow{{std::string(path), std::move(hash), size, mode},

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
-#include <vector>
 #include <array>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace zcluster::nodes {
 namespace {
@@ -83,8 +83,8 @@ std::string RenderAgentsTable(const schemas::AgentList& list) {
   for (const schemas::AgentRecord& a : list.agents) {
     rows.push_back({a.id, a.state.name, a.state.ip,
                     std::string(schemas::AgentStatusName(a.state.status)),
-                    a.state.version.empty() ? "-" : a.state.version,
-                    a.node.empty() ? "-" : a.node, Join(a.groups)});
+                    a.state.version.empty() ? "-" : a.state.version, a.node.empty() ? "-" : a.node,
+                    Join(a.groups)});
   }
   return Table(rows);
 }
@@ -100,10 +100,16 @@ std::string RenderAgentsJson(const schemas::AgentList& list) {
                       {"version", a.state.version},
                       {"node", a.node},
                       {"groups", a.groups},
-                      {"os", {{"name", os.name}, {"version", os.version}, {"major", os.major},
-                              {"minor", os.minor}, {"codename", os.codename},
-                              {"platform", os.platform}, {"build", os.build},
-                              {"uname", os.uname}, {"arch", os.arch}}},
+                      {"os",
+                       {{"name", os.name},
+                        {"version", os.version},
+                        {"major", os.major},
+                        {"minor", os.minor},
+                        {"codename", os.codename},
+                        {"platform", os.platform},
+                        {"build", os.build},
+                        {"uname", os.uname},
+                        {"arch", os.arch}}},
                       {"labels", a.state.labels},
                       {"config_sum", a.state.config_sum},
                       {"merged_sum", a.state.merged_sum},
@@ -128,18 +134,16 @@ schemas::AgentList FilterAgents(schemas::AgentList list, const std::vector<std::
 
 std::string RenderHealthTable(const schemas::Health& health) {
   std::vector<std::vector<std::string>> rows{{"WORKER", "LAST-KEEPALIVE", "AGENT-SYNC-START",
-                                              "AGENT-SYNC-END", "AGENTS-SENT", "UNKNOWN",
-                                              "PENDING", "GROUPS", "FILES",
-                                              "LAST-INTEGRITY-SYNC"}};
+                                              "AGENT-SYNC-END", "AGENTS-SENT", "UNKNOWN", "PENDING",
+                                              "GROUPS", "FILES", "LAST-INTEGRITY-SYNC"}};
   for (const schemas::WorkerHealth& w : health.workers) {
-    rows.push_back({w.name, When(w.last_keepalive), When(w.agent_sync_start),
-                    When(w.agent_sync_end), std::to_string(w.agents_sent),
-                    std::to_string(w.agents_unknown), std::to_string(w.agents_pending),
-                    GroupsState(w), FilesState(w),
-                    w.integrity_end > 0
-                        ? fmt::format("{} (+{} ~{} -{})", When(w.integrity_end), w.files_created,
-                                      w.files_updated, w.files_deleted)
-                        : "-"});
+    rows.push_back(
+        {w.name, When(w.last_keepalive), When(w.agent_sync_start), When(w.agent_sync_end),
+         std::to_string(w.agents_sent), std::to_string(w.agents_unknown),
+         std::to_string(w.agents_pending), GroupsState(w), FilesState(w),
+         w.integrity_end > 0 ? fmt::format("{} (+{} ~{} -{})", When(w.integrity_end),
+                                           w.files_created, w.files_updated, w.files_deleted)
+                             : "-"});
   }
   return Table(rows);
 }
@@ -177,13 +181,14 @@ std::string RenderStatus(const schemas::NodeStatus& s) {
       "node: {} ({})\ngroups stream: {}\nfiles stream: {} ({})\n"
       "agent records: {} {}\n",
       s.name, s.type, s.groups_seq, s.files_seq,
-      s.type == "master" ? (s.files_synced ? "first scan done" : "first scan running")
-                         : (s.files_synced ? "in sync" : fmt::format("{} files to fetch",
-                                                                   s.files_pending)),
-      s.agents_stored, s.type == "master" ? "persisted since start"
-                                          : fmt::format("reports accepted since start, {} not yet "
-                                                        "acknowledged by the master",
-                                                        s.agents_pending));
+      s.type == "master"
+          ? (s.files_synced ? "first scan done" : "first scan running")
+          : (s.files_synced ? "in sync" : fmt::format("{} files to fetch", s.files_pending)),
+      s.agents_stored,
+      s.type == "master" ? "persisted since start"
+                         : fmt::format("reports accepted since start, {} not yet "
+                                       "acknowledged by the master",
+                                       s.agents_pending));
 }
 
 std::string RenderStatusJson(const schemas::NodeStatus& s) {
@@ -199,8 +204,7 @@ std::string RenderStatusJson(const schemas::NodeStatus& s) {
          "\n";
 }
 
-std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group,
-                            bool json) {
+std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group, bool json) {
   std::map<std::string, std::vector<std::string>> members;
   for (const std::string& g : table.defined) members[g];
   for (const auto& [agent, groups] : table.groups) {
@@ -223,24 +227,27 @@ std::string RenderGroupList(const schemas::GroupTable& table, const std::string&
 std::string RenderHealthJson(const schemas::Health& health) {
   nlohmann::json workers = nlohmann::json::array();
   for (const schemas::WorkerHealth& w : health.workers) {
-    workers.push_back({{"name", w.name},
-                       {"last_keepalive", w.last_keepalive},
-                       {"agent_info_sync", {{"start", w.agent_sync_start},
-                                            {"end", w.agent_sync_end},
-                                            {"agents_sent", w.agents_sent},
-                                            {"agents_unknown", w.agents_unknown},
-                                            {"pending", w.agents_pending}}},
-                       {"groups", {{"seq", w.groups_seq},
-                                   {"master_seq", w.master_groups_seq},
-                                   {"state", GroupsState(w)}}},
-                       {"files", {{"seq", w.files_seq},
-                                  {"master_seq", w.master_files_seq},
-                                  {"state", FilesState(w)},
-                                  {"integrity_sync", {{"start", w.integrity_start},
-                                                      {"end", w.integrity_end},
-                                                      {"created", w.files_created},
-                                                      {"updated", w.files_updated},
-                                                      {"deleted", w.files_deleted}}}}}});
+    workers.push_back(
+        {{"name", w.name},
+         {"last_keepalive", w.last_keepalive},
+         {"agent_info_sync",
+          {{"start", w.agent_sync_start},
+           {"end", w.agent_sync_end},
+           {"agents_sent", w.agents_sent},
+           {"agents_unknown", w.agents_unknown},
+           {"pending", w.agents_pending}}},
+         {"groups",
+          {{"seq", w.groups_seq}, {"master_seq", w.master_groups_seq}, {"state", GroupsState(w)}}},
+         {"files",
+          {{"seq", w.files_seq},
+           {"master_seq", w.master_files_seq},
+           {"state", FilesState(w)},
+           {"integrity_sync",
+            {{"start", w.integrity_start},
+             {"end", w.integrity_end},
+             {"created", w.files_created},
+             {"updated", w.files_updated},
+             {"deleted", w.files_deleted}}}}}});
   }
   return nlohmann::json{{"workers", workers}}.dump() + "\n";
 }
@@ -250,8 +257,8 @@ std::string RenderNodesTable(const schemas::NodeList& unsorted) {
   std::vector<std::vector<std::string>> rows{
       {"NAME", "TYPE", "VERSION", "ADDRESS", "LAST-KEEPALIVE (UTC)"}};
   for (const schemas::NodeInfo& n : list.nodes) {
-    rows.push_back({n.name, n.type, n.version, n.address,
-                    UtcTime(n.last_keepalive, "%Y/%m/%d %H:%M:%S")});
+    rows.push_back(
+        {n.name, n.type, n.version, n.address, UtcTime(n.last_keepalive, "%Y/%m/%d %H:%M:%S")});
   }
   return Table(rows);
 }

@@ -40,7 +40,6 @@ std::string RenderStatusJson(const schemas::NodeStatus& status);
 std::string RenderFileTableJson(const schemas::FileTable& table);
 // `group list`: GROUP AGENTS rows for every group (defined or in use); with `group`, the ids of
 // its agents, one per line. JSON: {"groups":{"default":["001",…],…}}.
-std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group,
-                            bool json);
+std::string RenderGroupList(const schemas::GroupTable& table, const std::string& group, bool json);
 
 }  // namespace zcluster::nodes

@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <fstream>
 
-#include "zcluster/bus/curve_keys.h"
 #include "control_render.h"
 #include "zcluster/agent_sim/agent_simulator.h"
+#include "zcluster/bus/curve_keys.h"
 
 using namespace zcluster;
 
@@ -21,10 +21,12 @@ int main(int argc, char** argv) {
   app.add_option("--count", o.count, "agents to simulate (0: all in client.keys)");
   app.add_option("--rate", o.rate, "reports per second in all (0: as fast as acks allow)");
   app.add_option("--churn", o.churn, "chance a report changes labels or checksums")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--duration", o.duration, "seconds of reporting after one round (0: one round)");
   app.add_option("--connections", o.connections, "sockets the agents share")
-      ->check(CLI::Range(1, 10000))->capture_default_str();
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   app.add_option("--truth", truth_path, "write the last acknowledged state of each agent as JSON");
   CLI11_PARSE(app, argc, argv);
 

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "control_render.h"
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/control.h"
-#include "control_render.h"
 
 using namespace zcluster;
 
@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--local", local, "this node's own table: 'groups' or 'files'")
       ->check(CLI::IsMember({"groups", "files"}));
   app.add_option("--timeout", timeout_ms, "milliseconds to wait for the node")
-      ->check(CLI::Range(1, 600000))->capture_default_str();
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
   CLI::App* agent = app.add_subcommand("agent", "register or remove agents (master)");
   CLI::App* add = agent->add_subcommand("add", "register an agent in client.keys");
   add->add_option("NAME", name)->required();
@@ -76,22 +77,34 @@ int main(int argc, char** argv) {
   }
 
   schemas::Message request;
-  if (list_nodes) request = schemas::NodesQuery{};
-  else if (list_agents) request = schemas::AgentsQuery{};
-  else if (health) request = schemas::HealthQuery{};
-  else if (status) request = schemas::StatusQuery{};
-  else if (local == "files") request = schemas::FileTableQuery{};
-  else if (!local.empty() || glist->parsed()) request = schemas::GroupTableQuery{};
-  else if (add->parsed()) request = schemas::AgentAdd{name, ip, groups};
-  else if (remove->parsed()) request = schemas::AgentRemove{id};
-  else if (assign->parsed()) request = schemas::GroupAssign{{id}, groups, replace};
-  else if (unassign->parsed()) request = schemas::GroupUnassign{{id}, groups};
-  else return Fail(Status::InvalidArgument("nothing to do: give -l, -a, -i, --status, --local, agent or group"));
+  if (list_nodes)
+    request = schemas::NodesQuery{};
+  else if (list_agents)
+    request = schemas::AgentsQuery{};
+  else if (health)
+    request = schemas::HealthQuery{};
+  else if (status)
+    request = schemas::StatusQuery{};
+  else if (local == "files")
+    request = schemas::FileTableQuery{};
+  else if (!local.empty() || glist->parsed())
+    request = schemas::GroupTableQuery{};
+  else if (add->parsed())
+    request = schemas::AgentAdd{name, ip, groups};
+  else if (remove->parsed())
+    request = schemas::AgentRemove{id};
+  else if (assign->parsed())
+    request = schemas::GroupAssign{{id}, groups, replace};
+  else if (unassign->parsed())
+    request = schemas::GroupUnassign{{id}, groups};
+  else
+    return Fail(Status::InvalidArgument(
+        "nothing to do: give -l, -a, -i, --status, --local, agent or group"));
 
   Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
   if (!config.ok()) return Fail(config.status());
-  Result<schemas::Message> reply = nodes::ControlRequest(config->control_path(), request,
-                                                         std::chrono::milliseconds(timeout_ms));
+  Result<schemas::Message> reply =
+      nodes::ControlRequest(config->control_path(), request, std::chrono::milliseconds(timeout_ms));
   if (!reply.ok()) return Fail(reply.status());
   std::string out;
   if (const auto* e = std::get_if<schemas::ErrorReply>(&*reply)) {

@@ -66,18 +66,17 @@ int main(int argc, char** argv) {
   Status status = !stop.ok() ? stop.status() : log.status();
   if (status.ok()) status = WritePidFile(config->pid_path());
   if (status.ok()) {
-    status = config->node_type == NodeType::kMaster
-                 ? StartAndRun<Master>(*config, std::move(keys).value(), **log, ready_fd,
-                                       stop->fd())
-                 : StartAndRun<Worker>(*config, std::move(keys).value(), **log, ready_fd,
-                                       stop->fd());
+    status =
+        config->node_type == NodeType::kMaster
+            ? StartAndRun<Master>(*config, std::move(keys).value(), **log, ready_fd, stop->fd())
+            : StartAndRun<Worker>(*config, std::move(keys).value(), **log, ready_fd, stop->fd());
     RemovePidFile(config->pid_path());
   } else {
     ReportStarted(ready_fd, status);
   }
   if (!status.ok()) {
-    std::string tag = config->node_type == NodeType::kMaster ? "Master"
-                                                              : "Worker " + config->node_name;
+    std::string tag =
+        config->node_type == NodeType::kMaster ? "Master" : "Worker " + config->node_name;
     if (log.ok()) (*log)->Write(LogLevel::kError, tag, "Main", status.ToString());
     std::fprintf(stderr, "zclusterd: %s\n", status.ToString().c_str());
     return 1;

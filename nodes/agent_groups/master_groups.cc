@@ -13,22 +13,23 @@ constexpr const char* kStream = "groups";
 }  // namespace
 
 Result<std::unique_ptr<MasterGroups>> MasterGroups::Load(store::NodeStore& store,
-                                                        std::string shared_dir,
-                                                        const Logger& log) {
+                                                         std::string shared_dir,
+                                                         const Logger& log) {
   Result<StreamLog> stream = StreamLog::Load(store, store::Table::kGroupsLog, kStream);
   if (!stream.ok()) return stream.status();
   std::unique_ptr<MasterGroups> g(
       new MasterGroups(store, std::move(shared_dir), log, std::move(stream).value()));
   std::error_code ec;
   std::filesystem::create_directories(g->shared_dir_ + "/" + kDefaultGroup, ec);
-  if (ec) return Status::Unavailable("cannot create " + g->shared_dir_ + "/default: " + ec.message());
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kGroups, [&](std::string_view agent,
-                                                              std::string_view value) {
-    Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
-    if (!groups.ok()) return groups.status();
-    g->table_.Set(std::string(agent), std::move(groups).value());
-    return Status::Ok();
-  }));
+  if (ec)
+    return Status::Unavailable("cannot create " + g->shared_dir_ + "/default: " + ec.message());
+  ZC_RETURN_IF_ERROR(
+      store.ForEach(store::Table::kGroups, [&](std::string_view agent, std::string_view value) {
+        Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
+        if (!groups.ok()) return groups.status();
+        g->table_.Set(std::string(agent), std::move(groups).value());
+        return Status::Ok();
+      }));
   return g;
 }
 
@@ -49,8 +50,8 @@ Status MasterGroups::CheckGroupsExist(const std::vector<std::string>& groups) co
     std::error_code ec;
     if (!schemas::IsValidGroupName(g) ||
         !std::filesystem::is_directory(shared_dir_ + "/" + g, ec)) {
-      return Status::NotFound("group '" + g + "' does not exist (no folder " + shared_dir_ +
-                              "/" + g + ")");
+      return Status::NotFound("group '" + g + "' does not exist (no folder " + shared_dir_ + "/" +
+                              g + ")");
     }
   }
   return Status::Ok();

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "zcluster/nodes/cluster_log.h"
 #include "agent_groups/group_table.h"
 #include "streams/stream_log.h"
+#include "zcluster/nodes/cluster_log.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 
@@ -26,8 +26,8 @@ class MasterGroups {
   static constexpr const char* kDefaultGroup = "default";
 
   // `shared_dir` is <home>/etc/shared: its folders are the groups ("default" is created).
-  static Result<std::unique_ptr<MasterGroups>> Load(store::NodeStore& store,
-                                                    std::string shared_dir, const Logger& log);
+  static Result<std::unique_ptr<MasterGroups>> Load(store::NodeStore& store, std::string shared_dir,
+                                                    const Logger& log);
 
   using Changes = std::vector<schemas::GroupChange>;
   // Agents seen for the first time get "default".
@@ -48,8 +48,7 @@ class MasterGroups {
   const std::vector<std::string>* Of(const std::string& agent) const { return table_.Find(agent); }
 
  private:
-  MasterGroups(store::NodeStore& store, std::string shared_dir, const Logger& log,
-               StreamLog stream)
+  MasterGroups(store::NodeStore& store, std::string shared_dir, const Logger& log, StreamLog stream)
       : store_(store), shared_dir_(std::move(shared_dir)), logger_(log), log_(std::move(stream)) {}
   // Numbers, stores and applies the new rows; skips rows that do not change anything.
   Result<Changes> Commit(std::vector<std::pair<std::string, std::vector<std::string>>> rows);

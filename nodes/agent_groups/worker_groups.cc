@@ -10,17 +10,17 @@ constexpr const char* kStream = "groups";
 }
 
 Result<std::unique_ptr<WorkerGroups>> WorkerGroups::Load(store::NodeStore& store,
-                                                        const Logger& log) {
+                                                         const Logger& log) {
   Result<std::uint64_t> seq = store.Position(kStream);
   if (!seq.ok()) return seq.status();
   std::unique_ptr<WorkerGroups> g(new WorkerGroups(store, log, *seq));
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kGroups, [&](std::string_view agent,
-                                                              std::string_view value) {
-    Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
-    if (!groups.ok()) return groups.status();
-    g->table_.Set(std::string(agent), std::move(groups).value());
-    return Status::Ok();
-  }));
+  ZC_RETURN_IF_ERROR(
+      store.ForEach(store::Table::kGroups, [&](std::string_view agent, std::string_view value) {
+        Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
+        if (!groups.ok()) return groups.status();
+        g->table_.Set(std::string(agent), std::move(groups).value());
+        return Status::Ok();
+      }));
   return g;
 }
 
@@ -104,8 +104,10 @@ Result<bool> WorkerGroups::OnSync(const schemas::GroupsSync& sync) {
   full_requested_ = false;
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (sync.full) {
-    log_.Info("Agent-groups recv full", "Received the whole table: {} agents at {}. Finished in "
-                                        "{:.3f}s.", sync.groups.size(), sync.seq, took);
+    log_.Info("Agent-groups recv full",
+              "Received the whole table: {} agents at {}. Finished in "
+              "{:.3f}s.",
+              sync.groups.size(), sync.seq, took);
   } else if (!sync.changes.empty()) {
     log_.Info("Agent-groups recv", "Caught up {} changes to {}. Finished in {:.3f}s.",
               sync.changes.size(), sync.seq, took);

@@ -7,9 +7,9 @@
 
 #include <memory>
 
-#include "zcluster/nodes/cluster_log.h"
 #include "agent_groups/group_table.h"
 #include "streams/stream_follower.h"
+#include "zcluster/nodes/cluster_log.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 

@@ -23,8 +23,9 @@ void AgentInfoSync::Pump(SteadyClock::time_point now, const Send& send) {
 Status AgentInfoSync::OnAck(const schemas::AgentInfoAck& ack, SteadyClock::time_point now) {
   ZC_RETURN_IF_ERROR(agents_.OnAck(ack));
   if (!ack.unknown.empty()) {
-    log_.Warning("Agent-info sync", "The master does not know {} agents (first: {}); holding "
-                                    "them back until client.keys changes",
+    log_.Warning("Agent-info sync",
+                 "The master does not know {} agents (first: {}); holding "
+                 "them back until client.keys changes",
                  ack.unknown.size(), ack.unknown.front());
   }
   if (in_round_ && agents_.in_flight() == 0 && agents_.pending() == agents_.held_back()) {
@@ -34,8 +35,10 @@ Status AgentInfoSync::OnAck(const schemas::AgentInfoAck& ack, SteadyClock::time_
     double took = std::chrono::duration<double>(now - round_start_).count();
     ++rounds_since_info_;
     if (now - last_info_ >= kInfoEvery) {
-      log_.Info("Agent-info sync", "Finished in {:.3f}s. Sent {} agents ({} rounds since the "
-                                   "last line).", took, round_sent_, rounds_since_info_);
+      log_.Info("Agent-info sync",
+                "Finished in {:.3f}s. Sent {} agents ({} rounds since the "
+                "last line).",
+                took, round_sent_, rounds_since_info_);
       last_info_ = now;
       rounds_since_info_ = 0;
     } else {

@@ -8,8 +8,8 @@
 
 #include <functional>
 
-#include "zcluster/nodes/cluster_log.h"
 #include "agent_info/worker_agents.h"
+#include "zcluster/nodes/cluster_log.h"
 
 namespace zcluster::nodes {
 

@@ -2,19 +2,15 @@
 
 namespace zcluster::nodes {
 
-Result<std::unique_ptr<AgentPort>> AgentPort::Bind(zmq::context_t& ctx,
-                                                   const bus::ZapAuthenticator& zap,
-                                                   const bus::CurveKeyPair& keys,
-                                                   const std::string& endpoint,
-                                                   std::string client_keys_path,
-                                                   WorkerAgents& agents, const Logger& log,
-                                                   GroupsOf groups_of) {
+Result<std::unique_ptr<AgentPort>> AgentPort::Bind(
+    zmq::context_t& ctx, const bus::ZapAuthenticator& zap, const bus::CurveKeyPair& keys,
+    const std::string& endpoint, std::string client_keys_path, WorkerAgents& agents,
+    const Logger& log, GroupsOf groups_of) {
   Result<bus::RouterSocket> router = bus::RouterSocket::BindCurve(
       ctx, zap, keys, endpoint, bus::SocketOptions{}, bus::ZapAuthenticator::kAgentDomain);
   if (!router.ok()) return router.status();
-  std::unique_ptr<AgentPort> port(
-      new AgentPort(std::move(router).value(), std::move(client_keys_path), agents, log,
-                    std::move(groups_of)));
+  std::unique_ptr<AgentPort> port(new AgentPort(
+      std::move(router).value(), std::move(client_keys_path), agents, log, std::move(groups_of)));
   Result<bool> loaded = port->ReloadKeysIfChanged();
   if (!loaded.ok()) return loaded.status();
   for (const auto& [id, counter] : agents.Counters()) port->verifier_.RestoreCounter(id, counter);
@@ -37,8 +33,9 @@ Result<bool> AgentPort::ReloadKeysIfChanged() {
 void AgentPort::Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter) {
   ++*counter;
   ++rejects_since_log_;
-  router_.Send(env.routing_id,
-               schemas::Encode(schemas::ErrorReply{why.code(), why.message(), "agent_report"}))
+  router_
+      .Send(env.routing_id,
+            schemas::Encode(schemas::ErrorReply{why.code(), why.message(), "agent_report"}))
       .IgnoreError();  // the agent may be gone; the count and the log keep the record
   auto now = SteadyClock::now();
   if (now - last_reject_log_ >= std::chrono::seconds(1)) {
@@ -85,8 +82,8 @@ Status AgentPort::ServePending() {
     }
     if (!verdict.ok()) {
       std::uint64_t* counter = verdict.refusal == ReportRefusal::kUnknownAgent ? &counters_.unknown
-                               : verdict.refusal == ReportRefusal::kBadMac    ? &counters_.bad_mac
-                                                                              : &counters_.replayed;
+                               : verdict.refusal == ReportRefusal::kBadMac     ? &counters_.bad_mac
+                                                                           : &counters_.replayed;
       Reject(env, verdict.status, counter);
       continue;
     }
@@ -103,8 +100,9 @@ Status AgentPort::ServePending() {
   ZC_RETURN_IF_ERROR(agents_.Apply(reports, SteadyClock::now()));
   counters_.accepted += reports.size();
   for (const Accepted& a : accepted) {
-    router_.Send(a.routing_id,
-                 schemas::Encode(schemas::AgentReportAck{a.id, a.counter, groups_of_(a.id)}))
+    router_
+        .Send(a.routing_id,
+              schemas::Encode(schemas::AgentReportAck{a.id, a.counter, groups_of_(a.id)}))
         .IgnoreError();  // a vanished agent's ack has nowhere to go; its state is saved
   }
   return Status::Ok();

@@ -12,18 +12,18 @@
 #include <memory>
 #include <string>
 
+#include "agent_info/worker_agents.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/agent_auth.h"
 #include "zcluster/nodes/cluster_log.h"
-#include "agent_info/worker_agents.h"
 
 namespace zcluster::nodes {
 
 struct AgentPortCounters {
   std::uint64_t accepted = 0;
-  std::uint64_t unknown = 0;    // id not in client.keys
+  std::uint64_t unknown = 0;  // id not in client.keys
   std::uint64_t bad_mac = 0;
-  std::uint64_t replayed = 0;   // counter not above the last accepted one
+  std::uint64_t replayed = 0;  // counter not above the last accepted one
   std::uint64_t malformed = 0;
 };
 
@@ -36,9 +36,8 @@ class AgentPort {
                                                  const bus::ZapAuthenticator& zap,
                                                  const bus::CurveKeyPair& keys,
                                                  const std::string& endpoint,
-                                                 std::string client_keys_path,
-                                                 WorkerAgents& agents, const Logger& log,
-                                                 GroupsOf groups_of);
+                                                 std::string client_keys_path, WorkerAgents& agents,
+                                                 const Logger& log, GroupsOf groups_of);
   // Serves every queued report.
   Status ServePending();
   // Re-reads client.keys when it changed on disk (and tells WorkerAgents); true when it did.

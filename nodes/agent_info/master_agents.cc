@@ -13,8 +13,8 @@ constexpr auto kRoundGap = std::chrono::seconds(1);
 }  // namespace
 
 Result<std::unique_ptr<MasterAgents>> MasterAgents::Load(store::NodeStore& store,
-                                                        std::string client_keys_path,
-                                                        const Logger& log) {
+                                                         std::string client_keys_path,
+                                                         const Logger& log) {
   std::unique_ptr<MasterAgents> m(new MasterAgents(store, std::move(client_keys_path), log));
   ZC_RETURN_IF_ERROR(m->LoadRegistry());
   return m;
@@ -200,13 +200,13 @@ Result<schemas::AgentList> MasterAgents::List(const std::vector<std::string>& id
   std::vector<const ClientKey*> keys;
   if (ids.empty()) {
     for (const ClientKey& k : registry_.entries()) keys.push_back(&k);
-    ZC_RETURN_IF_ERROR(store_.ForEach(store::Table::kAgents, [&](std::string_view id,
-                                                                 std::string_view value) {
-      Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
-      if (!rec.ok()) return rec.status();
-      records.emplace(std::string(id), std::move(rec).value());
-      return Status::Ok();
-    }));
+    ZC_RETURN_IF_ERROR(
+        store_.ForEach(store::Table::kAgents, [&](std::string_view id, std::string_view value) {
+          Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
+          if (!rec.ok()) return rec.status();
+          records.emplace(std::string(id), std::move(rec).value());
+          return Status::Ok();
+        }));
   } else {
     for (const std::string& id : ids) {
       const ClientKey* k = registry_.Find(id);

@@ -21,9 +21,9 @@ namespace zcluster::nodes {
 
 // Per worker, the last agent-info sync as the master saw it (zcluster-control -i).
 struct AgentSyncStats {
-  double start = 0;         // unix time the current or last round began
-  double end = 0;           // unix time of its last batch
-  std::uint64_t sent = 0;   // agents received in that round
+  double start = 0;        // unix time the current or last round began
+  double end = 0;          // unix time of its last batch
+  std::uint64_t sent = 0;  // agents received in that round
   std::uint64_t unknown = 0;
   std::uint64_t pending = 0;  // what the worker said it still held after its last batch
   SteadyClock::time_point last_batch{};

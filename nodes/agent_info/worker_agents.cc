@@ -17,36 +17,36 @@ std::uint64_t Now() { return static_cast<std::uint64_t>(UnixNow()); }
 }  // namespace
 
 Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store,
-                                                        WorkerAgentsParams params) {
+                                                         WorkerAgentsParams params) {
   std::unique_ptr<WorkerAgents> w(new WorkerAgents(store, std::move(params)));
   auto now = SteadyClock::now();
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kAgents, [&](std::string_view id,
-                                                              std::string_view value) {
-    Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
-    if (!rec.ok()) return rec.status();
-    Entry& e = w->agents_[std::string(id)];
-    e.state = std::move(rec->state);
-    e.version = e.full_version = e.acked_version = 1;
-    // Silence is counted from this start: the worker cannot know how long it was down.
-    e.last_report = now;
-    return Status::Ok();
-  }));
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kAgentCounters, [&](std::string_view id,
-                                                                     std::string_view value) {
-    auto it = w->agents_.find(std::string(id));
-    Result<std::uint64_t> c = store::DecodeU64(value);
-    if (it != w->agents_.end() && c.ok()) it->second.counter = *c;
-    return Status::Ok();
-  }));
+  ZC_RETURN_IF_ERROR(
+      store.ForEach(store::Table::kAgents, [&](std::string_view id, std::string_view value) {
+        Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
+        if (!rec.ok()) return rec.status();
+        Entry& e = w->agents_[std::string(id)];
+        e.state = std::move(rec->state);
+        e.version = e.full_version = e.acked_version = 1;
+        // Silence is counted from this start: the worker cannot know how long it was down.
+        e.last_report = now;
+        return Status::Ok();
+      }));
+  ZC_RETURN_IF_ERROR(
+      store.ForEach(store::Table::kAgentCounters, [&](std::string_view id, std::string_view value) {
+        auto it = w->agents_.find(std::string(id));
+        Result<std::uint64_t> c = store::DecodeU64(value);
+        if (it != w->agents_.end() && c.ok()) it->second.counter = *c;
+        return Status::Ok();
+      }));
   // Unacknowledged before the restart: the master may have none of it, so send it whole.
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kAgentPending, [&](std::string_view id,
-                                                                    std::string_view) {
-    auto it = w->agents_.find(std::string(id));
-    if (it == w->agents_.end()) return Status::Ok();
-    it->second.acked_version = 0;
-    w->Enqueue(it->first, it->second);
-    return Status::Ok();
-  }));
+  ZC_RETURN_IF_ERROR(
+      store.ForEach(store::Table::kAgentPending, [&](std::string_view id, std::string_view) {
+        auto it = w->agents_.find(std::string(id));
+        if (it == w->agents_.end()) return Status::Ok();
+        it->second.acked_version = 0;
+        w->Enqueue(it->first, it->second);
+        return Status::Ok();
+      }));
   for (const auto& [id, e] : w->agents_) w->pending_ += e.version > e.acked_version ? 1 : 0;
   return w;
 }
@@ -68,7 +68,8 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     auto it = agents_.find(r.id);
     bool changed = it == agents_.end() || it->second.state != r.state;
     if (changed) {
-      batch.Put(store::Table::kAgents, r.id, store::EncodeAgentRow({r.id, r.state, params_.node, {}}));
+      batch.Put(store::Table::kAgents, r.id,
+                store::EncodeAgentRow({r.id, r.state, params_.node, {}}));
       batch.Put(store::Table::kAgentPending, r.id, "");
     }
   }
@@ -222,7 +223,6 @@ void WorkerAgents::RegistryChanged() {
     if (a != agents_.end()) Enqueue(id, a->second);
   }
 }
-
 
 std::vector<std::pair<std::string, std::uint64_t>> WorkerAgents::Counters() const {
   std::vector<std::pair<std::string, std::uint64_t>> out;

@@ -28,11 +28,11 @@
 namespace zcluster::nodes {
 
 struct WorkerAgentsParams {
-  std::string node;                                  // this worker's name, stored in each row
-  std::size_t max_batch_updates = 2000;              // updates in one batch
-  std::size_t max_batch_bytes = 1 << 20;             // encoded size of one batch, about
-  std::size_t max_in_flight = 8;                     // batches sent but not yet acknowledged
-  std::chrono::duration<double> ack_timeout{10};     // an unacknowledged batch is resent after it
+  std::string node;                               // this worker's name, stored in each row
+  std::size_t max_batch_updates = 2000;           // updates in one batch
+  std::size_t max_batch_bytes = 1 << 20;          // encoded size of one batch, about
+  std::size_t max_in_flight = 8;                  // batches sent but not yet acknowledged
+  std::chrono::duration<double> ack_timeout{10};  // an unacknowledged batch is resent after it
   std::chrono::duration<double> disconnection_time{600};  // silent agents become disconnected
 };
 
@@ -99,9 +99,9 @@ class WorkerAgents {
   store::NodeStore& store_;
   WorkerAgentsParams params_;
   std::unordered_map<std::string, Entry> agents_;
-  std::deque<std::string> queue_;               // pending agents waiting for a batch
-  std::map<std::uint64_t, InFlight> in_flight_; // by batch number
-  std::set<std::string> unknown_;               // held back: the master does not know them
+  std::deque<std::string> queue_;                // pending agents waiting for a batch
+  std::map<std::uint64_t, InFlight> in_flight_;  // by batch number
+  std::set<std::string> unknown_;                // held back: the master does not know them
   std::uint64_t next_batch_ = 1;
   std::size_t pending_ = 0;  // agents whose version is above their acknowledged version
   SteadyClock::time_point next_silence_check_{};

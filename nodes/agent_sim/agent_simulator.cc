@@ -47,9 +47,15 @@ void Churn(schemas::AgentState& s) {
   const schemas::AgentState before = s;
   while (s == before) {
     switch (randombytes_uniform(3)) {
-      case 0: s.labels["rack"] = std::to_string(randombytes_uniform(40)); break;
-      case 1: s.labels["build"] = std::to_string(randombytes_uniform(1000)); break;
-      default: s.merged_sum = fmt::format("{:032x}", randombytes_random()); break;
+      case 0:
+        s.labels["rack"] = std::to_string(randombytes_uniform(40));
+        break;
+      case 1:
+        s.labels["build"] = std::to_string(randombytes_uniform(1000));
+        break;
+      default:
+        s.merged_sum = fmt::format("{:032x}", randombytes_random());
+        break;
     }
   }
 }
@@ -62,7 +68,8 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
   for (const ClientKey& k : keys.entries()) {
     if (k.removed) continue;
     if (o.count != 0 && agents.size() >= o.count) break;
-    agents.push_back({k, DeriveAgentMacKey(k.key), SimulatedAgentState(k.name, agents.size()), base, {}});
+    agents.push_back(
+        {k, DeriveAgentMacKey(k.key), SimulatedAgentState(k.name, agents.size()), base, {}});
   }
   if (agents.empty()) return Status::InvalidArgument("client.keys has no agent to simulate");
   std::size_t nconn = std::max<std::size_t>(1, std::min(o.connections, agents.size()));
@@ -91,7 +98,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
   auto start = SteadyClock::now();
   auto end_at = start + std::chrono::duration_cast<SteadyClock::duration>(
                             std::chrono::duration<double>(o.duration));
-  std::size_t next = 0;          // next agent to report
+  std::size_t next = 0;  // next agent to report
   bool first_round_done = false;
   auto receive = [&](std::size_t c) {
     for (;;) {
@@ -132,7 +139,8 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
     if (!sending) continue;
     // Paced: reports allowed so far at `rate`; unpaced: as many as the windows allow.
     double elapsed = std::chrono::duration<double>(now - start).count();
-    std::uint64_t allowed = o.rate > 0 ? static_cast<std::uint64_t>(elapsed * o.rate) + 1 : UINT64_MAX;
+    std::uint64_t allowed =
+        o.rate > 0 ? static_cast<std::uint64_t>(elapsed * o.rate) + 1 : UINT64_MAX;
     std::size_t sent_now = 0;
     while (result.sent < allowed && sent_now < 4096) {
       SimAgent& agent = agents[next];

@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <ctime>
 
 namespace zcluster::nodes {
@@ -86,8 +86,8 @@ void FileScanner::Walk(const std::string& rel_dir, std::vector<std::string>* out
 }
 
 std::map<std::string, ScannedFile> FileScanner::Scan(std::int64_t settle_ns,
-                                                    std::vector<std::string>* unsettled,
-                                                    const std::set<std::string>* closed) {
+                                                     std::vector<std::string>* unsettled,
+                                                     const std::set<std::string>* closed) {
   std::vector<std::string> paths;
   for (const FileSetEntry& e : set_.entries()) {
     if (e.folder) {
@@ -113,8 +113,7 @@ std::map<std::string, ScannedFile> FileScanner::Scan(std::int64_t settle_ns,
       found.emplace(rel, cached->second);
       continue;
     }
-    if (now - fs.mtime_ns < settle_ns &&
-        (closed == nullptr || !closed->count(home_ + "/" + rel))) {
+    if (now - fs.mtime_ns < settle_ns && (closed == nullptr || !closed->count(home_ + "/" + rel))) {
       if (unsettled != nullptr) unsettled->push_back(rel);
       if (cached != cache_.end()) found.emplace(rel, cached->second);
       continue;
@@ -133,8 +132,7 @@ std::map<std::string, ScannedFile> FileScanner::Scan(std::int64_t settle_ns,
 std::optional<ScannedFile> FileScanner::ScanOne(const std::string& rel) {
   const FileSetEntry* entry = set_.Match(rel);
   struct stat st {};
-  if (entry == nullptr || ::lstat((home_ + "/" + rel).c_str(), &st) != 0 ||
-      !S_ISREG(st.st_mode)) {
+  if (entry == nullptr || ::lstat((home_ + "/" + rel).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     cache_.erase(rel);
     return std::nullopt;
   }
@@ -163,7 +161,8 @@ std::vector<std::string> FileScanner::LeftoverDownloads() const {
     Walk(dir, &all);
     for (const std::string& p : all) {
       std::string suffix = kDownloadSuffix;
-      if (p.size() > suffix.size() && p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (p.size() > suffix.size() &&
+          p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0) {
         stray.push_back(p);
       }
     }

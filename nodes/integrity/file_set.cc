@@ -9,7 +9,8 @@ namespace zcluster::nodes {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -52,8 +53,7 @@ const FileSetEntry* FileSet::Match(const std::string& rel_path) const {
   return nullptr;
 }
 
-Status CheckWritablePath(const std::string& home, const std::string& rel_path,
-                         const FileSet& set) {
+Status CheckWritablePath(const std::string& home, const std::string& rel_path, const FileSet& set) {
   if (set.Match(rel_path) == nullptr) {
     return Status::PermissionDenied("'" + rel_path + "' is outside the synced file set");
   }
@@ -68,7 +68,8 @@ Status CheckWritablePath(const std::string& home, const std::string& rel_path,
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) break;  // does not exist yet: created by us
     if (S_ISLNK(st.st_mode)) {
-      return Status::PermissionDenied("'" + rel_path + "' goes through a symlink at '" + path + "'");
+      return Status::PermissionDenied("'" + rel_path + "' goes through a symlink at '" + path +
+                                      "'");
     }
     bool last = end == rel_path.size();
     if (!last && !S_ISDIR(st.st_mode)) {

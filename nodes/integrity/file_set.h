@@ -14,11 +14,11 @@
 namespace zcluster::nodes {
 
 struct FileSetEntry {
-  std::string path;        // a file, or a folder whose files (recursively) are synced
+  std::string path;  // a file, or a folder whose files (recursively) are synced
   bool folder = true;
   std::uint32_t mode = 0660;
   bool remove_empty_subfolders = false;
-  bool reload = false;     // a change here runs the reload hook (rules, decoders, lists)
+  bool reload = false;  // a change here runs the reload hook (rules, decoders, lists)
 };
 
 // The suffix of a worker's file being downloaded; never synced, removed at start.

@@ -40,27 +40,27 @@ std::string Compressed(const std::string& path, std::uint64_t size) {
 
 }  // namespace
 
-Result<std::unique_ptr<MasterFiles>> MasterFiles::Load(store::NodeStore& store,
-                                                      FileScanner scanner, const Logger& log) {
+Result<std::unique_ptr<MasterFiles>> MasterFiles::Load(store::NodeStore& store, FileScanner scanner,
+                                                       const Logger& log) {
   Result<StreamLog> stream = StreamLog::Load(store, store::Table::kFilesLog, kStream);
   if (!stream.ok()) return stream.status();
   std::unique_ptr<MasterFiles> m(
       new MasterFiles(store, std::move(scanner), log, std::move(stream).value()));
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kFiles, [&](std::string_view path,
-                                                             std::string_view value) {
-    Result<ScannedFile> f = DecodeCached(path, value);
-    if (!f.ok()) return f.status();
-    m->scanner_.Remember(*f);
-    m->files_.emplace(f->entry.path, f->entry);
-    m->stored_.emplace(f->entry.path, std::string(value));
-    return Status::Ok();
-  }));
+  ZC_RETURN_IF_ERROR(
+      store.ForEach(store::Table::kFiles, [&](std::string_view path, std::string_view value) {
+        Result<ScannedFile> f = DecodeCached(path, value);
+        if (!f.ok()) return f.status();
+        m->scanner_.Remember(*f);
+        m->files_.emplace(f->entry.path, f->entry);
+        m->stored_.emplace(f->entry.path, std::string(value));
+        return Status::Ok();
+      }));
   m->digest_ = FileTableDigest(m->files_);
   return m;
 }
 
 Result<MasterFiles::Changes> MasterFiles::Rescan(std::size_t* unsettled,
-                                                const std::set<std::string>* closed) {
+                                                 const std::set<std::string>* closed) {
   std::vector<std::string> busy;
   std::map<std::string, ScannedFile> now = scanner_.Scan(kSettleNs, &busy, closed);
   if (unsettled != nullptr) *unsettled = busy.size();

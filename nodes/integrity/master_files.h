@@ -9,10 +9,10 @@
 
 #include <memory>
 
-#include "zcluster/nodes/clock.h"
-#include "zcluster/nodes/cluster_log.h"
 #include "integrity/file_scanner.h"
 #include "streams/stream_log.h"
+#include "zcluster/nodes/clock.h"
+#include "zcluster/nodes/cluster_log.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 

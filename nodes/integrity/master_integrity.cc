@@ -5,10 +5,10 @@
 #include <set>
 #include <vector>
 
-#include "streams/delta_chunks.h"
-#include "zcluster/bus/reactor.h"
 #include "integrity/file_watcher.h"
 #include "integrity/master_files.h"
+#include "streams/delta_chunks.h"
+#include "zcluster/bus/reactor.h"
 
 namespace zcluster::nodes {
 namespace {
@@ -53,10 +53,11 @@ class Engine {
   void Run() {
     bus::Reactor reactor;
     reactor.AddReader(pipe_.socket(), [&] { return OnPipe(reactor); });
-    bus::Reactor::TimerId rescan = reactor.AddTimer(reactor.now(), [this](SteadyClock::time_point t) {
-      Rescan(t);
-      return std::optional(next_rescan_);
-    });
+    bus::Reactor::TimerId rescan =
+        reactor.AddTimer(reactor.now(), [this](SteadyClock::time_point t) {
+          Rescan(t);
+          return std::optional(next_rescan_);
+        });
     if (watcher_) {
       reactor.AddReader(watcher_->fd(), [this, &reactor, rescan] {
         // A burst of events is one scan, shortly after.
@@ -144,8 +145,9 @@ class Engine {
       std::size_t unsettled = 0;
       changes = files_->Rescan(&unsettled, &closed_files_);
       if (watcher_) watcher_->WatchAll(config_.home, FileSet::FromConfig(config_));
-      next_full_rescan_ = now + std::chrono::duration_cast<SteadyClock::duration>(
-                                    std::chrono::duration<double>(config_.intervals.local_integrity));
+      next_full_rescan_ =
+          now + std::chrono::duration_cast<SteadyClock::duration>(
+                    std::chrono::duration<double>(config_.intervals.local_integrity));
       retry_unsettled_ = unsettled > 0;
     }
     closed_files_.clear();
@@ -216,15 +218,15 @@ Result<std::unique_ptr<MasterIntegrity>> MasterIntegrity::Start(zmq::context_t& 
   }
   State initial{(*files)->seq(), (*files)->digest(), false};
   // Moved into the thread whole: the engine and what it owns never meet the loop thread again.
-  auto engine = std::make_shared<std::pair<std::unique_ptr<MasterFiles>, std::optional<FileWatcher>>>(
-      std::move(files).value(), std::move(watcher));
+  auto engine =
+      std::make_shared<std::pair<std::unique_ptr<MasterFiles>, std::optional<FileWatcher>>>(
+          std::move(files).value(), std::move(watcher));
   Result<std::unique_ptr<bus::Actor>> actor =
       bus::Actor::Start(ctx, [config, log, engine](bus::PipeEnd& pipe) {
         Engine(config, std::move(engine->first), std::move(engine->second), log, pipe).Run();
       });
   if (!actor.ok()) return actor.status();
-  return std::unique_ptr<MasterIntegrity>(
-      new MasterIntegrity(std::move(actor).value(), initial));
+  return std::unique_ptr<MasterIntegrity>(new MasterIntegrity(std::move(actor).value(), initial));
 }
 
 MasterIntegrity::~MasterIntegrity() = default;

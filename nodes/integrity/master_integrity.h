@@ -38,8 +38,7 @@ class MasterIntegrity {
   // Loads the table from `store` (which must outlive this) and starts the actor.
   static Result<std::unique_ptr<MasterIntegrity>> Start(zmq::context_t& ctx,
                                                         const ClusterConfig& config,
-                                                        store::NodeStore& store,
-                                                        const Logger& log);
+                                                        store::NodeStore& store, const Logger& log);
   ~MasterIntegrity();
 
   // Requests from workers the loop has authenticated, and from the control socket.

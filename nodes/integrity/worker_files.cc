@@ -37,21 +37,21 @@ std::string WorkerFiles::TempName(const std::string& abs) {
   return abs.substr(0, slash + 1) + "." + abs.substr(slash + 1) + kDownloadSuffix;
 }
 
-Result<std::unique_ptr<WorkerFiles>> WorkerFiles::Load(store::NodeStore& store,
-                                                      FileScanner scanner, const Logger& log,
-                                                      WorkerFilesParams params) {
+Result<std::unique_ptr<WorkerFiles>> WorkerFiles::Load(store::NodeStore& store, FileScanner scanner,
+                                                       const Logger& log,
+                                                       WorkerFilesParams params) {
   std::unique_ptr<WorkerFiles> w(
       new WorkerFiles(store, std::move(scanner), log, std::move(params)));
   Result<std::uint64_t> seq = store.Position(kStream);
   if (!seq.ok()) return seq.status();
   w->follower_ = StreamFollower<schemas::FileChange>(*seq);
-  ZC_RETURN_IF_ERROR(store.ForEach(store::Table::kFiles, [&](std::string_view path,
-                                                             std::string_view value) {
-    Result<schemas::FileEntry> entry = store::DecodeExpectedFileRow(path, value);
-    if (!entry.ok()) return entry.status();
-    w->expected_[std::string(path)] = std::move(entry).value();
-    return Status::Ok();
-  }));
+  ZC_RETURN_IF_ERROR(
+      store.ForEach(store::Table::kFiles, [&](std::string_view path, std::string_view value) {
+        Result<schemas::FileEntry> entry = store::DecodeExpectedFileRow(path, value);
+        if (!entry.ok()) return entry.status();
+        w->expected_[std::string(path)] = std::move(entry).value();
+        return Status::Ok();
+      }));
   // A killed worker leaves its downloads behind under temporary names: never a synced file.
   for (const std::string& stray : w->scanner_.LeftoverDownloads()) {
     ::unlink(w->Abs(stray).c_str());
@@ -113,8 +113,8 @@ Status WorkerFiles::InstallInline(const schemas::FileChange& change) {
     round_ = IntegritySyncStats{UnixNow(), 0, 0, 0, 0};
   }
   log_.Debug("Integrity sync", "{} arrived with its change", path);
-  return OnData(schemas::FileData{{{path, change.entry.hash, 0, change.entry.size, false,
-                                    change.content, change.entry.size}}});
+  return OnData(schemas::FileData{
+      {{path, change.entry.hash, 0, change.entry.size, false, change.content, change.entry.size}}});
 }
 
 Result<bool> WorkerFiles::Start() { return Apply(follower_.Start()); }
@@ -171,8 +171,7 @@ void WorkerFiles::Delete(const std::string& path) {
   }
 }
 
-Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created,
-                              std::size_t inline_updated) {
+Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created, std::size_t inline_updated) {
   if (rescan) {
     std::map<std::string, ScannedFile> scanned = scanner_.Scan(0, nullptr);
     actual_.clear();
@@ -208,8 +207,8 @@ Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created,
       continue;
     }
     for (std::uint64_t off = 0; off < want.size; off += params_.chunk_bytes) {
-      queue_.push_back({path, want.hash, off, std::min<std::uint64_t>(params_.chunk_bytes,
-                                                                      want.size - off)});
+      queue_.push_back(
+          {path, want.hash, off, std::min<std::uint64_t>(params_.chunk_bytes, want.size - off)});
     }
   }
   ZC_RETURN_IF_ERROR(FinishAll(empty));
@@ -287,8 +286,8 @@ Status WorkerFiles::OnData(const schemas::FileData& data) {
     // FinishAll need not read it back.
     bool whole = written && c.offset == 0 && n == d.entry.size;
     if (whole) {
-      d.checked = HashBytes(raw) == d.entry.hash &&
-                  ::ftruncate(fd, static_cast<off_t>(n)) == 0 && ::fchmod(fd, d.entry.mode) == 0;
+      d.checked = HashBytes(raw) == d.entry.hash && ::ftruncate(fd, static_cast<off_t>(n)) == 0 &&
+                  ::fchmod(fd, d.entry.mode) == 0;
     }
     if (fd >= 0) ::close(fd);
     if (!written) {

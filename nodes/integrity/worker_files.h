@@ -16,19 +16,19 @@
 #include <set>
 #include <string>
 
-#include "zcluster/nodes/cluster_log.h"
 #include "integrity/file_scanner.h"
 #include "streams/stream_follower.h"
+#include "zcluster/nodes/cluster_log.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 
 namespace zcluster::nodes {
 
 struct WorkerFilesParams {
-  std::size_t chunk_bytes = 1 << 20;     // content asked for per chunk
-  std::size_t fetch_bytes = 8 << 20;     // content asked for per fetch message
-  std::size_t max_in_flight = 4;         // fetch messages awaiting their data
-  std::string reload_command;            // run after rules/decoders/lists changed ("": none)
+  std::size_t chunk_bytes = 1 << 20;  // content asked for per chunk
+  std::size_t fetch_bytes = 8 << 20;  // content asked for per fetch message
+  std::size_t max_in_flight = 4;      // fetch messages awaiting their data
+  std::string reload_command;         // run after rules/decoders/lists changed ("": none)
 };
 
 // Counts of the last repair round, for logs and zcluster-control -i.
@@ -73,12 +73,15 @@ class WorkerFiles {
   struct Download {
     schemas::FileEntry entry;
     std::uint64_t received = 0;
-    bool update = false;  // replaces an existing file
-    bool checked = false; // content, size and mode already verified on the temp file
+    bool update = false;   // replaces an existing file
+    bool checked = false;  // content, size and mode already verified on the temp file
   };
   WorkerFiles(store::NodeStore& store, FileScanner scanner, const Logger& log,
               WorkerFilesParams params)
-      : store_(store), scanner_(std::move(scanner)), log_(log), params_(std::move(params)),
+      : store_(store),
+        scanner_(std::move(scanner)),
+        log_(log),
+        params_(std::move(params)),
         follower_(0) {}
   Result<bool> Apply(StreamFollower<schemas::FileChange>::Step step);
   Status StoreExpected(const std::vector<schemas::FileChange>& changes, std::uint64_t seq,

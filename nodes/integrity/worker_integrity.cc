@@ -74,8 +74,7 @@ std::optional<WorkerIntegrity::State> DecodeState(const bus::Frames& f) {
 }
 
 WorkerIntegrity::State StateOf(const WorkerFiles& files) {
-  return {files.applied(), files.digest(), files.last_sync(), files.synced(),
-          files.downloading()};
+  return {files.applied(), files.digest(), files.last_sync(), files.synced(), files.downloading()};
 }
 
 // Everything that runs on the actor's thread.
@@ -128,8 +127,7 @@ class Engine {
     if (kind == kFromMaster || kind == kDelta) {
       Result<schemas::Message> m = schemas::Decode(Tail(f, 1));
       if (!m.ok()) {
-        log_.Warning("Integrity sync", "Malformed message from master: {}",
-                     m.status().message());
+        log_.Warning("Integrity sync", "Malformed message from master: {}", m.status().message());
         return;
       }
       if (const auto* delta = std::get_if<schemas::FilesDelta>(&*m)) {
@@ -227,8 +225,8 @@ Result<std::unique_ptr<WorkerIntegrity>> WorkerIntegrity::Start(zmq::context_t& 
                                                                 const Logger& log) {
   WorkerFilesParams params;
   params.reload_command = config.reload_command;
-  Result<std::unique_ptr<WorkerFiles>> files = WorkerFiles::Load(
-      store, FileScanner(config.home, FileSet::FromConfig(config)), log, params);
+  Result<std::unique_ptr<WorkerFiles>> files =
+      WorkerFiles::Load(store, FileScanner(config.home, FileSet::FromConfig(config)), log, params);
   if (!files.ok()) return files.status();
   State initial = StateOf(**files);
   // Moved into the thread whole: the files flow never meets the loop thread again.

@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
+#include "integrity/worker_files.h"
 #include "zcluster/bus/actor.h"
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/cluster_log.h"
-#include "integrity/worker_files.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 
@@ -39,8 +39,7 @@ class WorkerIntegrity {
 
   static Result<std::unique_ptr<WorkerIntegrity>> Start(zmq::context_t& ctx,
                                                         const ClusterConfig& config,
-                                                        store::NodeStore& store,
-                                                        const Logger& log);
+                                                        store::NodeStore& store, const Logger& log);
   ~WorkerIntegrity();
 
   // True for the frames of a message this flow takes from the master's DEALER replies

@@ -52,8 +52,10 @@ void MasterLink::Sent(const schemas::Message& message, bool queued, SteadyClock:
     next_send_ = now + Backoff();
     ++attempts_;
     if (attempts_ == 3 || attempts_ % 30 == 0) {
-      log_.Warning("Main", "No welcome from the master after {} hellos: is it running, and is "
-                           "this node's key authorized there?", attempts_);
+      log_.Warning("Main",
+                   "No welcome from the master after {} hellos: is it running, and is "
+                   "this node's key authorized there?",
+                   attempts_);
     }
     if (!queued) log_.Debug("Main", "Master not reachable yet; next hello in a moment");
     return;
@@ -89,8 +91,10 @@ void MasterLink::OnReply(const schemas::Message& reply, SteadyClock::time_point 
       return;
     }
     if (state_ == State::kConnected && e->code == Code::kUnauthenticated) {
-      log_.Warning("Keep alive", "Master '{}' does not know this session (restarted?). "
-                                 "Saying hello again", master_name_);
+      log_.Warning("Keep alive",
+                   "Master '{}' does not know this session (restarted?). "
+                   "Saying hello again",
+                   master_name_);
       StartHello(now, true);
       return;
     }
@@ -113,8 +117,9 @@ void MasterLink::TransportUp(SteadyClock::time_point now) {
 void MasterLink::KeyRefused() {
   if (key_refusal_logged_) return;
   key_refusal_logged_ = true;
-  log_.Error("Main", "The master refused this node's CURVE key during the handshake: is this "
-                     "node's public key in the master's authorized_keys as NODE_NAME.pub?");
+  log_.Error("Main",
+             "The master refused this node's CURVE key during the handshake: is this "
+             "node's public key in the master's authorized_keys as NODE_NAME.pub?");
 }
 
 SteadyClock::time_point MasterLink::NextWake() const {

@@ -16,9 +16,9 @@ schemas::ErrorReply Refusal(const Status& s, std::string_view in_reply_to) {
 Status CheckHello(const schemas::Hello& hello, const std::string& user_id,
                   const HelloPolicy& policy) {
   if (hello.protocol != policy.protocol) {
-    return Status::FailedPrecondition(fmt::format(
-        "protocol version {} is not supported; this master speaks {}", hello.protocol,
-        policy.protocol));
+    return Status::FailedPrecondition(
+        fmt::format("protocol version {} is not supported; this master speaks {}", hello.protocol,
+                    policy.protocol));
   }
   if (hello.cluster != policy.cluster) {
     return Status::FailedPrecondition(fmt::format(
@@ -66,8 +66,9 @@ Result<std::string> WorkerSessions::Authenticate(const bus::Envelope& from,
   Session& s = by_name_.at(name);
   if (s.user_id != from.user_id) {
     // Another key took this routing id over (ROUTER_HANDOVER): the session is void.
-    master_log_.Warning("Main", "Dropped worker '{}': a message on its connection came from "
-                                "another key ({}), address {}",
+    master_log_.Warning("Main",
+                        "Dropped worker '{}': a message on its connection came from "
+                        "another key ({}), address {}",
                         name, from.user_id, from.peer_address);
     by_name_.erase(name);
     name_by_route_.erase(route);
@@ -88,9 +89,8 @@ std::optional<schemas::Message> WorkerSessions::OnHello(const bus::Envelope& fro
     if (existing != by_name_.end() && existing->second.routing_id != from.routing_id) {
       const Session& old = existing->second;
       if (still_connected(old.routing_id, schemas::KeepaliveAck{old.last_ack})) {
-        admitted = Status::AlreadyExists(
-            fmt::format("a worker named '{}' is already connected from {}", hello.node,
-                        old.address));
+        admitted = Status::AlreadyExists(fmt::format(
+            "a worker named '{}' is already connected from {}", hello.node, old.address));
       } else {
         name_by_route_.erase(old.routing_id);
         by_name_.erase(existing);
@@ -98,8 +98,8 @@ std::optional<schemas::Message> WorkerSessions::OnHello(const bus::Envelope& fro
     }
   }
   if (!admitted.ok()) {
-    master_log_.Warning("Main", "Refused hello from {} as '{}': {}", from.peer_address,
-                        hello.node, admitted.ToString());
+    master_log_.Warning("Main", "Refused hello from {} as '{}': {}", from.peer_address, hello.node,
+                        admitted.ToString());
     return Refusal(admitted, schemas::Hello::kType);
   }
   // A repeated hello on the same connection (the worker lost our welcome) is simply re-welcomed.
@@ -112,8 +112,8 @@ std::optional<schemas::Message> WorkerSessions::OnHello(const bus::Envelope& fro
   s = Session{from.routing_id, from.user_id, from.peer_address, hello.software, now, UnixNow(), 0};
   name_by_route_[from.routing_id] = hello.node;
   if (fresh) {
-    WorkerLog(hello.node).Info("Main", "Connected: address {}, {}", from.peer_address,
-                               hello.software);
+    WorkerLog(hello.node)
+        .Info("Main", "Connected: address {}, {}", from.peer_address, hello.software);
   }
   return schemas::Welcome{policy_.cluster, master_name_, policy_.protocol,
                           "zcluster " ZCLUSTER_VERSION};

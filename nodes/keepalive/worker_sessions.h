@@ -22,9 +22,9 @@
 namespace zcluster::nodes {
 
 struct HelloPolicy {
-  std::string cluster;                  // our <name>: a hello must name it
+  std::string cluster;  // our <name>: a hello must name it
   std::uint32_t protocol = schemas::kProtocolVersion;
-  bool any_name_key_allowed = true;     // shared-key mode: kAnyWorkerUserId may take any name
+  bool any_name_key_allowed = true;  // shared-key mode: kAnyWorkerUserId may take any name
 };
 
 // Why a hello is refused, or Ok. Pure: the admission rules in one place.
@@ -44,7 +44,8 @@ class WorkerSessions {
 
   // Handles one decoded message from a worker and returns the reply for its sender, if any.
   std::optional<schemas::Message> OnMessage(const bus::Envelope& from,
-                                            const schemas::Message& message, SteadyClock::time_point now,
+                                            const schemas::Message& message,
+                                            SteadyClock::time_point now,
                                             const StillConnected& still_connected);
   // For messages other than hello and keepalive: the worker whose session the message belongs
   // to (refreshing its liveness), or the refusal to send back (Unauthenticated: say hello first;

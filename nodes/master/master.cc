@@ -76,10 +76,9 @@ void Master::Impl::SaveArrivedBatches() {
               acks.status().ToString());
   }
   for (std::size_t i = 0; i < arrived_batches.size(); ++i) {
-    schemas::Message reply = acks.ok() ? schemas::Message((*acks)[i])
-                                       : schemas::ErrorReply{Code::kUnavailable,
-                                                             acks.status().message(),
-                                                             "agent_info"};
+    schemas::Message reply =
+        acks.ok() ? schemas::Message((*acks)[i])
+                  : schemas::ErrorReply{Code::kUnavailable, acks.status().message(), "agent_info"};
     router->Send(arrived_batches[i].routing_id, schemas::Encode(reply)).IgnoreError();
   }
   arrived_batches.clear();
@@ -108,11 +107,12 @@ void Master::Impl::Publish(const Result<MasterGroups::Changes>& changes) {
   }
   if (changes->empty()) return;
   auto start = SteadyClock::now();
-  ForEachDelta<schemas::GroupsDelta>(
-      *changes, static_cast<std::size_t>(config.delta_batch), [this](const schemas::GroupsDelta& d) {
-        // PUB may drop it for a slow worker: its sequence check turns that into a resync.
-        pub->Send(schemas::Encode(d)).IgnoreError();
-      });
+  ForEachDelta<schemas::GroupsDelta>(*changes, static_cast<std::size_t>(config.delta_batch),
+                                     [this](const schemas::GroupsDelta& d) {
+                                       // PUB may drop it for a slow worker: its sequence check
+                                       // turns that into a resync.
+                                       pub->Send(schemas::Encode(d)).IgnoreError();
+                                     });
   log.At(changes->size() >= 100 ? LogLevel::kInfo : LogLevel::kDebug, "Agent-groups send",
          "Published {} changes, stream at {}. Finished in {:.3f}s.", changes->size(),
          changes->back().seq, std::chrono::duration<double>(SteadyClock::now() - start).count());
@@ -124,8 +124,9 @@ void Master::Impl::Heartbeat(SteadyClock::time_point now) {
   // One stream per tick, alternating: each stream's heartbeat comes every second, and two
   // messages back to back never compete for a worker's last queue slot.
   heartbeat_files = !heartbeat_files;
-  schemas::StreamHeartbeat hb = heartbeat_files ? schemas::StreamHeartbeat{"files", integrity->state().seq}
-                                                : schemas::StreamHeartbeat{"groups", groups->seq()};
+  schemas::StreamHeartbeat hb = heartbeat_files
+                                    ? schemas::StreamHeartbeat{"files", integrity->state().seq}
+                                    : schemas::StreamHeartbeat{"groups", groups->seq()};
   pub->Send(schemas::Encode(hb)).IgnoreError();
   next_heartbeat = now + std::chrono::milliseconds(500);
 }
@@ -193,7 +194,7 @@ Status Master::Run(int stop_fd) {
   Impl& m = *impl_;
   bus::Reactor reactor;
   ControlServer::Handler answers = [&m](const schemas::Message& request,
-                                         const std::string& client) {
+                                        const std::string& client) {
     return m.Control(request, client);
   };
   reactor.AddReader(stop_fd, [&] {
@@ -221,9 +222,8 @@ Status Master::Run(int stop_fd) {
   });
   auto now = reactor.now();
   m.reactor = &reactor;
-  m.listing_timer = reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
-    return m.ServeListings(t);
-  });
+  m.listing_timer =
+      reactor.AddTimer(now, [&m](SteadyClock::time_point t) { return m.ServeListings(t); });
   // Silence is judged after the drain, so a keepalive queued behind a long turn still counts.
   auto max_silence = std::chrono::duration_cast<SteadyClock::duration>(
       std::chrono::duration<double>(m.config.intervals.max_allowed_time_without_keepalive));

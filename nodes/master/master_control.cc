@@ -64,8 +64,9 @@ ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::
   }
   if (std::holds_alternative<schemas::HealthQuery>(request)) return HealthReport();
   if (std::holds_alternative<schemas::StatusQuery>(request)) {
-    return schemas::NodeStatus{config.node_name, "master", groups->seq(), integrity->state().seq,
-                               integrity->state().ready, 0, agents->stored(), 0};
+    return schemas::NodeStatus{
+        config.node_name,         "master", groups->seq(),    integrity->state().seq,
+        integrity->state().ready, 0,        agents->stored(), 0};
   }
   return std::nullopt;
 }
@@ -73,12 +74,11 @@ ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::
 std::optional<SteadyClock::time_point> Master::Impl::ServeListings(SteadyClock::time_point now) {
   if (listings.empty()) return std::nullopt;
   PendingListing& job = listings.front();
-  Status s = agents->ContinueListing(job.listing, kListingSlice, [this](const std::string& id) {
-    return groups->Of(id);
-  });
+  Status s = agents->ContinueListing(job.listing, kListingSlice,
+                                     [this](const std::string& id) { return groups->Of(id); });
   if (!s.ok()) {
-    control->Reply(job.client, schemas::Encode(schemas::ErrorReply{s.code(), s.message(),
-                                                                   "agents_query"}));
+    control->Reply(job.client,
+                   schemas::Encode(schemas::ErrorReply{s.code(), s.message(), "agents_query"}));
     listings.pop_front();
   } else if (job.listing.done()) {
     control->Reply(job.client, job.listing.Finish());

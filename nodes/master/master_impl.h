@@ -8,16 +8,16 @@
 #include <set>
 #include <vector>
 
+#include "agent_groups/master_groups.h"
+#include "agent_info/master_agents.h"
+#include "integrity/master_integrity.h"
+#include "keepalive/worker_sessions.h"
+#include "runtime/node_home.h"
 #include "zcluster/bus/reactor.h"
 #include "zcluster/bus/sockets.h"
-#include "integrity/master_integrity.h"
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master.h"
-#include "agent_info/master_agents.h"
-#include "agent_groups/master_groups.h"
-#include "runtime/node_home.h"
-#include "keepalive/worker_sessions.h"
 
 namespace zcluster::nodes {
 
@@ -86,7 +86,7 @@ struct Master::Impl {
     MasterAgents::Listing listing;
   };
   std::deque<PendingListing> listings;
-  static constexpr std::size_t kMaxListings = 4;    // more at once are refused: busy
+  static constexpr std::size_t kMaxListings = 4;     // more at once are refused: busy
   static constexpr std::size_t kListingSlice = 500;  // agents per turn
   bus::Reactor* reactor = nullptr;                   // the running loop's, during Run
   bus::Reactor::TimerId listing_timer = 0;

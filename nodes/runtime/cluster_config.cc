@@ -31,9 +31,12 @@ std::string Text(const pugi::xml_node& n) { return Trim(n.child_value()); }
 
 Status ParseBool(const pugi::xml_node& n, std::string_view element, bool* out) {
   std::string v = Text(n);
-  if (v == "yes") *out = true;
-  else if (v == "no") *out = false;
-  else return Bad(element, "must be 'yes' or 'no', got '" + v + "'");
+  if (v == "yes")
+    *out = true;
+  else if (v == "no")
+    *out = false;
+  else
+    return Bad(element, "must be 'yes' or 'no', got '" + v + "'");
   return Status::Ok();
 }
 
@@ -41,8 +44,7 @@ Status ParseSeconds(const pugi::xml_node& n, std::string_view element, double* o
   std::string v = Text(n);
   double d = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-  if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(d) || d <= 0 ||
-      d > 86400) {
+  if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(d) || d <= 0 || d > 86400) {
     return Bad(element, "must be a number of seconds above 0 and at most 86400, got '" + v + "'");
   }
   *out = d;
@@ -69,8 +71,8 @@ Status CheckOnly(const pugi::xml_node& parent, std::string_view where,
 }
 
 Status ParseCurve(const pugi::xml_node& n, const std::string& base_dir, CurveFiles* out) {
-  ZC_RETURN_IF_ERROR(CheckOnly(n, "<curve>", {"secret_key", "public_key", "master_public_key",
-                                              "authorized_keys"}));
+  ZC_RETURN_IF_ERROR(CheckOnly(
+      n, "<curve>", {"secret_key", "public_key", "master_public_key", "authorized_keys"}));
   out->secret_key = Resolve(Text(n.child("secret_key")), base_dir);
   out->public_key = Resolve(Text(n.child("public_key")), base_dir);
   out->master_public_key = Resolve(Text(n.child("master_public_key")), base_dir);
@@ -160,8 +162,8 @@ std::string ClusterConfig::agent_endpoint() const {
 Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir) {
   pugi::xml_document doc;
   // ossec.conf may hold several <ossec_config> roots, so parse it as a fragment.
-  pugi::xml_parse_result parsed = doc.load_buffer(xml.data(), xml.size(),
-                                                  pugi::parse_default | pugi::parse_fragment);
+  pugi::xml_parse_result parsed =
+      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default | pugi::parse_fragment);
   if (!parsed) {
     return Status::InvalidArgument(std::string("config: XML error at byte ") +
                                    std::to_string(parsed.offset) + ": " + parsed.description());
@@ -176,19 +178,22 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   }
   if (blocks == 0) return Status::InvalidArgument("config: no <ossec_config><cluster> block");
   if (blocks > 1) return Status::InvalidArgument("config: more than one <cluster> block");
-  ZC_RETURN_IF_ERROR(CheckOnly(block, "", {"name", "node_name", "node_type", "key", "port",
-                                           "bind_addr", "nodes", "hidden", "disabled", "home",
-                                           "curve", "intervals", "agent_port", "tuning",
-                                           "reload_command", "sync_files"}));
+  ZC_RETURN_IF_ERROR(CheckOnly(
+      block, "",
+      {"name", "node_name", "node_type", "key", "port", "bind_addr", "nodes", "hidden", "disabled",
+       "home", "curve", "intervals", "agent_port", "tuning", "reload_command", "sync_files"}));
 
   ClusterConfig c;
   if (auto n = block.child("name")) c.name = Text(n);
   if (auto n = block.child("node_name")) c.node_name = Text(n);
   if (auto n = block.child("node_type")) {
     std::string t = Text(n);
-    if (t == "master") c.node_type = NodeType::kMaster;
-    else if (t == "worker") c.node_type = NodeType::kWorker;
-    else return Bad("<node_type>", "must be master or worker, got '" + t + "'");
+    if (t == "master")
+      c.node_type = NodeType::kMaster;
+    else if (t == "worker")
+      c.node_type = NodeType::kWorker;
+    else
+      return Bad("<node_type>", "must be master or worker, got '" + t + "'");
   }
   if (auto n = block.child("key")) c.key = Text(n);
   if (auto n = block.child("port")) {
@@ -271,16 +276,16 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   }
   if (auto n = block.child("intervals")) {
     ZC_RETURN_IF_ERROR(
-        CheckOnly(n, "<intervals>", {"keep_alive", "max_allowed_time_without_keepalive",
-                                     "agents_disconnection_time", "local_integrity",
-                                     "integrity_check"}));
+        CheckOnly(n, "<intervals>",
+                  {"keep_alive", "max_allowed_time_without_keepalive", "agents_disconnection_time",
+                   "local_integrity", "integrity_check"}));
     if (auto k = n.child("local_integrity")) {
-      ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><local_integrity>",
-                                      &c.intervals.local_integrity));
+      ZC_RETURN_IF_ERROR(
+          ParseSeconds(k, "<intervals><local_integrity>", &c.intervals.local_integrity));
     }
     if (auto k = n.child("integrity_check")) {
-      ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><integrity_check>",
-                                      &c.intervals.integrity_check));
+      ZC_RETURN_IF_ERROR(
+          ParseSeconds(k, "<intervals><integrity_check>", &c.intervals.integrity_check));
     }
     if (auto k = n.child("agents_disconnection_time")) {
       ZC_RETURN_IF_ERROR(ParseSeconds(k, "<intervals><agents_disconnection_time>",

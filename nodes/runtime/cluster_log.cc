@@ -12,10 +12,14 @@ namespace {
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarning: return "WARNING";
-    case LogLevel::kError: return "ERROR";
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarning:
+      return "WARNING";
+    case LogLevel::kError:
+      return "ERROR";
   }
   return "INFO";
 }
@@ -52,8 +56,8 @@ void ClusterLog::Write(LogLevel level, std::string_view tag, std::string_view su
   localtime_r(&now, &tm);
   char when[32];
   std::strftime(when, sizeof when, "%Y/%m/%d %H:%M:%S", &tm);
-  std::string line = fmt::format("{} {}: [{}] [{}] {}\n", when, LevelName(level), tag, subtag,
-                                 message);
+  std::string line =
+      fmt::format("{} {}: [{}] [{}] {}\n", when, LevelName(level), tag, subtag, message);
   std::lock_guard lock(mu_);
   if (file_ != nullptr) {
     std::fwrite(line.data(), 1, line.size(), file_);

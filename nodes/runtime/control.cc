@@ -28,10 +28,10 @@ void ControlServer::ServePending(const Handler& handle, const Logger& log) {
     } else if (answer.now()) {
       reply = std::move(*answer.now());
     } else {
-      reply = schemas::ErrorReply{Code::kInvalidArgument,
-                                  "this node does not serve " +
-                                      std::string(schemas::TypeOf(*request)),
-                                  std::string(schemas::TypeOf(*request))};
+      reply =
+          schemas::ErrorReply{Code::kInvalidArgument,
+                              "this node does not serve " + std::string(schemas::TypeOf(*request)),
+                              std::string(schemas::TypeOf(*request))};
     }
     // A client that gave up before the reply is not an error worth a line.
     router_.Send(env.routing_id, schemas::Encode(reply)).IgnoreError();

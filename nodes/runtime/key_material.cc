@@ -20,8 +20,8 @@ Status LoadAuthorizedKeys(const std::string& dir, bus::AllowList* out) {
     if (p.extension() != ".pub" || !entry.is_regular_file()) continue;
     std::string node = p.stem().string();
     if (!schemas::IsValidName(node)) {
-      return InElement("authorized_keys", Status::InvalidArgument(
-                                              "'" + p.string() + "' is not named NODE_NAME.pub"));
+      return InElement("authorized_keys",
+                       Status::InvalidArgument("'" + p.string() + "' is not named NODE_NAME.pub"));
     }
     Result<std::string> key = bus::ReadPublicKeyFile(p.string());
     if (!key.ok()) return InElement("authorized_keys", key.status());

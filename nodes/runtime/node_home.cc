@@ -12,8 +12,8 @@ Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& conf
     std::filesystem::create_directories(dir, ec);
     if (ec) return Status::Unavailable("cannot create '" + dir.string() + "': " + ec.message());
   }
-  return store::NodeStore::Open(
-      config.db_path(), {config.name, config.node_name, std::string(NodeTypeName(config.node_type))});
+  return store::NodeStore::Open(config.db_path(), {config.name, config.node_name,
+                                                   std::string(NodeTypeName(config.node_type))});
 }
 
 }  // namespace zcluster::nodes

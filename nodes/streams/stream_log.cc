@@ -43,17 +43,16 @@ Status StreamLog::ReadAfter(
     std::uint64_t from,
     const std::function<Status(std::uint64_t seq, std::string_view entry)>& visit) const {
   std::uint64_t expected = from + 1;
-  ZC_RETURN_IF_ERROR(store_->Scan(table_, store::EncodeU64(from + 1),
-                                  [&](std::string_view key, std::string_view value) {
-                                    Result<std::uint64_t> seq = store::DecodeU64(key);
-                                    if (!seq.ok()) return seq.status();
-                                    if (*seq != expected) {
-                                      return Status::DataLoss(stream_ + " log lacks entry " +
-                                                              std::to_string(expected));
-                                    }
-                                    ++expected;
-                                    return visit(*seq, value);
-                                  }));
+  ZC_RETURN_IF_ERROR(store_->Scan(
+      table_, store::EncodeU64(from + 1), [&](std::string_view key, std::string_view value) {
+        Result<std::uint64_t> seq = store::DecodeU64(key);
+        if (!seq.ok()) return seq.status();
+        if (*seq != expected) {
+          return Status::DataLoss(stream_ + " log lacks entry " + std::to_string(expected));
+        }
+        ++expected;
+        return visit(*seq, value);
+      }));
   if (expected != seq_ + 1) {
     return Status::DataLoss(stream_ + " log ends at " + std::to_string(expected - 1) +
                             ", stream at " + std::to_string(seq_));

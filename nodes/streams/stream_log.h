@@ -29,13 +29,11 @@ class StreamLog {
   void Stage(store::StoreBatch& batch, const std::vector<std::string>& entries);
   void Committed();
   // Whether a worker that applied up to `from` needs the whole table rather than the log.
-  bool NeedsFull(std::uint64_t from) const {
-    return from == 0 || from + 1 < first_ || from > seq_;
-  }
+  bool NeedsFull(std::uint64_t from) const { return from == 0 || from + 1 < first_ || from > seq_; }
   // Every logged entry after `from`, oldest first; DataLoss when one is missing.
-  Status ReadAfter(std::uint64_t from,
-                   const std::function<Status(std::uint64_t seq, std::string_view entry)>& visit)
-      const;
+  Status ReadAfter(
+      std::uint64_t from,
+      const std::function<Status(std::uint64_t seq, std::string_view entry)>& visit) const;
 
  private:
   StreamLog(store::NodeStore& store, store::Table log, std::string stream, std::uint64_t keep)

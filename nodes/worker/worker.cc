@@ -138,12 +138,16 @@ void Worker::Impl::OnSocketEvents() {
         link.TransportUp(SteadyClock::now());
         handshake_failure_logged = false;
         break;
-      case bus::SocketEventKind::kAuthRefused: link.KeyRefused(); break;
+      case bus::SocketEventKind::kAuthRefused:
+        link.KeyRefused();
+        break;
       case bus::SocketEventKind::kHandshakeFailed:
         // The socket retries every few seconds: one line until a handshake succeeds.
         if (std::exchange(handshake_failure_logged, true)) break;
-        log.Warning("Main", "CURVE handshake with {} failed (is <master_public_key> the "
-                            "master's key?)", e.endpoint);
+        log.Warning("Main",
+                    "CURVE handshake with {} failed (is <master_public_key> the "
+                    "master's key?)",
+                    e.endpoint);
         break;
       case bus::SocketEventKind::kDisconnected:
         log.Debug("Main", "Disconnected from {}", e.endpoint);
@@ -185,13 +189,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
       bus::ZapAuthenticator::Start(impl->ctx, std::move(agent_keys), nullptr);
   if (!zap.ok()) return zap.status();
   impl->zap = std::move(zap).value();
-  Result<std::unique_ptr<AgentPort>> port =
-      AgentPort::Bind(impl->ctx, *impl->zap, keys.own, config.agent_endpoint(),
-                      config.client_keys_path(), *impl->agents, impl->log,
-                      [g = impl->groups.get()](const std::string& id) {
-                        const std::vector<std::string>* of = g->Of(id);
-                        return of ? *of : std::vector<std::string>{};
-                      });
+  Result<std::unique_ptr<AgentPort>> port = AgentPort::Bind(
+      impl->ctx, *impl->zap, keys.own, config.agent_endpoint(), config.client_keys_path(),
+      *impl->agents, impl->log, [g = impl->groups.get()](const std::string& id) {
+        const std::vector<std::string>* of = g->Of(id);
+        return of ? *of : std::vector<std::string>{};
+      });
   if (!port.ok()) return port.status();
   impl->agent_port = std::move(port).value();
 
@@ -215,8 +218,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
-  impl->log.Info("Main", "Connecting to master at {} ({} mode); agents on {} ({} known); "
-                         "control socket {}",
+  impl->log.Info("Main",
+                 "Connecting to master at {} ({} mode); agents on {} ({} known); "
+                 "control socket {}",
                  config.master_endpoint(), keys.shared_key_mode ? "shared-key" : "per-node key",
                  impl->agent_port->endpoint(), impl->agents->size(), config.control_path());
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
@@ -226,7 +230,7 @@ Status Worker::Run(int stop_fd) {
   Impl& w = *impl_;
   bus::Reactor reactor;
   ControlServer::Handler answers = [&w](const schemas::Message& request,
-                                         const std::string& client) {
+                                        const std::string& client) {
     return w.Control(request, client);
   };
   auto now = reactor.now();

@@ -11,11 +11,14 @@ ControlAnswer Worker::Impl::Control(const schemas::Message& request, const std::
     return ControlAnswer::Later();
   }
   if (std::holds_alternative<schemas::StatusQuery>(request)) {
-    return schemas::NodeStatus{config.node_name, "worker", groups->applied(),
+    return schemas::NodeStatus{config.node_name,
+                               "worker",
+                               groups->applied(),
                                integrity->state().applied,
                                integrity->state().synced && integrity->state().downloading == 0,
                                integrity->state().downloading,
-                               agent_port->counters().accepted, agents->pending()};
+                               agent_port->counters().accepted,
+                               agents->pending()};
   }
   return std::nullopt;
 }
@@ -23,10 +26,9 @@ ControlAnswer Worker::Impl::Control(const schemas::Message& request, const std::
 schemas::NodeList Worker::Impl::Nodes() const {
   schemas::NodeList list;
   if (link.state() == MasterLink::State::kConnected) {
-    list.nodes.push_back({link.master_name(), "master",
-                          schemas::SoftwareVersion(link.master_software()),
-                          config.nodes.front() + ":" + std::to_string(config.port),
-                          link.last_heard_unix()});
+    list.nodes.push_back(
+        {link.master_name(), "master", schemas::SoftwareVersion(link.master_software()),
+         config.nodes.front() + ":" + std::to_string(config.port), link.last_heard_unix()});
   }
   double now = UnixNow();
   list.nodes.push_back({config.node_name, "worker", ZCLUSTER_VERSION, "local", now});

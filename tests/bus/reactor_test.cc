@@ -63,13 +63,12 @@ TEST_CASE("a queued message is handled before a due timer fires", "[reactor]") {
   REQUIRE(order == std::vector<std::string>{"ack", "timer"});
 }
 
-TEST_CASE("timers fire at their deadlines and keep the next one their handler gives",
-          "[reactor]") {
+TEST_CASE("timers fire at their deadlines and keep the next one their handler gives", "[reactor]") {
   FakeClock clock;
   Reactor reactor(clock.fn());
   int fired = 0;
-  Reactor::TimerId id =
-      reactor.AddTimer(clock.t + 10ms, [&](Reactor::TimePoint now) -> std::optional<Reactor::TimePoint> {
+  Reactor::TimerId id = reactor.AddTimer(
+      clock.t + 10ms, [&](Reactor::TimePoint now) -> std::optional<Reactor::TimePoint> {
         ++fired;
         if (fired == 2) return std::nullopt;
         return now + 10ms;

@@ -32,8 +32,9 @@ struct Server {
       refusals.push_back(v);
     };
     zap = std::move(ZapAuthenticator::Start(ctx, std::move(allowed), log)).value();
-    router.emplace(std::move(
-        RouterSocket::BindCurve(ctx, *zap, keys, "tcp://127.0.0.1:*", SocketOptions{})).value());
+    router.emplace(
+        std::move(RouterSocket::BindCurve(ctx, *zap, keys, "tcp://127.0.0.1:*", SocketOptions{}))
+            .value());
   }
   ~Server() {
     router.reset();

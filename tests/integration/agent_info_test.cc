@@ -3,16 +3,16 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "integration/cluster_fixture.h"
 #include "support/wait.h"
+#include "zcluster/agent_sim/agent_simulator.h"
 #include "zcluster/bus/curve_keys.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/agent_auth.h"
-#include "zcluster/agent_sim/agent_simulator.h"
 #include "zcluster/nodes/client_keys.h"
 #include "zcluster/nodes/control.h"
 
@@ -94,10 +94,13 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
   CHECK(r1->errors + r2->errors == 0);
 
   std::map<std::string, schemas::AgentRecord> master;
-  REQUIRE(WaitFor([&] {
-    master = MasterAgents(c);
-    return Matching(master, r1->truth, "w1") == 1000 && Matching(master, r2->truth, "w2") == 1000;
-  }, 30s));
+  REQUIRE(WaitFor(
+      [&] {
+        master = MasterAgents(c);
+        return Matching(master, r1->truth, "w1") == 1000 &&
+               Matching(master, r2->truth, "w2") == 1000;
+      },
+      30s));
   CHECK(master.size() == 2000);
   CHECK(c.WaitForLog("w1", "[Agent-info sync] Finished in", 10s));
   CHECK(c.WaitForLog("master", "INFO: [Worker w2] [Agent-info sync] Finished in", 10s));
@@ -106,8 +109,8 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
   REQUIRE(table.exit_code == 0);
   CHECK(table.output.rfind("ID ", 0) == 0);
   CHECK(std::count(table.output.begin(), table.output.end(), '\n') == 1001);
-  RunResult json = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-a", "--json",
-                          "-fs", "active"});
+  RunResult json =
+      c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-a", "--json", "-fs", "active"});
   REQUIRE(json.exit_code == 0);
   nlohmann::json j = nlohmann::json::parse(json.output);
   CHECK(j["agents"].size() == 2000);
@@ -145,7 +148,8 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
   CHECK(plain.output.find("node: master (master)") != std::string::npos);
   CHECK(plain.output.find("persisted since start") != std::string::npos);
   std::string first = agents.entries()[0].id, last = agents.entries()[1999].id;
-  auto some = std::get<schemas::AgentList>(ask("master", schemas::AgentsQuery{{last, "99999", first}}));
+  auto some =
+      std::get<schemas::AgentList>(ask("master", schemas::AgentsQuery{{last, "99999", first}}));
   REQUIRE(some.agents.size() == 2);
   CHECK(some.agents[0].id == last);
   CHECK(some.agents[0].node == "w2");
@@ -173,8 +177,12 @@ TEST_CASE("an agent the master does not know is not saved and is reported back",
   CHECK(r->truth.size() == 10);  // the worker still knows agent 004 and acknowledges it
   REQUIRE(c.WaitForLog("w1", "The master does not know 1 agents (first: 004)", 15s));
   std::map<std::string, schemas::AgentRecord> master;
-  REQUIRE(WaitFor([&] { master = MasterAgents(c); return Matching(master, r->truth, "w1") == 9; },
-                  15s));
+  REQUIRE(WaitFor(
+      [&] {
+        master = MasterAgents(c);
+        return Matching(master, r->truth, "w1") == 9;
+      },
+      15s));
   CHECK(master.count("004") == 0);
   CHECK(c.Log("master").find("1 agents are not registered on the master (first: 004)") !=
         std::string::npos);
@@ -188,7 +196,7 @@ TEST_CASE("a master killed mid-stream loses nothing that a worker had acknowledg
   nodes::ClientKeys agents = MakeAgents(500);
   StartCluster(c, agents);
   nodes::AgentSimOptions o = SimTo(c, "w1");
-  o.duration = 4;    // keep reporting, with churn, across the master's death and return
+  o.duration = 4;  // keep reporting, with churn, across the master's death and return
   o.churn = 0.5;
   o.rate = 2000;
   Result<nodes::AgentSimResult> r = Status::Internal("not run");
@@ -201,10 +209,12 @@ TEST_CASE("a master killed mid-stream loses nothing that a worker had acknowledg
   REQUIRE(r->truth.size() == 500);
   REQUIRE(r->sent > 1000);
   std::map<std::string, schemas::AgentRecord> master;
-  bool converged = WaitFor([&] {
-    master = MasterAgents(c);
-    return Matching(master, r->truth, "w1") == 500;
-  }, 30s);
+  bool converged = WaitFor(
+      [&] {
+        master = MasterAgents(c);
+        return Matching(master, r->truth, "w1") == 500;
+      },
+      30s);
   if (!converged) {
     for (const auto& [id, state] : r->truth) {
       auto it = master.find(id);
@@ -241,8 +251,8 @@ TEST_CASE("forged replayed unknown and malformed reports are refused at the work
 
   CHECK(error_of(exchange(schemas::Encode(nodes::SignReport(a1.id, 1, state, wrong))))
             .message.rfind("bad MAC", 0) == 0);
-  CHECK(error_of(exchange(schemas::Encode(nodes::SignReport("999", 1, state, right))))
-            .message == "unknown agent id 999");
+  CHECK(error_of(exchange(schemas::Encode(nodes::SignReport("999", 1, state, right)))).message ==
+        "unknown agent id 999");
   CHECK(error_of(exchange({"\xa1x", "\x80"})).code == Code::kInvalidArgument);
   // A genuine report is accepted; sending it again is a replay.
   schemas::Frames genuine = schemas::Encode(nodes::SignReport(a1.id, 5, state, right));
@@ -252,13 +262,14 @@ TEST_CASE("forged replayed unknown and malformed reports are refused at the work
   CHECK(c.WaitForLog("w1", "WARNING: [Worker w1] [Agent port] Rejected", 5s));
   // Only the genuine report reached the master.
   std::map<std::string, schemas::AgentRecord> master;
-  REQUIRE(WaitFor([&] {
-    master = MasterAgents(c);
-    return master.count(a1.id) && master.at(a1.id).node == "w1";
-  }, 10s));
+  REQUIRE(WaitFor(
+      [&] {
+        master = MasterAgents(c);
+        return master.count(a1.id) && master.at(a1.id).node == "w1";
+      },
+      10s));
   CHECK(master.at(a1.id).state == state);
-  CHECK(master.at(agents.entries()[1].id).state.status ==
-        schemas::AgentStatus::kNeverConnected);
+  CHECK(master.at(agents.entries()[1].id).state.status == schemas::AgentStatus::kNeverConnected);
   CHECK(master.count("999") == 0);
   dealer = Status::Unavailable("closed");
 }
@@ -282,10 +293,10 @@ TEST_CASE("silent agents become disconnected and a new registration shows up at 
 
   // The simulator binary, one round, writing its truth.
   std::string truth_path = c.Home("w1") + "/truth.json";
-  RunResult sim = c.Run({"zcluster-agent-sim", "--worker",
-                         "127.0.0.1:" + std::to_string(c.AgentPort("w1")), "--server-key",
-                         c.KeyPrefix("w1") + ".pub", "--keys", c.Home("w1") + "/etc/client.keys",
-                         "--truth", truth_path});
+  RunResult sim =
+      c.Run({"zcluster-agent-sim", "--worker", "127.0.0.1:" + std::to_string(c.AgentPort("w1")),
+             "--server-key", c.KeyPrefix("w1") + ".pub", "--keys",
+             c.Home("w1") + "/etc/client.keys", "--truth", truth_path});
   INFO(sim.output);
   REQUIRE(sim.exit_code == 0);
   CHECK(sim.output.find("agents 20, reports sent 20, acknowledged 20, errors 0") == 0);
@@ -294,29 +305,32 @@ TEST_CASE("silent agents become disconnected and a new registration shows up at 
   CHECK(truth["agents"][0]["status"] == "active");
 
   // A second later, with no report since, every agent is disconnected on the master.
-  REQUIRE(WaitFor([&] {
-    auto master = MasterAgents(c);
-    std::size_t n = 0;
-    for (const auto& [id, a] : master) {
-      n += a.state.status == schemas::AgentStatus::kDisconnected && a.state.disconnection_time > 0;
-    }
-    return n == 20;
-  }, 10s));
+  REQUIRE(WaitFor(
+      [&] {
+        auto master = MasterAgents(c);
+        std::size_t n = 0;
+        for (const auto& [id, a] : master) {
+          n += a.state.status == schemas::AgentStatus::kDisconnected &&
+               a.state.disconnection_time > 0;
+        }
+        return n == 20;
+      },
+      10s));
 
-  RunResult added = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "agent", "add",
-                           "newcomer", "10.0.0.99"});
+  RunResult added = c.Run(
+      {"zcluster-control", "-c", c.ConfigPath("master"), "agent", "add", "newcomer", "10.0.0.99"});
   REQUIRE(added.exit_code == 0);
   CHECK(added.output.rfind("Agent 021 'newcomer' added. Key: ", 0) == 0);
-  RunResult listed = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-a", "--json",
-                            "-fs", "never_connected"});
+  RunResult listed = c.Run(
+      {"zcluster-control", "-c", c.ConfigPath("master"), "-a", "--json", "-fs", "never_connected"});
   nlohmann::json j = nlohmann::json::parse(listed.output);
   REQUIRE(j["agents"].size() == 1);
   CHECK(j["agents"][0]["name"] == "newcomer");
   CHECK(j["agents"][0]["ip"] == "10.0.0.99");
   CHECK(ReadFile(c.Home("master") + "/etc/client.keys").find("021 newcomer 10.0.0.99 ") !=
         std::string::npos);
-  RunResult dup = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "agent", "add",
-                         "newcomer"});
+  RunResult dup =
+      c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "agent", "add", "newcomer"});
   CHECK(dup.exit_code == 1);
   CHECK(dup.output.find("an agent named 'newcomer' exists with id 021") != std::string::npos);
 }

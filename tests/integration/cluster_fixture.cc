@@ -158,9 +158,9 @@ bool Cluster::Running(const std::string& name) {
 }
 
 std::vector<schemas::NodeInfo> Cluster::Nodes(const std::string& name) {
-  Result<schemas::Message> reply = nodes::ControlRequest(
-      Home(name) + "/queue/cluster/control.sock", schemas::NodesQuery{},
-      std::chrono::milliseconds(2000));
+  Result<schemas::Message> reply =
+      nodes::ControlRequest(Home(name) + "/queue/cluster/control.sock", schemas::NodesQuery{},
+                            std::chrono::milliseconds(2000));
   if (!reply.ok() || !std::holds_alternative<schemas::NodeList>(*reply)) return {};
   return std::get<schemas::NodeList>(*reply).nodes;
 }

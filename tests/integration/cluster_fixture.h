@@ -18,10 +18,10 @@
 namespace zcluster::testing {
 
 struct NodeOptions {
-  std::string type = "worker";          // "master" or "worker"
-  std::string cluster = "itest";        // <name>
-  std::string key_name;                 // whose key pair to use; default: the node's own
-  bool shared_key = false;              // no <curve>: keys derived from <key>
+  std::string type = "worker";    // "master" or "worker"
+  std::string cluster = "itest";  // <name>
+  std::string key_name;           // whose key pair to use; default: the node's own
+  bool shared_key = false;        // no <curve>: keys derived from <key>
   double keep_alive = 0.5;
   double max_silence = 2;
   double agents_disconnection_time = 600;
@@ -56,7 +56,7 @@ class Cluster {
   void Authorize(const std::string& worker_key_name);
   // Starts `zclusterd -f -c` for a configured node; returns its pid.
   pid_t Start(const std::string& name);
-  void Kill(const std::string& name, int signal);  // and waits for the process to end
+  void Kill(const std::string& name, int signal);    // and waits for the process to end
   void Signal(const std::string& name, int signal);  // SIGSTOP, SIGCONT: the process lives on
   bool Running(const std::string& name);
   pid_t Pid(const std::string& name) const { return pids_.at(name); }

@@ -70,11 +70,15 @@ TEST_CASE("an unlisted key is refused and gets no reply and changes nothing", "[
   c.Start("w1");
   REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
   c.Start("rogue");
-  REQUIRE(c.WaitForLog("master", "WARNING: [Master] [Main] Refused CURVE handshake from 127.0.0.1: "
-                                 "key not allowed", 15s));
+  REQUIRE(c.WaitForLog("master",
+                       "WARNING: [Master] [Main] Refused CURVE handshake from 127.0.0.1: "
+                       "key not allowed",
+                       15s));
   // The rogue never hears a reply; its socket reports the refused handshake.
-  REQUIRE(c.WaitForLog("rogue", "ERROR: [Worker rogue] [Main] The master refused this node's "
-                                "CURVE key during the handshake", 15s));
+  REQUIRE(c.WaitForLog("rogue",
+                       "ERROR: [Worker rogue] [Main] The master refused this node's "
+                       "CURVE key during the handshake",
+                       15s));
   CHECK(c.Log("rogue").find("Successfully connected") == std::string::npos);
   CHECK(c.Log("rogue").find("refused hello") == std::string::npos);
   CHECK(c.WorkerNames("master") == std::set<std::string>{"w1"});
@@ -108,8 +112,10 @@ TEST_CASE("a hello with the wrong cluster name is refused with a reason", "[inte
   c.Authorize("w1");
   c.Start("master");
   c.Start("w1");
-  REQUIRE(c.WaitForLog("w1", "ERROR: [Worker w1] [Main] Master refused hello: failed_precondition: "
-                             "cluster name 'elsewhere' does not match the master's 'itest'", 15s));
+  REQUIRE(c.WaitForLog("w1",
+                       "ERROR: [Worker w1] [Main] Master refused hello: failed_precondition: "
+                       "cluster name 'elsewhere' does not match the master's 'itest'",
+                       15s));
   CHECK(c.WaitForLog("master", "Refused hello from 127.0.0.1 as 'w1'", 5s));
   CHECK(c.WorkerNames("master").empty());
 }
@@ -123,8 +129,10 @@ TEST_CASE("a worker may only speak as the name its key is filed under", "[integr
   c.Configure("w2", borrowed);
   c.Start("master");
   c.Start("w2");
-  REQUIRE(c.WaitForLog("w2", "Master refused hello: permission_denied: this key is filed under "
-                             "node 'w1' and may not speak as 'w2'", 15s));
+  REQUIRE(c.WaitForLog("w2",
+                       "Master refused hello: permission_denied: this key is filed under "
+                       "node 'w1' and may not speak as 'w2'",
+                       15s));
   CHECK(c.WorkerNames("master").empty());
 }
 
@@ -145,9 +153,13 @@ TEST_CASE("a second live worker with the same name is refused", "[integration]")
                "<agent_port>" + std::to_string(c.AgentPort("w1copy")) + "<");
   WriteFile(c.ConfigPath("w1copy"), conf);
   c.Start("w1copy");
-  REQUIRE(WaitFor([&] { return ReadFile(c.Home("w1copy") + "/logs/cluster.log").find(
-                               "already_exists: a worker named 'w1' is already connected") !=
-                           std::string::npos; }, 15s));
+  REQUIRE(WaitFor(
+      [&] {
+        return ReadFile(c.Home("w1copy") + "/logs/cluster.log")
+                   .find("already_exists: a worker named 'w1' is already connected") !=
+               std::string::npos;
+      },
+      15s));
   CHECK(c.WorkerNames("master") == std::set<std::string>{"w1"});
   CHECK(c.Running("w1"));
 }
@@ -171,8 +183,12 @@ TEST_CASE("a restarted worker is back at once", "[integration]") {
   c.Kill("w1", SIGKILL);
   c.Start("w1");
   // Its old connection is gone, so the master replaces it instead of refusing a duplicate.
-  REQUIRE(WaitFor([&] { return c.Log("w1").find("Successfully connected") !=
-                               c.Log("w1").rfind("Successfully connected"); }, 10s));
+  REQUIRE(WaitFor(
+      [&] {
+        return c.Log("w1").find("Successfully connected") !=
+               c.Log("w1").rfind("Successfully connected");
+      },
+      10s));
   CHECK(c.WorkerNames("master") == std::set<std::string>{"w1", "w2"});
 }
 
@@ -248,8 +264,9 @@ TEST_CASE("zclusterd -t checks the config and a bad one gets one line naming the
   WriteFile(c.Home("bad") + "/ossec.conf", conf);
   RunResult bad = c.Run({"zclusterd", "-t", "-c", c.Home("bad") + "/ossec.conf"});
   CHECK(bad.exit_code != 0);
-  CHECK(bad.output == "zclusterd: config: <cluster><node_type> must be master or worker, got "
-                      "'boss'\n");
+  CHECK(bad.output ==
+        "zclusterd: config: <cluster><node_type> must be master or worker, got "
+        "'boss'\n");
 
   ::unlink((c.KeyPrefix("master") + ".key").c_str());
   RunResult nokey = c.Run({"zclusterd", "-t", "-c", c.ConfigPath("master")});
@@ -311,7 +328,8 @@ TEST_CASE("without -f the daemon detaches once started and stops on SIGTERM", "[
   pid_t pid = std::stoi(ReadFile(c.Home("master") + "/var/run/zclusterd.pid"));
   REQUIRE(::kill(pid, SIGTERM) == 0);
   // Not our child: wait for the pid file to go, which the daemon removes on a clean stop.
-  CHECK(WaitFor([&] { return ::access((c.Home("master") + "/var/run/zclusterd.pid").c_str(),
-                                      F_OK) != 0; }, 10s));
+  CHECK(WaitFor(
+      [&] { return ::access((c.Home("master") + "/var/run/zclusterd.pid").c_str(), F_OK) != 0; },
+      10s));
   CHECK(c.WaitForLog("master", "INFO: [Master] [Main] Stopping", 5s));
 }

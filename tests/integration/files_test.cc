@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -101,8 +101,10 @@ TEST_CASE("a fresh worker converges to 2000 files byte for byte", "[integration]
   Cluster c;
   StartMasterAndWorker(c);
   for (int i = 0; i < 2000; ++i) {
-    std::string dir = i % 4 == 0 ? "etc/rules" : i % 4 == 1 ? "etc/decoders"
-                    : i % 4 == 2 ? "etc/lists/sub" : "etc/shared/group" + std::to_string(i % 7);
+    std::string dir = i % 4 == 0   ? "etc/rules"
+                      : i % 4 == 1 ? "etc/decoders"
+                      : i % 4 == 2 ? "etc/lists/sub"
+                                   : "etc/shared/group" + std::to_string(i % 7);
     Write(c, "master", dir + "/f" + std::to_string(i) + ".xml", "content " + std::to_string(i));
   }
   Write(c, "master", "etc/client.keys", "001 a any " + std::string(64, 'a') + "\n");
@@ -121,8 +123,8 @@ TEST_CASE("a fresh worker converges to 2000 files byte for byte", "[integration]
   CHECK(c.WaitForLog("w1", "[Integrity sync] Created ", 5s));
 
   // The dumps agree (paths, hashes, sizes, modes).
-  RunResult m = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "--local", "files",
-                       "--json"});
+  RunResult m =
+      c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "--local", "files", "--json"});
   RunResult w = c.Run({"zcluster-control", "-c", c.ConfigPath("w1"), "--local", "files", "--json"});
   REQUIRE(m.exit_code == 0);
   CHECK(m.output == w.output);
@@ -176,14 +178,16 @@ TEST_CASE("a hand edit and a deletion and an extra file on a worker are repaired
   CHECK_FALSE(fs::exists(c.Home("w1") + "/etc/decoders/stray.xml"));
   CHECK(c.WaitForLog("w1", "Files to create: 1 | Files to update: 1 | Files to delete: 1", 5s));
   // The master's health sees the copy back in sync.
-  REQUIRE(WaitFor([&] {
-    RunResult h = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i", "--json"});
-    nlohmann::json j = nlohmann::json::parse(h.output);
-    if (j["workers"].size() != 1) return false;
-    const auto& f = j["workers"][0]["files"];
-    return f["state"] == "in sync" && f["integrity_sync"]["created"] == 1 &&
-           f["integrity_sync"]["updated"] == 1 && f["integrity_sync"]["deleted"] == 1;
-  }, 10s));
+  REQUIRE(WaitFor(
+      [&] {
+        RunResult h = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i", "--json"});
+        nlohmann::json j = nlohmann::json::parse(h.output);
+        if (j["workers"].size() != 1) return false;
+        const auto& f = j["workers"][0]["files"];
+        return f["state"] == "in sync" && f["integrity_sync"]["created"] == 1 &&
+               f["integrity_sync"]["updated"] == 1 && f["integrity_sync"]["deleted"] == 1;
+      },
+      10s));
 }
 
 TEST_CASE("a 50 MiB file arrives intact", "[integration][files]") {

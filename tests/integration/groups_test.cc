@@ -39,8 +39,8 @@ bool SameTable(Cluster& c, const std::string& worker) {
   return master.seq > 0 && copy.seq == master.seq && copy.groups == master.groups;
 }
 
-std::uint64_t Assign(Cluster& c, std::vector<std::string> agents,
-                     std::vector<std::string> groups, bool replace = false) {
+std::uint64_t Assign(Cluster& c, std::vector<std::string> agents, std::vector<std::string> groups,
+                     bool replace = false) {
   auto m = Ask(c, "master", schemas::GroupAssign{std::move(agents), std::move(groups), replace});
   REQUIRE(m.has_value());
   INFO((std::holds_alternative<schemas::ErrorReply>(*m) ? std::get<schemas::ErrorReply>(*m).message
@@ -76,7 +76,8 @@ std::vector<std::string> Setup(Cluster& c, std::size_t n, const std::vector<std:
   }
   nodes::ClientKeys keys;
   std::vector<std::string> ids;
-  for (std::size_t i = 0; i < n; ++i) ids.push_back(keys.Add("agent-" + std::to_string(i), "any")->id);
+  for (std::size_t i = 0; i < n; ++i)
+    ids.push_back(keys.Add("agent-" + std::to_string(i), "any")->id);
   std::filesystem::create_directories(c.Home("master") + "/etc/shared/web");
   std::filesystem::create_directories(c.Home("master") + "/etc/shared/db");
   REQUIRE(keys.Save(c.Home("master") + "/etc/client.keys").ok());
@@ -103,10 +104,10 @@ TEST_CASE("10000 agents assigned at once reach both workers", "[integration][gro
   CHECK(c.WaitForLog("master", "[Agent-groups send] Published 10000 changes", 5s));
 
   // The dumps through the CLI are the same JSON.
-  RunResult master = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "--local", "groups",
-                            "--json"});
-  RunResult w1 = c.Run({"zcluster-control", "-c", c.ConfigPath("w1"), "--local", "groups",
-                        "--json"});
+  RunResult master =
+      c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "--local", "groups", "--json"});
+  RunResult w1 =
+      c.Run({"zcluster-control", "-c", c.ConfigPath("w1"), "--local", "groups", "--json"});
   REQUIRE(master.exit_code == 0);
   CHECK(master.output == w1.output);
   nlohmann::json j = nlohmann::json::parse(w1.output);
@@ -114,12 +115,14 @@ TEST_CASE("10000 agents assigned at once reach both workers", "[integration][gro
   CHECK(j["groups"][ids[0]] == nlohmann::json{"web", "db"});
 
   // Health says both are in sync once their keepalives carry the new position.
-  REQUIRE(WaitFor([&] {
-    RunResult h = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i", "--json"});
-    nlohmann::json hj = nlohmann::json::parse(h.output);
-    return hj["workers"].size() == 2 && hj["workers"][0]["groups"]["state"] == "in sync" &&
-           hj["workers"][1]["groups"]["state"] == "in sync";
-  }, 10s));
+  REQUIRE(WaitFor(
+      [&] {
+        RunResult h = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i", "--json"});
+        nlohmann::json hj = nlohmann::json::parse(h.output);
+        return hj["workers"].size() == 2 && hj["workers"][0]["groups"]["state"] == "in sync" &&
+               hj["workers"][1]["groups"]["state"] == "in sync";
+      },
+      10s));
   RunResult list = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "group", "list"});
   CHECK(list.output.find("web      10000") != std::string::npos);
 }

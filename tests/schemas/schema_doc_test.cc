@@ -59,7 +59,8 @@ TEST_CASE("SCHEMAS.md has an example of every message type", "[schemas][doc]") {
   // Default-construct each alternative of the variant to list every type the code knows.
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (types.insert(std::string(TypeOf(Message(std::in_place_index<I>)))), ...);
-  }(std::make_index_sequence<std::variant_size_v<Message>>());
+  }
+  (std::make_index_sequence<std::variant_size_v<Message>>());
   for (const std::string& t : types) {
     INFO("message type " << t);
     CHECK(examples.count(t) >= 1);

@@ -40,8 +40,8 @@ AgentState SampleState() {
 int main() {
   Print(Hello{"wazuh", "worker-1", 1, "zcluster 0.1.0"});
   Print(Welcome{"wazuh", "master", 1, "zcluster 0.1.0"});
-  Print(Keepalive{7, 42, 0x1234abcd5678ef90, 17, 0x0f1e2d3c4b5a6978, 1764000000.5, 1764000000.75,
-                  2, 1, 0});
+  Print(Keepalive{7, 42, 0x1234abcd5678ef90, 17, 0x0f1e2d3c4b5a6978, 1764000000.5, 1764000000.75, 2,
+                  1, 0});
   Print(KeepaliveAck{7, false});
   Print(ErrorReply{Code::kFailedPrecondition,
                    "cluster name 'x' does not match the master's 'wazuh'", "hello"});
@@ -65,8 +65,8 @@ int main() {
   Print(HealthQuery{});
   Print(StatusQuery{});
   Print(NodeStatus{"worker-1", "worker", 42, 17, true, 0, 2000, 3});
-  Print(Health{{WorkerHealth{"worker-1", 1764000060, 1764000000, 1764000000.25, 2000, 1, 0, 42,
-                             42, true, 17, 17, true, 1764000000.5, 1764000000.75, 2, 1, 0}}});
+  Print(Health{{WorkerHealth{"worker-1", 1764000060, 1764000000, 1764000000.25, 2000, 1, 0, 42, 42,
+                             true, 17, 17, true, 1764000000.5, 1764000000.75, 2, 1, 0}}});
   Print(GroupsDelta{{{41, "001", {"default", "web"}}, {42, "002", {}}}});
   Print(StreamHeartbeat{"groups", 42});
   Print(GroupsSyncRequest{40});
@@ -83,7 +83,8 @@ int main() {
   const std::string z("\x28\xb5\x2f\xfd\x20\x02\x11\x00\x00\x6f\x6b", 11);
   Print(FilesDelta{{{17, false, rule, z}, {18, true, {"etc/shared/web/old.conf", "", 0, 0}, ""}}});
   Print(FilesSyncRequest{16});
-  Print(FilesSync{18, false,
+  Print(FilesSync{18,
+                  false,
                   {{17, false, rule, ""}, {18, true, {"etc/shared/web/old.conf", "", 0, 0}, ""}},
                   {}});
   Print(FilesSync{18, true, {}, {rule}});

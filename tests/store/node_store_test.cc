@@ -33,8 +33,7 @@ TEST_CASE("a database of another cluster or node or type is refused", "[store]")
   auto other_cluster = NodeStore::Open(dir / "db", {"other", "w1", "worker"});
   REQUIRE_FALSE(other_cluster.ok());
   CHECK(other_cluster.status().code() == Code::kFailedPrecondition);
-  CHECK(other_cluster.status().message().find("cluster 'wazuh', not 'other'") !=
-        std::string::npos);
+  CHECK(other_cluster.status().message().find("cluster 'wazuh', not 'other'") != std::string::npos);
   CHECK(NodeStore::Open(dir / "db", {"wazuh", "w2", "worker"}).status().code() ==
         Code::kFailedPrecondition);
   CHECK(NodeStore::Open(dir / "db", {"wazuh", "w1", "master"}).status().code() ==
@@ -75,14 +74,16 @@ TEST_CASE("batches write several tables at once and survive reopen", "[store]") 
   CHECK(*DecodeU64(**(*store)->Get(Table::kAgentCounters, "001")) == 7);
   CHECK_FALSE((*store)->Get(Table::kAgentPending, "001")->has_value());
   std::vector<std::string> keys;
-  REQUIRE((*store)->ForEach(Table::kAgents, [&](std::string_view k, std::string_view) {
-    keys.emplace_back(k);
-    return Status::Ok();
-  }).ok());
+  REQUIRE((*store)
+              ->ForEach(Table::kAgents,
+                        [&](std::string_view k, std::string_view) {
+                          keys.emplace_back(k);
+                          return Status::Ok();
+                        })
+              .ok());
   CHECK(keys == std::vector<std::string>{"001", "002"});
   // A visitor's error stops the scan and comes back.
-  Status stopped = (*store)->ForEach(Table::kAgents, [](std::string_view, std::string_view) {
-    return Status::DataLoss("stop");
-  });
+  Status stopped = (*store)->ForEach(
+      Table::kAgents, [](std::string_view, std::string_view) { return Status::DataLoss("stop"); });
   CHECK(stopped.code() == Code::kDataLoss);
 }

@@ -3,9 +3,9 @@
 
 #include <filesystem>
 
-#include "support/temp_dir.h"
 #include "agent_groups/master_groups.h"
 #include "agent_groups/worker_groups.h"
+#include "support/temp_dir.h"
 
 using namespace zcluster;
 using namespace zcluster::nodes;
@@ -28,7 +28,9 @@ struct MasterNode : Node {
     groups.reset();
     groups = std::move(MasterGroups::Load(*store, dir / "shared", Logger(log, "Master"))).value();
   }
-  void MakeGroup(const std::string& g) { std::filesystem::create_directories(dir / ("shared/" + g)); }
+  void MakeGroup(const std::string& g) {
+    std::filesystem::create_directories(dir / ("shared/" + g));
+  }
 };
 
 auto AnyAgent = [](const std::string&) { return true; };
@@ -58,11 +60,10 @@ TEST_CASE("the master numbers every change and keeps numbering across restarts",
 
 TEST_CASE("group commands check agents and folders", "[nodes][groups]") {
   MasterNode m;
-  CHECK(m.groups->Assign({{"001"}, {"nope"}, false}, AnyAgent).status().code() ==
-        Code::kNotFound);
-  CHECK(m.groups->Assign({{"001"}, {"default"}, false}, [](const std::string&) {
-                   return false;
-                 }).status().code() == Code::kNotFound);
+  CHECK(m.groups->Assign({{"001"}, {"nope"}, false}, AnyAgent).status().code() == Code::kNotFound);
+  CHECK(m.groups->Assign({{"001"}, {"default"}, false}, [](const std::string&) { return false; })
+            .status()
+            .code() == Code::kNotFound);
   CHECK(m.groups->Assign({{"001"}, {"../etc"}, false}, AnyAgent).status().code() ==
         Code::kNotFound);
   CHECK(m.groups->seq() == 0);
@@ -144,9 +145,10 @@ TEST_CASE("a group row that cannot be read stops the load with DataLoss", "[node
     store::StoreBatch bad;
     bad.Put(store::Table::kGroups, "001", "\xc1");
     REQUIRE(n.store->Write(bad).ok());
-    Status s = std::string(type) == "master"
-                   ? MasterGroups::Load(*n.store, n.dir / "shared", Logger(n.log, "Master")).status()
-                   : WorkerGroups::Load(*n.store, Logger(n.log, "Worker w")).status();
+    Status s =
+        std::string(type) == "master"
+            ? MasterGroups::Load(*n.store, n.dir / "shared", Logger(n.log, "Master")).status()
+            : WorkerGroups::Load(*n.store, Logger(n.log, "Worker w")).status();
     CHECK(s.code() == Code::kDataLoss);
     CHECK(s.message().find("agent 001") != std::string::npos);
   }

@@ -24,16 +24,15 @@ TEST_CASE("client.keys in Wazuh's format round-trips with removed agents", "[nod
   CHECK(keys->entries()[1].removed);
   CHECK(keys->entries()[1].name == "old-db");
   CHECK(keys->Find("003")->ip == "10.0.0.0/24");
-  CHECK(keys->Serialize() == text.substr(0, text.find("# a comment")) +
-                                 text.substr(text.find("003 db-1")));
+  CHECK(keys->Serialize() ==
+        text.substr(0, text.find("# a comment")) + text.substr(text.find("003 db-1")));
 }
 
 TEST_CASE("malformed client.keys lines are named", "[nodes][agents]") {
   CHECK(ClientKeys::Parse("001 web-1 any\n").status().message() ==
         "client.keys line 1: expected 'ID NAME IP KEY'");
   CHECK(ClientKeys::Parse("001 a any k extra\n").status().code() == Code::kInvalidArgument);
-  CHECK(ClientKeys::Parse("x01 a any k\n").status().message().find("bad id") !=
-        std::string::npos);
+  CHECK(ClientKeys::Parse("x01 a any k\n").status().message().find("bad id") != std::string::npos);
   CHECK(ClientKeys::Parse("001 a any k\n001 b any k\n").status().message().find("twice") !=
         std::string::npos);
 }

@@ -6,8 +6,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/temp_dir.h"
 #include "integrity/file_scanner.h"
+#include "support/temp_dir.h"
 #include "zcluster/schemas/files.h"
 
 using namespace zcluster;
@@ -35,9 +35,9 @@ TEST_CASE("the default file set is Wazuh's cluster.json", "[nodes][files]") {
 }
 
 TEST_CASE("every path escape is refused", "[nodes][files]") {
-  for (const char* bad : {"", "/etc/passwd", "../etc/passwd", "etc/rules/../../x", "etc//rules/a",
-                          "etc/./rules/a", "etc/rules/a/", "etc\\rules", "./etc/rules/a",
-                          "etc/rules/.."}) {
+  for (const char* bad :
+       {"", "/etc/passwd", "../etc/passwd", "etc/rules/../../x", "etc//rules/a", "etc/./rules/a",
+        "etc/rules/a/", "etc\\rules", "./etc/rules/a", "etc/rules/.."}) {
     INFO(bad);
     CHECK_FALSE(schemas::IsSafeRelativePath(bad));
     CHECK(FileSet::Default().Match(bad) == nullptr);
@@ -85,8 +85,9 @@ TEST_CASE("the scanner hashes files and skips symlinks and excluded names", "[no
 }
 
 TEST_CASE("the file table digest changes with any hash or mode", "[nodes][files]") {
-  std::map<std::string, schemas::FileEntry> a{{"etc/rules/a", {"etc/rules/a", std::string(64, 'a'), 1, 0660}},
-                                              {"etc/rules/b", {"etc/rules/b", std::string(64, 'b'), 1, 0660}}};
+  std::map<std::string, schemas::FileEntry> a{
+      {"etc/rules/a", {"etc/rules/a", std::string(64, 'a'), 1, 0660}},
+      {"etc/rules/b", {"etc/rules/b", std::string(64, 'b'), 1, 0660}}};
   auto b = a;
   CHECK(FileTableDigest(a) == FileTableDigest(b));
   b["etc/rules/a"].mode = 0640;

@@ -49,7 +49,8 @@ TEST_CASE("hello first and retried with growing jittered backoff", "[nodes][keep
   }
 }
 
-TEST_CASE("once welcomed keepalives go every keep_alive and silence means lost", "[nodes][keepalive]") {
+TEST_CASE("once welcomed keepalives go every keep_alive and silence means lost",
+          "[nodes][keepalive]") {
   Fixture f;
   REQUIRE(f.Due(0s).has_value());
   f.link.OnReply(Welcome{"wazuh", "master", 1, "zcluster 0.1.0"}, f.t0 + 10ms);

@@ -11,7 +11,8 @@ const std::string kKey = "c98b62a9b6169ac5f67dae55ae4a9088";
 
 std::string Conf(const std::string& inner) {
   return "<ossec_config><global><email_notification>no</email_notification></global>"
-         "<cluster>" + inner + "</cluster></ossec_config>";
+         "<cluster>" +
+         inner + "</cluster></ossec_config>";
 }
 
 Result<ClusterConfig> Parse(const std::string& inner) {
@@ -50,7 +51,9 @@ TEST_CASE("Wazuh defaults apply to a minimal block", "[nodes][config]") {
 TEST_CASE("a full worker block is read", "[nodes][config]") {
   Result<ClusterConfig> c = Parse(
       "<name>prod</name><node_name>worker-01</node_name><node_type>worker</node_type>"
-      "<key>" + kKey + "</key><port>1600</port><bind_addr>0.0.0.0</bind_addr>"
+      "<key>" +
+      kKey +
+      "</key><port>1600</port><bind_addr>0.0.0.0</bind_addr>"
       "<nodes><node>10.0.0.5</node><node>10.0.0.6</node></nodes>"
       "<hidden>yes</hidden><disabled>no</disabled><home>/opt/wazuh/</home>"
       "<curve><secret_key>keys/w.key</secret_key><public_key>/k/w.pub</public_key>"
@@ -129,28 +132,30 @@ TEST_CASE("per-node keys make <key> optional", "[nodes][config]") {
 }
 
 TEST_CASE("the file must hold exactly one well-formed <cluster> block", "[nodes][config]") {
-  CHECK(ParseClusterConfig("<ossec_config><cluster>", "/").status().message().find(
-            "config: XML error") == 0);
+  CHECK(ParseClusterConfig("<ossec_config><cluster>", "/")
+            .status()
+            .message()
+            .find("config: XML error") == 0);
   CHECK(ParseClusterConfig("<ossec_config/>", "/").status().message() ==
         "config: no <ossec_config><cluster> block");
   std::string two = Conf("<key>" + kKey + "</key>") + Conf("<key>" + kKey + "</key>");
-  CHECK(ParseClusterConfig(two, "/").status().message() ==
-        "config: more than one <cluster> block");
+  CHECK(ParseClusterConfig(two, "/").status().message() == "config: more than one <cluster> block");
   CHECK(LoadClusterConfig("/nonexistent/ossec.conf").status().code() == Code::kNotFound);
 }
 
 TEST_CASE("sync_files adds paths to Wazuh's file set", "[nodes][config]") {
   const std::string key = "<key>" + kKey + "</key>";
-  Result<ClusterConfig> c = Parse(key + "<sync_files><folder mode=\"0640\" reload=\"yes\">etc/extra"
-                                        "</folder><file>etc/local.conf</file></sync_files>");
+  Result<ClusterConfig> c = Parse(key +
+                                  "<sync_files><folder mode=\"0640\" reload=\"yes\">etc/extra"
+                                  "</folder><file>etc/local.conf</file></sync_files>");
   REQUIRE(c.ok());
   REQUIRE(c->sync_files.size() == 2);
   CHECK(c->sync_files[0].mode == 0640);
   CHECK(c->sync_files[0].reload);
   CHECK_FALSE(c->sync_files[1].folder);
   CHECK(c->sync_files[1].mode == 0640);
-  CHECK(Error(key + "<sync_files><folder>../etc</folder></sync_files>").find("<sync_files><folder>") !=
-        std::string::npos);
+  CHECK(Error(key + "<sync_files><folder>../etc</folder></sync_files>")
+            .find("<sync_files><folder>") != std::string::npos);
   CHECK(Error(key + "<sync_files><folder>var/db</folder></sync_files>").find("under etc/") !=
         std::string::npos);
   CHECK(Error(key + "<sync_files><file mode=\"999\">etc/x</file></sync_files>").find("mode") !=

@@ -4,7 +4,6 @@
 
 #include <cctype>
 
-
 #include "support/temp_dir.h"
 
 using namespace zcluster;

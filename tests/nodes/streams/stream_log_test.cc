@@ -11,11 +11,13 @@ namespace {
 
 std::vector<std::uint64_t> After(const StreamLog& log, std::uint64_t from) {
   std::vector<std::uint64_t> seqs;
-  REQUIRE(log.ReadAfter(from, [&](std::uint64_t seq, std::string_view entry) {
-                CHECK(entry == "e" + std::to_string(seq));
-                seqs.push_back(seq);
-                return Status::Ok();
-              }).ok());
+  REQUIRE(log.ReadAfter(from,
+                        [&](std::uint64_t seq, std::string_view entry) {
+                          CHECK(entry == "e" + std::to_string(seq));
+                          seqs.push_back(seq);
+                          return Status::Ok();
+                        })
+              .ok());
   return seqs;
 }
 

@@ -32,7 +32,7 @@ struct NodeSpec {
 struct ProcessStats {
   double peak_rss_mb = 0;  // VmHWM
   double cpu_seconds = 0;
-  double rss_mb = 0;       // VmRSS, when read
+  double rss_mb = 0;  // VmRSS, when read
 };
 ProcessStats StatsOf(pid_t pid);
 
@@ -80,8 +80,11 @@ class Deployment {
  private:
   Deployment(std::string dir, std::string tools_dir, std::string cluster, std::uint16_t port,
              bool keep)
-      : dir_(std::move(dir)), tools_dir_(std::move(tools_dir)), cluster_(std::move(cluster)),
-        port_(port), keep_(keep) {}
+      : dir_(std::move(dir)),
+        tools_dir_(std::move(tools_dir)),
+        cluster_(std::move(cluster)),
+        port_(port),
+        keep_(keep) {}
   Result<bus::DealerSocket*> ControlOf(const std::string& name);
 
   std::string dir_, tools_dir_, cluster_;

@@ -24,17 +24,15 @@ struct Figure {
     ratio_of = std::move(of);
     return *this;
   }
-  bool Met() const {
-    return !target || (higher_is_better ? value >= *target : value <= *target);
-  }
+  bool Met() const { return !target || (higher_is_better ? value >= *target : value <= *target); }
 
   std::string name;
   double value = 0;
-  std::string unit;               // "records/s", "s", "ms", "MB"
-  std::optional<double> target;   // the goal on the reference machine
-  bool higher_is_better = true;   // rates: yes; durations: no
-  std::optional<double> ratio;    // to the matching raw figure, when there is one
-  std::string ratio_of;           // which raw figure
+  std::string unit;              // "records/s", "s", "ms", "MB"
+  std::optional<double> target;  // the goal on the reference machine
+  bool higher_is_better = true;  // rates: yes; durations: no
+  std::optional<double> ratio;   // to the matching raw figure, when there is one
+  std::string ratio_of;          // which raw figure
 };
 
 // Latency samples in milliseconds; summarised as percentiles.

@@ -17,23 +17,23 @@ struct BenchOptions {
   bool keep = false;      // leave each deployment's folder (homes, logs) behind
   // Sizes; 0 keeps the scenario's default (the target sizes, or the smoke sizes).
   std::size_t workers = 0;
-  std::size_t agents = 0;    // agents per worker (agent-info), or in all (qa)
-  std::size_t changes = 0;   // group assignment changes
+  std::size_t agents = 0;   // agents per worker (agent-info), or in all (qa)
+  std::size_t changes = 0;  // group assignment changes
   std::size_t files = 0;
   std::size_t file_bytes = 0;
-  std::size_t samples = 0;   // latency samples
-  double duration = 0;       // seconds of load (agent-info lag, qa)
+  std::size_t samples = 0;                           // latency samples
+  double duration = 0;                               // seconds of load (agent-info lag, qa)
   std::function<void(const std::string&)> progress;  // one line of progress
 };
 
 // This machine's limits with no cluster logic, to which the other scenarios compare.
 struct RawFigures {
-  double report_msgs_per_s = 0;     // CURVE DEALER→ROUTER, agent-report-sized messages
-  double batch_mb_per_s = 0;        // CURVE DEALER→ROUTER, agent-info-batch-sized messages
-  double changes_per_s = 0;         // CURVE PUB→SUB, group changes delivered to W subscribers
+  double report_msgs_per_s = 0;  // CURVE DEALER→ROUTER, agent-report-sized messages
+  double batch_mb_per_s = 0;     // CURVE DEALER→ROUTER, agent-info-batch-sized messages
+  double changes_per_s = 0;      // CURVE PUB→SUB, group changes delivered to W subscribers
   std::size_t subscribers = 0;
   double pipeline_records_per_s = 0;  // msgpack decode + RocksDB batched synced write
-  double handshakes_per_s = 0;      // CURVE DEALER connects to one ROUTER, first message through
+  double handshakes_per_s = 0;        // CURVE DEALER connects to one ROUTER, first message through
 };
 
 Result<ScenarioResult> RunRaw(const BenchOptions& options, RawFigures* figures);

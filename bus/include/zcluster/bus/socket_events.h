@@ -38,7 +38,8 @@ class SocketEvents {
   zmq::socket_t& socket() { return pair_; }
 
  private:
-  SocketEvents(zmq::socket_t* watched, zmq::socket_t pair) : watched_(watched), pair_(std::move(pair)) {}
+  SocketEvents(zmq::socket_t* watched, zmq::socket_t pair)
+      : watched_(watched), pair_(std::move(pair)) {}
   zmq::socket_t* watched_;
   zmq::socket_t pair_;
 };

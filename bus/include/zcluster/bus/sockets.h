@@ -39,10 +39,10 @@ struct SocketOptions {
 
 // One message as a server socket received it.
 struct Envelope {
-  std::string routing_id;    // chosen by libzmq or the peer: an address for replies, not an identity
-  std::string user_id;       // from the ZAP handler: the only identity to trust ("" on ipc)
-  std::string peer_address;  // the peer's IP as libzmq saw it
-  Frames frames;             // the payload frames, routing id removed
+  std::string routing_id;  // chosen by libzmq or the peer: an address for replies, not an identity
+  std::string user_id;     // from the ZAP handler: the only identity to trust ("" on ipc)
+  std::string peer_address;      // the peer's IP as libzmq saw it
+  Frames frames;                 // the payload frames, routing id removed
   bool too_many_frames = false;  // more than kMaxFrames arrived; only the first were kept
 };
 

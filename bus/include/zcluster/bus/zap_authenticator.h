@@ -43,9 +43,9 @@ class AllowList {
 struct ZapVerdict {
   std::string status_code;  // "200" allowed, "400" refused, "500" malformed request
   std::string status_text;
-  std::string user_id;      // set when allowed
-  std::string address;      // the peer's IP as libzmq reported it
-  std::string public_z85;   // the key that was presented, when there was one
+  std::string user_id;     // set when allowed
+  std::string address;     // the peer's IP as libzmq reported it
+  std::string public_z85;  // the key that was presented, when there was one
 };
 
 // Decides one ZAP request (its frames as received). Pure, so it is tested without sockets.
@@ -80,8 +80,8 @@ class ZapAuthenticator {
   void Serve();
   void Report(const ZapVerdict& verdict);
 
-  zmq::socket_t handler_;     // REP on inproc://zeromq.zap.01; owned by the thread once started
-  zmq::socket_t stop_rx_;     // PAIR: the destructor's stop signal
+  zmq::socket_t handler_;  // REP on inproc://zeromq.zap.01; owned by the thread once started
+  zmq::socket_t stop_rx_;  // PAIR: the destructor's stop signal
   zmq::socket_t stop_tx_;
   const AllowList allowed_keys_;  // read by the handler's thread only
   RefusalLog log_;

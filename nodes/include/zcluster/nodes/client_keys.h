@@ -47,8 +47,8 @@ class ClientKeys {
   const std::vector<ClientKey>& entries() const { return entries_; }
 
  private:
-  std::vector<ClientKey> entries_;           // file order
-  std::map<std::string, std::size_t> by_id_; // id → index in entries_
+  std::vector<ClientKey> entries_;            // file order
+  std::map<std::string, std::size_t> by_id_;  // id → index in entries_
 };
 
 }  // namespace zcluster::nodes

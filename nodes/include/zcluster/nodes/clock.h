@@ -10,8 +10,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Unix time in seconds, with fractions.
 inline double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace zcluster::nodes

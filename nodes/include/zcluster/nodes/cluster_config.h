@@ -30,26 +30,26 @@ struct Intervals {
   double keep_alive = 5;                           // worker → master keepalive period
   double max_allowed_time_without_keepalive = 15;  // master drops a silent worker after this
   double agents_disconnection_time = 600;          // worker marks a silent agent disconnected
-  double local_integrity = 5;   // master rescans its files this often (inotify acts at once)
-  double integrity_check = 5;   // worker rescans its copy this often and repairs drift
+  double local_integrity = 5;  // master rescans its files this often (inotify acts at once)
+  double integrity_check = 5;  // worker rescans its copy this often and repairs drift
 };
 
 struct ClusterConfig {
-  std::string name = "wazuh";       // <name>: cluster name; hello must match it
-  std::string node_name = "node01"; // <node_name>
+  std::string name = "wazuh";        // <name>: cluster name; hello must match it
+  std::string node_name = "node01";  // <node_name>
   NodeType node_type = NodeType::kMaster;
-  std::string key;                  // <key>: 32 alphanumerics; required without <curve>
-  std::uint16_t port = 1516;        // <port>: master's ROUTER port (1025..65534)
-  std::string bind_addr = "0.0.0.0";// <bind_addr>: master's listen address
-  std::vector<std::string> nodes;   // <nodes><node>: the master's address (workers use the first)
-  bool hidden = false;              // <hidden>
-  bool disabled = false;            // <disabled>
-  std::string home = "/var/ossec";  // <home>: holds etc/, logs/, queue/, var/
-  std::uint16_t agent_port = 1514;  // <agent_port>: worker's port for agents (on <bind_addr>)
-  int pub_hwm = 1000;               // <tuning><pub_hwm>: messages queued per subscriber
-  int sub_hwm = 1000;               // <tuning><sub_hwm>: messages a worker queues unread
-  int delta_batch = 5000;           // <tuning><delta_batch>: changes per published delta
-  std::string reload_command;       // <reload_command>: worker, after rules/decoders/lists change
+  std::string key;                    // <key>: 32 alphanumerics; required without <curve>
+  std::uint16_t port = 1516;          // <port>: master's ROUTER port (1025..65534)
+  std::string bind_addr = "0.0.0.0";  // <bind_addr>: master's listen address
+  std::vector<std::string> nodes;     // <nodes><node>: the master's address (workers use the first)
+  bool hidden = false;                // <hidden>
+  bool disabled = false;              // <disabled>
+  std::string home = "/var/ossec";    // <home>: holds etc/, logs/, queue/, var/
+  std::uint16_t agent_port = 1514;    // <agent_port>: worker's port for agents (on <bind_addr>)
+  int pub_hwm = 1000;                 // <tuning><pub_hwm>: messages queued per subscriber
+  int sub_hwm = 1000;                 // <tuning><sub_hwm>: messages a worker queues unread
+  int delta_batch = 5000;             // <tuning><delta_batch>: changes per published delta
+  std::string reload_command;         // <reload_command>: worker, after rules/decoders/lists change
   // <sync_files>: more paths to keep identical, beside Wazuh's set (see FileSet::Default):
   // <folder mode="0660" reload="no">etc/extra</folder>, <file mode="0640">etc/x.conf</file>.
   struct ExtraSync {

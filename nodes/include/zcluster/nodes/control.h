@@ -20,8 +20,7 @@ namespace zcluster::nodes {
 class ControlAnswer {
  public:
   // An answer now (any message), or (nullopt) "this node does not serve that request".
-  template <typename M,
-            typename = std::enable_if_t<std::is_constructible_v<schemas::Message, M&&>>>
+  template <typename M, typename = std::enable_if_t<std::is_constructible_v<schemas::Message, M&&>>>
   ControlAnswer(M&& now) : now_(schemas::Message(std::forward<M>(now))) {}
   ControlAnswer(std::optional<schemas::Message> now) : now_(std::move(now)) {}
   ControlAnswer(std::nullopt_t) {}

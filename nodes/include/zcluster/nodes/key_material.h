@@ -14,10 +14,10 @@ namespace zcluster::nodes {
 inline constexpr const char* kAnyWorkerUserId = "*shared-key*";
 
 struct KeyMaterial {
-  bus::CurveKeyPair own;           // this node's pair
-  std::string master_public;       // workers: the master's public key
-  bus::AllowList workers;          // master: allowed worker keys → node names
-  bool shared_key_mode = false;    // keys derived from <key>
+  bus::CurveKeyPair own;         // this node's pair
+  std::string master_public;     // workers: the master's public key
+  bus::AllowList workers;        // master: allowed worker keys → node names
+  bool shared_key_mode = false;  // keys derived from <key>
 };
 
 // Reads and checks every key file the config names (or derives the pairs from <key>). Errors name

@@ -12,8 +12,8 @@
 #include <optional>
 #include <string>
 
-#include "zcluster/nodes/cluster_log.h"
 #include "zcluster/nodes/clock.h"
+#include "zcluster/nodes/cluster_log.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::nodes {
@@ -65,7 +65,7 @@ class MasterLink {
   SteadyClock::time_point next_send_{};   // next hello or keepalive
   SteadyClock::time_point last_heard_{};  // last message from the master (connected only)
   double last_heard_unix_ = 0;
-  unsigned attempts_ = 0;                 // hellos since the last welcome
+  unsigned attempts_ = 0;  // hellos since the last welcome
   std::uint64_t keepalives_ = 0;
   std::uint64_t sessions_ = 0;
   std::string master_name_;

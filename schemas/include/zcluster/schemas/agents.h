@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,8 +20,8 @@ inline constexpr std::size_t kMaxAgentNameLength = 128;  // Wazuh's agent name l
 inline constexpr std::size_t kMaxFieldLength = 256;      // any OS field, label key or value
 inline constexpr std::size_t kMaxLabels = 64;
 inline constexpr std::size_t kMaxGroups = 128;
-inline constexpr std::size_t kMaxBatchUpdates = 10000;   // agents in one agent_info batch
-inline constexpr std::size_t kMaxAgents = 1000000;       // agents in one agent_list
+inline constexpr std::size_t kMaxBatchUpdates = 10000;  // agents in one agent_info batch
+inline constexpr std::size_t kMaxAgents = 1000000;      // agents in one agent_list
 
 // "001": 1..16 ASCII digits.
 bool IsValidAgentId(std::string_view id);
@@ -43,9 +43,9 @@ struct AgentState {
   std::string name;
   std::string ip;
   AgentOs os;
-  std::string version;      // agent software, e.g. "Wazuh v4.14.0"
-  std::string config_sum;   // checksum of the agent's config
-  std::string merged_sum;   // checksum of its merged shared config
+  std::string version;     // agent software, e.g. "Wazuh v4.14.0"
+  std::string config_sum;  // checksum of the agent's config
+  std::string merged_sum;  // checksum of its merged shared config
   std::map<std::string, std::string> labels;
   AgentStatus status = AgentStatus::kActive;
   std::uint64_t last_keepalive = 0;      // unix seconds
@@ -61,7 +61,7 @@ Result<AgentState> DecodeAgentState(std::string_view bytes);
 struct AgentRecord {
   std::string id;
   AgentState state;
-  std::string node;  // the worker the agent reports to
+  std::string node;                 // the worker the agent reports to
   std::vector<std::string> groups;  // filled by the master when listing; not stored
   bool operator==(const AgentRecord&) const = default;
 };

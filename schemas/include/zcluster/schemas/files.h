@@ -20,8 +20,8 @@ inline constexpr std::size_t kMaxFetchChunks = 4096;    // chunks in one fetch o
 bool IsSafeRelativePath(std::string_view path);
 
 struct FileEntry {
-  std::string path;      // relative to <home>, e.g. "etc/rules/local_rules.xml"
-  std::string hash;      // BLAKE2b-256 of the content, 64 lower-case hex characters
+  std::string path;  // relative to <home>, e.g. "etc/rules/local_rules.xml"
+  std::string hash;  // BLAKE2b-256 of the content, 64 lower-case hex characters
   std::uint64_t size = 0;
   std::uint32_t mode = 0;  // permission bits the worker gives the file, e.g. 0660
   bool operator==(const FileEntry&) const = default;
@@ -80,9 +80,9 @@ struct FileChunk {
   std::string path;
   std::string hash;
   std::uint64_t offset = 0;
-  std::uint64_t size = 0;   // the whole file's size
-  bool stale = false;       // the master no longer has this version: wait for the next change
-  std::string data;         // zstd-compressed bytes of [offset, offset + raw_length)
+  std::uint64_t size = 0;  // the whole file's size
+  bool stale = false;      // the master no longer has this version: wait for the next change
+  std::string data;        // zstd-compressed bytes of [offset, offset + raw_length)
   std::uint64_t raw_length = 0;
   bool operator==(const FileChunk&) const = default;
 };

@@ -40,10 +40,10 @@ std::string SoftwareVersion(std::string_view software);
 // worker → master: the first message of a session.
 struct Hello {
   static constexpr std::string_view kType = "hello";
-  std::string cluster;    // the <cluster><name> the worker belongs to
-  std::string node;       // the worker's <node_name>; must match the name its key is filed under
+  std::string cluster;  // the <cluster><name> the worker belongs to
+  std::string node;     // the worker's <node_name>; must match the name its key is filed under
   std::uint32_t protocol = kProtocolVersion;
-  std::string software;   // e.g. "zcluster 0.1.0", shown by zcluster-control -l
+  std::string software;  // e.g. "zcluster 0.1.0", shown by zcluster-control -l
   bool operator==(const Hello&) const = default;
 };
 
@@ -51,7 +51,7 @@ struct Hello {
 struct Welcome {
   static constexpr std::string_view kType = "welcome";
   std::string cluster;
-  std::string master;     // the master's node name
+  std::string master;  // the master's node name
   std::uint32_t protocol = kProtocolVersion;
   std::string software;
   bool operator==(const Welcome&) const = default;
@@ -60,7 +60,7 @@ struct Welcome {
 // worker → master, every <keep_alive> seconds once welcomed.
 struct Keepalive {
   static constexpr std::string_view kType = "keepalive";
-  std::uint64_t n = 0;    // counts keepalives within a session; echoed by the ack
+  std::uint64_t n = 0;              // counts keepalives within a session; echoed by the ack
   std::uint64_t groups_seq = 0;     // the last groups-stream change the worker applied
   std::uint64_t groups_digest = 0;  // digest of its group table (see SCHEMAS.md)
   std::uint64_t files_seq = 0;      // the last files-stream change the worker applied
@@ -96,9 +96,9 @@ struct NodesQuery {
 
 struct NodeInfo {
   std::string name;
-  std::string type;       // "master" or "worker"
-  std::string version;    // software version the node reported
-  std::string address;    // "IP:port" as seen by the master
+  std::string type;           // "master" or "worker"
+  std::string version;        // software version the node reported
+  std::string address;        // "IP:port" as seen by the master
   double last_keepalive = 0;  // unix time, seconds
   bool operator==(const NodeInfo&) const = default;
 };
@@ -118,15 +118,15 @@ struct HealthQuery {
 
 struct WorkerHealth {
   std::string name;
-  double last_keepalive = 0;        // unix time
-  double agent_sync_start = 0;      // the last agent-info sync round, unix times (0: none yet)
+  double last_keepalive = 0;    // unix time
+  double agent_sync_start = 0;  // the last agent-info sync round, unix times (0: none yet)
   double agent_sync_end = 0;
-  std::uint64_t agents_sent = 0;    // agents received in that round
-  std::uint64_t agents_unknown = 0; // of which not in the registry
-  std::uint64_t agents_pending = 0; // changes the worker still held after its last batch
-  std::uint64_t groups_seq = 0;     // the worker's groups-stream position (its last keepalive)
+  std::uint64_t agents_sent = 0;     // agents received in that round
+  std::uint64_t agents_unknown = 0;  // of which not in the registry
+  std::uint64_t agents_pending = 0;  // changes the worker still held after its last batch
+  std::uint64_t groups_seq = 0;      // the worker's groups-stream position (its last keepalive)
   std::uint64_t master_groups_seq = 0;
-  bool groups_digest_match = false; // same table as the master's at the same position
+  bool groups_digest_match = false;  // same table as the master's at the same position
   std::uint64_t files_seq = 0;
   std::uint64_t master_files_seq = 0;
   bool files_digest_match = false;  // same files on disk as the master's table
@@ -153,8 +153,8 @@ struct StatusQuery {
 struct NodeStatus {
   static constexpr std::string_view kType = "node_status";
   std::string name;
-  std::string type;                  // "master" or "worker"
-  std::uint64_t groups_seq = 0;      // master: its stream head; worker: what it has applied
+  std::string type;              // "master" or "worker"
+  std::uint64_t groups_seq = 0;  // master: its stream head; worker: what it has applied
   std::uint64_t files_seq = 0;
   bool files_synced = false;         // master: first scan done; worker: disk matches its table
   std::uint64_t files_pending = 0;   // worker: files still being fetched
@@ -164,14 +164,13 @@ struct NodeStatus {
   bool operator==(const NodeStatus&) const = default;
 };
 
-using Message =
-    std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList,
-                 AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck, AgentsQuery,
-                 AgentList, AgentAdd, AgentRemove, AgentEntry, HealthQuery, Health,
-                 GroupsDelta, StreamHeartbeat, GroupsSyncRequest, GroupsSync, GroupAssign,
-                 GroupUnassign, GroupsChanged, GroupTableQuery, GroupTable, FilesDelta,
-                 FilesSyncRequest, FilesSync, FileFetch, FileData, FileTableQuery, FileTable,
-                 StatusQuery, NodeStatus>;
+using Message = std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery,
+                             NodeList, AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck,
+                             AgentsQuery, AgentList, AgentAdd, AgentRemove, AgentEntry, HealthQuery,
+                             Health, GroupsDelta, StreamHeartbeat, GroupsSyncRequest, GroupsSync,
+                             GroupAssign, GroupUnassign, GroupsChanged, GroupTableQuery, GroupTable,
+                             FilesDelta, FilesSyncRequest, FilesSync, FileFetch, FileData,
+                             FileTableQuery, FileTable, StatusQuery, NodeStatus>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;

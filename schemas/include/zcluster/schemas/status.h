@@ -91,8 +91,8 @@ class [[nodiscard]] Result {
 }  // namespace zcluster
 
 // Propagates a non-ok Status to the caller.
-#define ZC_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::zcluster::Status zc_status_ = (expr);   \
-    if (!zc_status_.ok()) return zc_status_;  \
+#define ZC_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::zcluster::Status zc_status_ = (expr);  \
+    if (!zc_status_.ok()) return zc_status_; \
   } while (0)

@@ -15,22 +15,22 @@
 namespace zcluster::nodes {
 
 struct AgentSimOptions {
-  std::string endpoint;           // tcp://HOST:PORT of the worker's agent port
-  std::string server_public_z85;  // the worker's public key
-  std::size_t count = 0;          // agents to simulate, the first N active ones (0: all)
-  double rate = 0;                // reports per second in all (0: as fast as acks allow)
-  double churn = 0.1;             // chance that a report changes labels or version
-  bool churn_first_round = false; // the first report of each agent may change too
-  double duration = 0;            // seconds of reporting after the first round (0: one round)
-  std::size_t connections = 8;    // sockets the agents share
-  std::size_t window = 256;       // unacknowledged reports per connection
+  std::string endpoint;            // tcp://HOST:PORT of the worker's agent port
+  std::string server_public_z85;   // the worker's public key
+  std::size_t count = 0;           // agents to simulate, the first N active ones (0: all)
+  double rate = 0;                 // reports per second in all (0: as fast as acks allow)
+  double churn = 0.1;              // chance that a report changes labels or version
+  bool churn_first_round = false;  // the first report of each agent may change too
+  double duration = 0;             // seconds of reporting after the first round (0: one round)
+  std::size_t connections = 8;     // sockets the agents share
+  std::size_t window = 256;        // unacknowledged reports per connection
   std::chrono::milliseconds drain{10000};  // how long to wait for the last acks
 };
 
 struct AgentSimResult {
   std::uint64_t sent = 0;
   std::uint64_t acked = 0;
-  std::uint64_t errors = 0;  // error replies from the worker
+  std::uint64_t errors = 0;                          // error replies from the worker
   std::map<std::string, schemas::AgentState> truth;  // id → last acknowledged state
 };
 
@@ -39,6 +39,5 @@ schemas::AgentState SimulatedAgentState(const std::string& name, std::size_t n);
 
 // Runs the simulation to the end. Unavailable when the worker never answers.
 Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSimOptions& options);
-
 
 }  // namespace zcluster::nodes
