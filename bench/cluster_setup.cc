@@ -60,6 +60,11 @@ Result<std::unique_ptr<Deployment>> StartCluster(const BenchOptions& o, const Cl
     spec.master = false;
     ZC_RETURN_IF_ERROR(d.Configure(spec));
   }
+  if (!plan.clients.empty()) {
+    Result<std::vector<bus::CurveKeyPair>> keys = d.AuthorizeClients(plan.clients);
+    if (!keys.ok()) return keys.status();
+    if (plan.client_keys != nullptr) *plan.client_keys = std::move(keys).value();
+  }
   std::filesystem::create_directories(d.Home("master") + "/etc/shared/default");
   if (plan.prepare) {
     ZC_RETURN_IF_ERROR(plan.prepare("master", d.Home("master")));

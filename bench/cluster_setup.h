@@ -32,6 +32,10 @@ struct ClusterPlan {
   // Called with each node's name and home before anything starts: files, client.keys, groups.
   std::function<Status(const std::string& name, const std::string& home)> prepare;
   bool start_workers = true;  // false: configured (and authorized) only; the scenario starts them
+  // In-process clients authorized like workers before the master starts (its allow-list is read
+  // then); their key pairs go to `client_keys`.
+  std::vector<std::string> clients;
+  std::vector<bus::CurveKeyPair>* client_keys = nullptr;
 };
 
 // Configures and starts the master, then the workers, and waits until the master lists every

@@ -38,9 +38,9 @@ int main(int argc, char** argv) {
   CLI::App app{"zcluster-bench: measure zcluster's flows on this machine"};
   std::string scenario, json_path;
   BenchOptions o;
-  app.add_option("scenario", scenario, "raw, agent-info, groups, files, connect, qa or all")
+  app.add_option("scenario", scenario, "raw, agent-info, groups, files, loop, connect, qa or all")
       ->required()
-      ->check(CLI::IsMember({"raw", "agent-info", "groups", "files", "connect", "qa", "all"}));
+      ->check(CLI::IsMember({"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all"}));
   app.add_option("--workers", o.workers, "workers (default: the scenario's target size)");
   app.add_option("--agents", o.agents, "agents per worker (agent-info) or in all (qa)");
   app.add_option("--changes", o.changes, "group assignment changes (groups)");
@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write the figures as JSON here, and an SVG plot beside it");
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "no progress lines on stderr");
+  std::string tools_dir;
+  app.add_option("--tools-dir", tools_dir,
+                 "the folder whose zclusterd to measure (default: beside this binary); "
+                 "another build's, for before/after figures");
   CLI11_PARSE(app, argc, argv);
 
   // A thousand workers, each a socket on the master: lift the descriptor limit for every child.
@@ -62,7 +66,7 @@ int main(int argc, char** argv) {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
-  o.tools_dir = FindTools(argv[0]);
+  o.tools_dir = tools_dir.empty() ? FindTools(argv[0]) : tools_dir;
   if (!std::filesystem::exists(o.tools_dir + "/zclusterd")) {
     std::fprintf(stderr, "zcluster-bench: no zclusterd beside this binary (looked in %s)\n",
                  o.tools_dir.c_str());
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
   if (wanted("agent-info")) ok = run(RunAgentInfo(o, raw), "agent-info");
   if (wanted("groups")) ok = run(RunGroups(o, raw), "groups");
   if (wanted("files")) ok = run(RunFiles(o, raw), "files");
+  if (wanted("loop")) ok = run(RunLoop(o, raw), "loop");
   if (wanted("connect")) ok = run(RunConnect(o, raw), "connect");
   if (wanted("qa")) ok = run(RunQa(o, raw), "qa");
 

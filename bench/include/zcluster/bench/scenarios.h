@@ -40,6 +40,8 @@ Result<ScenarioResult> RunRaw(const BenchOptions& options, RawFigures* figures);
 Result<ScenarioResult> RunAgentInfo(const BenchOptions& options, const RawFigures& raw);
 Result<ScenarioResult> RunGroups(const BenchOptions& options, const RawFigures& raw);
 Result<ScenarioResult> RunFiles(const BenchOptions& options, const RawFigures& raw);
+// Keepalive round trips to the master while a fresh worker syncs and every agent is listed.
+Result<ScenarioResult> RunLoop(const BenchOptions& options, const RawFigures& raw);
 Result<ScenarioResult> RunConnect(const BenchOptions& options, const RawFigures& raw);
 Result<ScenarioResult> RunQa(const BenchOptions& options, const RawFigures& raw);
 
