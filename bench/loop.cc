@@ -174,8 +174,8 @@ Result<ScenarioResult> RunLoop(const BenchOptions& o, const RawFigures& raw) {
   LatencySeries under{
       fmt::format("keepalive round trip, {} files synced and {} agents listed", f, a), loaded_ms,
       20.0, std::nullopt};
-  LatencySeries worker{"fresh worker's control round trip while it syncs", worker_ms,
-                       std::nullopt, std::nullopt};
+  LatencySeries worker{"fresh worker's control round trip while it syncs", worker_ms, std::nullopt,
+                       std::nullopt};
   r.figures = {
       Figure("keepalive round trip p99 under load", under.Percentile(99), "ms").Target(20, false),
       Figure("  idle p99", idle.Percentile(99), "ms"),

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   BenchOptions o;
   app.add_option("scenario", scenario, "raw, agent-info, groups, files, loop, connect, qa or all")
       ->required()
-      ->check(CLI::IsMember({"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all"}));
+      ->check(
+          CLI::IsMember({"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all"}));
   app.add_option("--workers", o.workers, "workers (default: the scenario's target size)");
   app.add_option("--agents", o.agents, "agents per worker (agent-info) or in all (qa)");
   app.add_option("--changes", o.changes, "group assignment changes (groups)");

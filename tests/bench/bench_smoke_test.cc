@@ -25,7 +25,8 @@ TEST_CASE("zcluster-bench all --smoke runs every scenario and writes its JSON an
     for (const auto& l : s["latencies"]) CHECK(l["n"].get<int>() > 0);
     if (s["scenario"] != "raw") CHECK(s["master"]["peak_rss_mb"].get<double>() > 0);
   }
-  CHECK(names == std::vector<std::string>{"raw", "agent-info", "groups", "files", "loop", "connect", "qa"});
+  CHECK(names ==
+        std::vector<std::string>{"raw", "agent-info", "groups", "files", "loop", "connect", "qa"});
   CHECK(ReadFile(dir / "bench.svg").rfind("<svg", 0) == 0);
   CHECK(ReadFile(dir / "out.txt").find("== qa") != std::string::npos);
 }

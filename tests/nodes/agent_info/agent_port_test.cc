@@ -1,0 +1,131 @@
+// The worker's agent port with a real CURVE ROUTER on loopback in this process: reports signed
+// with the agent's key are saved and acknowledged with its groups; every kind of refusal is
+// answered with an error, counted by its reason, and saves nothing.
+#include "agent_info/agent_port.h"
+
+#include <catch2/catch.hpp>
+
+#include "support/temp_dir.h"
+#include "support/wait.h"
+#include "zcluster/nodes/agent_auth.h"
+
+using namespace zcluster;
+using namespace zcluster::nodes;
+using namespace std::chrono_literals;
+using zcluster::testing::WaitFor;
+
+namespace {
+
+struct Port {
+  testing::TempDir dir;
+  ClusterLog log{false};
+  zmq::context_t ctx{1};
+  std::unique_ptr<bus::ZapAuthenticator> zap;
+  bus::CurveKeyPair keys = *bus::GenerateKeyPair();
+  std::unique_ptr<store::NodeStore> store;
+  std::unique_ptr<WorkerAgents> agents;
+  std::unique_ptr<AgentPort> port;
+  ClientKeys registry;
+  std::optional<bus::DealerSocket> agent;
+
+  Port() {
+    REQUIRE(registry.Add("web", "any").ok());
+    REQUIRE(registry.Save(dir / "client.keys").ok());
+    bus::AllowList open;
+    REQUIRE(open.OpenDomain(bus::ZapAuthenticator::kAgentDomain, "agent").ok());
+    zap = std::move(bus::ZapAuthenticator::Start(ctx, std::move(open), nullptr)).value();
+    store = std::move(store::NodeStore::Open(dir / "db", {"c", "w1", "worker"})).value();
+    WorkerAgentsParams params;
+    params.node = "w1";
+    agents = std::move(WorkerAgents::Load(*store, params)).value();
+    port = std::move(AgentPort::Bind(ctx, *zap, keys, "tcp://127.0.0.1:*", dir / "client.keys",
+                                     *agents, Logger(log, "Worker w1"),
+                                     [](const std::string&) {
+                                       return std::vector<std::string>{"default"};
+                                     }))
+               .value();
+    agent.emplace(std::move(bus::DealerSocket::ConnectCurve(ctx, *bus::GenerateKeyPair(),
+                                                            keys.public_z85, port->endpoint(),
+                                                            "agent-conn", bus::SocketOptions{}))
+                      .value());
+  }
+  ~Port() {
+    agent.reset();
+    port.reset();
+    zap.reset();
+  }
+  // Sends `frames` as the agent, serves the port until the reply comes back.
+  schemas::Message Exchange(const schemas::Frames& frames) {
+    REQUIRE(WaitFor([&] { return agent->Send(frames).ok(); }, 10s));
+    std::optional<schemas::Frames> reply;
+    REQUIRE(WaitFor(
+        [&] {
+          REQUIRE(port->ServePending().ok());
+          auto r = agent->Receive();
+          return r.ok() && (reply = *r).has_value();
+        },
+        10s));
+    Result<schemas::Message> m = schemas::Decode(*reply);
+    REQUIRE(m.ok());
+    return *m;
+  }
+  const ClientKey& web() const { return registry.entries().front(); }
+};
+
+schemas::AgentState State() {
+  schemas::AgentState s;
+  s.name = "web";
+  s.version = "Wazuh v4.14.0";
+  s.last_keepalive = 100;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a signed report is saved and acknowledged with the agent's groups",
+          "[nodes][agents][port]") {
+  Port p;
+  schemas::AgentReport r = SignReport(p.web().id, 1, State(), DeriveAgentMacKey(p.web().key));
+  schemas::Message reply = p.Exchange(schemas::Encode(r));
+  const auto* ack = std::get_if<schemas::AgentReportAck>(&reply);
+  REQUIRE(ack != nullptr);
+  CHECK(ack->id == p.web().id);
+  CHECK(ack->counter == 1);
+  CHECK(ack->groups == std::vector<std::string>{"default"});
+  CHECK(p.port->counters().accepted == 1);
+  CHECK(p.agents->pending() == 1);  // durable, waiting for the master
+}
+
+TEST_CASE("each refusal is answered, counted by its reason and saves nothing",
+          "[nodes][agents][port]") {
+  Port p;
+  AgentMacKey key = DeriveAgentMacKey(p.web().key);
+  REQUIRE(std::holds_alternative<schemas::AgentReportAck>(
+      p.Exchange(schemas::Encode(SignReport(p.web().id, 5, State(), key)))));
+  auto refused = [&](const schemas::Frames& frames) {
+    schemas::Message m = p.Exchange(frames);
+    const auto* e = std::get_if<schemas::ErrorReply>(&m);
+    REQUIRE(e != nullptr);
+    return e->message;
+  };
+  SECTION("replayed") {
+    CHECK(refused(schemas::Encode(SignReport(p.web().id, 5, State(), key))).find("replayed") !=
+          std::string::npos);
+    CHECK(p.port->counters().replayed == 1);
+  }
+  SECTION("bad MAC") {
+    schemas::AgentReport r = SignReport(p.web().id, 6, State(), DeriveAgentMacKey("other"));
+    CHECK(refused(schemas::Encode(r)).find("bad MAC") == 0);
+    CHECK(p.port->counters().bad_mac == 1);
+  }
+  SECTION("unknown agent") {
+    CHECK(refused(schemas::Encode(SignReport("999", 1, State(), key))) ==
+          "unknown agent id 999");
+    CHECK(p.port->counters().unknown == 1);
+  }
+  SECTION("malformed") {
+    refused({"\xc1", "\xc1"});
+    CHECK(p.port->counters().malformed == 1);
+  }
+  CHECK(p.port->counters().accepted == 1);
+}

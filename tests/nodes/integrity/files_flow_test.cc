@@ -1,0 +1,180 @@
+// Both ends of the file-integrity flow on temp-dir stores, without sockets: the master's table
+// (MasterFiles) answers a worker's syncs and fetches, the worker (WorkerFiles) installs what it
+// is served; each step is what the integrity actors would hand across their pipes.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <sys/stat.h>
+
+#include "integrity/master_files.h"
+#include "integrity/worker_files.h"
+#include "support/temp_dir.h"
+
+using namespace zcluster;
+using namespace zcluster::nodes;
+using zcluster::testing::ReadFile;
+using zcluster::testing::TempDir;
+using zcluster::testing::WriteFile;
+
+namespace {
+
+struct Side {
+  TempDir dir;
+  ClusterLog log{false};
+  std::unique_ptr<store::NodeStore> store;
+  std::string home() const { return dir / "home"; }
+  explicit Side(const char* type) {
+    std::filesystem::create_directories(home() + "/etc/rules");
+    store = std::move(store::NodeStore::Open(dir / "db", {"c", type, type})).value();
+  }
+};
+
+struct MasterSide : Side {
+  std::unique_ptr<MasterFiles> files;
+  MasterSide() : Side("master") { Reload(); }
+  void Reload() {
+    files.reset();
+    files = std::move(MasterFiles::Load(*store, FileScanner(home(), FileSet::Default()),
+                                        Logger(log, "Master")))
+                .value();
+  }
+  MasterFiles::Changes Rescan() {
+    std::size_t unsettled = 0;
+    Result<MasterFiles::Changes> c = files->Rescan(&unsettled);
+    REQUIRE(c.ok());
+    return *c;
+  }
+};
+
+struct WorkerSide : Side {
+  std::unique_ptr<WorkerFiles> files;
+  WorkerSide() : Side("worker") {
+    files = std::move(WorkerFiles::Load(*store, FileScanner(home(), FileSet::Default()),
+                                        Logger(log, "Worker w"), WorkerFilesParams{}))
+                .value();
+  }
+};
+
+// Serves every fetch the worker has to send until it has none left.
+void ServeAll(MasterSide& m, WorkerSide& w) {
+  for (int round = 0; round < 100; ++round) {
+    std::optional<schemas::FileFetch> fetch = w.files->NextFetch();
+    if (!fetch) return;
+    REQUIRE(w.files->OnData(m.files->Serve(*fetch)).ok());
+  }
+  FAIL("the worker kept fetching");
+}
+
+void BackdateAll(const std::string& home) {
+  // Files written a moment ago may still be mid-write: the scanner waits for them to settle.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(home)) {
+    if (e.is_regular_file()) {
+      std::filesystem::last_write_time(
+          e.path(), std::filesystem::last_write_time(e.path()) - std::chrono::seconds(5));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a worker installs the master's files from a full sync and fetched chunks",
+          "[nodes][integrity]") {
+  MasterSide m;
+  WriteFile(m.home() + "/etc/rules/local_rules.xml", "<group name=\"local\"/>\n");
+  WriteFile(m.home() + "/etc/lists/big", std::string(3 << 20, 'x'));  // several chunks
+  BackdateAll(m.home());
+  MasterFiles::Changes first = m.Rescan();
+  CHECK(first.size() == 2);
+  CHECK(m.files->ready());
+
+  WorkerSide w;
+  REQUIRE(w.files->Start().ok());
+  Result<schemas::FilesSync> sync = m.files->SyncFrom(w.files->sync_from());
+  REQUIRE(sync.ok());
+  REQUIRE(w.files->OnSync(*sync).ok());
+  CHECK(w.files->busy());
+  ServeAll(m, w);
+  CHECK_FALSE(w.files->busy());
+  CHECK(w.files->synced());
+  CHECK(ReadFile(w.home() + "/etc/rules/local_rules.xml") == "<group name=\"local\"/>\n");
+  CHECK(ReadFile(w.home() + "/etc/lists/big") == std::string(3 << 20, 'x'));
+  struct stat st{};
+  REQUIRE(::stat((w.home() + "/etc/lists/big").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0660);
+  CHECK(w.files->digest() == m.files->digest());
+  CHECK(w.files->applied() == m.files->seq());
+  CHECK(w.files->last_sync().created == 2);
+}
+
+TEST_CASE("a change on the master reaches the worker as a delta, a deletion too",
+          "[nodes][integrity]") {
+  MasterSide m;
+  WriteFile(m.home() + "/etc/rules/a.xml", "one");
+  BackdateAll(m.home());
+  m.Rescan();
+  WorkerSide w;
+  REQUIRE(w.files->Start().ok());
+  REQUIRE(w.files->OnSync(*m.files->SyncFrom(0)).ok());
+  ServeAll(m, w);
+
+  WriteFile(m.home() + "/etc/rules/a.xml", "two, longer");
+  WriteFile(m.home() + "/etc/rules/b.xml", "new");
+  BackdateAll(m.home());
+  MasterFiles::Changes changes = m.Rescan();
+  REQUIRE(changes.size() == 2);
+  CHECK_FALSE(changes[0].content.empty());  // small files ride with their change
+  Result<bool> needs_sync = w.files->OnDelta(schemas::FilesDelta{changes});
+  REQUIRE(needs_sync.ok());
+  CHECK_FALSE(*needs_sync);
+  ServeAll(m, w);
+  CHECK(ReadFile(w.home() + "/etc/rules/a.xml") == "two, longer");
+  CHECK(ReadFile(w.home() + "/etc/rules/b.xml") == "new");
+
+  std::filesystem::remove(m.home() + "/etc/rules/b.xml");
+  MasterFiles::Changes gone = m.Rescan();
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].deleted);
+  REQUIRE(w.files->OnDelta(schemas::FilesDelta{gone}).ok());
+  CHECK_FALSE(std::filesystem::exists(w.home() + "/etc/rules/b.xml"));
+  CHECK(w.files->digest() == m.files->digest());
+}
+
+TEST_CASE("a chunk of a version the master no longer has is served stale",
+          "[nodes][integrity]") {
+  MasterSide m;
+  WriteFile(m.home() + "/etc/rules/a.xml", "one");
+  BackdateAll(m.home());
+  m.Rescan();
+  schemas::FileFetch fetch{{{"etc/rules/a.xml", std::string(64, '0'), 0, 3}}};
+  schemas::FileData data = m.files->Serve(fetch);
+  REQUIRE(data.chunks.size() == 1);
+  CHECK(data.chunks[0].stale);
+  CHECK(data.chunks[0].data.empty());
+}
+
+TEST_CASE("a restarted master keeps its table and stream and rehashes nothing unchanged",
+          "[nodes][integrity]") {
+  MasterSide m;
+  WriteFile(m.home() + "/etc/rules/a.xml", "one");
+  BackdateAll(m.home());
+  REQUIRE(m.Rescan().size() == 1);
+  std::uint64_t seq = m.files->seq(), digest = m.files->digest();
+  m.Reload();
+  CHECK(m.files->seq() == seq);
+  CHECK(m.files->digest() == digest);
+  CHECK(m.Rescan().empty());
+  CHECK(m.files->seq() == seq);
+}
+
+TEST_CASE("a worker's files row that cannot be read stops its load with DataLoss",
+          "[nodes][integrity]") {
+  Side w("worker");
+  store::StoreBatch bad;
+  bad.Put(store::Table::kFiles, "etc/rules/a.xml", "\xc1");
+  REQUIRE(w.store->Write(bad).ok());
+  Status s = WorkerFiles::Load(*w.store, FileScanner(w.home(), FileSet::Default()),
+                               Logger(w.log, "Worker w"), WorkerFilesParams{})
+                 .status();
+  CHECK(s.code() == Code::kDataLoss);
+  CHECK(s.message().find("etc/rules/a.xml") != std::string::npos);
+}
