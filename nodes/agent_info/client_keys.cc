@@ -16,6 +16,8 @@
 
 #include "zcluster/schemas/agents.h"
 
+#include "runtime/atomic_file.h"
+
 namespace zcluster::nodes {
 namespace {
 
@@ -98,28 +100,7 @@ std::string ClientKeys::Serialize() const {
 }
 
 Status ClientKeys::Save(const std::string& path) const {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Status::Unavailable("cannot create '" + tmp + "': " + std::strerror(errno));
-  std::string text = Serialize();
-  bool ok = ::fchmod(fd, 0640) == 0 &&
-            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) saved = errno;
-    ::unlink(tmp.c_str());
-    return Status::Unavailable("cannot write '" + path + "': " + std::strerror(saved));
-  }
-  // The rename is durable only once the folder is synced.
-  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, Serialize(), 0640);
 }
 
 const ClientKey* ClientKeys::Find(const std::string& id) const {

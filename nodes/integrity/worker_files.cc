@@ -13,6 +13,7 @@
 
 #include "zcluster/store/records.h"
 
+#include "runtime/atomic_file.h"
 #include "zcluster/nodes/clock.h"
 
 extern char** environ;
@@ -21,14 +22,6 @@ namespace zcluster::nodes {
 namespace {
 
 constexpr const char* kStream = "files";
-
-void SyncFolder(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 }  // namespace
 
@@ -279,17 +272,18 @@ Status WorkerFiles::OnData(const schemas::FileData& data) {
       DropDownload(c.path);
       continue;
     }
-    int fd = ::open(TempName(abs).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    bool written = fd >= 0 && ::pwrite(fd, raw.data(), n, static_cast<off_t>(c.offset)) ==
+    Fd fd(TempName(abs), O_WRONLY | O_CREAT | O_NOFOLLOW, 0600);
+    bool written = fd.ok() && ::pwrite(fd.get(), raw.data(), n, static_cast<off_t>(c.offset)) ==
                                   static_cast<ssize_t>(n);
     // A whole file in one chunk (most rules): checked from memory and given its mode now, so
     // FinishAll need not read it back.
     bool whole = written && c.offset == 0 && n == d.entry.size;
     if (whole) {
-      d.checked = HashBytes(raw) == d.entry.hash && ::ftruncate(fd, static_cast<off_t>(n)) == 0 &&
-                  ::fchmod(fd, d.entry.mode) == 0;
+      d.checked = HashBytes(raw) == d.entry.hash &&
+                  ::ftruncate(fd.get(), static_cast<off_t>(n)) == 0 &&
+                  ::fchmod(fd.get(), d.entry.mode) == 0;
     }
-    if (fd >= 0) ::close(fd);
+    fd.Close();
     if (!written) {
       DropDownload(c.path);
       return Status::Unavailable("cannot write " + TempName(abs) + ": " + std::strerror(errno));
@@ -316,10 +310,10 @@ Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
       continue;
     }
     std::string tmp = TempName(Abs(path));
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    bool ok = fd >= 0 && ::ftruncate(fd, static_cast<off_t>(d.entry.size)) == 0 &&
-              ::fchmod(fd, d.entry.mode) == 0;
-    if (fd >= 0) ::close(fd);
+    Fd fd(tmp, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600);
+    bool ok = fd.ok() && ::ftruncate(fd.get(), static_cast<off_t>(d.entry.size)) == 0 &&
+              ::fchmod(fd.get(), d.entry.mode) == 0;
+    fd.Close();
     Result<std::string> hash = ok ? HashFile(tmp) : Result<std::string>(Status::Unavailable("io"));
     if (!hash.ok() || *hash != d.entry.hash) {
       log_.Warning("Integrity sync", "{} did not match its hash after download: fetching again",
@@ -335,15 +329,15 @@ Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
   if (ready.size() <= kFsyncEachUpTo) {
     // A rule edit: its own fsync is cheaper than flushing a filesystem that others write to.
     for (const std::string& path : ready) {
-      int fd = ::open(TempName(Abs(path)).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      bool synced = fd >= 0 && ::fsync(fd) == 0;
-      if (fd >= 0) ::close(fd);
+      Fd fd(TempName(Abs(path)), O_RDONLY | O_NOFOLLOW);
+      bool synced = fd.ok() && ::fsync(fd.get()) == 0;
+      fd.Close();
       if (!synced) return Status::Unavailable("fsync " + path + ": " + std::strerror(errno));
     }
   } else {
-    int home = ::open(scanner_.home().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    bool synced = home >= 0 && ::syncfs(home) == 0;
-    if (home >= 0) ::close(home);
+    Fd home(scanner_.home(), O_RDONLY | O_DIRECTORY);
+    bool synced = home.ok() && ::syncfs(home.get()) == 0;
+    home.Close();
     if (!synced) return Status::Unavailable(std::string("syncfs: ") + std::strerror(errno));
   }
   std::set<std::string> folders;
@@ -362,7 +356,9 @@ Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
     if (entry != nullptr && entry->reload) reload_due_ = true;
     downloads_.erase(path);
   }
-  for (const std::string& folder : folders) SyncFolder(folder);
+  for (const std::string& folder : folders) {
+    if (Status s = SyncFolder(folder); !s.ok()) log_.Error("Integrity sync", "{}", s.message());
+  }
   return Status::Ok();
 }
 

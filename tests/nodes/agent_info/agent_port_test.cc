@@ -38,11 +38,10 @@ struct Port {
     WorkerAgentsParams params;
     params.node = "w1";
     agents = std::move(WorkerAgents::Load(*store, params)).value();
-    port = std::move(AgentPort::Bind(ctx, *zap, keys, "tcp://127.0.0.1:*", dir / "client.keys",
-                                     *agents, Logger(log, "Worker w1"),
-                                     [](const std::string&) {
-                                       return std::vector<std::string>{"default"};
-                                     }))
+    port = std::move(AgentPort::Bind(
+                         ctx, *zap, keys, "tcp://127.0.0.1:*", dir / "client.keys", *agents,
+                         Logger(log, "Worker w1"),
+                         [](const std::string&) { return std::vector<std::string>{"default"}; }))
                .value();
     agent.emplace(std::move(bus::DealerSocket::ConnectCurve(ctx, *bus::GenerateKeyPair(),
                                                             keys.public_z85, port->endpoint(),
@@ -119,8 +118,7 @@ TEST_CASE("each refusal is answered, counted by its reason and saves nothing",
     CHECK(p.port->counters().bad_mac == 1);
   }
   SECTION("unknown agent") {
-    CHECK(refused(schemas::Encode(SignReport("999", 1, State(), key))) ==
-          "unknown agent id 999");
+    CHECK(refused(schemas::Encode(SignReport("999", 1, State(), key))) == "unknown agent id 999");
     CHECK(p.port->counters().unknown == 1);
   }
   SECTION("malformed") {

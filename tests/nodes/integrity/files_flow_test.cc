@@ -3,8 +3,8 @@
 // is served; each step is what the integrity actors would hand across their pipes.
 #include <catch2/catch.hpp>
 
-#include <filesystem>
 #include <sys/stat.h>
+#include <filesystem>
 
 #include "integrity/master_files.h"
 #include "integrity/worker_files.h"
@@ -98,7 +98,7 @@ TEST_CASE("a worker installs the master's files from a full sync and fetched chu
   CHECK(w.files->synced());
   CHECK(ReadFile(w.home() + "/etc/rules/local_rules.xml") == "<group name=\"local\"/>\n");
   CHECK(ReadFile(w.home() + "/etc/lists/big") == std::string(3 << 20, 'x'));
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat((w.home() + "/etc/lists/big").c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0660);
   CHECK(w.files->digest() == m.files->digest());
@@ -139,8 +139,7 @@ TEST_CASE("a change on the master reaches the worker as a delta, a deletion too"
   CHECK(w.files->digest() == m.files->digest());
 }
 
-TEST_CASE("a chunk of a version the master no longer has is served stale",
-          "[nodes][integrity]") {
+TEST_CASE("a chunk of a version the master no longer has is served stale", "[nodes][integrity]") {
   MasterSide m;
   WriteFile(m.home() + "/etc/rules/a.xml", "one");
   BackdateAll(m.home());
