@@ -42,10 +42,10 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, mo
   Fd fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
   if (!fd.ok()) return Status::Unavailable("cannot create '" + tmp + "': " + std::strerror(errno));
   // fchmod: the mode must not depend on the umask.
-  bool ok = ::fchmod(fd.get(), mode) == 0 &&
-            ::write(fd.get(), content.data(), content.size()) ==
-                static_cast<ssize_t>(content.size()) &&
-            ::fsync(fd.get()) == 0;
+  bool ok =
+      ::fchmod(fd.get(), mode) == 0 &&
+      ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+      ::fsync(fd.get()) == 0;
   fd.Close();
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     int saved = errno;

@@ -4,9 +4,9 @@
 // Thread-safety: plain functions; an Fd belongs to whoever holds it.
 #pragma once
 
+#include <sys/types.h>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "zcluster/schemas/status.h"
 

@@ -24,7 +24,7 @@ TEST_CASE("a file is replaced whole with its mode and no temporary is left", "[n
   REQUIRE(WriteFileAtomically(path, "new content", 0640).ok());
   ::umask(old_umask);
   CHECK(ReadFile(path) == "new content");
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0640);
   CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
