@@ -60,8 +60,9 @@ class Engine {
         });
     if (watcher_) {
       reactor.AddReader(watcher_->fd(), [this, &reactor, rescan] {
-        // A burst of events is one scan, shortly after.
-        if (NoteFileEvents()) reactor.Wake(rescan, reactor.now() + std::chrono::milliseconds(5));
+        // Due at once: the reactor drains every event queued meanwhile before the scan, so a
+        // burst is still one scan, and a file closed by its writer is published without delay.
+        if (NoteFileEvents()) reactor.Wake(rescan, reactor.now());
         return Status::Ok();
       });
     }
