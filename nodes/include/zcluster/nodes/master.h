@@ -1,9 +1,10 @@
-// The master node: the composition of its flows. This flows: keepalive (WorkerSessions)
-// and the control socket. Later flows (agent info, agent groups, integrity) join here.
+// The master node: the composition of its flows (keepalive, agent info, local agent-groups and
+// their send, local integrity and the sending side of integrity sync) and the control socket.
 //
 // Start() brings the node up in the only safe order: store (refuses another cluster's data), ZAP
 // handler, then the CURVE ROUTER (which cannot be made without the handler), then the control
-// socket. Run() is the event loop; it owns every socket and returns when `stop_fd` is readable.
+// socket. Run() is the event loop (one reactor; the integrity flows run on their actor thread);
+// it owns every cluster socket and returns when `stop_fd` is readable.
 #pragma once
 
 #include <memory>

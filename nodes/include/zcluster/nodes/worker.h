@@ -1,7 +1,8 @@
-// The worker node: the composition of its flows. This flows: keepalive (MasterLink) and
-// the control socket. Later flows (agent port, agent info, groups and integrity receivers) join.
+// The worker node: the composition of its flows (keepalive, the agent port and agent info, the
+// groups and files receivers, integrity check and sync) and the control socket.
 //
-// Run() is the event loop; it owns every socket and returns when `stop_fd` is readable.
+// Run() is the event loop (one reactor; the integrity flows run on their actor thread); it owns
+// every cluster socket and returns when `stop_fd` is readable.
 #pragma once
 
 #include <memory>
