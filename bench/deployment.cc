@@ -1,12 +1,8 @@
 #include "zcluster/bench/deployment.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sodium.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,23 +14,13 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 extern char** environ;
 
 namespace zcluster::bench {
 namespace fs = std::filesystem;
 namespace {
-
-bool Bindable(std::uint16_t port) {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (s < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(s);
-  return ok;
-}
 
 Status WriteText(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
@@ -61,15 +47,6 @@ void DropStaleReplies(bus::DealerSocket& dealer) {
 }
 
 }  // namespace
-
-std::uint16_t FreePorts(int count) {
-  for (;;) {
-    auto base = static_cast<std::uint16_t>(20000 + randombytes_uniform(12000));
-    bool all = true;
-    for (int i = 0; i < count && all; ++i) all = Bindable(static_cast<std::uint16_t>(base + i));
-    if (all) return base;
-  }
-}
 
 ProcessStats StatsOf(pid_t pid) {
   ProcessStats s;
@@ -104,7 +81,7 @@ Result<std::unique_ptr<Deployment>> Deployment::Create(std::string tools_dir, bo
   }
   fs::create_directories(templ + "/keys/authorized");
   return std::unique_ptr<Deployment>(
-      new Deployment(templ, std::move(tools_dir), std::move(cluster), FreePorts(2), keep));
+      new Deployment(templ, std::move(tools_dir), std::move(cluster), keep));
 }
 
 Deployment::~Deployment() {
@@ -120,40 +97,59 @@ Deployment::~Deployment() {
   fs::remove_all(dir_, ignored);
 }
 
+Status Deployment::EnsureKey(const std::string& name) {
+  if (keys_.count(name)) return Status::Ok();
+  Result<bus::CurveKeyPair> pair = bus::GenerateKeyPair();
+  if (!pair.ok()) return pair.status();
+  ZC_RETURN_IF_ERROR(bus::WriteKeyPair(KeyPrefix(name), *pair));
+  keys_[name] = *pair;
+  return Status::Ok();
+}
+
+Status Deployment::Authorize(const std::string& key_name) {
+  ZC_RETURN_IF_ERROR(EnsureKey(key_name));
+  return WriteText(dir_ + "/keys/authorized/" + key_name + ".pub",
+                   keys_.at(key_name).public_z85 + "\n");
+}
+
 Status Deployment::Configure(const NodeSpec& spec) {
-  for (const std::string& name : {std::string("master"), spec.name}) {
-    if (keys_.count(name)) continue;
-    Result<bus::CurveKeyPair> pair = bus::GenerateKeyPair();
-    if (!pair.ok()) return pair.status();
-    ZC_RETURN_IF_ERROR(bus::WriteKeyPair(KeyPrefix(name), *pair));
-    keys_[name] = *pair;
+  const std::string& key_name = spec.key_name.empty() ? spec.name : spec.key_name;
+  if (!spec.shared_key) {
+    ZC_RETURN_IF_ERROR(EnsureKey("master"));
+    ZC_RETURN_IF_ERROR(EnsureKey(key_name));
   }
-  if (!spec.master) {
-    ZC_RETURN_IF_ERROR(WriteText(dir_ + "/keys/authorized/" + spec.name + ".pub",
-                                 keys_.at(spec.name).public_z85 + "\n"));
+  if (!spec.master && spec.authorize && !spec.shared_key) ZC_RETURN_IF_ERROR(Authorize(key_name));
+  specs_[spec.name] = spec;
+  return WriteConfig(spec);
+}
+
+Status Deployment::WriteConfig(const NodeSpec& spec) {
+  const std::string& key_name = spec.key_name.empty() ? spec.name : spec.key_name;
+  std::string curve;
+  if (!spec.shared_key) {
+    curve =
+        "<curve><secret_key>" + KeyPrefix(key_name) + ".key</secret_key><public_key>" +
+        KeyPrefix(key_name) + ".pub</public_key>" +
+        (spec.master ? "<authorized_keys>" + dir_ + "/keys/authorized</authorized_keys>"
+                     : "<master_public_key>" + KeyPrefix("master") + ".pub</master_public_key>") +
+        "</curve>";
   }
-  std::uint16_t agent_port;
-  do {
-    agent_port = FreePorts(1);
-  } while (agent_port == port_ || agent_port == port_ + 1);
-  agent_ports_[spec.name] = agent_port;
-  std::string curve =
-      "<curve><secret_key>" + KeyPrefix(spec.name) + ".key</secret_key><public_key>" +
-      KeyPrefix(spec.name) + ".pub</public_key>" +
-      (spec.master ? "<authorized_keys>" + dir_ + "/keys/authorized</authorized_keys>"
-                   : "<master_public_key>" + KeyPrefix("master") + ".pub</master_public_key>") +
-      "</curve>";
+  // Port 0 until the node has bound one: the kernel chooses, the ports file tells.
   std::string conf = fmt::format(
       "<ossec_config>\n  <cluster>\n    <name>{}</name>\n    <node_name>{}</node_name>\n"
       "    <node_type>{}</node_type>\n    <key>0123456789abcdef0123456789ABCDEF</key>\n"
-      "    <port>{}</port>\n    <bind_addr>127.0.0.1</bind_addr>\n"
+      "    <port>{}</port>\n    <stream_port>{}</stream_port>\n"
+      "    <bind_addr>127.0.0.1</bind_addr>\n"
       "    <nodes><node>127.0.0.1</node></nodes>\n    <hidden>no</hidden>\n"
       "    <disabled>no</disabled>\n    <home>{}</home>\n    <agent_port>{}</agent_port>\n"
       "    {}\n    <intervals><keep_alive>{}</keep_alive><max_allowed_time_without_keepalive>{}"
-      "</max_allowed_time_without_keepalive><local_integrity>{}</local_integrity>"
-      "<integrity_check>{}</integrity_check></intervals>\n    {}\n  </cluster>\n</ossec_config>\n",
-      cluster_, spec.name, spec.master ? "master" : "worker", port_, Home(spec.name), agent_port,
-      curve, spec.keep_alive, spec.max_silence, spec.local_integrity, spec.integrity_check,
+      "</max_allowed_time_without_keepalive><agents_disconnection_time>{}"
+      "</agents_disconnection_time><local_integrity>{}</local_integrity>"
+      "<integrity_check>{}</integrity_check></intervals>\n    {}\n  </cluster>\n"
+      "</ossec_config>\n",
+      spec.cluster.empty() ? cluster_ : spec.cluster, spec.name, spec.master ? "master" : "worker",
+      port_, stream_port_, Home(spec.name), AgentPort(spec.name), curve, spec.keep_alive,
+      spec.max_silence, spec.agents_disconnection_time, spec.local_integrity, spec.integrity_check,
       spec.extra);
   return WriteText(ConfigPath(spec.name), conf);
 }
@@ -171,23 +167,109 @@ Result<std::vector<bus::CurveKeyPair>> Deployment::AuthorizeClients(
   return pairs;
 }
 
+Status Deployment::FillInPorts(const std::string& name) {
+  std::ifstream in(ConfigPath(name), std::ios::binary);
+  if (!in) return Status::Unavailable("cannot read " + ConfigPath(name));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string conf = text.str();
+  // Only a 0 is filled in, so the rest of a config a test has edited by hand stays as it is.
+  auto fill = [&conf](const std::string& element, std::uint16_t port) {
+    const std::string zero = "<" + element + ">0</" + element + ">";
+    std::size_t at = conf.find(zero);
+    if (port == 0 || at == std::string::npos) return;
+    conf.replace(at, zero.size(), fmt::format("<{0}>{1}</{0}>", element, port));
+  };
+  fill("port", port_);
+  fill("stream_port", stream_port_);
+  fill("agent_port", AgentPort(name));
+  return WriteText(ConfigPath(name), conf);
+}
+
 Status Deployment::Start(const std::string& name) {
+  auto spec = specs_.find(name);
+  if (spec != specs_.end() && !spec->second.master && port_ == 0) {
+    return Status::FailedPrecondition("start the master before worker " + name);
+  }
+  ZC_RETURN_IF_ERROR(FillInPorts(name));
   std::string zclusterd = tools_dir_ + "/zclusterd", config = ConfigPath(name);
-  std::string output = Home(name) + "/stdout.log";
+  std::string output = Home(name) + "/stdout.log", ports = Home(name) + "/ports.json";
   fs::create_directories(Home(name));
+  ::unlink(ports.c_str());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                    0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> argv{zclusterd.data(), const_cast<char*>("-f"), const_cast<char*>("-c"),
-                          config.data(), nullptr};
+  std::vector<char*> argv{
+      zclusterd.data(), const_cast<char*>("-f"),           const_cast<char*>("-c"),
+      config.data(),    const_cast<char*>("--ports-file"), ports.data()};
+  if (spec != specs_.end() && spec->second.debug) argv.push_back(const_cast<char*>("-d"));
+  argv.push_back(nullptr);
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return Status::Unavailable("cannot start " + zclusterd + ": " + strerror(rc));
   pids_[name] = pid;
+  return AwaitPorts(name);
+}
+
+Status Deployment::AwaitPorts(const std::string& name) {
+  const std::string path = Home(name) + "/ports.json";
+  // Generous: a sanitized build on a loaded 2-core machine opens RocksDB slowly.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (::access(path.c_str(), F_OK) != 0) {
+    int status = 0;
+    if (::waitpid(pids_.at(name), &status, WNOHANG) == pids_.at(name)) {
+      pids_[name] = -1;
+      return Status::Unavailable(fmt::format("{} ended while starting (status {}); see {}", name,
+                                             status, Home(name) + "/stdout.log"));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable(name + " did not bind its ports within 60 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::ifstream in(path);
+  nlohmann::json ports = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!ports.is_object()) return Status::DataLoss(path + " is not a JSON object");
+  auto port = [&ports](const char* key) { return ports.value<std::uint16_t>(key, 0); };
+  if (port("port") != 0) {
+    port_ = port("port");
+    stream_port_ = port("stream_port");
+  }
+  if (port("agent_port") != 0) agent_ports_[name] = port("agent_port");
+  // The node's config now names its ports, so a restart, or zclusterd run by hand, keeps them.
+  return FillInPorts(name);
+}
+
+std::vector<std::string> Deployment::Names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, pid] : pids_) names.push_back(name);
+  return names;
+}
+
+std::uint16_t Deployment::AgentPort(const std::string& name) const {
+  auto it = agent_ports_.find(name);
+  return it == agent_ports_.end() ? 0 : it->second;
+}
+
+Status Deployment::Kill(const std::string& name, int signal) {
+  control_.erase(name);
+  pid_t pid = Pid(name);
+  if (pid <= 0) return Status::FailedPrecondition(name + " is not running");
+  if (::kill(pid, signal) != 0) return Status::Unavailable(name + ": " + strerror(errno));
+  ::waitpid(pid, nullptr, 0);
+  pids_[name] = -1;
   return Status::Ok();
+}
+
+bool Deployment::Running(const std::string& name) {
+  pid_t pid = Pid(name);
+  if (pid <= 0) return false;
+  if (::waitpid(pid, nullptr, WNOHANG) == 0) return true;
+  pids_[name] = -1;  // reaped: the number may be another process's soon
+  return false;
 }
 
 Status Deployment::Stop(const std::string& name, std::chrono::milliseconds bound) {

@@ -1,5 +1,8 @@
-// zclusterd -c FILE [-f] [-t] [-d]: the cluster daemon, master or worker by its config.
+// zclusterd -c FILE [-f] [-t] [-d] [--ports-file FILE]: the cluster daemon, master or worker by
+// its config.
 #include <CLI/CLI.hpp>
+
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -16,24 +19,32 @@ namespace {
 
 template <typename Node>
 Status StartAndRun(const ClusterConfig& config, KeyMaterial keys, ClusterLog& log, int ready_fd,
-                   int stop_fd) {
+                   int stop_fd, const std::string& ports_file) {
   Result<std::unique_ptr<Node>> node = Node::Start(config, std::move(keys), log);
-  ReportStarted(ready_fd, node.status());
-  if (!node.ok()) return node.status();
-  return (*node)->Run(stop_fd);
+  Status started = node.status();
+  // Written before start-up is reported, so whoever waits for either can connect at once.
+  if (started.ok() && !ports_file.empty()) started = WritePortsFile(ports_file, (*node)->ports());
+  ReportStarted(ready_fd, started);
+  if (!started.ok()) return started;
+  Status ran = (*node)->Run(stop_fd);
+  if (!ports_file.empty()) ::unlink(ports_file.c_str());
+  return ran;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"zclusterd: the zcluster daemon (master or worker, by its <cluster> config)"};
-  std::string config_path;
+  std::string config_path, ports_file;
   bool foreground = false, test_only = false, debug = false;
   app.add_option("-c,--config", config_path, "ossec.conf-format file with a <cluster> block")
       ->required();
   app.add_flag("-f,--foreground", foreground, "stay in the foreground and log to stderr too");
   app.add_flag("-t,--test", test_only, "check the configuration and key files, then exit");
   app.add_flag("-d,--debug", debug, "log DEBUG lines");
+  app.add_option("--ports-file", ports_file,
+                 "once bound, write the listening ports here as JSON (for <port>0 and "
+                 "<agent_port>0, where the kernel chooses)");
   app.set_version_flag("-V,--version", "zclusterd " ZCLUSTER_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -66,10 +77,11 @@ int main(int argc, char** argv) {
   Status status = !stop.ok() ? stop.status() : log.status();
   if (status.ok()) status = WritePidFile(config->pid_path());
   if (status.ok()) {
-    status =
-        config->node_type == NodeType::kMaster
-            ? StartAndRun<Master>(*config, std::move(keys).value(), **log, ready_fd, stop->fd())
-            : StartAndRun<Worker>(*config, std::move(keys).value(), **log, ready_fd, stop->fd());
+    status = config->node_type == NodeType::kMaster
+                 ? StartAndRun<Master>(*config, std::move(keys).value(), **log, ready_fd,
+                                       stop->fd(), ports_file)
+                 : StartAndRun<Worker>(*config, std::move(keys).value(), **log, ready_fd,
+                                       stop->fd(), ports_file);
     RemovePidFile(config->pid_path());
   } else {
     ReportStarted(ready_fd, status);

@@ -190,6 +190,13 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   return std::unique_ptr<Master>(new Master(std::move(impl)));
 }
 
+ListeningPorts Master::ports() const {
+  ListeningPorts p;
+  p.port = PortOf(impl_->router->endpoint());
+  p.stream_port = PortOf(impl_->pub->endpoint());
+  return p;
+}
+
 Status Master::Run(int stop_fd) {
   Impl& m = *impl_;
   bus::Reactor reactor;

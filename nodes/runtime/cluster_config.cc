@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -28,6 +29,16 @@ std::string Trim(std::string_view s) {
 }
 
 std::string Text(const pugi::xml_node& n) { return Trim(n.child_value()); }
+
+// A TCP port number, 0 included (the kernel's choice); nullopt for anything else.
+std::optional<int> ParsePort(const std::string& v) {
+  int port = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
+  if (ec != std::errc() || end != v.data() + v.size() || port < 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return port;
+}
 
 Status ParseBool(const pugi::xml_node& n, std::string_view element, bool* out) {
   std::string v = Text(n);
@@ -124,8 +135,19 @@ Status Validate(const ClusterConfig& c) {
       return Bad("<curve><authorized_keys>", "is required on a master");
     }
   }
-  if (c.node_type == NodeType::kWorker && (c.agent_port == c.port || c.agent_port == c.port + 1)) {
-    return Bad("<agent_port>", "must differ from <port> and <port>+1");
+  // A worker connects to the master's ports, so it cannot leave them to the kernel.
+  if (c.node_type == NodeType::kWorker && c.port == 0) {
+    return Bad("<port>", "must name the master's port on a worker, got '0'");
+  }
+  if (c.node_type == NodeType::kWorker && c.stream_port_or_next() == 0) {
+    return Bad("<stream_port>", "must name the master's stream port on a worker, got '0'");
+  }
+  if (c.port != 0 && c.stream_port_or_next() == c.port) {
+    return Bad("<stream_port>", "must differ from <port>");
+  }
+  if (c.node_type == NodeType::kWorker && c.agent_port != 0 &&
+      (c.agent_port == c.port || c.agent_port == c.stream_port_or_next())) {
+    return Bad("<agent_port>", "must differ from <port> and <stream_port>");
   }
   if (c.intervals.max_allowed_time_without_keepalive <= c.intervals.keep_alive) {
     return Bad("<intervals><max_allowed_time_without_keepalive>",
@@ -149,7 +171,7 @@ std::string ClusterConfig::master_endpoint() const {
 
 std::string ClusterConfig::stream_endpoint() const {
   std::string endpoint = master_endpoint();
-  return endpoint.substr(0, endpoint.rfind(':') + 1) + std::to_string(port + 1);
+  return endpoint.substr(0, endpoint.rfind(':') + 1) + std::to_string(stream_port_or_next());
 }
 
 std::string ClusterConfig::agent_endpoint() const {
@@ -178,10 +200,11 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   }
   if (blocks == 0) return Status::InvalidArgument("config: no <ossec_config><cluster> block");
   if (blocks > 1) return Status::InvalidArgument("config: more than one <cluster> block");
-  ZC_RETURN_IF_ERROR(CheckOnly(
-      block, "",
-      {"name", "node_name", "node_type", "key", "port", "bind_addr", "nodes", "hidden", "disabled",
-       "home", "curve", "intervals", "agent_port", "tuning", "reload_command", "sync_files"}));
+  ZC_RETURN_IF_ERROR(
+      CheckOnly(block, "",
+                {"name", "node_name", "node_type", "key", "port", "bind_addr", "nodes", "hidden",
+                 "disabled", "home", "curve", "intervals", "agent_port", "stream_port", "tuning",
+                 "reload_command", "sync_files"}));
 
   ClusterConfig c;
   if (auto n = block.child("name")) c.name = Text(n);
@@ -198,13 +221,21 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   if (auto n = block.child("key")) c.key = Text(n);
   if (auto n = block.child("port")) {
     std::string v = Text(n);
-    int port = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
-    // Wazuh: "Port must be higher than 1024 and lower than 65535".
-    if (ec != std::errc() || end != v.data() + v.size() || port <= 1024 || port >= 65535) {
-      return Bad("<port>", "must be higher than 1024 and lower than 65535, got '" + v + "'");
+    // Wazuh: "Port must be higher than 1024 and lower than 65535". 0 is ours: any free port.
+    std::optional<int> port = ParsePort(v);
+    if (!port || (*port != 0 && (*port <= 1024 || *port >= 65535))) {
+      return Bad("<port>",
+                 "must be higher than 1024 and lower than 65535 (or 0: any free port), "
+                 "got '" +
+                     v + "'");
     }
-    c.port = static_cast<std::uint16_t>(port);
+    c.port = static_cast<std::uint16_t>(*port);
+  }
+  if (auto n = block.child("stream_port")) {
+    std::string v = Text(n);
+    std::optional<int> port = ParsePort(v);
+    if (!port) return Bad("<stream_port>", "must be between 0 and 65535, got '" + v + "'");
+    c.stream_port = static_cast<std::uint16_t>(*port);
   }
   if (auto n = block.child("bind_addr")) c.bind_addr = Text(n);
   if (auto n = block.child("reload_command")) c.reload_command = Text(n);
@@ -234,12 +265,9 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   }
   if (auto n = block.child("agent_port")) {
     std::string v = Text(n);
-    int port = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
-    if (ec != std::errc() || end != v.data() + v.size() || port < 1 || port > 65535) {
-      return Bad("<agent_port>", "must be between 1 and 65535, got '" + v + "'");
-    }
-    c.agent_port = static_cast<std::uint16_t>(port);
+    std::optional<int> port = ParsePort(v);
+    if (!port) return Bad("<agent_port>", "must be between 0 and 65535, got '" + v + "'");
+    c.agent_port = static_cast<std::uint16_t>(*port);
   }
   if (auto n = block.child("nodes")) {
     ZC_RETURN_IF_ERROR(CheckOnly(n, "<nodes>", {"node"}));

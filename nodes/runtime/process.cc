@@ -5,12 +5,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
+
+#include "runtime/atomic_file.h"
 
 namespace zcluster::nodes {
 namespace {
@@ -88,5 +94,30 @@ Status WritePidFile(const std::string& path) {
 }
 
 void RemovePidFile(const std::string& path) { ::unlink(path.c_str()); }
+
+std::uint16_t PortOf(const std::string& endpoint) {
+  std::size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return 0;
+  unsigned port = 0;
+  const char* begin = endpoint.data() + colon + 1;
+  auto [end, ec] = std::from_chars(begin, endpoint.data() + endpoint.size(), port);
+  if (ec != std::errc() || end != endpoint.data() + endpoint.size() || port > 65535) return 0;
+  return static_cast<std::uint16_t>(port);
+}
+
+Status WritePortsFile(const std::string& path, const ListeningPorts& ports) {
+  std::string json;
+  auto add = [&json](std::string_view key, std::uint16_t port) {
+    if (port == 0) return;
+    json += fmt::format("{}\"{}\":{}", json.empty() ? "{" : ",", key, port);
+  };
+  add("port", ports.port);
+  add("stream_port", ports.stream_port);
+  add("agent_port", ports.agent_port);
+  json += json.empty() ? "{}\n" : "}\n";
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
+  return WriteFileAtomically(path, json, 0644);
+}
 
 }  // namespace zcluster::nodes

@@ -226,6 +226,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
 }
 
+ListeningPorts Worker::ports() const {
+  ListeningPorts p;
+  p.agent_port = PortOf(impl_->agent_port->endpoint());
+  return p;
+}
+
 Status Worker::Run(int stop_fd) {
   Impl& w = *impl_;
   bus::Reactor reactor;

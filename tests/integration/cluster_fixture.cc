@@ -12,8 +12,6 @@
 #include <sstream>
 
 #include "support/wait.h"
-#include "zcluster/bench/deployment.h"
-#include "zcluster/bus/curve_keys.h"
 #include "zcluster/nodes/control.h"
 
 extern char** environ;
@@ -53,108 +51,63 @@ schemas::Message Exchange(bus::DealerSocket& dealer, const schemas::Frames& fram
   return *m;
 }
 
-Cluster::Cluster() : port_(bench::FreePorts(2)) {}  // the master's ROUTER and PUB
-
-Cluster::~Cluster() {
-  for (auto& [name, pid] : pids_) {
-    if (pid <= 0) continue;
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    bool gone = WaitFor([&status, pid = pid] { return ::waitpid(pid, &status, WNOHANG) == pid; },
-                        std::chrono::seconds(10));
-    if (!gone) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    // A clean stop exits 0; anything else (a sanitizer report, a crash, a hang) fails the test.
-    INFO("zclusterd " << name << " output:\n" << ReadFile(Home(name) + "/stdout.log"));
-    CHECK(gone);
-    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
-  }
+Cluster::Cluster() {
+  Result<std::unique_ptr<bench::Deployment>> d =
+      bench::Deployment::Create(ZC_TOOLS_DIR, false, "itest");
+  REQUIRE(d.ok());
+  d_ = std::move(d).value();
 }
 
-void Cluster::EnsureKey(const std::string& key_name) {
-  std::filesystem::create_directories(dir_ / "keys/authorized");
-  if (::access((KeyPrefix(key_name) + ".key").c_str(), F_OK) == 0) return;
-  REQUIRE(bus::WriteKeyPair(KeyPrefix(key_name), *bus::GenerateKeyPair()).ok());
+Cluster::~Cluster() {
+  for (const std::string& name : d_->Names()) {
+    if (d_->Pid(name) <= 0) continue;
+    // A clean stop exits 0; anything else (a sanitizer report, a crash, a hang) fails the test.
+    Status stopped = d_->Stop(name, std::chrono::seconds(10));
+    INFO("zclusterd " << name << " output:\n" << ReadFile(Home(name) + "/stdout.log"));
+    CHECK(stopped.ToString() == "ok");
+  }
 }
 
 void Cluster::Authorize(const std::string& worker_key_name) {
-  EnsureKey(worker_key_name);
-  std::filesystem::copy_file(KeyPrefix(worker_key_name) + ".pub",
-                             dir_ / ("keys/authorized/" + worker_key_name + ".pub"),
-                             std::filesystem::copy_options::overwrite_existing);
+  Status s = d_->Authorize(worker_key_name);
+  REQUIRE(s.ToString() == "ok");
 }
 
 std::string Cluster::Configure(const std::string& name, const NodeOptions& o) {
-  std::string key_name = o.key_name.empty() ? name : o.key_name;
-  std::string curve;
-  if (!o.shared_key) {
-    EnsureKey(key_name);
-    EnsureKey("master");
-    curve = "<curve><secret_key>" + KeyPrefix(key_name) + ".key</secret_key><public_key>" +
-            KeyPrefix(key_name) + ".pub</public_key>" +
-            (o.type == "master"
-                 ? "<authorized_keys>" + (dir_ / "keys/authorized") + "</authorized_keys>"
-                 : "<master_public_key>" + KeyPrefix("master") + ".pub</master_public_key>") +
-            "</curve>";
-  }
-  std::ostringstream conf;
-  conf << "<ossec_config>\n  <cluster>\n"
-       << "    <name>" << o.cluster << "</name>\n"
-       << "    <node_name>" << name << "</node_name>\n"
-       << "    <node_type>" << o.type << "</node_type>\n"
-       << "    <key>0123456789abcdef0123456789ABCDEF</key>\n"
-       << "    <port>" << port_ << "</port>\n"
-       << "    <bind_addr>127.0.0.1</bind_addr>\n"
-       << "    <nodes><node>127.0.0.1</node></nodes>\n"
-       << "    <hidden>no</hidden>\n    <disabled>no</disabled>\n"
-       << "    <home>" << Home(name) << "</home>\n"
-       << "    <agent_port>" << AgentPort(name) << "</agent_port>\n"
-       << "    " << curve << "\n"
-       << "    <intervals><keep_alive>" << o.keep_alive << "</keep_alive>"
-       << "<max_allowed_time_without_keepalive>" << o.max_silence
-       << "</max_allowed_time_without_keepalive><agents_disconnection_time>"
-       << o.agents_disconnection_time << "</agents_disconnection_time><local_integrity>"
-       << o.local_integrity << "</local_integrity><integrity_check>" << o.integrity_check
-       << "</integrity_check></intervals>\n"
-       << "    " << o.extra << "\n"
-       << "  </cluster>\n</ossec_config>\n";
-  WriteFile(ConfigPath(name), conf.str());
+  bench::NodeSpec spec;
+  spec.name = name;
+  spec.master = o.type == "master";
+  spec.cluster = o.cluster;
+  spec.key_name = o.key_name;
+  spec.shared_key = o.shared_key;
+  spec.keep_alive = o.keep_alive;
+  spec.max_silence = o.max_silence;
+  spec.agents_disconnection_time = o.agents_disconnection_time;
+  spec.local_integrity = o.local_integrity;
+  spec.integrity_check = o.integrity_check;
+  spec.extra = o.extra;
+  spec.authorize = false;
+  spec.debug = true;
+  Status s = d_->Configure(spec);
+  REQUIRE(s.ToString() == "ok");
   return ConfigPath(name);
 }
 
-std::uint16_t Cluster::AgentPort(const std::string& name) {
-  auto it = agent_ports_.find(name);
-  if (it != agent_ports_.end()) return it->second;
-  std::uint16_t port;
-  do {
-    port = bench::FreePorts(1);
-  } while (port == port_ || port == port_ + 1);
-  return agent_ports_[name] = port;
-}
-
 pid_t Cluster::Start(const std::string& name) {
-  pid_t pid = Spawn({std::string(ZC_TOOLS_DIR) + "/zclusterd", "-f", "-d", "-c", ConfigPath(name)},
-                    Home(name) + "/stdout.log");
-  pids_[name] = pid;
-  return pid;
+  Status s = d_->Start(name);
+  INFO("zclusterd " << name << " output:\n" << ReadFile(Home(name) + "/stdout.log"));
+  REQUIRE(s.ToString() == "ok");
+  return d_->Pid(name);
 }
 
 void Cluster::Kill(const std::string& name, int signal) {
-  pid_t pid = pids_.at(name);
-  REQUIRE(::kill(pid, signal) == 0);
-  REQUIRE(::waitpid(pid, nullptr, 0) == pid);
-  pids_[name] = -1;
+  Status s = d_->Kill(name, signal);
+  REQUIRE(s.ToString() == "ok");
 }
 
 void Cluster::Signal(const std::string& name, int signal) {
-  REQUIRE(::kill(pids_.at(name), signal) == 0);
-}
-
-bool Cluster::Running(const std::string& name) {
-  pid_t pid = pids_.at(name);
-  return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0;
+  Status s = d_->Signal(name, signal);
+  REQUIRE(s.ToString() == "ok");
 }
 
 std::vector<schemas::NodeInfo> Cluster::Nodes(const std::string& name) {
@@ -190,7 +143,7 @@ bool Cluster::WaitForLog(const std::string& name, const std::string& text,
 RunResult Cluster::Run(const std::vector<std::string>& argv) {
   std::vector<std::string> full = argv;
   full[0] = std::string(ZC_TOOLS_DIR) + "/" + argv[0];
-  std::string out = dir_ / ("run-" + std::to_string(::getpid()) + ".out");
+  std::string out = d_->dir() + "/run-" + std::to_string(::getpid()) + ".out";
   ::unlink(out.c_str());
   pid_t pid = Spawn(full, out);
   int status = 0;

@@ -1,17 +1,19 @@
-// Real zclusterd processes on 127.0.0.1 with a free port, fresh keys and homes in a temporary
-// folder. Every process is killed and every file removed when the fixture goes away.
+// Real zclusterd processes on 127.0.0.1: a bench::Deployment (fresh keys and homes in a temporary
+// folder, ports the daemons choose and report) with the tests' defaults, and each failure a
+// failed REQUIRE. Every node must exit 0 when the fixture stops it; every file is removed.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
-#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "support/temp_dir.h"
+#include "zcluster/bench/deployment.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/schemas/messages.h"
 
@@ -50,16 +52,16 @@ class Cluster {
   Cluster();
   ~Cluster();
 
-  // Writes the node's ossec.conf (and its key pair, if new) and returns the config path.
-  // Workers listed in `authorized` get their public key into the master's authorized_keys.
+  // Writes the node's ossec.conf (and its key pair, if new) and returns the config path. A
+  // worker's key is not authorized here: tests say which keys the master accepts.
   std::string Configure(const std::string& name, const NodeOptions& options);
   void Authorize(const std::string& worker_key_name);
-  // Starts `zclusterd -f -c` for a configured node; returns its pid.
+  // Starts `zclusterd -f -d -c` and waits until it has bound its ports; returns its pid.
   pid_t Start(const std::string& name);
   void Kill(const std::string& name, int signal);    // and waits for the process to end
   void Signal(const std::string& name, int signal);  // SIGSTOP, SIGCONT: the process lives on
-  bool Running(const std::string& name);
-  pid_t Pid(const std::string& name) const { return pids_.at(name); }
+  bool Running(const std::string& name) { return d_->Running(name); }
+  pid_t Pid(const std::string& name) const { return d_->Pid(name); }
 
   // The node's answer to nodes_query (empty on error).
   std::vector<schemas::NodeInfo> Nodes(const std::string& name);
@@ -73,19 +75,16 @@ class Cluster {
 
   // Runs a tool from the build tree and collects its output.
   RunResult Run(const std::vector<std::string>& argv);
-  std::string ConfigPath(const std::string& name) const { return dir_ / (name + "/ossec.conf"); }
-  std::string Home(const std::string& name) const { return dir_ / name; }
-  std::string KeyPrefix(const std::string& key_name) const { return dir_ / ("keys/" + key_name); }
-  std::uint16_t port() const { return port_; }
-  // The node's agent port, chosen free on first use.
-  std::uint16_t AgentPort(const std::string& name);
+  std::string ConfigPath(const std::string& name) const { return d_->ConfigPath(name); }
+  std::string Home(const std::string& name) const { return d_->Home(name); }
+  std::string KeyPrefix(const std::string& key_name) const { return d_->KeyPrefix(key_name); }
+  // The master's port, once it has started.
+  std::uint16_t port() const { return d_->port(); }
+  // A worker's agent port, once it has started.
+  std::uint16_t AgentPort(const std::string& name) const { return d_->AgentPort(name); }
 
  private:
-  void EnsureKey(const std::string& key_name);
-  TempDir dir_;
-  std::uint16_t port_;
-  std::map<std::string, pid_t> pids_;
-  std::map<std::string, std::uint16_t> agent_ports_;
+  std::unique_ptr<bench::Deployment> d_;
 };
 
 }  // namespace zcluster::testing

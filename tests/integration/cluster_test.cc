@@ -149,8 +149,7 @@ TEST_CASE("a second live worker with the same name is refused", "[integration]")
   std::string home = c.Home("w1");
   conf.replace(conf.find(home), home.size(), c.Home("w1copy"));
   std::string port = "<agent_port>" + std::to_string(c.AgentPort("w1")) + "<";
-  conf.replace(conf.find(port), port.size(),
-               "<agent_port>" + std::to_string(c.AgentPort("w1copy")) + "<");
+  conf.replace(conf.find(port), port.size(), "<agent_port>0<");
   WriteFile(c.ConfigPath("w1copy"), conf);
   c.Start("w1copy");
   REQUIRE(WaitFor(
@@ -332,4 +331,29 @@ TEST_CASE("without -f the daemon detaches once started and stops on SIGTERM", "[
       [&] { return ::access((c.Home("master") + "/var/run/zclusterd.pid").c_str(), F_OK) != 0; },
       10s));
   CHECK(c.WaitForLog("master", "INFO: [Master] [Main] Stopping", 5s));
+}
+
+TEST_CASE("port 0 binds the kernel's choice, reported in the ports file until a clean stop",
+          "[integration]") {
+  Cluster c;
+  c.Configure("master", NodeOptions::Master());
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  c.Start("master");
+  c.Start("w1");
+  nlohmann::json master = nlohmann::json::parse(ReadFile(c.Home("master") + "/ports.json"));
+  nlohmann::json worker = nlohmann::json::parse(ReadFile(c.Home("w1") + "/ports.json"));
+  REQUIRE(master.at("port").get<int>() > 0);
+  CHECK(master.size() == 2);
+  CHECK(worker.size() == 1);
+  const std::string port = std::to_string(master.at("port").get<int>());
+  const std::string stream = std::to_string(master.at("stream_port").get<int>());
+  CHECK(c.WaitForLog(
+      "master", "Listening on tcp://127.0.0.1:" + port + ", streams on tcp://127.0.0.1:" + stream,
+      5s));
+  // The worker found the master through the ports the file named, and listens where it says.
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  CHECK(worker.at("agent_port").get<int>() == c.AgentPort("w1"));
+  c.Kill("w1", SIGTERM);
+  CHECK(::access((c.Home("w1") + "/ports.json").c_str(), F_OK) != 0);
 }

@@ -123,6 +123,41 @@ TEST_CASE("every Wazuh rule and extension rule names its element", "[nodes][conf
         "config: <cluster><curve><master_public_key> is required on a worker");
 }
 
+TEST_CASE("port 0 leaves the choice to the kernel, on the ports a node binds only",
+          "[nodes][config]") {
+  const std::string key = "<key>" + kKey + "</key>";
+  Result<ClusterConfig> master = Parse(key + "<port>0</port>");
+  REQUIRE(master.ok());
+  CHECK(master->master_endpoint() == "tcp://*:0");
+  CHECK(master->stream_endpoint() == "tcp://*:0");
+  Result<ClusterConfig> streams = Parse(key + "<port>1600</port><stream_port>1700</stream_port>");
+  REQUIRE(streams.ok());
+  CHECK(streams->stream_endpoint() == "tcp://*:1700");
+  CHECK(Parse(key + "<port>1600</port>")->stream_endpoint() == "tcp://*:1601");
+
+  const std::string worker =
+      key + "<node_type>worker</node_type><nodes><node>10.0.0.1</node></nodes>";
+  Result<ClusterConfig> w = Parse(worker +
+                                  "<port>1600</port><stream_port>1601</stream_port>"
+                                  "<agent_port>0</agent_port>");
+  REQUIRE(w.ok());
+  CHECK(w->agent_endpoint() == "tcp://*:0");
+  CHECK(w->stream_endpoint() == "tcp://10.0.0.1:1601");
+  CHECK(Error(worker + "<port>0</port>") ==
+        "config: <cluster><port> must name the master's port on a worker, got '0'");
+  CHECK(Error(worker + "<stream_port>0</stream_port>") ==
+        "config: <cluster><stream_port> must name the master's stream port on a worker, got "
+        "'0'");
+  CHECK(Error(worker + "<port>1600</port><stream_port>1600</stream_port>") ==
+        "config: <cluster><stream_port> must differ from <port>");
+  CHECK(Error(worker + "<stream_port>1700</stream_port><agent_port>1700</agent_port>") ==
+        "config: <cluster><agent_port> must differ from <port> and <stream_port>");
+  CHECK(Error(key + "<stream_port>65536</stream_port>") ==
+        "config: <cluster><stream_port> must be between 0 and 65535, got '65536'");
+  CHECK(Error(key + "<agent_port>-1</agent_port>") ==
+        "config: <cluster><agent_port> must be between 0 and 65535, got '-1'");
+}
+
 TEST_CASE("per-node keys make <key> optional", "[nodes][config]") {
   Result<ClusterConfig> c = Parse(
       "<curve><secret_key>s</secret_key><public_key>p</public_key>"

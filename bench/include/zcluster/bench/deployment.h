@@ -1,6 +1,8 @@
 // A throw-away cluster of real zclusterd processes on 127.0.0.1: fresh keys, homes and configs in
-// a temporary folder, free ports below the ephemeral range. The bench drives it; every process is
-// stopped and every file removed when the Deployment goes away.
+// a temporary folder. Every node binds port 0 the first time it starts and reports the kernel's
+// choice in its --ports-file; the master's ports are written into a worker's config when it
+// starts, and a restarted node keeps the ports it had. The bench and the integration tests drive
+// it; every process is stopped and every file removed when the Deployment goes away.
 #pragma once
 
 #include <sys/types.h>
@@ -23,9 +25,15 @@ struct NodeSpec {
   bool master = false;
   double keep_alive = 1;
   double max_silence = 20;
+  double agents_disconnection_time = 600;
   double local_integrity = 60;
   double integrity_check = 60;
-  std::string extra;  // more XML inside <cluster>
+  std::string extra;        // more XML inside <cluster>
+  std::string cluster;      // <name>; empty: the deployment's
+  std::string key_name;     // whose key pair the node presents; empty: its own
+  bool shared_key = false;  // no <curve>: the keys derive from <key>
+  bool authorize = true;    // a worker's public key goes into the master's authorized_keys
+  bool debug = false;       // zclusterd -d
 };
 
 // Peak resident memory and CPU time of a running process, from /proc.
@@ -47,15 +55,26 @@ class Deployment {
   Deployment& operator=(const Deployment&) = delete;
 
   // Writes the node's ossec.conf and key pair; a worker's public key goes into the master's
-  // authorized_keys folder.
+  // authorized_keys folder unless the spec says otherwise. Configuring a node again rewrites its
+  // config; the ports it was given stay.
   Status Configure(const NodeSpec& spec);
+  // Files the public key of `key_name` (made now if new) in the master's authorized_keys.
+  Status Authorize(const std::string& key_name);
   // Fresh key pairs filed under these names in authorized_keys, for in-process clients.
   Result<std::vector<bus::CurveKeyPair>> AuthorizeClients(const std::vector<std::string>& names);
+  // Starts `zclusterd -f` and waits until it has bound its ports (FailedPrecondition for a worker
+  // before the master has started; Unavailable when the process ends first). A node that was not
+  // configured here runs from the ossec.conf found in its home.
   Status Start(const std::string& name);
-  // SIGTERM, then SIGKILL after `bound`.
+  // SIGTERM, then SIGKILL after `bound`; Internal when the node did not exit 0.
   Status Stop(const std::string& name, std::chrono::milliseconds bound);
+  // Sends `signal` and reaps the process.
+  Status Kill(const std::string& name, int signal);
   Status Signal(const std::string& name, int signal);
   pid_t Pid(const std::string& name) const;
+  bool Running(const std::string& name);
+  // Every node started here, running or not.
+  std::vector<std::string> Names() const;
 
   // One request over the node's control socket, through a connection kept open for the next.
   Result<schemas::Message> Ask(const std::string& name, const schemas::Message& request,
@@ -68,37 +87,41 @@ class Deployment {
                        const std::function<bool(const std::vector<schemas::NodeStatus>&)>& done,
                        std::chrono::milliseconds bound);
 
+  const std::string& dir() const { return dir_; }
   std::string Home(const std::string& name) const { return dir_ + "/" + name; }
   std::string ConfigPath(const std::string& name) const { return Home(name) + "/ossec.conf"; }
   std::string ControlPath(const std::string& name) const;
   std::string KeyPrefix(const std::string& name) const { return dir_ + "/keys/" + name; }
   const bus::CurveKeyPair& KeysOf(const std::string& name) const { return keys_.at(name); }
+  // The master's ROUTER port (0 until the master has started).
   std::uint16_t port() const { return port_; }
-  std::uint16_t AgentPort(const std::string& name) const { return agent_ports_.at(name); }
+  // A worker's agent port (0 until it has started).
+  std::uint16_t AgentPort(const std::string& name) const;
   const std::string& cluster() const { return cluster_; }
 
  private:
-  Deployment(std::string dir, std::string tools_dir, std::string cluster, std::uint16_t port,
-             bool keep)
+  Deployment(std::string dir, std::string tools_dir, std::string cluster, bool keep)
       : dir_(std::move(dir)),
         tools_dir_(std::move(tools_dir)),
         cluster_(std::move(cluster)),
-        port_(port),
         keep_(keep) {}
   Result<bus::DealerSocket*> ControlOf(const std::string& name);
+  Status EnsureKey(const std::string& name);
+  Status WriteConfig(const NodeSpec& spec);
+  // Writes the ports known by now where the node's ossec.conf says 0.
+  Status FillInPorts(const std::string& name);
+  // Waits for the ports file of the node just started and keeps its ports.
+  Status AwaitPorts(const std::string& name);
 
   std::string dir_, tools_dir_, cluster_;
-  std::uint16_t port_;
+  std::uint16_t port_ = 0, stream_port_ = 0;
   bool keep_;
+  std::map<std::string, NodeSpec> specs_;
   std::map<std::string, bus::CurveKeyPair> keys_;
   std::map<std::string, std::uint16_t> agent_ports_;
   std::map<std::string, pid_t> pids_;
   zmq::context_t ctx_{1};
   std::map<std::string, bus::DealerSocket> control_;
 };
-
-// `count` consecutive TCP ports on 127.0.0.1 free now, below the kernel's ephemeral range (32768
-// and up on Linux), so that no outgoing connection can take them before the daemon binds.
-std::uint16_t FreePorts(int count);
 
 }  // namespace zcluster::bench

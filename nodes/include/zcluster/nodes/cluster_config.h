@@ -38,14 +38,16 @@ struct ClusterConfig {
   std::string name = "wazuh";        // <name>: cluster name; hello must match it
   std::string node_name = "node01";  // <node_name>
   NodeType node_type = NodeType::kMaster;
-  std::string key;                    // <key>: 32 alphanumerics; required without <curve>
-  std::uint16_t port = 1516;          // <port>: master's ROUTER port (1025..65534)
+  std::string key;            // <key>: 32 alphanumerics; required without <curve>
+  std::uint16_t port = 1516;  // <port>: master's ROUTER port (1025..65534; 0: any free port)
+  // <stream_port>: master's PUB port; absent, <port>+1 (and any free port with <port>0).
+  std::optional<std::uint16_t> stream_port;
   std::string bind_addr = "0.0.0.0";  // <bind_addr>: master's listen address
   std::vector<std::string> nodes;     // <nodes><node>: the master's address (workers use the first)
   bool hidden = false;                // <hidden>
   bool disabled = false;              // <disabled>
   std::string home = "/var/ossec";    // <home>: holds etc/, logs/, queue/, var/
-  std::uint16_t agent_port = 1514;    // <agent_port>: worker's port for agents (on <bind_addr>)
+  std::uint16_t agent_port = 1514;    // <agent_port>: worker's port for agents; 0: any free port
   int pub_hwm = 1000;                 // <tuning><pub_hwm>: messages queued per subscriber
   int sub_hwm = 1000;                 // <tuning><sub_hwm>: messages a worker queues unread
   int delta_batch = 5000;             // <tuning><delta_batch>: changes per published delta
@@ -67,7 +69,11 @@ struct ClusterConfig {
   std::string db_path() const { return home + "/var/db/cluster"; }
   std::string pid_path() const { return home + "/var/run/zclusterd.pid"; }
   std::string client_keys_path() const { return home + "/etc/client.keys"; }
-  // tcp://HOST:PORT+1: the master's PUB (bind) or the worker's SUB (connect).
+  std::uint16_t stream_port_or_next() const {
+    if (stream_port) return *stream_port;
+    return port == 0 ? 0 : static_cast<std::uint16_t>(port + 1);
+  }
+  // tcp://HOST:STREAM_PORT: the master's PUB (bind) or the worker's SUB (connect).
   std::string stream_endpoint() const;
   // tcp://HOST:PORT of the worker's agent port.
   std::string agent_endpoint() const;

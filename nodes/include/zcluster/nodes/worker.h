@@ -10,6 +10,7 @@
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/cluster_log.h"
 #include "zcluster/nodes/key_material.h"
+#include "zcluster/nodes/process.h"
 #include "zcluster/schemas/status.h"
 
 namespace zcluster::nodes {
@@ -20,6 +21,8 @@ class Worker {
                                                ClusterLog& log);
   ~Worker();
   Status Run(int stop_fd);
+  // What Start() bound; the kernel's choice where the config says port 0.
+  ListeningPorts ports() const;
 
  private:
   struct Impl;
