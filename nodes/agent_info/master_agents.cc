@@ -38,22 +38,12 @@ Status MasterAgents::ReloadRegistryIfChanged() {
 
 Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
     const std::vector<WorkerBatch>& batches, std::vector<std::string>* saved) {
-  Result<StagedGroup> group = Stage(batches);
-  if (!group.ok()) return group.status();
-  // Durable before the acks: the workers forget what we acknowledge. One synced write for every
-  // batch that arrived together (group commit), not one per batch.
-  ZC_RETURN_IF_ERROR(store_.Write(group->writes));
-  Committed(batches, *group);
-  *saved = std::move(group->saved);
-  return std::move(group->acks);
-}
-
-Result<MasterAgents::StagedGroup> MasterAgents::Stage(
-    const std::vector<WorkerBatch>& batches) const {
-  StagedGroup group;
+  auto now = SteadyClock::now();
+  std::vector<schemas::AgentInfoAck> acks;
   // Records staged by this group, encoded as they will be stored: a later update of the same
   // agent builds on (and replaces) an earlier one, and each agent is written once.
   std::unordered_map<std::string, std::string> staged;
+  std::uint64_t written = 0;
   for (const WorkerBatch& wb : batches) {
     const std::string& worker = *wb.worker;
     schemas::AgentInfoAck ack{wb.batch->batch, {}};
@@ -90,23 +80,23 @@ Result<MasterAgents::StagedGroup> MasterAgents::Stage(
         }
         slot = store::EncodeAgentRow(rec);
       }
-      ++group.updates;
+      ++written;
     }
-    group.acks.push_back(std::move(ack));
+    acks.push_back(std::move(ack));
   }
+  store::StoreBatch writes;
   for (auto& [id, record] : staged) {
-    group.saved.push_back(id);
-    group.writes.Put(store::Table::kAgents, id, std::move(record));
+    saved->push_back(id);
+    writes.Put(store::Table::kAgents, id, std::move(record));
   }
-  return group;
-}
-
-void MasterAgents::Committed(const std::vector<WorkerBatch>& batches, const StagedGroup& group) {
-  auto now = SteadyClock::now();
-  stored_ += group.updates;
+  // Durable before the acks: the workers forget what we acknowledge. One synced write for every
+  // batch that arrived together (group commit), not one per batch.
+  ZC_RETURN_IF_ERROR(store_.Write(writes));
+  stored_ += written;
   for (std::size_t i = 0; i < batches.size(); ++i) {
-    NoteBatch(*batches[i].worker, *batches[i].batch, group.acks[i], now);
+    NoteBatch(*batches[i].worker, *batches[i].batch, acks[i], now);
   }
+  return acks;
 }
 
 void MasterAgents::NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,

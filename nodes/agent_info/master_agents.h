@@ -44,18 +44,6 @@ class MasterAgents {
   // Several batches (from several workers) made durable by one synced write; acks in order.
   Result<std::vector<schemas::AgentInfoAck>> ApplyAll(const std::vector<WorkerBatch>& batches,
                                                       std::vector<std::string>* saved);
-  // ApplyAll in two steps, for a write that runs on another thread: Stage reads what the
-  // batches build on and returns the rows to write; once that write is durable, Committed counts
-  // it. Nothing else may write the agent table in between (Remove), and the next group is
-  // staged only after Committed, so that it builds on this one.
-  struct StagedGroup {
-    store::StoreBatch writes;
-    std::vector<schemas::AgentInfoAck> acks;  // in the order of the batches
-    std::vector<std::string> saved;           // the ids written
-    std::uint64_t updates = 0;
-  };
-  Result<StagedGroup> Stage(const std::vector<WorkerBatch>& batches) const;
-  void Committed(const std::vector<WorkerBatch>& batches, const StagedGroup& group);
   bool Registered(const std::string& id) const { return registry_.Find(id) != nullptr; }
   // Registers an agent: client.keys is rewritten atomically before the reply.
   Result<schemas::AgentEntry> Add(const std::string& name, const std::string& ip);

@@ -57,61 +57,32 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
   if (auto* batch = std::get_if<schemas::AgentInfoBatch>(&*message)) {
     arrived_updates += batch->updates.size();
     arrived_batches.push_back({env.routing_id, *worker, std::move(*batch)});
-    return;  // saved with the others that arrived together (StartGroupCommit)
+    return;  // saved with the others that arrived together (SaveArrivedBatches)
   }
   reply(schemas::ErrorReply{Code::kInvalidArgument, "a worker may not send " + type, type});
 }
 
-void Master::Impl::StartGroupCommit() {
-  if (arrived_batches.empty() || agent_writer->busy()) return;
-  committing = std::move(arrived_batches);
+void Master::Impl::SaveArrivedBatches() {
+  if (arrived_batches.empty()) return;
+  std::vector<MasterAgents::WorkerBatch> batches;
+  for (const ArrivedBatch& a : arrived_batches) batches.push_back({&a.worker, &a.batch});
+  std::vector<std::string> saved;
+  Result<std::vector<schemas::AgentInfoAck>> acks = agents->ApplyAll(batches, &saved);
+  if (acks.ok()) {
+    // An agent seen for the first time gets its first group at once.
+    Publish(groups->EnsureAssigned(saved));
+  } else {
+    log.Error("Agent-info sync", "Cannot save {} batches: {}", arrived_batches.size(),
+              acks.status().ToString());
+  }
+  for (std::size_t i = 0; i < arrived_batches.size(); ++i) {
+    schemas::Message reply =
+        acks.ok() ? schemas::Message((*acks)[i])
+                  : schemas::ErrorReply{Code::kUnavailable, acks.status().message(), "agent_info"};
+    router->Send(arrived_batches[i].routing_id, schemas::Encode(reply)).IgnoreError();
+  }
   arrived_batches.clear();
   arrived_updates = 0;
-  std::vector<MasterAgents::WorkerBatch> batches;
-  for (const ArrivedBatch& a : committing) batches.push_back({&a.worker, &a.batch});
-  Result<MasterAgents::StagedGroup> group = agents->Stage(batches);
-  Status handed = group.status();
-  if (group.ok()) {
-    committing_group = std::move(group).value();
-    handed = agent_writer->Submit(std::move(committing_group.writes));
-  }
-  if (!handed.ok()) {
-    log.Error("Agent-info sync", "Cannot save {} batches: {}", committing.size(),
-              handed.ToString());
-    schemas::Message reply =
-        schemas::ErrorReply{Code::kUnavailable, handed.message(), "agent_info"};
-    for (const ArrivedBatch& a : committing) {
-      router->Send(a.routing_id, schemas::Encode(reply)).IgnoreError();
-    }
-    committing.clear();
-  }
-}
-
-void Master::Impl::FinishGroupCommit(bool start_next) {
-  if (!agent_writer->busy()) return;
-  Status written = agent_writer->Collect();
-  std::vector<ArrivedBatch> done = std::move(committing);
-  MasterAgents::StagedGroup group = std::move(committing_group);
-  committing.clear();
-  committing_group = {};
-  std::vector<MasterAgents::WorkerBatch> batches;
-  for (const ArrivedBatch& a : done) batches.push_back({&a.worker, &a.batch});
-  if (written.ok()) agents->Committed(batches, group);
-  // The next group builds on rows that are durable now, so its write can run while this one's
-  // groups are saved and its acks go out.
-  if (start_next) StartGroupCommit();
-  if (written.ok()) {
-    // An agent seen for the first time gets its first group at once.
-    Publish(groups->EnsureAssigned(group.saved));
-  } else {
-    log.Error("Agent-info sync", "Cannot save {} batches: {}", done.size(), written.ToString());
-  }
-  for (std::size_t i = 0; i < done.size(); ++i) {
-    schemas::Message reply =
-        written.ok() ? schemas::Message(group.acks[i])
-                     : schemas::ErrorReply{Code::kUnavailable, written.message(), "agent_info"};
-    router->Send(done[i].routing_id, schemas::Encode(reply)).IgnoreError();
-  }
 }
 
 void Master::Impl::NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
@@ -173,10 +144,6 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       MasterAgents::Load(*impl->store, config.client_keys_path(), impl->log);
   if (!agents.ok()) return agents.status();
   impl->agents = std::move(agents).value();
-  Result<std::unique_ptr<store::BackgroundWriter>> writer =
-      store::BackgroundWriter::Start(*impl->store);
-  if (!writer.ok()) return writer.status();
-  impl->agent_writer = std::move(writer).value();
   Result<std::unique_ptr<MasterGroups>> groups =
       MasterGroups::Load(*impl->store, config.home + "/etc/shared", impl->log);
   if (!groups.ok()) return groups.status();
@@ -250,15 +217,10 @@ Status Master::Run(int stop_fd) {
       if (!env->has_value()) break;
       m.HandleWorker(**env);
       // A group commit of bounded size: the decoded batches are the master's largest memory.
-      // Bounded by updates, not batches: 25 workers' small batches still share one write. A
-      // full group waits here for the write in flight.
-      if (m.arrived_updates >= Impl::kMaxGroupCommitUpdates) m.FinishGroupCommit(true);
+      // Bounded by updates, not batches: 25 workers' small batches still share one write.
+      if (m.arrived_updates >= Impl::kMaxGroupCommitUpdates) m.SaveArrivedBatches();
     }
-    m.StartGroupCommit();
-    return Status::Ok();
-  });
-  reactor.AddReader(m.agent_writer->fd(), [&m] {
-    m.FinishGroupCommit(true);  // and starts the write of what arrived meanwhile
+    m.SaveArrivedBatches();
     return Status::Ok();
   });
   reactor.AddReader(m.control->socket(), [&] {

@@ -46,8 +46,6 @@ ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::
     return result(entry);
   }
   if (const auto* remove = std::get_if<schemas::AgentRemove>(&request)) {
-    // A write in flight could hold this agent's row and land after its deletion.
-    FinishGroupCommit(/*start_next=*/false);
     Result<schemas::AgentEntry> entry = agents->Remove(remove->id);
     if (entry.ok()) Publish(groups->Forget(remove->id));
     return result(entry);

@@ -18,7 +18,6 @@
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master.h"
-#include "zcluster/store/background_writer.h"
 
 namespace zcluster::nodes {
 
@@ -50,7 +49,6 @@ struct Master::Impl {
     // The actor and the sockets close before the ZAP handler stops, and all before the context
     // terminates.
     integrity.reset();
-    agent_writer.reset();
     control.reset();
     pub.reset();
     router.reset();
@@ -58,9 +56,7 @@ struct Master::Impl {
   }
 
   void HandleWorker(const bus::Envelope& env);
-  // Agent-info batches wait here while the router queue is drained, then share one synced write
-  // (group commit). The write runs on agent_writer's thread, so the loop serves keepalives and
-  // decodes the next group meanwhile; the batches are acknowledged once it is durable.
+  // Agent-info batches wait here while the router queue is drained, then share one synced write.
   struct ArrivedBatch {
     std::string routing_id, worker;
     schemas::AgentInfoBatch batch;
@@ -68,14 +64,7 @@ struct Master::Impl {
   std::vector<ArrivedBatch> arrived_batches;
   std::size_t arrived_updates = 0;
   static constexpr std::size_t kMaxGroupCommitUpdates = 8000;
-  std::unique_ptr<store::BackgroundWriter> agent_writer;  // declared after store: stops first
-  std::vector<ArrivedBatch> committing;                   // the group whose write is in flight
-  MasterAgents::StagedGroup committing_group;
-  // Stages what has arrived and hands its write over, unless a write is in flight.
-  void StartGroupCommit();
-  // Waits for the write in flight, if any, and acknowledges its batches; with `start_next`, the
-  // write of what has arrived meanwhile is handed over first.
-  void FinishGroupCommit(bool start_next);
+  void SaveArrivedBatches();
 
   // The worker's groups position from its keepalive; a table that differs from ours at the same
   // position is told to resync.
