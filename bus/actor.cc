@@ -20,6 +20,8 @@ zmq::socket_t PipeSocket(zmq::context_t& ctx) {
 
 Status PipeEnd::Send(const Frames& frames) { return SendFrames(socket_, nullptr, frames); }
 
+Status PipeEnd::Send(Frames&& frames) { return SendFrames(socket_, nullptr, std::move(frames)); }
+
 Result<std::optional<Frames>> PipeEnd::Receive() {
   try {
     zmq::message_t first;

@@ -16,5 +16,8 @@ Frames TakeFrames(zmq::socket_t& s, zmq::message_t& first, bool* too_many);
 // Sends without blocking, after `routing_id` when given. Unavailable when the message cannot be
 // queued now or the peer is not connected.
 Status SendFrames(zmq::socket_t& s, const std::string* routing_id, const Frames& frames);
+// The same, but a large frame's bytes are handed to libzmq instead of copied (a chunk reply or
+// a whole agent listing is megabytes, and each copy holds the loop).
+Status SendFrames(zmq::socket_t& s, const std::string* routing_id, Frames&& frames);
 
 }  // namespace zcluster::bus

@@ -99,6 +99,10 @@ Status RouterSocket::Send(const std::string& routing_id, const Frames& frames) {
   return SendFrames(socket_, &routing_id, frames);
 }
 
+Status RouterSocket::Send(const std::string& routing_id, Frames&& frames) {
+  return SendFrames(socket_, &routing_id, std::move(frames));
+}
+
 std::string RouterSocket::endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
 
 Result<DealerSocket> DealerSocket::ConnectCurve(zmq::context_t& ctx, const CurveKeyPair& client,
@@ -139,6 +143,10 @@ Result<DealerSocket> DealerSocket::ConnectLocal(zmq::context_t& ctx, const std::
 
 Status DealerSocket::Send(const Frames& frames) { return SendFrames(socket_, nullptr, frames); }
 
+Status DealerSocket::Send(Frames&& frames) {
+  return SendFrames(socket_, nullptr, std::move(frames));
+}
+
 Result<std::optional<Frames>> DealerSocket::Receive() {
   try {
     zmq::message_t first;
@@ -174,6 +182,10 @@ Result<PublisherSocket> PublisherSocket::BindCurve(zmq::context_t& ctx, const Za
 }
 
 Status PublisherSocket::Send(const Frames& frames) { return SendFrames(socket_, nullptr, frames); }
+
+Status PublisherSocket::Send(Frames&& frames) {
+  return SendFrames(socket_, nullptr, std::move(frames));
+}
 
 Result<SubscriberSocket> SubscriberSocket::ConnectCurve(
     zmq::context_t& ctx, const CurveKeyPair& client, const std::string& server_public_z85,

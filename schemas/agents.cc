@@ -235,28 +235,31 @@ void EncodeBody(msgpack::sbuffer& b, const AgentEntry& m) {
 }  // namespace codec
 
 struct AgentListWriter::Buffer {
-  msgpack::sbuffer b;
+  std::string body;         // grows a record at a time, and is moved out whole by Finish
+  msgpack::sbuffer record;  // one record's encoding, reused
 };
 
 AgentListWriter::AgentListWriter(std::uint32_t count)
     : body_(std::make_unique<Buffer>()), count_(count) {
-  MapWriter w(body_->b, 1);
+  MapWriter w(body_->record, 1);
   w.key("agents").pack_array(count);
+  body_->body.assign(body_->record.data(), body_->record.size());
 }
 AgentListWriter::~AgentListWriter() = default;
 AgentListWriter::AgentListWriter(AgentListWriter&&) noexcept = default;
 
 void AgentListWriter::Add(const AgentRecord& record) {
-  PackRecord(body_->b, record);
+  body_->record.clear();
+  PackRecord(body_->record, record);
+  body_->body.append(body_->record.data(), body_->record.size());
   ++added_;
 }
 
 std::vector<std::string> AgentListWriter::Finish() {
   msgpack::sbuffer type;
   msgpack::pack(type, AgentList::kType);
-  std::vector<std::string> frames{std::string(type.data(), type.size()),
-                                  std::string(body_->b.data(), body_->b.size())};
-  body_->b.clear();
+  std::vector<std::string> frames{std::string(type.data(), type.size()), std::move(body_->body)};
+  body_->body.clear();
   return frames;
 }
 

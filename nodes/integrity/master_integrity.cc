@@ -35,6 +35,7 @@ std::optional<std::uint64_t> ParseU64(const std::string& s) {
   return v;
 }
 
+// The frames of `f` from `from` on, copied: the message they are decoded from stays whole.
 bus::Frames Tail(const bus::Frames& f, std::size_t from) {
   return bus::Frames(f.begin() + static_cast<std::ptrdiff_t>(from), f.end());
 }
@@ -99,9 +100,9 @@ class Engine {
     return Status::Ok();
   }
 
-  void Send(const bus::Frames& f) {
+  void Send(bus::Frames f) {
     // The pipe has no high-water mark: this fails only while the loop is tearing down.
-    pipe_.Send(f).IgnoreError();
+    pipe_.Send(std::move(f)).IgnoreError();
   }
 
   void SendState() {
@@ -250,13 +251,15 @@ Status MasterIntegrity::Drain(const Outputs& out) {
     Result<std::optional<bus::Frames>> got = actor_->Receive();
     if (!got.ok()) return got.status();
     if (!got->has_value()) return Status::Ok();
-    const bus::Frames& f = **got;
+    bus::Frames& f = **got;
     if (f[0] == kToWorker && f.size() >= 2) {
-      out.to_worker(f[1], Tail(f, 2));
+      std::string routing_id = std::move(f[1]);
+      out.to_worker(routing_id, bus::WithoutFirst(std::move(f), 2));
     } else if (f[0] == kPublish) {
-      out.publish(Tail(f, 1));
+      out.publish(bus::WithoutFirst(std::move(f), 1));
     } else if (f[0] == kToControl && f.size() >= 2) {
-      out.to_control(f[1], Tail(f, 2));
+      std::string client = std::move(f[1]);
+      out.to_control(client, bus::WithoutFirst(std::move(f), 2));
     } else if (f[0] == kState && f.size() == 4) {
       state_ = {ParseU64(f[1]).value_or(0), ParseU64(f[2]).value_or(0), f[3] == "1"};
     }

@@ -30,9 +30,9 @@ class MasterIntegrity {
   };
   // Where results go; each is called on the loop thread, from Drain.
   struct Outputs {
-    std::function<void(const std::string& routing_id, const bus::Frames&)> to_worker;
-    std::function<void(const bus::Frames&)> publish;  // a files delta for the PUB socket
-    std::function<void(const std::string& client, const bus::Frames&)> to_control;
+    std::function<void(const std::string& routing_id, bus::Frames)> to_worker;
+    std::function<void(bus::Frames)> publish;  // a files delta for the PUB socket
+    std::function<void(const std::string& client, bus::Frames)> to_control;
   };
 
   // Loads the table from `store` (which must outlive this) and starts the actor.

@@ -34,6 +34,7 @@ bus::Frames Prefixed(std::initializer_list<std::string> head, bus::Frames tail) 
   return f;
 }
 
+// The frames of `f` from `from` on, copied: the message they are decoded from stays whole.
 bus::Frames Tail(const bus::Frames& f, std::size_t from) {
   return bus::Frames(f.begin() + static_cast<std::ptrdiff_t>(from), f.end());
 }
@@ -196,9 +197,9 @@ class Engine {
     }
   }
 
-  void Send(const bus::Frames& f) {
+  void Send(bus::Frames f) {
     // The pipe has no high-water mark: this fails only while the loop is tearing down.
-    pipe_.Send(f).IgnoreError();
+    pipe_.Send(std::move(f)).IgnoreError();
   }
 
   ClusterConfig config_;
@@ -245,12 +246,12 @@ bool WorkerIntegrity::Takes(const bus::Frames& frames) const {
   return !frames.empty() && (frames[0] == sync_type_ || frames[0] == data_type_);
 }
 
-void WorkerIntegrity::FromMaster(const bus::Frames& frames) {
-  actor_->Send(Prefixed({kFromMaster}, frames)).IgnoreError();
+void WorkerIntegrity::FromMaster(bus::Frames frames) {
+  actor_->Send(Prefixed({kFromMaster}, std::move(frames))).IgnoreError();
 }
 
-void WorkerIntegrity::OnDelta(const bus::Frames& frames) {
-  actor_->Send(Prefixed({kDelta}, frames)).IgnoreError();
+void WorkerIntegrity::OnDelta(bus::Frames frames) {
+  actor_->Send(Prefixed({kDelta}, std::move(frames))).IgnoreError();
 }
 
 void WorkerIntegrity::OnHeartbeat(const schemas::StreamHeartbeat& heartbeat) {
@@ -269,11 +270,14 @@ Status WorkerIntegrity::Drain(const Outputs& out) {
     Result<std::optional<bus::Frames>> got = actor_->Receive();
     if (!got.ok()) return got.status();
     if (!got->has_value()) return Status::Ok();
-    const bus::Frames& f = **got;
+    bus::Frames& f = **got;
     if (f[0] == kFromMaster) {
-      if (!out.to_master(Tail(f, 1))) actor_->Send({kUnsent}).IgnoreError();
+      if (!out.to_master(bus::WithoutFirst(std::move(f), 1))) {
+        actor_->Send({kUnsent}).IgnoreError();
+      }
     } else if (f[0] == kToControl && f.size() >= 2) {
-      out.to_control(f[1], Tail(f, 2));
+      std::string client = std::move(f[1]);
+      out.to_control(client, bus::WithoutFirst(std::move(f), 2));
     } else if (std::optional<State> s = f[0] == kState ? DecodeState(f) : std::nullopt) {
       state_ = *s;
     }

@@ -33,8 +33,8 @@ class WorkerIntegrity {
   };
   struct Outputs {
     // Sends to the master; false when it could not be queued.
-    std::function<bool(const bus::Frames&)> to_master;
-    std::function<void(const std::string& client, const bus::Frames&)> to_control;
+    std::function<bool(bus::Frames)> to_master;
+    std::function<void(const std::string& client, bus::Frames)> to_control;
   };
 
   static Result<std::unique_ptr<WorkerIntegrity>> Start(zmq::context_t& ctx,
@@ -45,9 +45,9 @@ class WorkerIntegrity {
   // True for the frames of a message this flow takes from the master's DEALER replies
   // (files_sync, file_data); those go to FromMaster undecoded.
   bool Takes(const bus::Frames& frames) const;
-  void FromMaster(const bus::Frames& frames);
+  void FromMaster(bus::Frames frames);
   // The stream's messages: a files delta (undecoded) and the files stream's heartbeat.
-  void OnDelta(const bus::Frames& frames);
+  void OnDelta(bus::Frames frames);
   void OnHeartbeat(const schemas::StreamHeartbeat& heartbeat);
   // A session with the master began (sync from where we are) or ended (nothing in flight will
   // be answered; send nothing until the next one).

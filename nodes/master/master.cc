@@ -240,13 +240,13 @@ Status Master::Run(int stop_fd) {
     return std::optional(m.sessions.NextExpiry().value_or(t + max_silence));
   });
   MasterIntegrity::Outputs integrity_out{
-      [&m](const std::string& routing_id, const bus::Frames& f) {
-        m.router->Send(routing_id, f).IgnoreError();  // gone: it asks again
+      [&m](const std::string& routing_id, bus::Frames f) {
+        m.router->Send(routing_id, std::move(f)).IgnoreError();  // gone: it asks again
       },
-      [&m](const bus::Frames& f) {
-        m.pub->Send(f).IgnoreError();  // a drop becomes a resync
+      [&m](bus::Frames f) {
+        m.pub->Send(std::move(f)).IgnoreError();  // a drop becomes a resync
       },
-      [&m](const std::string& client, const bus::Frames& f) { m.control->Reply(client, f); }};
+      [&m](const std::string& client, bus::Frames f) { m.control->Reply(client, std::move(f)); }};
   reactor.AddReader(m.integrity->socket(), [&] { return m.integrity->Drain(integrity_out); });
   reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
     m.Heartbeat(t);

@@ -74,8 +74,14 @@ ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::
 std::optional<SteadyClock::time_point> Master::Impl::ServeListings(SteadyClock::time_point now) {
   if (listings.empty()) return std::nullopt;
   PendingListing& job = listings.front();
-  Status s = agents->ContinueListing(job.listing, kListingSlice,
-                                     [this](const std::string& id) { return groups->Of(id); });
+  // Bounded by time, not by count: what an agent costs (a store lookup) varies with the cache
+  // and the machine, and the loop's other work waits for the whole slice.
+  auto until = SteadyClock::now() + kListingSlice;
+  Status s;
+  do {
+    s = agents->ContinueListing(job.listing, kListingStep,
+                                [this](const std::string& id) { return groups->Of(id); });
+  } while (s.ok() && !job.listing.done() && SteadyClock::now() < until);
   if (!s.ok()) {
     control->Reply(job.client,
                    schemas::Encode(schemas::ErrorReply{s.code(), s.message(), "agents_query"}));

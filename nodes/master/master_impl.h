@@ -86,9 +86,10 @@ struct Master::Impl {
     MasterAgents::Listing listing;
   };
   std::deque<PendingListing> listings;
-  static constexpr std::size_t kMaxListings = 4;     // more at once are refused: busy
-  static constexpr std::size_t kListingSlice = 500;  // agents per turn
-  bus::Reactor* reactor = nullptr;                   // the running loop's, during Run
+  static constexpr std::size_t kMaxListings = 4;  // more at once are refused: busy
+  static constexpr auto kListingSlice = std::chrono::milliseconds(2);  // per turn of the loop
+  static constexpr std::size_t kListingStep = 32;  // agents between looks at the clock
+  bus::Reactor* reactor = nullptr;                 // the running loop's, during Run
   bus::Reactor::TimerId listing_timer = 0;
   std::optional<SteadyClock::time_point> ServeListings(SteadyClock::time_point now);
 

@@ -38,8 +38,8 @@ void ControlServer::ServePending(const Handler& handle, const Logger& log) {
   }
 }
 
-void ControlServer::Reply(const std::string& client, const bus::Frames& reply) {
-  router_.Send(client, reply).IgnoreError();
+void ControlServer::Reply(const std::string& client, bus::Frames reply) {
+  router_.Send(client, std::move(reply)).IgnoreError();
 }
 
 Result<schemas::Message> ControlRequest(const std::string& path, const schemas::Message& request,

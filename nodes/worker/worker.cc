@@ -267,7 +267,7 @@ Status Worker::Run(int stop_fd) {
       if (!frames.ok()) return frames.status();
       if (!frames->has_value()) break;
       if (w.integrity->Takes(**frames)) {
-        w.integrity->FromMaster(**frames);  // decoded on the actor's thread
+        w.integrity->FromMaster(std::move(**frames));  // decoded on the actor's thread
         continue;
       }
       Result<schemas::Message> reply = schemas::Decode(**frames);
@@ -285,7 +285,7 @@ Status Worker::Run(int stop_fd) {
       Result<std::optional<bus::Frames>> frames = w.sub->Receive();
       if (!frames.ok() || !frames->has_value()) break;
       if ((**frames)[0] == w.files_delta_type) {
-        w.integrity->OnDelta(**frames);
+        w.integrity->OnDelta(std::move(**frames));
         continue;
       }
       Result<schemas::Message> m = schemas::Decode(**frames);
@@ -302,8 +302,8 @@ Status Worker::Run(int stop_fd) {
     return Status::Ok();
   });
   WorkerIntegrity::Outputs integrity_out{
-      [&w](const bus::Frames& f) { return w.dealer->Send(f).ok(); },
-      [&w](const std::string& client, const bus::Frames& f) { w.control->Reply(client, f); }};
+      [&w](bus::Frames f) { return w.dealer->Send(std::move(f)).ok(); },
+      [&w](const std::string& client, bus::Frames f) { w.control->Reply(client, std::move(f)); }};
   reactor.AddReader(w.integrity->socket(), [&] { return w.integrity->Drain(integrity_out); });
   reactor.AddReader(w.control->socket(), [&] {
     w.control->ServePending(answers, w.log);

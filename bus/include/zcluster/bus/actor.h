@@ -21,10 +21,17 @@
 
 namespace zcluster::bus {
 
+// The frames after the first `n` (a pipe message's tag and address), moved rather than copied.
+inline Frames WithoutFirst(Frames frames, std::size_t n) {
+  frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(n));
+  return frames;
+}
+
 // One end of an actor's pipe.
 class PipeEnd {
  public:
   Status Send(const Frames& frames);
+  Status Send(Frames&& frames);  // large frames not copied
   // The next message without blocking; nullopt when none is queued.
   Result<std::optional<Frames>> Receive();
   zmq::socket_t& socket() { return socket_; }
@@ -48,6 +55,7 @@ class Actor {
   Actor& operator=(const Actor&) = delete;
 
   Status Send(const Frames& frames) { return pipe_.Send(frames); }
+  Status Send(Frames&& frames) { return pipe_.Send(std::move(frames)); }
   Result<std::optional<Frames>> Receive() { return pipe_.Receive(); }
   zmq::socket_t& socket() { return pipe_.socket(); }
 

@@ -64,6 +64,7 @@ class RouterSocket {
   // Unavailable when the peer is not (or no longer) connected: ROUTER_MANDATORY reports it
   // instead of dropping the message silently.
   Status Send(const std::string& routing_id, const Frames& frames);
+  Status Send(const std::string& routing_id, Frames&& frames);  // large frames not copied
   // The bound endpoint with the real port (for binds to port 0 or '*').
   std::string endpoint() const;
   zmq::socket_t& socket() { return socket_; }
@@ -87,6 +88,7 @@ class DealerSocket {
 
   // Unavailable when the message cannot be queued now (no connection yet, queue full).
   Status Send(const Frames& frames);
+  Status Send(Frames&& frames);  // large frames not copied
   Result<std::optional<Frames>> Receive();
   zmq::socket_t& socket() { return socket_; }
 
@@ -104,6 +106,7 @@ class PublisherSocket {
                                            const CurveKeyPair& server, const std::string& endpoint,
                                            const SocketOptions& options, int send_hwm);
   Status Send(const Frames& frames);
+  Status Send(Frames&& frames);  // large frames not copied
   std::string endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
 
  private:

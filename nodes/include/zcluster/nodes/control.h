@@ -48,7 +48,7 @@ class ControlServer {
   // Answers every queued request without blocking.
   void ServePending(const Handler& handle, const Logger& log);
   // The answer to a request its handler deferred. A client that gave up is not an error.
-  void Reply(const std::string& client, const bus::Frames& reply);
+  void Reply(const std::string& client, bus::Frames reply);
   zmq::socket_t& socket() { return router_.socket(); }
 
  private:
