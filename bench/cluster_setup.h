@@ -57,13 +57,20 @@ Status WriteFileText(const std::string& path, const std::string& text);
 // (files.cc) `count` files of `bytes` random text under the master's etc/rules, etc/decoders and
 // etc/lists, plus etc/rules/local_rules.xml, the file the edits change.
 Status WriteManagerFiles(const std::string& home, std::size_t count, std::size_t bytes);
-// (files.cc) Rewrites etc/rules/local_rules.xml on the master in place, as an editor saving it
-// would; returns for each worker the milliseconds until its copy holds the new content.
-// `published_ms`, when given, gets the milliseconds until the master's files stream moved (-1 when
-// the workers had it before the harness saw the master's position change).
+// (files.cc) Rewrites the master's etc/rules/local_rules.xml in place, as an editor saving it
+// would, and returns, per worker, the milliseconds until
+// its copy holds the new content. The harness does not poll: it waits on inotify watches of the
+// workers' etc/rules and, when `streams` is given (a subscriber to the master's files deltas),
+// on the master's publication, whose milliseconds go to `published_ms` (-1 if none was seen).
+// So the figure is not inflated by the harness competing for the cores it measures.
 Result<std::vector<double>> TimeOneEdit(Deployment& d, const std::vector<std::string>& workers,
                                         std::size_t bytes, std::chrono::milliseconds bound,
+                                        bus::SubscriberSocket* streams = nullptr,
                                         double* published_ms = nullptr);
+// A subscriber to the master's files deltas and heartbeats, as client `key` (authorized through
+// ClusterPlan::clients), returned once the subscription has been seen to work.
+Result<bus::SubscriberSocket> SubscribeToFiles(zmq::context_t& ctx, Deployment& d,
+                                               const bus::CurveKeyPair& key);
 
 // (groups.cc) Moves one agent to `group` on the master; returns for each worker the milliseconds
 // from the request until its status shows the change applied.

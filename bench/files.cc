@@ -1,11 +1,14 @@
 // The files scenario: a fresh worker copies F files of S bytes; then single rule edits on the
 // master are timed until each of W workers holds them on disk.
 #include <sodium.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -54,41 +57,93 @@ Status WriteManagerFiles(const std::string& home, std::size_t count, std::size_t
   return WriteFileText(home + "/etc/rules/local_rules.xml", RandomText(bytes));
 }
 
+Result<bus::SubscriberSocket> SubscribeToFiles(zmq::context_t& ctx, Deployment& d,
+                                               const bus::CurveKeyPair& key) {
+  Result<bus::SubscriberSocket> sub = bus::SubscriberSocket::ConnectCurve(
+      ctx, key, d.KeysOf("master").public_z85, fmt::format("tcp://127.0.0.1:{}", d.stream_port()),
+      bus::SocketOptions{}, 1000,
+      {schemas::Encode(schemas::FilesDelta{})[0], schemas::Encode(schemas::StreamHeartbeat{})[0]});
+  if (!sub.ok()) return sub.status();
+  // A subscription takes effect some time after the connection: a heartbeat (two a second) says
+  // it has.
+  std::vector<bus::PollItem> items{{&sub->socket(), -1, false}};
+  ZC_RETURN_IF_ERROR(bus::Poll(items, std::chrono::seconds(10)));
+  Result<std::optional<bus::Frames>> first = sub->Receive();
+  if (!first.ok()) return first.status();
+  if (!first->has_value()) return Status::Unavailable("no heartbeat from the master's streams");
+  return sub;
+}
+
 Result<std::vector<double>> TimeOneEdit(Deployment& d, const std::vector<std::string>& workers,
                                         std::size_t bytes, std::chrono::milliseconds bound,
-                                        double* published_ms) {
-  const std::string rel = "/etc/rules/local_rules.xml";
+                                        bus::SubscriberSocket* streams, double* published_ms) {
+  const std::string dir = "/etc/rules", name = "local_rules.xml";
+  const std::string delta_type = schemas::Encode(schemas::FilesDelta{})[0];
   std::string content = RandomText(bytes);
-  std::uint64_t seq_before = 0;
-  if (published_ms != nullptr) {
-    Result<schemas::NodeStatus> master = d.StatusOf("master");
-    if (!master.ok()) return master.status();
-    seq_before = master->files_seq;
-    *published_ms = -1;
+  int watch_fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (watch_fd < 0) return Status::Unavailable(std::string("inotify: ") + strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> closer(&watch_fd, [](int* fd) { ::close(*fd); });
+  std::map<int, std::size_t> worker_of;  // watch descriptor -> index in `workers`
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    std::string path = d.Home(workers[i]) + dir;
+    int wd = ::inotify_add_watch(watch_fd, path.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+    if (wd < 0) return Status::Unavailable("cannot watch " + path + ": " + strerror(errno));
+    worker_of[wd] = i;
   }
+  if (published_ms != nullptr) *published_ms = -1;
+  if (streams != nullptr) {
+    for (;;) {  // what was published before this edit
+      Result<std::optional<bus::Frames>> old = streams->Receive();
+      if (!old.ok()) return old.status();
+      if (!old->has_value()) break;
+    }
+  }
+
   auto sent = Clock::now();
   {
-    std::ofstream out(d.Home("master") + rel, std::ios::trunc | std::ios::binary);
+    std::ofstream out(d.Home("master") + dir + "/" + name, std::ios::trunc | std::ios::binary);
     out << content;
     if (!out) return Status::Unavailable("cannot edit the master's rule file");
   }
   std::vector<double> arrived(workers.size(), -1);
   std::size_t left = workers.size();
+  alignas(inotify_event) char events[16 << 10];
   while (left > 0) {
-    if (published_ms != nullptr && *published_ms < 0) {
-      Result<schemas::NodeStatus> master = d.StatusOf("master");
-      if (master.ok() && master->files_seq > seq_before)
-        *published_ms = Millis(Clock::now() - sent);
+    auto waited = Clock::now() - sent;
+    if (waited > bound) return Status::Unavailable("an edit never reached a worker");
+    std::vector<bus::PollItem> items{{nullptr, watch_fd, false}};
+    if (streams != nullptr && published_ms != nullptr && *published_ms < 0) {
+      items.push_back({&streams->socket(), -1, false});
     }
-    for (std::size_t i = 0; i < workers.size(); ++i) {
-      if (arrived[i] < 0 && Slurp(d.Home(workers[i]) + rel) == content) {
-        arrived[i] = Millis(Clock::now() - sent);
-        --left;
+    ZC_RETURN_IF_ERROR(
+        bus::Poll(items, std::chrono::duration_cast<std::chrono::milliseconds>(bound - waited) +
+                             std::chrono::milliseconds(1)));
+    if (items.size() > 1 && items[1].readable) {
+      for (;;) {
+        Result<std::optional<bus::Frames>> m = streams->Receive();
+        if (!m.ok()) return m.status();
+        if (!m->has_value()) break;
+        if ((**m)[0] == delta_type && *published_ms < 0) {
+          *published_ms = Millis(Clock::now() - sent);
+        }
       }
     }
-    if (Clock::now() - sent > bound) return Status::Unavailable("an edit never reached a worker");
-    // How often the copies are looked at: the resolution of the figure, not a wait for it.
-    if (left > 0) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (!items[0].readable) continue;
+    ssize_t n = 0;
+    while ((n = ::read(watch_fd, events, sizeof events)) > 0) {
+      for (char* at = events; at < events + n;) {
+        const auto* e = reinterpret_cast<const inotify_event*>(at);
+        at += sizeof(inotify_event) + e->len;
+        auto w = worker_of.find(e->wd);
+        if (w == worker_of.end() || e->len == 0 || name != e->name) continue;
+        std::size_t i = w->second;
+        // A worker installs by rename, so its copy is whole when the event comes.
+        if (arrived[i] < 0 && Slurp(d.Home(workers[i]) + dir + "/" + name) == content) {
+          arrived[i] = Millis(Clock::now() - sent);
+          --left;
+        }
+      }
+    }
   }
   return arrived;
 }
@@ -109,6 +164,9 @@ Result<ScenarioResult> RunFiles(const BenchOptions& o, const RawFigures& raw) {
   ClusterPlan plan;
   plan.workers = workers;
   plan.start_workers = false;
+  std::vector<bus::CurveKeyPair> client_keys;
+  plan.clients = {"bench-streams"};
+  plan.client_keys = &client_keys;
   plan.prepare = [&](const std::string& name, const std::string& home) -> Status {
     return name == "master" ? WriteManagerFiles(home, f, bytes) : Status::Ok();
   };
@@ -142,14 +200,17 @@ Result<ScenarioResult> RunFiles(const BenchOptions& o, const RawFigures& raw) {
   LatencySeries each{
       fmt::format("one rule edit -> each of {} workers", w), {}, std::nullopt, std::nullopt};
   LatencySeries all{fmt::format("one rule edit -> all {} workers", w), {}, 100.0, std::nullopt};
-  // Where the time goes: until the master has published the change (its files stream moved).
+  // Where the time goes: until the master has published the change (the harness subscribes).
   LatencySeries master_side{
       "  of which until the master published it", {}, std::nullopt, std::nullopt};
+  zmq::context_t ctx(1);
+  Result<bus::SubscriberSocket> streams = SubscribeToFiles(ctx, d, client_keys.at(0));
+  if (!streams.ok()) return streams.status();
   if (o.progress) o.progress(fmt::format("files: {} rule edits", samples));
   for (std::size_t s = 0; s < samples; ++s) {
     double published = -1;
     Result<std::vector<double>> arrived =
-        TimeOneEdit(d, workers, bytes, std::chrono::seconds(30), &published);
+        TimeOneEdit(d, workers, bytes, std::chrono::seconds(30), &*streams, &published);
     if (!arrived.ok()) return arrived.status();
     if (published >= 0) master_side.samples_ms.push_back(published);
     each.samples_ms.insert(each.samples_ms.end(), arrived->begin(), arrived->end());

@@ -95,6 +95,7 @@ class Deployment {
   const bus::CurveKeyPair& KeysOf(const std::string& name) const { return keys_.at(name); }
   // The master's ROUTER port (0 until the master has started).
   std::uint16_t port() const { return port_; }
+  std::uint16_t stream_port() const { return stream_port_; }  // the master's PUB
   // A worker's agent port (0 until it has started).
   std::uint16_t AgentPort(const std::string& name) const;
   const std::string& cluster() const { return cluster_; }
