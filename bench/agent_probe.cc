@@ -30,7 +30,8 @@ Result<std::unique_ptr<AgentProbe>> AgentProbe::Open(Deployment& d,
   return p;
 }
 
-Result<double> AgentProbe::Sample(std::size_t i, std::chrono::milliseconds bound) {
+Result<double> AgentProbe::Sample(std::size_t i, std::chrono::milliseconds bound,
+                                  std::chrono::microseconds pause) {
   ProbeAgent& a = agents_[i];
   schemas::AgentState state = nodes::SimulatedAgentState(a.key.name, i);
   std::string mark = std::to_string(++a.counter);
@@ -63,6 +64,8 @@ Result<double> AgentProbe::Sample(std::size_t i, std::chrono::milliseconds bound
       return Status::Unavailable(
           fmt::format("agent {} did not reach the master within {} ms", a.key.id, bound.count()));
     }
+    // The probe's pace, not a wait for the condition (that is the loop around it).
+    if (pause.count() > 0) std::this_thread::sleep_for(pause);
   }
 }
 

@@ -19,7 +19,10 @@ class AgentProbe {
                                                   const std::vector<std::string>& workers,
                                                   const std::vector<nodes::ClientKey>& agents);
   // One report with a new label through worker `i`; milliseconds until the master shows it.
-  Result<double> Sample(std::size_t i, std::chrono::milliseconds bound);
+  // `pause` between two looks at the master: under full load a probe that asks without one takes
+  // a share of the cores from the flows it measures.
+  Result<double> Sample(std::size_t i, std::chrono::milliseconds bound,
+                        std::chrono::microseconds pause = std::chrono::microseconds(0));
   std::size_t size() const { return agents_.size(); }
 
  private:

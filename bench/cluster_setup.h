@@ -73,9 +73,10 @@ Result<bus::SubscriberSocket> SubscribeToFiles(zmq::context_t& ctx, Deployment& 
                                                const bus::CurveKeyPair& key);
 
 // (groups.cc) Moves one agent to `group` on the master; returns for each worker the milliseconds
-// from the request until its status shows the change applied.
-Result<std::vector<double>> TimeOneGroupChange(Deployment& d,
-                                               const std::vector<std::string>& workers,
-                                               const std::string& agent, const std::string& group);
+// from the request until its status shows the change applied. `pause` between two sweeps of the
+// workers' statuses (none: the finest resolution, at the price of the workers' time).
+Result<std::vector<double>> TimeOneGroupChange(
+    Deployment& d, const std::vector<std::string>& workers, const std::string& agent,
+    const std::string& group, std::chrono::microseconds pause = std::chrono::microseconds(0));
 
 }  // namespace zcluster::bench

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "cluster_setup.h"
 
@@ -31,7 +32,8 @@ Result<schemas::GroupTable> TableOf(Deployment& d, const std::string& node) {
 
 Result<std::vector<double>> TimeOneGroupChange(Deployment& d,
                                                const std::vector<std::string>& workers,
-                                               const std::string& agent, const std::string& group) {
+                                               const std::string& agent, const std::string& group,
+                                               std::chrono::microseconds pause) {
   auto sent = Clock::now();
   Result<schemas::GroupsChanged> one = Assign(d, {{agent}, {group}, true});
   if (!one.ok()) return one.status();
@@ -50,6 +52,8 @@ Result<std::vector<double>> TimeOneGroupChange(Deployment& d,
       }
     }
     if (Clock::now() > deadline) return Status::Unavailable("a change never reached a worker");
+    // The probe's pace, not a wait for the condition (that is the loop around it).
+    if (left > 0 && pause.count() > 0) std::this_thread::sleep_for(pause);
   }
   return arrived;
 }

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "zcluster/store/records.h"
+
 namespace zcluster::nodes {
 
 std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::string>& groups) {
@@ -46,6 +48,16 @@ void GroupTable::Clear() {
 const std::vector<std::string>* GroupTable::Find(const std::string& agent) const {
   auto it = rows_.find(agent);
   return it == rows_.end() ? nullptr : &it->second;
+}
+
+Status GroupTable::Load(const store::NodeStore& store) {
+  return store.ForEach(
+      store::Table::kGroups, [this](std::string_view agent, std::string_view value) {
+        Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
+        if (!groups.ok()) return groups.status();
+        Set(std::string(agent), std::move(groups).value());
+        return Status::Ok();
+      });
 }
 
 }  // namespace zcluster::nodes

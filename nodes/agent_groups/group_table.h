@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "zcluster/schemas/groups.h"
+#include "zcluster/schemas/status.h"
+#include "zcluster/store/node_store.h"
 
 namespace zcluster::nodes {
 
@@ -23,6 +25,9 @@ class GroupTable {
   const std::vector<std::string>* Find(const std::string& agent) const;
   const schemas::GroupMap& rows() const { return rows_; }
   std::uint64_t digest() const { return digest_; }
+
+  // Fills an empty table with the groups table of `store`; DataLoss naming a corrupt row.
+  Status Load(const store::NodeStore& store);
 
  private:
   schemas::GroupMap rows_;

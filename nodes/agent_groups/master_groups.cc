@@ -23,13 +23,7 @@ Result<std::unique_ptr<MasterGroups>> MasterGroups::Load(store::NodeStore& store
   std::filesystem::create_directories(g->shared_dir_ + "/" + kDefaultGroup, ec);
   if (ec)
     return Status::Unavailable("cannot create " + g->shared_dir_ + "/default: " + ec.message());
-  ZC_RETURN_IF_ERROR(
-      store.ForEach(store::Table::kGroups, [&](std::string_view agent, std::string_view value) {
-        Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
-        if (!groups.ok()) return groups.status();
-        g->table_.Set(std::string(agent), std::move(groups).value());
-        return Status::Ok();
-      }));
+  ZC_RETURN_IF_ERROR(g->table_.Load(store));
   return g;
 }
 

@@ -14,13 +14,7 @@ Result<std::unique_ptr<WorkerGroups>> WorkerGroups::Load(store::NodeStore& store
   Result<std::uint64_t> seq = store.Position(kStream);
   if (!seq.ok()) return seq.status();
   std::unique_ptr<WorkerGroups> g(new WorkerGroups(store, log, *seq));
-  ZC_RETURN_IF_ERROR(
-      store.ForEach(store::Table::kGroups, [&](std::string_view agent, std::string_view value) {
-        Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
-        if (!groups.ok()) return groups.status();
-        g->table_.Set(std::string(agent), std::move(groups).value());
-        return Status::Ok();
-      }));
+  ZC_RETURN_IF_ERROR(g->table_.Load(store));
   return g;
 }
 
