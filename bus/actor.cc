@@ -47,14 +47,30 @@ Result<std::unique_ptr<Actor>> Actor::Start(zmq::context_t& ctx, Body body) {
     actor_end.connect(endpoint);
     // The actor's socket is made here and handed over whole: a socket may move between threads
     // with a full memory barrier, which starting the thread is.
-    actor->thread_ = std::thread(
-        [body = std::move(body), pipe = PipeEnd(std::move(actor_end))]() mutable { body(pipe); });
+    actor->thread_ =
+        std::thread([body = std::move(body), pipe = PipeEnd(std::move(actor_end))]() mutable {
+          std::string why = "its body returned before it was told to stop";
+          try {
+            body(pipe);
+          } catch (const std::exception& e) {
+            why = std::string("exception: ") + e.what();
+          } catch (...) {
+            why = "an exception of unknown type";
+          }
+          // After $TERM nobody reads this; before it, the loop learns that the flow is gone.
+          pipe.Send({kEnded, why}).IgnoreError();
+        });
   } catch (const zmq::error_t& e) {
     return Status::Internal(std::string("actor: ") + e.what());
   } catch (const std::system_error& e) {
     return Status::Internal(std::string("actor thread: ") + e.what());
   }
   return actor;
+}
+
+Status Actor::Ended(const Frames& frames) {
+  if (frames.size() != 2 || frames[0] != kEnded) return Status::Ok();
+  return Status::Internal("actor ended: " + frames[1]);
 }
 
 Actor::~Actor() {

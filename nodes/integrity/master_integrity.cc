@@ -252,6 +252,10 @@ Status MasterIntegrity::Drain(const Outputs& out) {
     if (!got.ok()) return got.status();
     if (!got->has_value()) return Status::Ok();
     bus::Frames& f = **got;
+    // A dead integrity flow stops the node with its reason, rather than leave it up unsynced.
+    if (Status ended = bus::Actor::Ended(f); !ended.ok()) {
+      return Status::Internal("the integrity thread stopped: " + ended.message());
+    }
     if (f[0] == kToWorker && f.size() >= 2) {
       std::string routing_id = std::move(f[1]);
       out.to_worker(routing_id, bus::WithoutFirst(std::move(f), 2));

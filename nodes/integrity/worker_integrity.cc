@@ -271,6 +271,10 @@ Status WorkerIntegrity::Drain(const Outputs& out) {
     if (!got.ok()) return got.status();
     if (!got->has_value()) return Status::Ok();
     bus::Frames& f = **got;
+    // A dead integrity flow stops the node with its reason, rather than leave it up unsynced.
+    if (Status ended = bus::Actor::Ended(f); !ended.ok()) {
+      return Status::Internal("the integrity thread stopped: " + ended.message());
+    }
     if (f[0] == kFromMaster) {
       if (!out.to_master(bus::WithoutFirst(std::move(f), 1))) {
         actor_->Send({kUnsent}).IgnoreError();

@@ -5,6 +5,10 @@
 // The pipe never blocks a sender and never drops (no high-water mark on either end): what waits
 // in it is bounded by what the flows on both ends may have in flight, not by the pipe.
 //
+// An actor whose body returns before it was told to (an exception, a pipe that failed) sends a
+// last message, which IsEnded recognises: the loop must hear that a flow has died, not go on
+// without it.
+//
 // Threading: an Actor (the loop's end) belongs to the thread that started it; the Pipe handed to
 // the body belongs to the actor's thread.
 #pragma once
@@ -60,9 +64,12 @@ class Actor {
   zmq::socket_t& socket() { return pipe_.socket(); }
 
   static bool IsTerm(const Frames& frames) { return frames.size() == 1 && frames[0] == kTerm; }
+  // The body's last message: Internal, with what ended it, for frames that are one; else ok.
+  static Status Ended(const Frames& frames);
 
  private:
   static constexpr const char* kTerm = "$TERM";
+  static constexpr const char* kEnded = "$ENDED";
   explicit Actor(PipeEnd pipe) : pipe_(std::move(pipe)) {}
   PipeEnd pipe_;
   std::thread thread_;
