@@ -120,7 +120,9 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
   REQUIRE(health.exit_code == 0);
   nlohmann::json h = nlohmann::json::parse(health.output);
   REQUIRE(h["workers"].size() == 2);
-  CHECK(h["workers"][0]["agent_info_sync"]["agents_sent"].get<int>() >= 1000);
+  // The last round's count: all 1000 agents when the sync ran as one round, fewer when a pause
+  // of a second (a slow sanitized run) split it, never none.
+  CHECK(h["workers"][0]["agent_info_sync"]["agents_sent"].get<int>() > 0);
   CHECK(h["workers"][0]["agent_info_sync"]["pending"] == 0);
 
   // The small questions the bench and the monitor ask: counters, and a few agents by id.
