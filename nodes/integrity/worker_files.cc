@@ -153,7 +153,7 @@ void WorkerFiles::Delete(const std::string& path) {
     return;
   }
   ::unlink(Abs(path).c_str());
-  actual_.erase(path);
+  EraseActual(path);
   ++round_.deleted;
   if (entry == nullptr || !entry->remove_empty_subfolders) return;
   // Empty subfolders go too, up to (not including) the entry's own folder.
@@ -164,14 +164,29 @@ void WorkerFiles::Delete(const std::string& path) {
   }
 }
 
+void WorkerFiles::SetActual(const std::string& path, schemas::FileEntry entry) {
+  auto [it, added] = actual_.try_emplace(path);
+  if (!added) actual_digest_ -= FileRowDigest(it->second);  // wraps, as the sum does
+  actual_digest_ += FileRowDigest(entry);
+  it->second = std::move(entry);
+}
+
+void WorkerFiles::EraseActual(const std::string& path) {
+  auto it = actual_.find(path);
+  if (it == actual_.end()) return;
+  actual_digest_ -= FileRowDigest(it->second);
+  actual_.erase(it);
+}
+
 Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created, std::size_t inline_updated) {
   if (rescan) {
     std::map<std::string, ScannedFile> scanned = scanner_.Scan(0, nullptr);
     actual_.clear();
+    actual_digest_ = 0;
     for (auto& [path, f] : scanned) {
       schemas::FileEntry e = f.entry;
       e.mode = f.stat.mode;  // what is on disk, not what it should be
-      actual_.emplace(path, std::move(e));
+      SetActual(path, std::move(e));
     }
   }
   std::size_t create = inline_created, update = inline_updated, remove = 0;
@@ -350,7 +365,7 @@ Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
       return Status::Unavailable("cannot rename " + tmp + ": " + std::strerror(saved));
     }
     folders.insert(std::filesystem::path(abs).parent_path().string());
-    actual_[path] = d.entry;
+    SetActual(path, d.entry);
     (d.update ? round_.updated : round_.created)++;
     const FileSetEntry* entry = scanner_.set().Match(path);
     if (entry != nullptr && entry->reload) reload_due_ = true;
