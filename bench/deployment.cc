@@ -172,7 +172,8 @@ Status Deployment::FillInPorts(const std::string& name) {
   if (!in) return Status::Unavailable("cannot read " + ConfigPath(name));
   std::stringstream text;
   text << in.rdbuf();
-  std::string conf = text.str();
+  const std::string before = text.str();
+  std::string conf = before;
   // Only a 0 is filled in, so the rest of a config a test has edited by hand stays as it is.
   auto fill = [&conf](const std::string& element, std::uint16_t port) {
     const std::string zero = "<" + element + ">0</" + element + ">";
@@ -183,7 +184,7 @@ Status Deployment::FillInPorts(const std::string& name) {
   fill("port", port_);
   fill("stream_port", stream_port_);
   fill("agent_port", AgentPort(name));
-  return WriteText(ConfigPath(name), conf);
+  return conf == before ? Status::Ok() : WriteText(ConfigPath(name), conf);
 }
 
 Status Deployment::Start(const std::string& name) {

@@ -22,22 +22,11 @@ constexpr const char* kPublish = "pub";         // message frames
 constexpr const char* kToControl = "ctl";       // control client, message frames
 constexpr const char* kState = "state";         // seq, digest, ready
 
-bus::Frames Prefixed(std::initializer_list<std::string> head, bus::Frames tail) {
-  bus::Frames f(head);
-  f.insert(f.end(), std::make_move_iterator(tail.begin()), std::make_move_iterator(tail.end()));
-  return f;
-}
-
 std::optional<std::uint64_t> ParseU64(const std::string& s) {
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-// The frames of `f` from `from` on, copied: the message they are decoded from stays whole.
-bus::Frames Tail(const bus::Frames& f, std::size_t from) {
-  return bus::Frames(f.begin() + static_cast<std::ptrdiff_t>(from), f.end());
 }
 
 // Everything that runs on the actor's thread.
@@ -89,12 +78,12 @@ class Engine {
           AnswerSync(f[1], f[2], from.value_or(0));
         }
       } else if (f[0] == kFetchRequest && f.size() >= 2) {
-        Result<schemas::Message> m = schemas::Decode(Tail(f, 2));
+        Result<schemas::Message> m = schemas::Decode(bus::WithoutFirst(f, 2));
         if (const auto* fetch = m.ok() ? std::get_if<schemas::FileFetch>(&*m) : nullptr) {
-          Send(Prefixed({kToWorker, f[1]}, schemas::Encode(files_->Serve(*fetch))));
+          Send(bus::WithPrefix({kToWorker, f[1]}, schemas::Encode(files_->Serve(*fetch))));
         }
       } else if (f[0] == kTableRequest && f.size() == 2) {
-        Send(Prefixed({kToControl, f[1]}, schemas::Encode(files_->Table())));
+        Send(bus::WithPrefix({kToControl, f[1]}, schemas::Encode(files_->Table())));
       }
     }
     return Status::Ok();
@@ -124,7 +113,7 @@ class Engine {
                          : fmt::format("{} changes", sync->changes.size()),
               sync->seq);
     }
-    Send(Prefixed({kToWorker, routing_id}, schemas::Encode(reply)));
+    Send(bus::WithPrefix({kToWorker, routing_id}, schemas::Encode(reply)));
   }
 
   bool NoteFileEvents() {
@@ -170,9 +159,10 @@ class Engine {
                 "{} files changed, {} deleted; stream at {}. Finished in {:.3f}s.",
                 changes->size() - deleted, deleted, files_->seq(),
                 std::chrono::duration<double>(SteadyClock::now() - start).count());
-      ForEachDelta<schemas::FilesDelta>(
-          *changes, static_cast<std::size_t>(config_.delta_batch),
-          [this](const schemas::FilesDelta& d) { Send(Prefixed({kPublish}, schemas::Encode(d))); });
+      ForEachDelta<schemas::FilesDelta>(*changes, static_cast<std::size_t>(config_.delta_batch),
+                                        [this](const schemas::FilesDelta& d) {
+                                          Send(bus::WithPrefix({kPublish}, schemas::Encode(d)));
+                                        });
     }
     // After the deltas: the loop's heartbeat never announces a position before its delta.
     if (!changes->empty() || files_->ready() != was_ready_) SendState();
@@ -239,7 +229,8 @@ void MasterIntegrity::FilesSync(const std::string& routing_id, const std::string
 }
 
 void MasterIntegrity::FileFetch(const std::string& routing_id, const schemas::FileFetch& request) {
-  actor_->Send(Prefixed({kFetchRequest, routing_id}, schemas::Encode(request))).IgnoreError();
+  actor_->Send(bus::WithPrefix({kFetchRequest, routing_id}, schemas::Encode(request)))
+      .IgnoreError();
 }
 
 void MasterIntegrity::FileTable(const std::string& control_client) {

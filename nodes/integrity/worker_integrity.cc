@@ -28,17 +28,6 @@ constexpr std::chrono::milliseconds kSendBackoff{100};
 // The engine's own clock: retries, fetch pumping, reaping the reload command.
 constexpr std::chrono::milliseconds kTick{100};
 
-bus::Frames Prefixed(std::initializer_list<std::string> head, bus::Frames tail) {
-  bus::Frames f(head);
-  f.insert(f.end(), std::make_move_iterator(tail.begin()), std::make_move_iterator(tail.end()));
-  return f;
-}
-
-// The frames of `f` from `from` on, copied: the message they are decoded from stays whole.
-bus::Frames Tail(const bus::Frames& f, std::size_t from) {
-  return bus::Frames(f.begin() + static_cast<std::ptrdiff_t>(from), f.end());
-}
-
 template <typename T>
 T Parse(const std::string& s) {
   T v{};
@@ -126,7 +115,7 @@ class Engine {
   void Handle(const bus::Frames& f) {
     const std::string& kind = f[0];
     if (kind == kFromMaster || kind == kDelta) {
-      Result<schemas::Message> m = schemas::Decode(Tail(f, 1));
+      Result<schemas::Message> m = schemas::Decode(bus::WithoutFirst(f, 1));
       if (!m.ok()) {
         log_.Warning("Integrity sync", "Malformed message from master: {}", m.status().message());
         return;
@@ -152,7 +141,7 @@ class Engine {
       files_->SessionLost();
       hold_fetches_until_ = SteadyClock::now() + kSendBackoff;
     } else if (kind == kTableRequest && f.size() == 2) {
-      Send(Prefixed({kToControl, f[1]}, schemas::Encode(files_->Table())));
+      Send(bus::WithPrefix({kToControl, f[1]}, schemas::Encode(files_->Table())));
     }
   }
 
@@ -163,7 +152,8 @@ class Engine {
       return;
     }
     if (!*needed || !connected_) return;
-    Send(Prefixed({kFromMaster}, schemas::Encode(schemas::FilesSyncRequest{files_->sync_from()})));
+    Send(bus::WithPrefix({kFromMaster},
+                         schemas::Encode(schemas::FilesSyncRequest{files_->sync_from()})));
     sync_retry_.Sent(SteadyClock::now());
   }
 
@@ -187,7 +177,7 @@ class Engine {
   void AfterEvents() {
     if (connected_ && SteadyClock::now() >= hold_fetches_until_) {
       while (std::optional<schemas::FileFetch> fetch = files_->NextFetch()) {
-        Send(Prefixed({kFromMaster}, schemas::Encode(*fetch)));
+        Send(bus::WithPrefix({kFromMaster}, schemas::Encode(*fetch)));
       }
     }
     bus::Frames state = EncodeState(StateOf(*files_));
@@ -247,11 +237,11 @@ bool WorkerIntegrity::Takes(const bus::Frames& frames) const {
 }
 
 void WorkerIntegrity::FromMaster(bus::Frames frames) {
-  actor_->Send(Prefixed({kFromMaster}, std::move(frames))).IgnoreError();
+  actor_->Send(bus::WithPrefix({kFromMaster}, std::move(frames))).IgnoreError();
 }
 
 void WorkerIntegrity::OnDelta(bus::Frames frames) {
-  actor_->Send(Prefixed({kDelta}, std::move(frames))).IgnoreError();
+  actor_->Send(bus::WithPrefix({kDelta}, std::move(frames))).IgnoreError();
 }
 
 void WorkerIntegrity::OnHeartbeat(const schemas::StreamHeartbeat& heartbeat) {

@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <charconv>
@@ -14,7 +14,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <string_view>
 
 #include "runtime/atomic_file.h"
 
@@ -106,18 +105,13 @@ std::uint16_t PortOf(const std::string& endpoint) {
 }
 
 Status WritePortsFile(const std::string& path, const ListeningPorts& ports) {
-  std::string json;
-  auto add = [&json](std::string_view key, std::uint16_t port) {
-    if (port == 0) return;
-    json += fmt::format("{}\"{}\":{}", json.empty() ? "{" : ",", key, port);
-  };
-  add("port", ports.port);
-  add("stream_port", ports.stream_port);
-  add("agent_port", ports.agent_port);
-  json += json.empty() ? "{}\n" : "}\n";
+  nlohmann::json json = nlohmann::json::object();
+  if (ports.port != 0) json["port"] = ports.port;
+  if (ports.stream_port != 0) json["stream_port"] = ports.stream_port;
+  if (ports.agent_port != 0) json["agent_port"] = ports.agent_port;
   std::error_code ignored;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
-  return WriteFileAtomically(path, json, 0644);
+  return WriteFileAtomically(path, json.dump() + "\n", 0644);
 }
 
 }  // namespace zcluster::nodes

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -25,7 +27,16 @@
 
 namespace zcluster::bus {
 
-// The frames after the first `n` (a pipe message's tag and address), moved rather than copied.
+// A pipe message: its tag (and address) in `head`, then the message itself, moved in.
+inline Frames WithPrefix(std::initializer_list<std::string> head, Frames message) {
+  Frames f(head);
+  f.insert(f.end(), std::make_move_iterator(message.begin()),
+           std::make_move_iterator(message.end()));
+  return f;
+}
+
+// The frames after the first `n` (a pipe message's tag and address): moved out of an rvalue,
+// copied from an lvalue, which stays whole.
 inline Frames WithoutFirst(Frames frames, std::size_t n) {
   frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(n));
   return frames;
