@@ -262,6 +262,12 @@ void EncodeBody(msgpack::sbuffer& b, const GroupsChanged& m);
 void EncodeBody(msgpack::sbuffer& b, const GroupTableQuery& m);
 void EncodeBody(msgpack::sbuffer& b, const GroupTable& m);
 std::optional<Result<Message>> DecodeGroupBody(std::string_view type, FieldReader& r);
+
+// Monitor messages (monitor.cc).
+void EncodeBody(msgpack::sbuffer& b, const NodeStats& m);
+void EncodeBody(msgpack::sbuffer& b, const MonitorQuery& m);
+void EncodeBody(msgpack::sbuffer& b, const ClusterStats& m);
+std::optional<Result<Message>> DecodeMonitorBody(std::string_view type, FieldReader& r);
 // File messages (files.cc).
 void EncodeBody(msgpack::sbuffer& b, const FilesDelta& m);
 void EncodeBody(msgpack::sbuffer& b, const FilesSyncRequest& m);

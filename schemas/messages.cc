@@ -160,6 +160,7 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
   if (auto agent = codec::DecodeAgentBody(type, r)) return std::move(*agent);
   if (auto group = codec::DecodeGroupBody(type, r)) return std::move(*group);
   if (auto file = codec::DecodeFileBody(type, r)) return std::move(*file);
+  if (auto monitor = codec::DecodeMonitorBody(type, r)) return std::move(*monitor);
   if (type == NodesQuery::kType) return Finish(r, NodesQuery{});
   if (type == HealthQuery::kType) return Finish(r, HealthQuery{});
   if (type == StatusQuery::kType) return Finish(r, StatusQuery{});

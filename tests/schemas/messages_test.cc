@@ -53,7 +53,20 @@ TEST_CASE("every message survives an encode/decode round trip", "[schemas]") {
       AgentsQuery{{"001", "1234"}},
       StatusQuery{},
       NodeStatus{"w1", "worker", 42, 17, false, 3, 100000, 12},
+      MonitorQuery{},
   };
+  NodeStats stats;
+  stats.name = "w1";
+  stats.type = "worker";
+  stats.state = "down";
+  stats.uptime = 2.5;
+  stats.rss_bytes = 1 << 20;
+  stats.reports_replayed = 4;
+  stats.traffic = {{"master", "keepalive", true, 3, 210}, {"agents", "other", false, 1, 9}};
+  stats.events = {{1, 1.7e9, "auth_refused", "agents", "127.0.0.1", "key"}};
+  stats.handshake_failures = {{"127.0.0.1", 1}};
+  all.push_back(stats);
+  all.push_back(ClusterStats{"wazuh", "master", kProtocolVersion, {stats, stats}});
   for (const Message& m : all) {
     INFO(TypeOf(m));
     Frames frames = Encode(m);
@@ -70,6 +83,18 @@ TEST_CASE("decode refuses malformed messages with a clear error", "[schemas]") {
     Result<Message> r = Decode({Pack(std::string("hello"))});
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().message().find("2 frames") != std::string::npos);
+  }
+  SECTION("a traffic row whose direction is neither in nor out") {
+    NodeStats stats;
+    stats.name = "w1";
+    stats.traffic = {{"master", "keepalive", false, 1, 1}};
+    Frames frames = Encode(stats);
+    std::size_t at = frames[1].find("\xa2in");
+    REQUIRE(at != std::string::npos);
+    frames[1].replace(at, 3, "\xa2up");
+    Result<Message> r = Decode(frames);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("direction") != std::string::npos);
   }
   SECTION("unknown type") {
     Result<Message> r = Decode(Raw("launch_missiles", Body()));

@@ -21,6 +21,27 @@ void Print(const Message& m) {
   std::printf("```\n");
 }
 
+NodeStats SampleStats() {
+  NodeStats s;
+  s.name = "worker-1";
+  s.type = "worker";
+  s.software = "zcluster 0.1.0";
+  s.time = 1764000060;
+  s.uptime = 3600;
+  s.cpu_seconds = 12.5;
+  s.rss_bytes = 41943040;
+  s.groups_seq = 42;
+  s.files_seq = 17;
+  s.agents_active = 2;
+  s.reports_accepted = 120;
+  s.reports_bad_mac = 1;
+  s.traffic = {{"master", "keepalive", true, 360, 25200},
+               {"agents", "agent_report", false, 120, 48000}};
+  s.events = {{7, 1764000001.25, "connected", "cluster", "tcp://10.0.0.1:1516", ""}};
+  s.handshake_failures = {{"10.0.0.9", 3}};
+  return s;
+}
+
 AgentState SampleState() {
   AgentState s;
   s.name = "web-1";
@@ -93,5 +114,12 @@ int main() {
                    std::string("\x28\xb5\x2f\xfd\x20\x02\x11\x00\x00\x6f\x6b", 11), 2}}});
   Print(FileTableQuery{});
   Print(FileTable{18, {rule}});
+  Print(SampleStats());
+  Print(MonitorQuery{});
+  NodeStats seen = SampleStats();
+  seen.state = "up";
+  seen.groups_lag = 1;
+  seen.last_keepalive = 1764000059.5;
+  Print(ClusterStats{"wazuh", "master", kProtocolVersion, {seen}});
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "zcluster/schemas/agents.h"
 #include "zcluster/schemas/files.h"
 #include "zcluster/schemas/groups.h"
+#include "zcluster/schemas/monitor.h"
 #include "zcluster/schemas/status.h"
 
 namespace zcluster::schemas {
@@ -164,13 +165,14 @@ struct NodeStatus {
   bool operator==(const NodeStatus&) const = default;
 };
 
-using Message = std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery,
-                             NodeList, AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck,
-                             AgentsQuery, AgentList, AgentAdd, AgentRemove, AgentEntry, HealthQuery,
-                             Health, GroupsDelta, StreamHeartbeat, GroupsSyncRequest, GroupsSync,
-                             GroupAssign, GroupUnassign, GroupsChanged, GroupTableQuery, GroupTable,
-                             FilesDelta, FilesSyncRequest, FilesSync, FileFetch, FileData,
-                             FileTableQuery, FileTable, StatusQuery, NodeStatus>;
+using Message =
+    std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList,
+                 AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck, AgentsQuery, AgentList,
+                 AgentAdd, AgentRemove, AgentEntry, HealthQuery, Health, GroupsDelta,
+                 StreamHeartbeat, GroupsSyncRequest, GroupsSync, GroupAssign, GroupUnassign,
+                 GroupsChanged, GroupTableQuery, GroupTable, FilesDelta, FilesSyncRequest,
+                 FilesSync, FileFetch, FileData, FileTableQuery, FileTable, StatusQuery, NodeStatus,
+                 NodeStats, MonitorQuery, ClusterStats>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;
