@@ -10,7 +10,8 @@ Result<SocketEvents> SocketEvents::Watch(zmq::context_t& ctx, zmq::socket_t& soc
   std::string endpoint = "inproc://zcluster-events-" + std::to_string(counter.fetch_add(1));
   constexpr int kEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_ACCEPTED |
+                          ZMQ_EVENT_CONNECT_RETRIED;
   if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) {
     return Status::Internal(std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
   }
@@ -56,6 +57,12 @@ std::vector<SocketEvent> SocketEvents::Drain() {
         break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         e.kind = SocketEventKind::kAuthRefused;
+        break;
+      case ZMQ_EVENT_ACCEPTED:
+        e.kind = SocketEventKind::kAccepted;
+        break;
+      case ZMQ_EVENT_CONNECT_RETRIED:
+        e.kind = SocketEventKind::kRetried;
         break;
       default:
         break;

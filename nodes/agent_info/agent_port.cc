@@ -1,5 +1,7 @@
 #include "agent_info/agent_port.h"
 
+#include "monitor/traffic_meter.h"
+
 namespace zcluster::nodes {
 
 Result<std::unique_ptr<AgentPort>> AgentPort::Bind(
@@ -33,10 +35,11 @@ Result<bool> AgentPort::ReloadKeysIfChanged() {
 void AgentPort::Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter) {
   ++*counter;
   ++rejects_since_log_;
-  router_
-      .Send(env.routing_id,
-            schemas::Encode(schemas::ErrorReply{why.code(), why.message(), "agent_report"}))
-      .IgnoreError();  // the agent may be gone; the count and the log keep the record
+  bus::Frames reply =
+      schemas::Encode(schemas::ErrorReply{why.code(), why.message(), "agent_report"});
+  if (meter_ != nullptr) meter_->Out("agents", reply);
+  // The agent may be gone; the count and the log keep the record.
+  router_.Send(env.routing_id, std::move(reply)).IgnoreError();
   auto now = SteadyClock::now();
   if (now - last_reject_log_ >= std::chrono::seconds(1)) {
     log_.Warning("Agent port", "Rejected {} reports in the last second; latest from {}: {}",
@@ -67,6 +70,7 @@ Status AgentPort::ServePending() {
     if (!got.ok()) return got.status();
     if (!got->has_value()) break;
     const bus::Envelope& env = **got;
+    if (meter_ != nullptr) meter_->In("agents", env.frames);
     Result<schemas::Message> msg =
         env.too_many_frames ? Result<schemas::Message>(Status::InvalidArgument("too many frames"))
                             : schemas::Decode(env.frames);
@@ -100,10 +104,10 @@ Status AgentPort::ServePending() {
   ZC_RETURN_IF_ERROR(agents_.Apply(reports, SteadyClock::now()));
   counters_.accepted += reports.size();
   for (const Accepted& a : accepted) {
-    router_
-        .Send(a.routing_id,
-              schemas::Encode(schemas::AgentReportAck{a.id, a.counter, groups_of_(a.id)}))
-        .IgnoreError();  // a vanished agent's ack has nowhere to go; its state is saved
+    bus::Frames ack = schemas::Encode(schemas::AgentReportAck{a.id, a.counter, groups_of_(a.id)});
+    if (meter_ != nullptr) meter_->Out("agents", ack);
+    // A vanished agent's ack has nowhere to go; its state is saved.
+    router_.Send(a.routing_id, std::move(ack)).IgnoreError();
   }
   return Status::Ok();
 }

@@ -19,6 +19,8 @@
 
 namespace zcluster::nodes {
 
+class TrafficMeter;
+
 struct AgentPortCounters {
   std::uint64_t accepted = 0;
   std::uint64_t unknown = 0;  // id not in client.keys
@@ -45,6 +47,8 @@ class AgentPort {
 
   zmq::socket_t& socket() { return router_.socket(); }
   const AgentPortCounters& counters() const { return counters_; }
+  // Counts every report and reply as traffic with the peer "agents" (nullptr: not counted).
+  void CountTraffic(TrafficMeter* meter) { meter_ = meter; }
   std::string endpoint() const { return router_.endpoint(); }
 
  private:
@@ -68,6 +72,7 @@ class AgentPort {
   ReportVerifier verifier_;
   GroupsOf groups_of_;
   AgentPortCounters counters_;
+  TrafficMeter* meter_ = nullptr;
   SteadyClock::time_point last_reject_log_{};
   std::uint64_t rejects_since_log_ = 0;
   SteadyClock::time_point last_unknown_reload_{};

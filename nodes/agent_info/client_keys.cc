@@ -103,6 +103,12 @@ Status ClientKeys::Save(const std::string& path) const {
   return WriteFileAtomically(path, Serialize(), 0640);
 }
 
+std::size_t ClientKeys::IndexOf(const std::string& id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || entries_[it->second].removed) return npos;
+  return it->second;
+}
+
 const ClientKey* ClientKeys::Find(const std::string& id) const {
   auto it = by_id_.find(id);
   if (it == by_id_.end() || entries_[it->second].removed) return nullptr;

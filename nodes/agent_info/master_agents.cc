@@ -26,7 +26,28 @@ Status MasterAgents::LoadRegistry() {
   if (!keys.ok()) return keys.status();
   registry_ = std::move(keys).value();
   registry_stamp_ = stamp;
-  return Status::Ok();
+  return LoadStatuses();
+}
+
+Status MasterAgents::LoadStatuses() {
+  status_.assign(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
+  return store_.ForEach(store::Table::kAgents, [this](std::string_view id, std::string_view row) {
+    std::size_t at = registry_.IndexOf(std::string(id));
+    if (at == ClientKeys::npos) return Status::Ok();
+    // A row that does not decode is reported by the listing; here it counts as never connected.
+    Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, row);
+    if (rec.ok()) status_[at] = rec->state.status;
+    return Status::Ok();
+  });
+}
+
+schemas::AgentStatusCounts MasterAgents::CountByStatus() const {
+  schemas::AgentStatusCounts c{};
+  const std::vector<ClientKey>& entries = registry_.entries();
+  for (std::size_t i = 0; i < entries.size() && i < status_.size(); ++i) {
+    if (!entries[i].removed) ++c[static_cast<std::size_t>(status_[i])];
+  }
+  return c;
 }
 
 Status MasterAgents::ReloadRegistryIfChanged() {
@@ -92,6 +113,12 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   // Durable before the acks: the workers forget what we acknowledge. One synced write for every
   // batch that arrived together (group commit), not one per batch.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
+  for (const WorkerBatch& wb : batches) {
+    for (const schemas::AgentUpdate& u : wb.batch->updates) {
+      std::size_t at = registry_.IndexOf(u.id);
+      if (at < status_.size()) status_[at] = u.state.status;
+    }
+  }
   stored_ += written;
   for (std::size_t i = 0; i < batches.size(); ++i) {
     NoteBatch(*batches[i].worker, *batches[i].batch, acks[i], now);
@@ -134,6 +161,7 @@ Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std
   ZC_RETURN_IF_ERROR(next.Save(path_));
   registry_ = std::move(next);
   registry_stamp_ = FileChangeStamp(path_);
+  status_.resize(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
   log_.Info("Main", "Agent {} '{}' registered", added->id, added->name);
   return schemas::AgentEntry{added->id, added->name, added->ip, added->key};
 }

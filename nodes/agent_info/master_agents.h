@@ -78,6 +78,9 @@ class MasterAgents {
   // Re-reads client.keys if it changed on disk (an administrator's edit).
   Status ReloadRegistryIfChanged();
 
+  // Registered agents by the status of their stored record (never_connected without one).
+  schemas::AgentStatusCounts CountByStatus() const;
+
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
   std::uint64_t stored() const { return stored_; }  // agent records persisted since start
 
@@ -85,6 +88,8 @@ class MasterAgents {
   MasterAgents(store::NodeStore& store, std::string path, const Logger& log)
       : store_(store), path_(std::move(path)), log_(log) {}
   Status LoadRegistry();
+  // Reads every stored record's status into status_ (at start and after client.keys changed).
+  Status LoadStatuses();
   // The agent's record in the store, if it has one.
   Result<std::optional<schemas::AgentRecord>> Stored(const std::string& id) const;
   void NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
@@ -97,6 +102,8 @@ class MasterAgents {
   std::string registry_stamp_;  // size, mtime and inode of client.keys when last read
   std::map<std::string, AgentSyncStats> stats_;
   std::uint64_t stored_ = 0;
+  // The stored status of each registry entry, by position: a byte per agent, counted on demand.
+  std::vector<schemas::AgentStatus> status_;
 };
 
 }  // namespace zcluster::nodes

@@ -231,6 +231,12 @@ std::vector<std::pair<std::string, std::uint64_t>> WorkerAgents::Counters() cons
   return out;
 }
 
+schemas::AgentStatusCounts WorkerAgents::CountByStatus() const {
+  schemas::AgentStatusCounts c{};
+  for (const auto& [id, e] : agents_) ++c[static_cast<std::size_t>(e.state.status)];
+  return c;
+}
+
 const schemas::AgentState* WorkerAgents::Find(const std::string& id) const {
   auto it = agents_.find(id);
   return it == agents_.end() ? nullptr : &it->second.state;

@@ -69,6 +69,7 @@ class WorkerAgents {
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t held_back() const { return unknown_.size(); }
   std::size_t size() const { return agents_.size(); }
+  schemas::AgentStatusCounts CountByStatus() const;
   // Counters restored from the store, for the report verifier.
   std::vector<std::pair<std::string, std::uint64_t>> Counters() const;
   // The state an agent last reported, or nullptr.

@@ -6,9 +6,25 @@
 
 namespace zcluster::nodes {
 
+Status Master::Impl::SendToWorker(const std::string& routing_id, bus::Frames frames) {
+  const std::string* name = sessions.NameOf(routing_id);
+  monitor.traffic().Out(name != nullptr ? std::string_view(*name) : "unknown", frames);
+  return router->Send(routing_id, std::move(frames));
+}
+
+void Master::Impl::PublishFrames(bus::Frames frames) {
+  monitor.traffic().Out("streams", frames);
+  pub->Send(std::move(frames)).IgnoreError();  // PUB drops for a slow worker: it resyncs
+}
+
 void Master::Impl::HandleWorker(const bus::Envelope& env) {
+  const std::string* session = sessions.NameOf(env.routing_id);
+  monitor.traffic().In(session != nullptr    ? std::string_view(*session)
+                       : env.user_id.empty() ? std::string_view("unknown")
+                                             : std::string_view(env.user_id),
+                       env.frames);
   auto reply = [&](const schemas::Message& m) {
-    router->Send(env.routing_id, schemas::Encode(m)).IgnoreError();  // peer gone: nothing to do
+    SendToWorker(env.routing_id, schemas::Encode(m)).IgnoreError();  // peer gone: nothing to do
   };
   if (env.too_many_frames) {
     return reply(schemas::ErrorReply{Code::kInvalidArgument, "too many frames", ""});
@@ -19,7 +35,7 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
     return reply(schemas::ErrorReply{Code::kInvalidArgument, message.status().message(), ""});
   }
   auto still_connected = [this](const std::string& rid, const schemas::KeepaliveAck& probe) {
-    return router->Send(rid, schemas::Encode(probe)).ok();
+    return SendToWorker(rid, schemas::Encode(probe)).ok();
   };
   const schemas::Message& m = *message;
   if (std::holds_alternative<schemas::Hello>(m) || std::holds_alternative<schemas::Keepalive>(m)) {
@@ -27,6 +43,10 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
         sessions.OnMessage(env, m, SteadyClock::now(), still_connected);
     auto* ack = r ? std::get_if<schemas::KeepaliveAck>(&*r) : nullptr;
     if (ack != nullptr) NoteGroupsPosition(env, std::get<schemas::Keepalive>(m), ack);
+    if (r && std::holds_alternative<schemas::Welcome>(*r)) {
+      const std::string* name = sessions.NameOf(env.routing_id);
+      monitor.Event("accepted", "cluster", env.peer_address, name != nullptr ? *name : "");
+    }
     if (r) reply(*r);
     return;
   }
@@ -34,6 +54,15 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
   std::string type(schemas::TypeOf(m));
   if (!worker.ok()) {
     return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
+  }
+  if (const auto* stats = std::get_if<schemas::NodeStats>(&m)) {
+    // Bounded by the workers that completed a hello; the name is the session's, not the claim.
+    if (worker_stats.size() >= kMaxWorkerStats && !worker_stats.count(*worker)) return;
+    schemas::NodeStats& kept = worker_stats[*worker];
+    kept = *stats;
+    kept.name = *worker;
+    kept.type = "worker";
+    return;
   }
   if (const auto* request = std::get_if<schemas::FilesSyncRequest>(&m)) {
     return integrity->FilesSync(env.routing_id, *worker, *request);
@@ -79,7 +108,7 @@ void Master::Impl::SaveArrivedBatches() {
     schemas::Message reply =
         acks.ok() ? schemas::Message((*acks)[i])
                   : schemas::ErrorReply{Code::kUnavailable, acks.status().message(), "agent_info"};
-    router->Send(arrived_batches[i].routing_id, schemas::Encode(reply)).IgnoreError();
+    SendToWorker(arrived_batches[i].routing_id, schemas::Encode(reply)).IgnoreError();
   }
   arrived_batches.clear();
   arrived_updates = 0;
@@ -107,12 +136,9 @@ void Master::Impl::Publish(const Result<MasterGroups::Changes>& changes) {
   }
   if (changes->empty()) return;
   auto start = SteadyClock::now();
-  ForEachDelta<schemas::GroupsDelta>(*changes, static_cast<std::size_t>(config.delta_batch),
-                                     [this](const schemas::GroupsDelta& d) {
-                                       // PUB may drop it for a slow worker: its sequence check
-                                       // turns that into a resync.
-                                       pub->Send(schemas::Encode(d)).IgnoreError();
-                                     });
+  ForEachDelta<schemas::GroupsDelta>(
+      *changes, static_cast<std::size_t>(config.delta_batch),
+      [this](const schemas::GroupsDelta& d) { PublishFrames(schemas::Encode(d)); });
   log.At(changes->size() >= 100 ? LogLevel::kInfo : LogLevel::kDebug, "Agent-groups send",
          "Published {} changes, stream at {}. Finished in {:.3f}s.", changes->size(),
          changes->back().seq, std::chrono::duration<double>(SteadyClock::now() - start).count());
@@ -127,7 +153,7 @@ void Master::Impl::Heartbeat(SteadyClock::time_point now) {
   schemas::StreamHeartbeat hb = heartbeat_files
                                     ? schemas::StreamHeartbeat{"files", integrity->state().seq}
                                     : schemas::StreamHeartbeat{"groups", groups->seq()};
-  pub->Send(schemas::Encode(hb)).IgnoreError();
+  PublishFrames(schemas::Encode(hb));
   next_heartbeat = now + std::chrono::milliseconds(500);
 }
 
@@ -154,7 +180,9 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   impl->integrity = std::move(integrity).value();
 
   Logger master_log(log, "Master");
-  auto refusal = [master_log](const bus::ZapVerdict& v, std::uint64_t suppressed) {
+  NodeMonitor* monitor = &impl->monitor;
+  auto refusal = [master_log, monitor](const bus::ZapVerdict& v, std::uint64_t suppressed) {
+    monitor->HandshakeRefused("cluster", v.address, v.public_z85, 1 + suppressed);
     master_log.Warning("Main", "Refused CURVE handshake from {}: {} (key {}){}", v.address,
                        v.status_text, v.public_z85.empty() ? "none" : v.public_z85,
                        suppressed ? fmt::format("; {} more refusals not logged", suppressed) : "");
@@ -180,6 +208,11 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
+  impl->control->CountTraffic(&impl->monitor.traffic(), "control");
+  Result<ControlServer> monitor_endpoint = ControlServer::Bind(impl->ctx, config.monitor_path());
+  if (!monitor_endpoint.ok()) return monitor_endpoint.status();
+  impl->monitor_endpoint.emplace(std::move(monitor_endpoint).value());
+  impl->monitor_endpoint->CountTraffic(&impl->monitor.traffic(), "monitor");
 
   master_log.Info("Main",
                   "Listening on {}, streams on {} ({} keys, {} mode); control socket {}; "
@@ -227,6 +260,15 @@ Status Master::Run(int stop_fd) {
     m.control->ServePending(answers, m.log);
     return Status::Ok();
   });
+  ControlServer::Handler monitor_answers = [&m](const schemas::Message& request,
+                                                const std::string&) -> ControlAnswer {
+    if (!std::holds_alternative<schemas::MonitorQuery>(request)) return std::nullopt;
+    return m.ClusterView();
+  };
+  reactor.AddReader(m.monitor_endpoint->socket(), [&] {
+    m.monitor_endpoint->ServePending(monitor_answers, m.log);
+    return Status::Ok();
+  });
   auto now = reactor.now();
   m.reactor = &reactor;
   m.listing_timer =
@@ -235,17 +277,18 @@ Status Master::Run(int stop_fd) {
   auto max_silence = std::chrono::duration_cast<SteadyClock::duration>(
       std::chrono::duration<double>(m.config.intervals.max_allowed_time_without_keepalive));
   reactor.AddTimer(now, [&m, max_silence](SteadyClock::time_point t) {
-    for (const std::string& dropped : m.sessions.Expire(t)) m.worker_state.erase(dropped);
+    for (const std::string& dropped : m.sessions.Expire(t)) {
+      m.worker_state.erase(dropped);
+      m.monitor.Event("disconnected", "cluster", "", dropped);
+    }
     // Sessions only get later deadlines, so a new one never expires before this fallback.
     return std::optional(m.sessions.NextExpiry().value_or(t + max_silence));
   });
   MasterIntegrity::Outputs integrity_out{
       [&m](const std::string& routing_id, bus::Frames f) {
-        m.router->Send(routing_id, std::move(f)).IgnoreError();  // gone: it asks again
+        m.SendToWorker(routing_id, std::move(f)).IgnoreError();  // gone: it asks again
       },
-      [&m](bus::Frames f) {
-        m.pub->Send(std::move(f)).IgnoreError();  // a drop becomes a resync
-      },
+      [&m](bus::Frames f) { m.PublishFrames(std::move(f)); },
       [&m](const std::string& client, bus::Frames f) { m.control->Reply(client, std::move(f)); }};
   reactor.AddReader(m.integrity->socket(), [&] { return m.integrity->Drain(integrity_out); });
   reactor.AddTimer(now, [&m](SteadyClock::time_point t) {

@@ -12,6 +12,7 @@
 #include "agent_info/master_agents.h"
 #include "integrity/master_integrity.h"
 #include "keepalive/worker_sessions.h"
+#include "monitor/node_monitor.h"
 #include "runtime/node_home.h"
 #include "zcluster/bus/reactor.h"
 #include "zcluster/bus/sockets.h"
@@ -24,12 +25,14 @@ namespace zcluster::nodes {
 struct Master::Impl {
   ClusterConfig config;
   Logger log;
+  NodeMonitor monitor;  // before the sockets and the ZAP handler, which report to it
   std::unique_ptr<store::NodeStore> store;
   zmq::context_t ctx{1};
   std::unique_ptr<bus::ZapAuthenticator> zap;  // declared after ctx: stopped before ctx closes
   std::optional<bus::RouterSocket> router;
   std::optional<bus::PublisherSocket> pub;
   std::optional<ControlServer> control;
+  std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
   WorkerSessions sessions;
   std::unique_ptr<MasterAgents> agents;
   std::unique_ptr<MasterGroups> groups;
@@ -41,6 +44,7 @@ struct Master::Impl {
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
         log(l, "Master"),
+        monitor(c.node_name, "master"),
         sessions(HelloPolicy{c.name, schemas::kProtocolVersion, true}, c.node_name,
                  std::chrono::duration<double>(c.intervals.max_allowed_time_without_keepalive), l) {
   }
@@ -49,6 +53,7 @@ struct Master::Impl {
     // The actor and the sockets close before the ZAP handler stops, and all before the context
     // terminates.
     integrity.reset();
+    monitor_endpoint.reset();
     control.reset();
     pub.reset();
     router.reset();
@@ -56,6 +61,17 @@ struct Master::Impl {
   }
 
   void HandleWorker(const bus::Envelope& env);
+  // Every message to a worker and on the streams goes through these, to be counted.
+  Status SendToWorker(const std::string& routing_id, bus::Frames frames);
+  void PublishFrames(bus::Frames frames);
+
+  // The last stats each worker sent (kept when it goes down, to show it as down). Bounded by
+  // the workers that ever completed a hello.
+  std::map<std::string, schemas::NodeStats> worker_stats;
+  static constexpr std::size_t kMaxWorkerStats = 1024;
+  // The master's own counters, then each worker's with what the master knows of it.
+  schemas::ClusterStats ClusterView() const;
+  schemas::NodeStats OwnStats() const;
   // Agent-info batches wait here while the router queue is drained, then share one synced write.
   struct ArrivedBatch {
     std::string routing_id, worker;

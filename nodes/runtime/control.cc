@@ -1,13 +1,47 @@
 #include "zcluster/nodes/control.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "monitor/traffic_meter.h"
+
 namespace zcluster::nodes {
+namespace {
+
+bool SomethingListens(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return true;  // let libzmq report it
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;
+  bool refused = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
+                 (errno == ECONNREFUSED || errno == ENOENT);
+  ::close(fd);
+  return !refused;
+}
+
+}  // namespace
 
 Result<ControlServer> ControlServer::Bind(zmq::context_t& ctx, const std::string& path) {
   Result<bus::RouterSocket> router = bus::RouterSocket::BindLocal(ctx, path);
   if (!router.ok()) return router.status();
-  return ControlServer(std::move(router).value());
+  return ControlServer(std::move(router).value(), path);
+}
+
+ControlServer::ControlServer(ControlServer&& other) noexcept
+    : router_(std::move(other.router_)),
+      path_(std::exchange(other.path_, {})),
+      meter_(other.meter_),
+      peer_(std::move(other.peer_)) {}
+
+ControlServer::~ControlServer() {
+  if (!path_.empty()) ::unlink(path_.c_str());
 }
 
 void ControlServer::ServePending(const Handler& handle, const Logger& log) {
@@ -19,6 +53,7 @@ void ControlServer::ServePending(const Handler& handle, const Logger& log) {
     }
     if (!got->has_value()) return;
     const bus::Envelope& env = **got;
+    if (meter_ != nullptr) meter_->In(peer_, env.frames);
     schemas::Message reply = schemas::ErrorReply{Code::kInvalidArgument, "", ""};
     Result<schemas::Message> request = schemas::Decode(env.frames);
     if (!request.ok()) {
@@ -33,19 +68,28 @@ void ControlServer::ServePending(const Handler& handle, const Logger& log) {
                               "this node does not serve " + std::string(schemas::TypeOf(*request)),
                               std::string(schemas::TypeOf(*request))};
     }
-    // A client that gave up before the reply is not an error worth a line.
-    router_.Send(env.routing_id, schemas::Encode(reply)).IgnoreError();
+    Send(env.routing_id, schemas::Encode(reply));
   }
 }
 
 void ControlServer::Reply(const std::string& client, bus::Frames reply) {
+  Send(client, std::move(reply));
+}
+
+void ControlServer::Send(const std::string& client, bus::Frames reply) {
+  if (meter_ != nullptr) meter_->Out(peer_, reply);
+  // A client that gave up before the reply is not an error worth a line.
   router_.Send(client, std::move(reply)).IgnoreError();
 }
 
 Result<schemas::Message> ControlRequest(const std::string& path, const schemas::Message& request,
                                         std::chrono::milliseconds timeout) {
   if (::access(path.c_str(), F_OK) != 0) {
-    return Status::Unavailable("no control socket at '" + path + "': is zclusterd running?");
+    return Status::Unavailable("no socket at '" + path + "': is zclusterd running?");
+  }
+  // A file left by a node that was killed: libzmq would retry it in silence until the timeout.
+  if (!SomethingListens(path)) {
+    return Status::Unavailable("nothing listens at '" + path + "': is zclusterd running?");
   }
   zmq::context_t ctx(1);
   Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectLocal(ctx, path);

@@ -24,7 +24,10 @@ std::string SessionRoutingId(const std::string& node) {
 }  // namespace
 
 Worker::Impl::Impl(const ClusterConfig& c, ClusterLog& l)
-    : config(c), log(l, "Worker " + c.node_name), link(LinkParams(c, this), log) {}
+    : config(c),
+      log(l, "Worker " + c.node_name),
+      monitor(c.node_name, "worker"),
+      link(LinkParams(c, this), log) {}
 
 MasterLinkParams Worker::Impl::LinkParams(const ClusterConfig& c, Impl* self) {
   MasterLinkParams p{c.name, c.node_name};
@@ -39,6 +42,7 @@ Worker::Impl::~Impl() {
   // terminates.
   integrity.reset();
   agent_port.reset();
+  monitor_endpoint.reset();
   control.reset();
   dealer_events.reset();
   sub.reset();
@@ -60,13 +64,49 @@ void Worker::Impl::FillKeepalive(schemas::Keepalive& ka) const {
   ka.files_deleted = s.deleted;
 }
 
+Status Worker::Impl::SendToMaster(bus::Frames frames) {
+  monitor.traffic().Out("master", frames);
+  return dealer->Send(std::move(frames));
+}
+
+schemas::NodeStats Worker::Impl::Stats() const {
+  schemas::NodeStats s = monitor.Stats();
+  schemas::Keepalive ka;
+  FillKeepalive(ka);
+  s.groups_seq = ka.groups_seq;
+  s.files_seq = ka.files_seq;
+  schemas::AgentStatusCounts by_status = agents->CountByStatus();
+  using schemas::AgentStatus;
+  s.agents_active = by_status[static_cast<std::size_t>(AgentStatus::kActive)];
+  s.agents_disconnected = by_status[static_cast<std::size_t>(AgentStatus::kDisconnected)];
+  s.agents_never_connected = by_status[static_cast<std::size_t>(AgentStatus::kNeverConnected)];
+  s.agents_pending = by_status[static_cast<std::size_t>(AgentStatus::kPending)];
+  const AgentPortCounters& port = agent_port->counters();
+  s.reports_accepted = port.accepted;
+  s.reports_unknown = port.unknown;
+  s.reports_bad_mac = port.bad_mac;
+  s.reports_replayed = port.replayed;
+  s.reports_malformed = port.malformed;
+  s.last_repair = ka.integrity_end;
+  s.files_created = ka.files_created;
+  s.files_updated = ka.files_updated;
+  s.files_deleted = ka.files_deleted;
+  return s;
+}
+
+void Worker::Impl::SendStats() {
+  if (link.state() != MasterLink::State::kConnected) return;
+  // Dropped when the queue to the master is full: the next second brings fresh totals.
+  SendToMaster(schemas::Encode(Stats())).IgnoreError();
+}
+
 void Worker::Impl::RequestGroupsSync(const Result<bool>& needed, SteadyClock::time_point now) {
   if (!needed.ok()) {
     log.Error("Agent-groups recv", "{}", needed.status().ToString());
     return;
   }
   if (!*needed || link.state() != MasterLink::State::kConnected) return;
-  if (dealer->Send(schemas::Encode(schemas::GroupsSyncRequest{groups->sync_from()})).ok()) {
+  if (SendToMaster(schemas::Encode(schemas::GroupsSyncRequest{groups->sync_from()})).ok()) {
     groups_sync.Sent(now);
   }
 }
@@ -102,7 +142,7 @@ void Worker::Impl::OnMasterMessage(const schemas::Message& m, SteadyClock::time_
 
 void Worker::Impl::Tick(SteadyClock::time_point now) {
   if (auto message = link.Next(now)) {
-    Status sent = dealer->Send(schemas::Encode(*message));
+    Status sent = SendToMaster(schemas::Encode(*message));
     link.Sent(*message, sent.ok(), now);
   }
   if (link.state() != MasterLink::State::kConnected) {
@@ -118,7 +158,7 @@ void Worker::Impl::Tick(SteadyClock::time_point now) {
   }
   if (groups_sync.Due(now, groups->syncing())) RequestGroupsSync(true, now);
   agent_sync->Pump(now, [this](const schemas::AgentInfoBatch& b) {
-    return dealer->Send(schemas::Encode(b)).ok();
+    return SendToMaster(schemas::Encode(b)).ok();
   });
 }
 
@@ -128,10 +168,13 @@ void Worker::Impl::Housekeeping(SteadyClock::time_point now) {
   if (Status s = agent_sync->Housekeeping(now); !s.ok()) {
     log.Error("Agent-info sync", "{}", s.ToString());
   }
+  SendStats();
 }
 
 void Worker::Impl::OnSocketEvents() {
-  for (const bus::SocketEvent& e : dealer_events->Drain()) {
+  std::vector<bus::SocketEvent> events = dealer_events->Drain();
+  monitor.SocketEvents("cluster", events);
+  for (const bus::SocketEvent& e : events) {
     switch (e.kind) {
       case bus::SocketEventKind::kHandshakeSucceeded:
         log.Debug("Main", "CURVE handshake with {} succeeded", e.endpoint);
@@ -151,6 +194,9 @@ void Worker::Impl::OnSocketEvents() {
         break;
       case bus::SocketEventKind::kDisconnected:
         log.Debug("Main", "Disconnected from {}", e.endpoint);
+        break;
+      case bus::SocketEventKind::kAccepted:
+      case bus::SocketEventKind::kRetried:
         break;
     }
   }
@@ -185,8 +231,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   // the cluster domain stays closed (nothing else binds here).
   bus::AllowList agent_keys;
   ZC_RETURN_IF_ERROR(agent_keys.OpenDomain(bus::ZapAuthenticator::kAgentDomain, "agent"));
+  NodeMonitor* monitor = &impl->monitor;
+  auto refusal = [monitor](const bus::ZapVerdict& v, std::uint64_t suppressed) {
+    monitor->HandshakeRefused("agents", v.address, v.public_z85, 1 + suppressed);
+  };
   Result<std::unique_ptr<bus::ZapAuthenticator>> zap =
-      bus::ZapAuthenticator::Start(impl->ctx, std::move(agent_keys), nullptr);
+      bus::ZapAuthenticator::Start(impl->ctx, std::move(agent_keys), refusal);
   if (!zap.ok()) return zap.status();
   impl->zap = std::move(zap).value();
   Result<std::unique_ptr<AgentPort>> port = AgentPort::Bind(
@@ -197,6 +247,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
       });
   if (!port.ok()) return port.status();
   impl->agent_port = std::move(port).value();
+  impl->agent_port->CountTraffic(&impl->monitor.traffic());
 
   Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectCurve(
       impl->ctx, keys.own, keys.master_public, config.master_endpoint(),
@@ -218,6 +269,11 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
+  impl->control->CountTraffic(&impl->monitor.traffic(), "control");
+  Result<ControlServer> monitor_endpoint = ControlServer::Bind(impl->ctx, config.monitor_path());
+  if (!monitor_endpoint.ok()) return monitor_endpoint.status();
+  impl->monitor_endpoint.emplace(std::move(monitor_endpoint).value());
+  impl->monitor_endpoint->CountTraffic(&impl->monitor.traffic(), "monitor");
   impl->log.Info("Main",
                  "Connecting to master at {} ({} mode); agents on {} ({} known); "
                  "control socket {}",
@@ -266,6 +322,7 @@ Status Worker::Run(int stop_fd) {
       Result<std::optional<bus::Frames>> frames = w.dealer->Receive();
       if (!frames.ok()) return frames.status();
       if (!frames->has_value()) break;
+      w.monitor.traffic().In("master", **frames);
       if (w.integrity->Takes(**frames)) {
         w.integrity->FromMaster(std::move(**frames));  // decoded on the actor's thread
         continue;
@@ -284,6 +341,7 @@ Status Worker::Run(int stop_fd) {
     for (int budget = 1000; budget > 0; --budget) {
       Result<std::optional<bus::Frames>> frames = w.sub->Receive();
       if (!frames.ok() || !frames->has_value()) break;
+      w.monitor.traffic().In("streams", **frames);
       if ((**frames)[0] == w.files_delta_type) {
         w.integrity->OnDelta(std::move(**frames));
         continue;
@@ -302,11 +360,22 @@ Status Worker::Run(int stop_fd) {
     return Status::Ok();
   });
   WorkerIntegrity::Outputs integrity_out{
-      [&w](bus::Frames f) { return w.dealer->Send(std::move(f)).ok(); },
+      [&w](bus::Frames f) { return w.SendToMaster(std::move(f)).ok(); },
       [&w](const std::string& client, bus::Frames f) { w.control->Reply(client, std::move(f)); }};
   reactor.AddReader(w.integrity->socket(), [&] { return w.integrity->Drain(integrity_out); });
   reactor.AddReader(w.control->socket(), [&] {
     w.control->ServePending(answers, w.log);
+    return Status::Ok();
+  });
+  // A worker's monitor view is itself alone.
+  ControlServer::Handler monitor_answers = [&w](const schemas::Message& request,
+                                                const std::string&) -> ControlAnswer {
+    if (!std::holds_alternative<schemas::MonitorQuery>(request)) return std::nullopt;
+    return schemas::ClusterStats{
+        w.config.name, w.config.node_name, schemas::kProtocolVersion, {w.Stats()}};
+  };
+  reactor.AddReader(w.monitor_endpoint->socket(), [&] {
+    w.monitor_endpoint->ServePending(monitor_answers, w.log);
     return Status::Ok();
   });
   return reactor.Run();

@@ -12,6 +12,7 @@
 #include "agent_info/agent_port.h"
 #include "agent_info/worker_agents.h"
 #include "integrity/worker_integrity.h"
+#include "monitor/node_monitor.h"
 #include "streams/sync_retry.h"
 #include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
@@ -25,6 +26,7 @@ namespace zcluster::nodes {
 struct Worker::Impl {
   ClusterConfig config;
   Logger log;
+  NodeMonitor monitor;  // before the sockets and the ZAP handler, which report to it
   std::unique_ptr<store::NodeStore> store;
   zmq::context_t ctx{1};
   std::unique_ptr<bus::ZapAuthenticator> zap;  // the agent port's; stopped before ctx closes
@@ -32,7 +34,8 @@ struct Worker::Impl {
   std::optional<bus::SubscriberSocket> sub;        // the master's streams
   std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
   std::optional<ControlServer> control;
-  MasterLink link;  // keepalive
+  std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
+  MasterLink link;                                // keepalive
   bool handshake_failure_logged = false;
   std::unique_ptr<WorkerAgents> agents;  // agent info
   std::unique_ptr<AgentPort> agent_port;
@@ -60,6 +63,12 @@ struct Worker::Impl {
   void OnSocketEvents();
   // The stream positions, digests and last integrity sync every keepalive carries.
   void FillKeepalive(schemas::Keepalive& keepalive) const;
+
+  // Every message to the master goes through here, to be counted.
+  Status SendToMaster(bus::Frames frames);
+  // This node's counters, and the once-a-second copy the master's monitor view shows.
+  schemas::NodeStats Stats() const;
+  void SendStats();
 
   ControlAnswer Control(const schemas::Message& request, const std::string& client);
   schemas::NodeList Nodes() const;

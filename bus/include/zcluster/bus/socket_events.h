@@ -17,6 +17,8 @@ enum class SocketEventKind {
   kDisconnected,        // the connection closed (the socket will reconnect by itself)
   kAuthRefused,         // the server's ZAP handler refused our key
   kHandshakeFailed,     // any other handshake failure (wrong server key, protocol error)
+  kAccepted,            // a listening socket accepted a TCP connection
+  kRetried,             // a connecting socket will try again after its reconnect interval
 };
 
 struct SocketEvent {

@@ -37,6 +37,9 @@ class ClientKeys {
   ClientKeys Slice(std::size_t from, std::size_t to) const;
   // The active (not removed) agent with this id, or nullptr.
   const ClientKey* Find(const std::string& id) const;
+  // The position in entries() of the active agent with this id, or npos.
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  std::size_t IndexOf(const std::string& id) const;
   // Registers a new agent with the next free id and a fresh key. AlreadyExists when an active
   // agent has this name; InvalidArgument for a bad name or IP.
   Result<ClientKey> Add(const std::string& name, const std::string& ip);

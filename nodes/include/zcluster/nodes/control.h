@@ -15,6 +15,8 @@
 
 namespace zcluster::nodes {
 
+class TrafficMeter;
+
 // What a handler does with a request: answers it now, answers it later through
 // ControlServer::Reply (the work runs elsewhere or in slices), or does not serve it.
 class ControlAnswer {
@@ -45,19 +47,34 @@ class ControlServer {
       std::function<ControlAnswer(const schemas::Message& request, const std::string& client)>;
 
   static Result<ControlServer> Bind(zmq::context_t& ctx, const std::string& path);
+  ControlServer(ControlServer&& other) noexcept;
+  ControlServer& operator=(ControlServer&&) = delete;
+  // Removes the socket file: a client then learns at once that the node is not running.
+  ~ControlServer();
   // Answers every queued request without blocking.
   void ServePending(const Handler& handle, const Logger& log);
   // The answer to a request its handler deferred. A client that gave up is not an error.
   void Reply(const std::string& client, bus::Frames reply);
+  // Counts every request and reply as traffic with `peer` (nullptr: not counted).
+  void CountTraffic(TrafficMeter* meter, std::string peer) {
+    meter_ = meter;
+    peer_ = std::move(peer);
+  }
   zmq::socket_t& socket() { return router_.socket(); }
 
  private:
-  explicit ControlServer(bus::RouterSocket router) : router_(std::move(router)) {}
+  ControlServer(bus::RouterSocket router, std::string path)
+      : router_(std::move(router)), path_(std::move(path)) {}
+  void Send(const std::string& client, bus::Frames reply);
   bus::RouterSocket router_;
+  std::string path_;  // empty once moved from
+  TrafficMeter* meter_ = nullptr;
+  std::string peer_;
 };
 
 // Sends one request to the node whose control socket is `path` and waits up to `timeout` for the
-// reply. Unavailable when no node answers (not running, or not this home).
+// reply. Unavailable when no node answers (not running, or not this home); at once when nothing
+// listens on the socket file.
 Result<schemas::Message> ControlRequest(const std::string& path, const schemas::Message& request,
                                         std::chrono::milliseconds timeout);
 

@@ -3,6 +3,7 @@
 // Included by messages.h; SCHEMAS.md documents every type with an example.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +33,8 @@ enum class AgentStatus : std::uint8_t { kNeverConnected, kPending, kActive, kDis
 // "never_connected", "pending", "active", "disconnected": the wire and display names.
 std::string_view AgentStatusName(AgentStatus status);
 std::optional<AgentStatus> AgentStatusFromName(std::string_view name);
+// Agents by status, indexed by AgentStatus.
+using AgentStatusCounts = std::array<std::uint64_t, 4>;
 
 struct AgentOs {
   std::string name, version, major, minor, codename, platform, build, uname, arch;

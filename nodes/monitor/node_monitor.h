@@ -1,0 +1,59 @@
+// What a node tells its monitor about itself: traffic by peer and type, the recent connection
+// events of its sockets in a bounded ring, refused handshakes counted by address, and the
+// process's own CPU, memory and uptime.
+//
+// Threading: the traffic meter and Stats belong to the loop thread. Events and refusals may be
+// reported from any thread (the ZAP handler runs on its own), so those take a mutex; they are
+// rare next to messages, and bounded, so a stranger's handshakes cannot grow them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "monitor/traffic_meter.h"
+#include "zcluster/bus/socket_events.h"
+#include "zcluster/schemas/monitor.h"
+
+namespace zcluster::nodes {
+
+class NodeMonitor {
+ public:
+  static constexpr std::size_t kMaxEvents = 64;
+  NodeMonitor(std::string name, std::string type);
+
+  TrafficMeter& traffic() { return traffic_; }
+
+  void Event(std::string_view kind, std::string_view socket, std::string_view address,
+             std::string_view detail = "");
+  // A handshake refused by this node's ZAP handler: an event and a count for the address.
+  // `times` is how many refusals this report stands for (the handler reports some in bulk).
+  void HandshakeRefused(std::string_view socket, const std::string& address, std::string_view key,
+                        std::uint64_t times);
+  // Events from a socket's monitor, as they were drained.
+  void SocketEvents(std::string_view socket, const std::vector<bus::SocketEvent>& events);
+
+  // The fields every node fills: name, type, software, time, uptime, CPU, RSS, traffic, events
+  // and refusals. The caller adds what its flows know.
+  schemas::NodeStats Stats() const;
+
+ private:
+  std::string name_, type_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  TrafficMeter traffic_;
+  mutable std::mutex mu_;
+  std::deque<schemas::MonitorEvent> events_;     // guarded by mu_
+  std::uint64_t next_seq_ = 1;                   // guarded by mu_
+  std::map<std::string, std::uint64_t> failed_;  // guarded by mu_; by address, bounded
+};
+
+// The process's user+system CPU seconds and resident bytes.
+double ProcessCpuSeconds();
+std::uint64_t ProcessResidentBytes();
+
+}  // namespace zcluster::nodes

@@ -1,0 +1,169 @@
+// The monitor with real processes: every node counts its traffic, workers send their counters to
+// the master once a second, and zcluster-monitor shows the whole cluster from the master (as
+// JSON for scripts, and as a terminal view under a real tmux pseudo-terminal).
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "integration/cluster_fixture.h"
+#include "support/wait.h"
+#include "zcluster/agent_sim/agent_simulator.h"
+#include "zcluster/bus/curve_keys.h"
+#include "zcluster/nodes/client_keys.h"
+#include "zcluster/nodes/control.h"
+
+using namespace zcluster;
+using namespace zcluster::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+// Master and two workers sharing `agents`; each worker's agents report once.
+void StartWithAgents(Cluster& c, const nodes::ClientKeys& agents) {
+  c.Configure("master", NodeOptions::Master());
+  c.Configure("w1", {});
+  c.Configure("w2", {});
+  c.Authorize("w1");
+  c.Authorize("w2");
+  for (const std::string n : {"master", "w1", "w2"}) {
+    std::filesystem::create_directories(c.Home(n) + "/etc");
+    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
+  }
+  c.Start("master");
+  c.Start("w1");
+  c.Start("w2");
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  std::size_t half = agents.entries().size() / 2;
+  for (const auto& [worker, from, to] :
+       {std::tuple{"w1", std::size_t{0}, half}, std::tuple{"w2", half, agents.entries().size()}}) {
+    nodes::AgentSimOptions o;
+    o.endpoint = "tcp://127.0.0.1:" + std::to_string(c.AgentPort(worker));
+    o.server_public_z85 = *bus::ReadPublicKeyFile(c.KeyPrefix(worker) + ".pub");
+    o.connections = 2;
+    Result<nodes::AgentSimResult> r = nodes::RunAgentSimulation(agents.Slice(from, to), o);
+    REQUIRE(r.ok());
+    REQUIRE(r->acked == to - from);
+  }
+}
+
+nodes::ClientKeys MakeAgents(std::size_t n) {
+  nodes::ClientKeys keys;
+  for (std::size_t i = 0; i < n; ++i) REQUIRE(keys.Add("agent-" + std::to_string(i), "any").ok());
+  return keys;
+}
+
+std::optional<json> Snapshot(Cluster& c, const std::string& node) {
+  RunResult r = c.Run({"zcluster-monitor", "--once", "--json", "-c", c.ConfigPath(node)});
+  if (r.exit_code != 0) return std::nullopt;
+  return json::parse(r.output);
+}
+
+const json* NodeIn(const json& snapshot, const std::string& name) {
+  for (const json& n : snapshot["nodes"]) {
+    if (n["name"] == name) return &n;
+  }
+  return nullptr;
+}
+
+std::uint64_t Messages(const json& node, const std::string& peer, const std::string& type,
+                       const std::string& direction) {
+  for (const json& t : node["traffic"]) {
+    if (t["peer"] == peer && t["type"] == type && t["direction"] == direction) {
+      return t["messages"].get<std::uint64_t>();
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("the master's monitor view counts each worker's keepalives and agent reports",
+          "[integration][monitor]") {
+  Cluster c;
+  StartWithAgents(c, MakeAgents(40));
+
+  std::optional<json> view;
+  // Workers send their counters once a second and batch agent info every second or so.
+  REQUIRE(WaitFor(
+      [&] {
+        view = Snapshot(c, "master");
+        if (!view || (*view)["nodes"].size() != 3) return false;
+        const json* master = NodeIn(*view, "master");
+        const json* w1 = NodeIn(*view, "w1");
+        const json* w2 = NodeIn(*view, "w2");
+        return master && w1 && w2 && Messages(*master, "w1", "keepalive", "in") > 0 &&
+               Messages(*master, "w2", "keepalive", "in") > 0 &&
+               Messages(*w1, "agents", "agent_report", "in") == 20 &&
+               Messages(*w2, "agents", "agent_report", "in") == 20 &&
+               Messages(*w1, "master", "agent_info", "out") > 0 &&
+               Messages(*w1, "streams", "stream_heartbeat", "in") > 0 &&
+               (*master)["agents_active"] == 40;
+      },
+      30s));
+  const json& v = *view;
+  CHECK(v["cluster"] == "itest");
+  CHECK(v["node"] == "master");
+  CHECK(v["nodes"][0]["name"] == "master");
+  const json& master = *NodeIn(v, "master");
+  CHECK(master["state"] == "up");
+  CHECK(master["agents_never_connected"] == 0);
+  CHECK(master["rss_bytes"].get<std::uint64_t>() > 0);
+  CHECK(Messages(master, "w1", "keepalive_ack", "out") > 0);
+  CHECK(Messages(master, "w1", "node_stats", "in") > 0);
+  CHECK(Messages(master, "streams", "stream_heartbeat", "out") > 0);
+  CHECK(Messages(master, "monitor", "monitor_query", "in") > 0);
+  const json& w1 = *NodeIn(v, "w1");
+  CHECK(w1["state"] == "up");
+  CHECK(w1["type"] == "worker");
+  CHECK(w1["reports_accepted"] == 20);
+  CHECK(w1["agents_active"] == 20);
+  CHECK(Messages(w1, "agents", "agent_report_ack", "out") == 20);
+  CHECK(Messages(w1, "streams", "stream_heartbeat", "in") > 0);
+  bool connected = false;
+  for (const json& e : w1["events"]) connected |= e["kind"] == "connected";
+  CHECK(connected);
+
+  SECTION("a worker's monitor view is itself alone") {
+    std::optional<json> own = Snapshot(c, "w1");
+    REQUIRE(own);
+    REQUIRE((*own)["nodes"].size() == 1);
+    CHECK((*own)["node"] == "w1");
+    CHECK((*own)["nodes"][0]["name"] == "w1");
+  }
+
+  SECTION("the monitor endpoint answers its query and changes nothing") {
+    Result<schemas::Message> reply =
+        nodes::ControlRequest(c.Home("master") + "/queue/cluster/monitor.sock",
+                              schemas::AgentAdd{"sneaky", "any", {}}, 5s);
+    REQUIRE(reply.ok());
+    REQUIRE(std::holds_alternative<schemas::ErrorReply>(*reply));
+    CHECK(std::get<schemas::ErrorReply>(*reply).message == "this node does not serve agent_add");
+    Result<nodes::ClientKeys> keys = nodes::ClientKeys::Load(c.Home("master") + "/etc/client.keys");
+    REQUIRE(keys.ok());
+    CHECK(keys->active() == 40);
+  }
+
+  SECTION("a worker that stops shows as down; a monitor of a stopped node fails in one line") {
+    c.Kill("w2", SIGTERM);
+    REQUIRE(WaitFor(
+        [&] {
+          view = Snapshot(c, "master");
+          const json* w2 = view ? NodeIn(*view, "w2") : nullptr;
+          return w2 != nullptr && (*w2)["state"] == "down";
+        },
+        15s));
+    RunResult gone = c.Run({"zcluster-monitor", "--once", "-c", c.ConfigPath("w2")});
+    INFO(gone.output);
+    CHECK_FALSE(std::filesystem::exists(c.Home("w2") + "/queue/cluster/monitor.sock"));
+    CHECK(gone.exit_code != 0);
+    CHECK(gone.output.rfind("zcluster-monitor: no socket at", 0) == 0);
+    CHECK(gone.output.find("is zclusterd running?") != std::string::npos);
+    CHECK(std::count(gone.output.begin(), gone.output.end(), '\n') == 1);
+  }
+}

@@ -1,0 +1,69 @@
+#include "monitor/node_monitor.h"
+
+#include <catch2/catch.hpp>
+
+#include "zcluster/schemas/messages.h"
+
+using namespace zcluster;
+using namespace zcluster::nodes;
+
+TEST_CASE("traffic is counted by peer, message type and direction; unknown frames are other",
+          "[monitor]") {
+  TrafficMeter meter;
+  bus::Frames keepalive = schemas::Encode(schemas::Keepalive{1});
+  meter.In("w1", keepalive);
+  meter.In("w1", keepalive);
+  meter.Out("w1", schemas::Encode(schemas::KeepaliveAck{1}));
+  meter.In("w2", {"\xc1garbage", "x"});
+  meter.In("w2", {});
+  std::vector<schemas::TrafficRow> rows = meter.Rows();
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == schemas::TrafficRow{"w1", "keepalive", false, 2,
+                                       2 * (keepalive[0].size() + keepalive[1].size())});
+  CHECK(rows[1].type == "keepalive_ack");
+  CHECK(rows[1].out);
+  CHECK(rows[2] == schemas::TrafficRow{"w2", "other", false, 2, 9});
+}
+
+TEST_CASE("peers past the bound share one row instead of growing the table", "[monitor]") {
+  TrafficMeter meter;
+  bus::Frames hello = schemas::Encode(schemas::Hello{});
+  for (std::size_t i = 0; i < TrafficMeter::kMaxPeers + 500; ++i) {
+    meter.In("peer-" + std::to_string(i), hello);
+  }
+  std::vector<schemas::TrafficRow> rows = meter.Rows();
+  CHECK(rows.size() == TrafficMeter::kMaxPeers + 1);
+  std::uint64_t shared = 0;
+  for (const auto& r : rows) {
+    if (r.peer == "other") shared = r.messages;
+  }
+  CHECK(shared == 500);
+}
+
+TEST_CASE("events are a bounded ring numbered in order, refusals counted by bounded address",
+          "[monitor]") {
+  NodeMonitor monitor("m", "master");
+  for (int i = 0; i < 100; ++i) monitor.Event("retry", "cluster", "tcp://10.0.0.1:1516");
+  for (std::size_t i = 0; i < schemas::kMaxFailureAddresses + 10; ++i) {
+    monitor.HandshakeRefused("cluster", "10.1.0." + std::to_string(i), "KEY", 2);
+  }
+  monitor.SocketEvents("cluster", {{bus::SocketEventKind::kAccepted, "tcp://0.0.0.0:1", 0}});
+  schemas::NodeStats s = monitor.Stats();
+  REQUIRE(s.events.size() == NodeMonitor::kMaxEvents);
+  for (std::size_t i = 1; i < s.events.size(); ++i) {
+    CHECK(s.events[i].seq == s.events[i - 1].seq + 1);
+  }
+  CHECK(s.events.back().kind == "accepted");
+  CHECK(s.events.back().seq == 100 + schemas::kMaxFailureAddresses + 10 + 1);
+  CHECK(s.events[s.events.size() - 2].kind == "auth_refused");
+  CHECK(s.events[s.events.size() - 2].detail == "KEY");
+  CHECK(s.handshake_failures.size() == schemas::kMaxFailureAddresses);
+  std::uint64_t total = 0;
+  for (const auto& f : s.handshake_failures) total += f.count;
+  CHECK(total == 2 * (schemas::kMaxFailureAddresses + 10));
+  CHECK(s.name == "m");
+  CHECK(s.rss_bytes > 0);
+  CHECK(s.uptime >= 0);
+  // The stats a node sends must decode on the other side: within every bound.
+  CHECK(schemas::Decode(schemas::Encode(s)).ok());
+}
