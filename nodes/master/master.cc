@@ -1,6 +1,7 @@
 #include "zcluster/nodes/master.h"
 
 #include "master/master_impl.h"
+#include "monitor/prometheus_text.h"
 #include "streams/delta_chunks.h"
 #include "zcluster/bus/reactor.h"
 
@@ -213,6 +214,14 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!monitor_endpoint.ok()) return monitor_endpoint.status();
   impl->monitor_endpoint.emplace(std::move(monitor_endpoint).value());
   impl->monitor_endpoint->CountTraffic(&impl->monitor.traffic(), "monitor");
+  if (config.metrics_port) {
+    Result<std::unique_ptr<MetricsServer>> metrics =
+        MetricsServer::Start(config.metrics_host, *config.metrics_port);
+    if (!metrics.ok()) return metrics.status();
+    impl->metrics = std::move(metrics).value();
+    master_log.Info("Main", "Metrics on http://{}:{}/metrics", config.metrics_host,
+                    impl->metrics->port());
+  }
 
   master_log.Info("Main",
                   "Listening on {}, streams on {} ({} keys, {} mode); control socket {}; "
@@ -227,6 +236,7 @@ ListeningPorts Master::ports() const {
   ListeningPorts p;
   p.port = PortOf(impl_->router->endpoint());
   p.stream_port = PortOf(impl_->pub->endpoint());
+  if (impl_->metrics) p.metrics_port = impl_->metrics->port();
   return p;
 }
 
@@ -295,6 +305,13 @@ Status Master::Run(int stop_fd) {
     m.Heartbeat(t);
     return std::optional(m.next_heartbeat);
   });
+  if (m.metrics) {
+    // Workers' stats arrive once a second: so does the text a scrape gets.
+    reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
+      m.metrics->Publish(RenderPrometheus(m.ClusterView()));
+      return std::optional(t + std::chrono::seconds(1));
+    });
+  }
   return reactor.Run();
 }
 

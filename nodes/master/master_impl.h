@@ -12,6 +12,7 @@
 #include "agent_info/master_agents.h"
 #include "integrity/master_integrity.h"
 #include "keepalive/worker_sessions.h"
+#include "monitor/metrics_server.h"
 #include "monitor/node_monitor.h"
 #include "runtime/node_home.h"
 #include "zcluster/bus/reactor.h"
@@ -33,6 +34,7 @@ struct Master::Impl {
   std::optional<bus::PublisherSocket> pub;
   std::optional<ControlServer> control;
   std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
+  std::unique_ptr<MetricsServer> metrics;         // with <monitor><metrics_bind>
   WorkerSessions sessions;
   std::unique_ptr<MasterAgents> agents;
   std::unique_ptr<MasterGroups> groups;
@@ -53,6 +55,7 @@ struct Master::Impl {
     // The actor and the sockets close before the ZAP handler stops, and all before the context
     // terminates.
     integrity.reset();
+    metrics.reset();
     monitor_endpoint.reset();
     control.reset();
     pub.reset();

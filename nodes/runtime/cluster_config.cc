@@ -1,5 +1,7 @@
 #include "zcluster/nodes/cluster_config.h"
 
+#include <arpa/inet.h>
+
 #include <pugixml.hpp>
 
 #include <cctype>
@@ -204,7 +206,7 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
       CheckOnly(block, "",
                 {"name", "node_name", "node_type", "key", "port", "bind_addr", "nodes", "hidden",
                  "disabled", "home", "curve", "intervals", "agent_port", "stream_port", "tuning",
-                 "reload_command", "sync_files"}));
+                 "reload_command", "sync_files", "monitor"}));
 
   ClusterConfig c;
   if (auto n = block.child("name")) c.name = Text(n);
@@ -261,6 +263,23 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
       if (reload != "yes" && reload != "no") return Bad(where, "reload must be yes or no");
       x.reload = reload == "yes";
       c.sync_files.push_back(std::move(x));
+    }
+  }
+  if (auto n = block.child("monitor")) {
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<monitor>", {"metrics_bind"}));
+    if (auto m = n.child("metrics_bind")) {
+      std::string v = Text(m);
+      auto colon = v.rfind(':');
+      std::optional<int> port =
+          colon == std::string::npos ? std::nullopt : ParsePort(v.substr(colon + 1));
+      std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
+      in_addr addr{};
+      if (!port || ::inet_pton(AF_INET, host.c_str(), &addr) != 1) {
+        return Bad("<monitor><metrics_bind>",
+                   "must be an IPv4 address and a port, like 127.0.0.1:9516, got '" + v + "'");
+      }
+      c.metrics_host = host;
+      c.metrics_port = static_cast<std::uint16_t>(*port);
     }
   }
   if (auto n = block.child("agent_port")) {

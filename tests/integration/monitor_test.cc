@@ -167,3 +167,103 @@ TEST_CASE("the master's monitor view counts each worker's keepalives and agent r
     CHECK(std::count(gone.output.begin(), gone.output.end(), '\n') == 1);
   }
 }
+
+namespace {
+
+// A detached tmux session on a private server socket, running one command in a real
+// pseudo-terminal; the server is killed on destruction.
+class Tmux {
+ public:
+  Tmux(std::string dir, const std::string& command, int width, int height)
+      : socket_(dir + "/tmux.sock"), exit_file_(dir + "/tmux.exit") {
+    std::string line = command + "; echo $? > " + exit_file_;
+    REQUIRE(Shell(fmt::format("new-session -d -s view -x {} -y {} '{}'", width, height, line)) ==
+            0);
+  }
+  ~Tmux() { Shell("kill-server"); }
+  int Shell(const std::string& args) const {
+    std::string cmd = "tmux -S " + socket_ + " -f /dev/null " + args + " >/dev/null 2>&1";
+    return std::system(cmd.c_str());
+  }
+  std::string Screen() const {
+    std::string cmd = "tmux -S " + socket_ + " capture-pane -p -t view 2>/dev/null";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+      ::pclose(p);
+    }
+    return out;
+  }
+  std::optional<int> ExitCode() const {
+    std::ifstream in(exit_file_);
+    int code = -1;
+    if (in >> code) return code;
+    return std::nullopt;
+  }
+
+ private:
+  std::string socket_, exit_file_;
+};
+
+// The row of the nodes table for `node`, split into its columns.
+std::vector<std::string> RowOf(const std::string& screen, const std::string& node) {
+  std::istringstream lines(screen);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(node + " ", 0) != 0) continue;
+    std::istringstream words(line);
+    std::vector<std::string> row;
+    for (std::string w; words >> w;) row.push_back(w);
+    return row;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("the terminal view in a real terminal shows traffic and refusals, redraws, and quits",
+          "[integration][monitor]") {
+  Cluster c;
+  StartWithAgents(c, MakeAgents(20));
+  c.Configure("intruder", {});  // its key is not authorized: the master refuses its handshake
+  c.Start("intruder");
+
+  std::string dir = std::filesystem::path(c.Home("master")).parent_path();
+  Tmux tmux(dir,
+            std::string(ZC_TOOLS_DIR) + "/zcluster-monitor -d 0.5 -c " + c.ConfigPath("master"),
+            100, 30);
+  std::string screen;
+  // Keepalives every half second: both workers have traffic in and out in every interval.
+  auto moving = [](const std::vector<std::string>& row) {
+    return row.size() >= 5 && row[2] == "up" && row[3] != "0" && row[4] != "0";
+  };
+  bool shown = WaitFor(
+      [&] {
+        screen = tmux.Screen();
+        return screen.find("NODE") != std::string::npos &&
+               screen.find("MESSAGE TYPE") != std::string::npos &&
+               screen.find("auth_refused") != std::string::npos && moving(RowOf(screen, "w1")) &&
+               moving(RowOf(screen, "w2"));
+      },
+      30s);
+  INFO(screen);
+  REQUIRE(shown);
+  CHECK(screen.rfind("zcluster-monitor  cluster itest  node master", 0) == 0);
+
+  REQUIRE(tmux.Shell("resize-window -t view -x 70 -y 20") == 0);
+  CHECK(WaitFor([&] { return tmux.Screen().find("needs at least 80x24") != std::string::npos; },
+                10s));
+  REQUIRE(tmux.Shell("resize-window -t view -x 120 -y 40") == 0);
+  CHECK(WaitFor(
+      [&] {
+        screen = tmux.Screen();
+        return screen.find("NODE") != std::string::npos &&
+               screen.find("needs at least") == std::string::npos;
+      },
+      10s));
+
+  REQUIRE(tmux.Shell("send-keys -t view q") == 0);
+  std::optional<int> code;
+  CHECK(WaitFor([&] { return (code = tmux.ExitCode()).has_value(); }, 10s));
+  CHECK(code == 0);
+}

@@ -86,7 +86,7 @@ TEST_CASE("the view fits its terminal, shows every part, and sorts the nodes as 
   CHECK(RenderView(std::nullopt, now, o)[0].find("[paused]") != std::string::npos);
 }
 
-TEST_CASE("--once --json is the cluster_stats shape", "[monitor]") {
+TEST_CASE("the JSON snapshot (--once --json) has the cluster_stats shape", "[monitor]") {
   schemas::ClusterStats c = Cluster(2000, 5, 1);
   c.nodes[1].handshake_failures = {{"10.0.0.9", 3}};
   nlohmann::json j = nlohmann::json::parse(RenderJson(c));

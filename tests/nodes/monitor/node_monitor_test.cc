@@ -1,4 +1,5 @@
 #include "monitor/node_monitor.h"
+#include "monitor/prometheus_text.h"
 
 #include <catch2/catch.hpp>
 
@@ -7,7 +8,7 @@
 using namespace zcluster;
 using namespace zcluster::nodes;
 
-TEST_CASE("traffic is counted by peer, message type and direction; unknown frames are other",
+TEST_CASE("traffic is counted by peer, message type and direction, unknown frames as other",
           "[monitor]") {
   TrafficMeter meter;
   bus::Frames keepalive = schemas::Encode(schemas::Keepalive{1});
@@ -66,4 +67,29 @@ TEST_CASE("events are a bounded ring numbered in order, refusals counted by boun
   CHECK(s.uptime >= 0);
   // The stats a node sends must decode on the other side: within every bound.
   CHECK(schemas::Decode(schemas::Encode(s)).ok());
+}
+
+TEST_CASE("metrics text has HELP and TYPE per family and escapes label values", "[monitor]") {
+  schemas::NodeStats master;
+  master.name = "m";
+  master.type = "master";
+  master.state = "up";
+  master.agents_active = 3;
+  schemas::NodeStats worker;
+  worker.name = "w1";
+  worker.type = "worker";
+  worker.state = "down";
+  worker.files_lag = 2;
+  worker.traffic = {{"master", "keepalive", true, 5, 350}};
+  worker.handshake_failures = {{"a\"b\\c\nd", 1}};
+  std::string text = RenderPrometheus({"c", "m", 1, {master, worker}});
+  CHECK(text.find("# HELP zcluster_up ") != std::string::npos);
+  CHECK(text.find(
+            "# TYPE zcluster_up gauge\nzcluster_up{node=\"m\"} 1\nzcluster_up{node=\"w1\"} 0\n") !=
+        std::string::npos);
+  CHECK(text.find("zcluster_messages_total{node=\"w1\",peer=\"master\",type=\"keepalive\","
+                  "direction=\"out\"} 5\n") != std::string::npos);
+  CHECK(text.find("zcluster_stream_lag{node=\"w1\",stream=\"files\"} 2\n") != std::string::npos);
+  CHECK(text.find("zcluster_agents{status=\"active\"} 3\n") != std::string::npos);
+  CHECK(text.find("address=\"a\\\"b\\\\c\\nd\"} 1\n") != std::string::npos);
 }

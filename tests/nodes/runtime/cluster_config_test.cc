@@ -198,3 +198,23 @@ TEST_CASE("sync_files adds paths to Wazuh's file set", "[nodes][config]") {
   CHECK(Error(key + "<sync_files><dir>etc/x</dir></sync_files>") ==
         "config: unknown element <cluster><sync_files><dir>");
 }
+
+TEST_CASE("the metrics endpoint is off unless <monitor><metrics_bind> names an IPv4 and port",
+          "[nodes][config]") {
+  const std::string key = "<key>" + kKey + "</key>";
+  CHECK_FALSE(Parse(key)->metrics_port.has_value());
+  Result<ClusterConfig> on = Parse(key +
+                                   "<monitor><metrics_bind>127.0.0.1:9516</metrics_bind>"
+                                   "</monitor>");
+  REQUIRE(on.ok());
+  CHECK(on->metrics_host == "127.0.0.1");
+  CHECK(on->metrics_port == 9516);
+  for (const std::string bad : {"999.1.1.1:9516", "localhost:9516", "127.0.0.1", "127.0.0.1:x",
+                                "127.0.0.1:65536", ":9516"}) {
+    CHECK(Error(key + "<monitor><metrics_bind>" + bad + "</metrics_bind></monitor>") ==
+          "config: <cluster><monitor><metrics_bind> must be an IPv4 address and a port, like "
+          "127.0.0.1:9516, got '" +
+              bad + "'");
+  }
+  CHECK(Error(key + "<monitor><bogus/></monitor>").find("<monitor>") != std::string::npos);
+}

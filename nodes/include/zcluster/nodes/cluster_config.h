@@ -62,6 +62,10 @@ struct ClusterConfig {
   };
   std::vector<ExtraSync> sync_files;
   std::optional<CurveFiles> curve;  // absent: keys derived from <key> (compatibility mode)
+  // <monitor><metrics_bind>IPv4:PORT</metrics_bind>: the master serves Prometheus metrics at
+  // http://IPv4:PORT/metrics (port 0: any free port). Empty: off.
+  std::string metrics_host;
+  std::optional<std::uint16_t> metrics_port;
   Intervals intervals;
 
   std::string log_path() const { return home + "/logs/cluster.log"; }

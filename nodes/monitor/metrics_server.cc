@@ -1,0 +1,60 @@
+#include "monitor/metrics_server.h"
+
+#include <httplib.h>
+
+#include <mutex>
+#include <thread>
+
+namespace zcluster::nodes {
+
+struct MetricsServer::State {
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  std::mutex mu;
+  std::string text;  // guarded by mu
+};
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& host,
+                                                            std::uint16_t port) {
+  auto state = std::make_unique<State>();
+  State* s = state.get();
+  // Two threads are plenty for a scraper or two; a client that stalls is cut off by the
+  // timeouts, and no request may carry a body worth reading.
+  s->server.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  s->server.set_read_timeout(5, 0);
+  s->server.set_write_timeout(5, 0);
+  s->server.set_keep_alive_max_count(100);
+  s->server.set_payload_max_length(1024);
+  s->server.Get("/metrics", [s](const httplib::Request&, httplib::Response& res) {
+    std::string body;
+    {
+      std::lock_guard lock(s->mu);
+      body = s->text;
+    }
+    res.set_content(std::move(body), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  s->port = port == 0 ? s->server.bind_to_any_port(host.c_str())
+                      : (s->server.bind_to_port(host.c_str(), port) ? port : -1);
+  if (s->port <= 0) {
+    return Status::Unavailable("cannot listen for metrics on " + host + ":" + std::to_string(port));
+  }
+  s->thread = std::thread([s] { s->server.listen_after_bind(); });
+  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(state)));
+}
+
+MetricsServer::MetricsServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+MetricsServer::~MetricsServer() {
+  state_->server.stop();
+  if (state_->thread.joinable()) state_->thread.join();
+}
+
+void MetricsServer::Publish(std::string text) {
+  std::lock_guard lock(state_->mu);
+  state_->text = std::move(text);
+}
+
+std::uint16_t MetricsServer::port() const { return static_cast<std::uint16_t>(state_->port); }
+
+}  // namespace zcluster::nodes
