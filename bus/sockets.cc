@@ -210,6 +210,62 @@ Result<SubscriberSocket> SubscriberSocket::ConnectCurve(
   }
 }
 
+Result<TapSocket> TapSocket::BindLocal(zmq::context_t& ctx, const std::string& ipc_path) {
+  try {
+    zmq::socket_t s(ctx, zmq::socket_type::xpub);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::sndhwm, 10000);
+    // Listeners send nothing but subscriptions, and those are one topic long.
+    s.set(zmq::sockopt::maxmsgsize, std::int64_t{256});
+    ::unlink(ipc_path.c_str());  // a stale file from a killed daemon, as for the control socket
+    s.bind("ipc://" + ipc_path);
+    if (::chmod(ipc_path.c_str(), 0660) != 0) {
+      return Status::PermissionDenied("cannot chmod 0660 '" + ipc_path + "'");
+    }
+    return TapSocket(std::move(s), ipc_path);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot bind ipc://" + ipc_path + ": " + What(e));
+  }
+}
+
+TapSocket::~TapSocket() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+Status TapSocket::Send(Frames&& frames) { return SendFrames(socket_, nullptr, std::move(frames)); }
+
+bool TapSocket::UpdateListening() {
+  // Without XPUB_VERBOSE libzmq passes on the first subscription to a topic and the last
+  // unsubscription from it, so one counter per topic tells whether anyone listens.
+  for (int budget = 100; budget > 0; --budget) {
+    zmq::message_t m;
+    try {
+      if (!socket_.recv(m, zmq::recv_flags::dontwait)) break;
+    } catch (const zmq::error_t&) {
+      break;
+    }
+    if (m.size() == 0) continue;
+    std::uint8_t what = *static_cast<const std::uint8_t*>(m.data());
+    if (what == 1) ++listeners_;
+    if (what == 0 && listeners_ > 0) --listeners_;
+  }
+  return listening();
+}
+
+Result<SubscriberSocket> SubscriberSocket::ConnectLocal(zmq::context_t& ctx,
+                                                        const std::string& ipc_path) {
+  try {
+    zmq::socket_t s(ctx, zmq::socket_type::sub);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::rcvhwm, 10000);
+    s.set(zmq::sockopt::subscribe, "");
+    s.connect("ipc://" + ipc_path);
+    return SubscriberSocket(std::move(s));
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot connect to ipc://" + ipc_path + ": " + What(e));
+  }
+}
+
 Result<std::optional<Frames>> SubscriberSocket::Receive() {
   try {
     zmq::message_t first;

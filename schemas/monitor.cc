@@ -149,6 +149,34 @@ Result<Message> Finish(const FieldReader& r, Message m) {
 
 }  // namespace
 
+std::string EncodeTapHeader(const TapHeader& h) {
+  msgpack::sbuffer b;
+  MapWriter(b, 4)
+      .str("node", h.node)
+      .str("peer", h.peer)
+      .str("direction", h.out ? "out" : "in")
+      .real("time", h.time);
+  return std::string(b.data(), b.size());
+}
+
+Result<TapHeader> DecodeTapHeader(const std::string& frame) {
+  try {
+    msgpack::object_handle o = codec::UnpackWhole(frame, codec::LimitsFor(frame));
+    FieldReader r(o.get(), "tap");
+    TapHeader h{r.str("node", kMaxNameLength), r.str("peer", kMaxNameLength), false,
+                r.real("time")};
+    std::string direction = r.str("direction", 3);
+    if (r.status().ok() && direction != "in" && direction != "out") {
+      r.Fail("tap.direction must be \"in\" or \"out\"");
+    }
+    h.out = direction == "out";
+    if (!r.status().ok()) return r.status();
+    return h;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("malformed tap header: ") + e.what());
+  }
+}
+
 namespace codec {
 
 void EncodeBody(msgpack::sbuffer& b, const NodeStats& m) { PackStats(b, m); }

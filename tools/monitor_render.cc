@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <ctime>
 #include <map>
+#include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 
 namespace zcluster::monitor {
@@ -111,7 +112,90 @@ std::string Fit(std::string line, int width) {
   return line;
 }
 
+// Bounds for unpacking a tapped frame: no count may claim more than the frame could hold.
+msgpack::unpack_limit LimitsFor(const std::string& frame) {
+  return msgpack::unpack_limit(frame.size(), frame.size() / 2, frame.size(), frame.size(), 0, 16);
+}
+
+json FromMsgpack(const msgpack::object& o) {
+  switch (o.type) {
+    case msgpack::type::NIL:
+      return nullptr;
+    case msgpack::type::BOOLEAN:
+      return o.via.boolean;
+    case msgpack::type::POSITIVE_INTEGER:
+      return o.via.u64;
+    case msgpack::type::NEGATIVE_INTEGER:
+      return o.via.i64;
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return o.via.f64;
+    case msgpack::type::STR:
+      return std::string(o.via.str.ptr, o.via.str.size);
+    case msgpack::type::BIN:
+      return json{{"bytes", o.via.bin.size}};
+    case msgpack::type::EXT:
+      return json{{"ext_bytes", o.via.ext.size}};
+    case msgpack::type::ARRAY: {
+      json a = json::array();
+      for (std::uint32_t i = 0; i < o.via.array.size; ++i)
+        a.push_back(FromMsgpack(o.via.array.ptr[i]));
+      return a;
+    }
+    case msgpack::type::MAP: {
+      json m = json::object();
+      for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
+        const msgpack::object_kv& kv = o.via.map.ptr[i];
+        std::string key = kv.key.type == msgpack::type::STR
+                              ? std::string(kv.key.via.str.ptr, kv.key.via.str.size)
+                              : FromMsgpack(kv.key).dump();
+        // An agent's secret (agent_entry.key) never leaves the node through a dump.
+        m[key] = key == "key" ? json("(hidden)") : FromMsgpack(kv.val);
+      }
+      return m;
+    }
+  }
+  return nullptr;
+}
+
+std::optional<json> Unpack(const std::string& frame) {
+  try {
+    std::size_t offset = 0;
+    msgpack::object_handle h =
+        msgpack::unpack(frame.data(), frame.size(), offset, nullptr, nullptr, LimitsFor(frame));
+    if (offset != frame.size()) return std::nullopt;
+    return FromMsgpack(h.get());
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
+
+std::optional<std::string> RenderDumpLine(const std::vector<std::string>& frames,
+                                          const DumpFilter& filter) {
+  if (frames.empty()) return std::nullopt;
+  Result<schemas::TapHeader> header = schemas::DecodeTapHeader(frames[0]);
+  if (!header.ok()) return std::nullopt;
+  std::optional<json> type = frames.size() > 1 ? Unpack(frames[1]) : std::nullopt;
+  std::string type_name = type && type->is_string() ? type->get<std::string>() : "other";
+  if (!filter.type.empty() && filter.type != type_name) return std::nullopt;
+  if (!filter.node.empty() && filter.node != header->node && filter.node != header->peer) {
+    return std::nullopt;
+  }
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 1; i < frames.size(); ++i) bytes += frames[i].size();
+  json body = nullptr;
+  if (frames.size() > 2) {
+    std::optional<json> b = Unpack(frames[2]);
+    body = b ? *b : json{{"undecodable_bytes", frames[2].size()}};
+  }
+  json line = {
+      {"time", header->time}, {"node", header->node}, {"direction", header->out ? "out" : "in"},
+      {"peer", header->peer}, {"type", type_name},    {"bytes", bytes},
+      {"body", body}};
+  return line.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string RenderJson(const schemas::ClusterStats& stats) {
   json nodes = json::array();

@@ -50,4 +50,15 @@ inline constexpr int kMinWidth = 80, kMinHeight = 24;
 std::vector<std::string> RenderView(const std::optional<schemas::ClusterStats>& before,
                                     const schemas::ClusterStats& now, const ViewOptions& options);
 
+// One tapped message (a tap header frame, then the message's frames) as one JSON line:
+// {"time","node","direction","peer","type","bytes","body"}, the body decoded from msgpack with
+// every bin value elided to {"bytes":N} (file contents, agent state blobs) and every "key" field
+// hidden. nullopt when the frames are not a tap or `type`/`node` filter them out (`node` matches
+// the node that saw the message or its peer).
+struct DumpFilter {
+  std::string type, node;  // empty: any
+};
+std::optional<std::string> RenderDumpLine(const std::vector<std::string>& frames,
+                                          const DumpFilter& filter);
+
 }  // namespace zcluster::monitor

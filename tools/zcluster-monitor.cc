@@ -1,7 +1,10 @@
 // zcluster-monitor: the cluster's live traffic, connections and lag, from the node's monitor
 // endpoint (<home>/queue/cluster/monitor.sock). A refreshing terminal view (ncurses) by default;
-// --once prints one snapshot, as the view's text or (--json) as JSON for scripts.
+// --once prints one snapshot, as the view's text or (--json) as JSON for scripts; --dump prints
+// every message the node sends or receives (<home>/queue/cluster/tap.sock), one JSON line each.
 #include <curses.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -9,6 +12,7 @@
 #include <optional>
 
 #include "monitor_render.h"
+#include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/control.h"
@@ -130,6 +134,43 @@ int RunView(const std::string& path, std::chrono::milliseconds timeout, double i
   }
 }
 
+volatile sig_atomic_t stop_dump = 0;
+
+// Prints each tapped message as one JSON line until interrupted or the node stops.
+int RunDump(const std::string& path, const monitor::DumpFilter& filter) {
+  if (::access(path.c_str(), F_OK) != 0) {
+    return Fail("no socket at '" + path + "': is zclusterd running?");
+  }
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { stop_dump = 1; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a closed pipe shows as a failed write
+  zmq::context_t ctx(1);
+  Result<bus::SubscriberSocket> sub = bus::SubscriberSocket::ConnectLocal(ctx, path);
+  if (!sub.ok()) return Fail(sub.status().message());
+  std::vector<bus::PollItem> items{{&sub->socket(), -1, false}};
+  while (!stop_dump) {
+    // Woken at least once a second to notice a node that stopped (its socket file goes).
+    if (!bus::Poll(items, std::chrono::milliseconds(1000)).ok()) continue;  // EINTR: look again
+    if (!items[0].readable) {
+      if (::access(path.c_str(), F_OK) != 0) return Fail("the node stopped");
+      continue;
+    }
+    for (int budget = 1000; budget > 0; --budget) {
+      Result<std::optional<bus::Frames>> frames = sub->Receive();
+      if (!frames.ok() || !frames->has_value()) break;
+      std::optional<std::string> line = monitor::RenderDumpLine(**frames, filter);
+      if (!line) continue;
+      if (std::fputs(line->c_str(), stdout) < 0 || std::fputc('\n', stdout) < 0 ||
+          std::fflush(stdout) != 0) {
+        return 0;  // the reader went away (a pipe into head)
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,14 +185,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--once", once, "print one snapshot and exit");
   app.add_flag("--json", json, "with --once: the snapshot as JSON");
+  bool dump = false;
+  monitor::DumpFilter filter;
+  app.add_flag("--dump", dump, "print each message the node sends or receives, one JSON line each");
+  app.add_option("--type", filter.type, "with --dump: only this message type (keepalive, ...)");
+  app.add_option("--node", filter.node, "with --dump: only messages to or from this node");
   app.add_option("--timeout", timeout_ms, "milliseconds to wait for the node")
       ->check(CLI::Range(1, 600000))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (json && !once) return Fail("--json needs --once");
+  if (dump && once) return Fail("--dump and --once do not go together");
+  if (!dump && (!filter.type.empty() || !filter.node.empty())) {
+    return Fail("--type and --node need --dump");
+  }
 
   Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
   if (!config.ok()) return Fail(config.status().message());
+  if (dump) return RunDump(config->tap_path(), filter);
   const std::string path = config->monitor_path();
   const auto timeout = std::chrono::milliseconds(timeout_ms);
   if (!once) return RunView(path, timeout, interval);

@@ -214,6 +214,10 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!monitor_endpoint.ok()) return monitor_endpoint.status();
   impl->monitor_endpoint.emplace(std::move(monitor_endpoint).value());
   impl->monitor_endpoint->CountTraffic(&impl->monitor.traffic(), "monitor");
+  Result<bus::TapSocket> tap = bus::TapSocket::BindLocal(impl->ctx, config.tap_path());
+  if (!tap.ok()) return tap.status();
+  impl->tap.emplace(std::move(tap).value());
+  impl->monitor.traffic().Tap(&*impl->tap, config.node_name);
   if (config.metrics_port) {
     Result<std::unique_ptr<MetricsServer>> metrics =
         MetricsServer::Start(config.metrics_host, *config.metrics_port);
@@ -275,6 +279,10 @@ Status Master::Run(int stop_fd) {
     if (!std::holds_alternative<schemas::MonitorQuery>(request)) return std::nullopt;
     return m.ClusterView();
   };
+  reactor.AddReader(m.tap->socket(), [&] {
+    m.tap->UpdateListening();
+    return Status::Ok();
+  });
   reactor.AddReader(m.monitor_endpoint->socket(), [&] {
     m.monitor_endpoint->ServePending(monitor_answers, m.log);
     return Status::Ok();

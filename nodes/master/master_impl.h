@@ -34,6 +34,7 @@ struct Master::Impl {
   std::optional<bus::PublisherSocket> pub;
   std::optional<ControlServer> control;
   std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
+  std::optional<bus::TapSocket> tap;              // copies of the traffic, while dumped
   std::unique_ptr<MetricsServer> metrics;         // with <monitor><metrics_bind>
   WorkerSessions sessions;
   std::unique_ptr<MasterAgents> agents;
@@ -57,6 +58,8 @@ struct Master::Impl {
     integrity.reset();
     metrics.reset();
     monitor_endpoint.reset();
+    monitor.traffic().Tap(nullptr, "");
+    tap.reset();
     control.reset();
     pub.reset();
     router.reset();

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "zcluster/nodes/clock.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::nodes {
@@ -50,6 +51,7 @@ std::string_view TrafficMeter::TypeName(std::size_t index) { return Types().name
 std::size_t TrafficMeter::TypeCount() { return Types().names.size(); }
 
 void TrafficMeter::Count(std::string_view peer, const bus::Frames& frames, bool out) {
+  if (tap_ != nullptr && tap_->listening()) Copy(peer, frames, out);
   auto it = peers_.find(peer);
   if (it == peers_.end()) {
     std::string_view key = peers_.size() < kMaxPeers ? peer : std::string_view("other");
@@ -61,6 +63,14 @@ void TrafficMeter::Count(std::string_view peer, const bus::Frames& frames, bool 
   Cell& cell = it->second[TypeIndex(frames)][out ? 1 : 0];
   ++cell.messages;
   cell.bytes += bytes;
+}
+
+void TrafficMeter::Copy(std::string_view peer, const bus::Frames& frames, bool out) {
+  bus::Frames copy;
+  copy.reserve(frames.size() + 1);
+  copy.push_back(schemas::EncodeTapHeader({node_, std::string(peer), out, UnixNow()}));
+  copy.insert(copy.end(), frames.begin(), frames.end());
+  tap_->Send(std::move(copy)).IgnoreError();  // a slow listener loses copies, never the node
 }
 
 std::vector<schemas::TrafficRow> TrafficMeter::Rows() const {

@@ -23,6 +23,14 @@ class TrafficMeter {
  public:
   static constexpr std::size_t kMaxPeers = 1024;
 
+  // While set and someone listens on it, every counted message is also copied to `tap`, with a
+  // header naming `node`, the peer and the direction. Unset, or with nobody listening, a tap
+  // costs one test per message.
+  void Tap(bus::TapSocket* tap, std::string node) {
+    tap_ = tap;
+    node_ = std::move(node);
+  }
+
   void In(std::string_view peer, const bus::Frames& frames) { Count(peer, frames, false); }
   void Out(std::string_view peer, const bus::Frames& frames) { Count(peer, frames, true); }
   // Every non-zero counter, by peer then type.
@@ -41,7 +49,11 @@ class TrafficMeter {
   using Row = std::vector<std::array<Cell, 2>>;
   void Count(std::string_view peer, const bus::Frames& frames, bool out);
 
+  void Copy(std::string_view peer, const bus::Frames& frames, bool out);
+
   std::map<std::string, Row, std::less<>> peers_;
+  bus::TapSocket* tap_ = nullptr;
+  std::string node_;
 };
 
 }  // namespace zcluster::nodes

@@ -43,6 +43,8 @@ Worker::Impl::~Impl() {
   integrity.reset();
   agent_port.reset();
   monitor_endpoint.reset();
+  monitor.traffic().Tap(nullptr, "");
+  tap.reset();
   control.reset();
   dealer_events.reset();
   sub.reset();
@@ -274,6 +276,10 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   if (!monitor_endpoint.ok()) return monitor_endpoint.status();
   impl->monitor_endpoint.emplace(std::move(monitor_endpoint).value());
   impl->monitor_endpoint->CountTraffic(&impl->monitor.traffic(), "monitor");
+  Result<bus::TapSocket> tap = bus::TapSocket::BindLocal(impl->ctx, config.tap_path());
+  if (!tap.ok()) return tap.status();
+  impl->tap.emplace(std::move(tap).value());
+  impl->monitor.traffic().Tap(&*impl->tap, config.node_name);
   impl->log.Info("Main",
                  "Connecting to master at {} ({} mode); agents on {} ({} known); "
                  "control socket {}",
@@ -374,6 +380,10 @@ Status Worker::Run(int stop_fd) {
     return schemas::ClusterStats{
         w.config.name, w.config.node_name, schemas::kProtocolVersion, {w.Stats()}};
   };
+  reactor.AddReader(w.tap->socket(), [&] {
+    w.tap->UpdateListening();
+    return Status::Ok();
+  });
   reactor.AddReader(w.monitor_endpoint->socket(), [&] {
     w.monitor_endpoint->ServePending(monitor_answers, w.log);
     return Status::Ok();

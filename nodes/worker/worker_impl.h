@@ -35,6 +35,7 @@ struct Worker::Impl {
   std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
   std::optional<ControlServer> control;
   std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
+  std::optional<bus::TapSocket> tap;              // copies of the traffic, while dumped
   MasterLink link;                                // keepalive
   bool handshake_failure_logged = false;
   std::unique_ptr<WorkerAgents> agents;  // agent info

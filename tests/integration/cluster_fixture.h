@@ -47,6 +47,22 @@ struct RunResult {
 // (pyzmq and msgpack) would; fails the test when either takes longer than 10 s.
 schemas::Message Exchange(bus::DealerSocket& dealer, const schemas::Frames& frames);
 
+// A program from PATH (or a path), in the background, its output to a file; stopped (SIGTERM,
+// then waited for) on destruction.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::string& output);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  // SIGTERM, then the exit status (128 + signal when killed by one).
+  int Stop();
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
 class Cluster {
  public:
   Cluster();

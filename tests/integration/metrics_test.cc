@@ -1,11 +1,7 @@
 // The master's Prometheus endpoint with real components: promtool checks the exposition, and a
 // real Prometheus server on loopback scrapes the master and answers a query for every node.
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -17,40 +13,12 @@
 #include "integration/cluster_fixture.h"
 #include "support/wait.h"
 
-extern char** environ;
-
 using namespace zcluster;
 using namespace zcluster::testing;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-// A program from PATH, in the background; stopped (SIGTERM, then waited for) on destruction.
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const std::string& output) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-  }
-  ~Process() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
-
- private:
-  pid_t pid_ = -1;
-};
 
 std::uint16_t MetricsPort(Cluster& c) {
   std::ifstream in(c.Home("master") + "/ports.json");
@@ -125,10 +93,10 @@ TEST_CASE("the master's /metrics passes promtool and a real Prometheus scrapes e
               "      - targets: ['127.0.0.1:"
            << port << "']\n";
   }
-  Process prometheus({"prometheus", "--config.file=" + dir + "/prometheus.yml",
-                      "--storage.tsdb.path=" + dir + "/prometheus-data",
-                      "--web.listen-address=127.0.0.1:" + std::to_string(web)},
-                     dir + "/prometheus.log");
+  BackgroundProcess prometheus({"prometheus", "--config.file=" + dir + "/prometheus.yml",
+                                "--storage.tsdb.path=" + dir + "/prometheus-data",
+                                "--web.listen-address=127.0.0.1:" + std::to_string(web)},
+                               dir + "/prometheus.log");
   httplib::Client api("127.0.0.1", web);
   json answer;
   bool all = WaitFor(

@@ -267,3 +267,80 @@ TEST_CASE("the terminal view in a real terminal shows traffic and refusals, redr
   CHECK(WaitFor([&] { return (code = tmux.ExitCode()).has_value(); }, 10s));
   CHECK(code == 0);
 }
+
+namespace {
+
+std::vector<json> JsonLines(const std::string& path) {
+  std::vector<json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded()) lines.push_back(std::move(j));
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("the dump decodes each message as it passes and never shows an agent's key",
+          "[integration][monitor]") {
+  Cluster c;
+  c.Configure("master", NodeOptions::Master());
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  std::string dir = std::filesystem::path(c.Home("master")).parent_path();
+  const std::string monitor = std::string(ZC_TOOLS_DIR) + "/zcluster-monitor";
+  BackgroundProcess keepalives(
+      {monitor, "--dump", "--type", "keepalive", "-c", c.ConfigPath("master")},
+      dir + "/keepalives.jsonl");
+  BackgroundProcess everything({monitor, "--dump", "-c", c.ConfigPath("master")},
+                               dir + "/all.jsonl");
+
+  std::vector<json> lines;
+  REQUIRE(WaitFor(
+      [&] {
+        lines = JsonLines(dir + "/keepalives.jsonl");
+        return !lines.empty();
+      },
+      15s));
+  for (const json& l : lines) {
+    CHECK(l["type"] == "keepalive");
+    CHECK(l["node"] == "master");
+    CHECK(l["peer"] == "w1");
+    CHECK(l["direction"] == "in");
+    CHECK(l["body"]["n"].is_number());
+    CHECK(l["body"].contains("groups_seq"));
+    CHECK(l["bytes"].get<int>() > 0);
+  }
+
+  // A registration's reply carries the agent's new key: the dump shows the reply, not the key.
+  RunResult added =
+      c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "agent", "add", "web-9", "any"});
+  REQUIRE(added.exit_code == 0);
+  auto at = added.output.find("Key: ");
+  REQUIRE(at != std::string::npos);
+  std::string key = added.output.substr(at + 5, 64);
+  REQUIRE(key.size() == 64);
+  std::optional<json> entry;
+  REQUIRE(WaitFor(
+      [&] {
+        for (const json& l : JsonLines(dir + "/all.jsonl")) {
+          if (l["type"] == "agent_entry") entry = l;
+        }
+        return entry.has_value();
+      },
+      15s));
+  CHECK((*entry)["peer"] == "control");
+  CHECK((*entry)["direction"] == "out");
+  CHECK((*entry)["body"]["name"] == "web-9");
+  CHECK((*entry)["body"]["key"] == "(hidden)");
+  std::ifstream all(dir + "/all.jsonl");
+  std::string text(std::istreambuf_iterator<char>(all), {});
+  CHECK(text.find(key) == std::string::npos);
+  CHECK(text.find("\"type\":\"keepalive_ack\"") != std::string::npos);
+  CHECK(everything.Stop() == 0);
+  CHECK(keepalives.Stop() == 0);
+}

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <zmq.hpp>
@@ -114,9 +115,36 @@ class PublisherSocket {
   zmq::socket_t socket_;
 };
 
+// An XPUB on a local ipc path (mode 0660) that knows whether anyone listens: the taps of a
+// node's traffic, which cost nothing while nobody subscribes. A send never blocks; past the
+// high-water mark a slow listener's copies are dropped.
+class TapSocket {
+ public:
+  static Result<TapSocket> BindLocal(zmq::context_t& ctx, const std::string& ipc_path);
+  TapSocket(TapSocket&& other) noexcept
+      : socket_(std::move(other.socket_)),
+        path_(std::exchange(other.path_, {})),
+        listeners_(other.listeners_) {}
+  TapSocket& operator=(TapSocket&&) = delete;
+  ~TapSocket();  // removes the socket file
+  Status Send(Frames&& frames);
+  // Reads the queued (un)subscriptions; true while at least one listener is subscribed.
+  bool UpdateListening();
+  bool listening() const { return listeners_ > 0; }
+  zmq::socket_t& socket() { return socket_; }
+
+ private:
+  TapSocket(zmq::socket_t s, std::string path) : socket_(std::move(s)), path_(std::move(path)) {}
+  zmq::socket_t socket_;
+  std::string path_;  // empty once moved from
+  int listeners_ = 0;
+};
+
 // A SUB that connects with CURVE and subscribes to frames starting with any of `prefixes`.
 class SubscriberSocket {
  public:
+  // A SUB to a local TapSocket, subscribed to everything.
+  static Result<SubscriberSocket> ConnectLocal(zmq::context_t& ctx, const std::string& ipc_path);
   static Result<SubscriberSocket> ConnectCurve(zmq::context_t& ctx, const CurveKeyPair& client,
                                                const std::string& server_public_z85,
                                                const std::string& endpoint,

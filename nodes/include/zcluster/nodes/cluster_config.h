@@ -71,6 +71,7 @@ struct ClusterConfig {
   std::string log_path() const { return home + "/logs/cluster.log"; }
   std::string control_path() const { return home + "/queue/cluster/control.sock"; }
   std::string monitor_path() const { return home + "/queue/cluster/monitor.sock"; }
+  std::string tap_path() const { return home + "/queue/cluster/tap.sock"; }
   std::string db_path() const { return home + "/var/db/cluster"; }
   std::string pid_path() const { return home + "/var/run/zclusterd.pid"; }
   std::string client_keys_path() const { return home + "/etc/client.keys"; }

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "zcluster/schemas/status.h"
+
 namespace zcluster::schemas {
 
 // Bounds of one node's stats, checked on decode.
@@ -88,5 +90,17 @@ struct ClusterStats {
   std::vector<NodeStats> nodes;
   bool operator==(const ClusterStats&) const = default;
 };
+
+// The taps of a node's traffic (<home>/queue/cluster/tap.sock, XPUB): each message the node sends
+// or receives, while someone listens, as a header frame followed by the message's own frames.
+struct TapHeader {
+  std::string node;  // the node that saw the message
+  std::string peer;  // the other end, as in TrafficRow
+  bool out = false;  // sent by `node`
+  double time = 0;   // unix time
+  bool operator==(const TapHeader&) const = default;
+};
+std::string EncodeTapHeader(const TapHeader& header);
+Result<TapHeader> DecodeTapHeader(const std::string& frame);
 
 }  // namespace zcluster::schemas
