@@ -153,3 +153,9 @@ done
 echo
 echo "\$ grep 'Integrity sync' $demo/w1/logs/cluster.log | tail -n 2"
 grep 'Integrity sync' "$demo/w1/logs/cluster.log" | tail -n 2
+
+# The monitor: the whole cluster's traffic, agents and events as the master sees them (without
+# --once it is a live terminal view; q quits).
+echo
+echo "\$ zcluster-monitor -c $demo/master/etc/ossec.conf --once"
+"$bin/zcluster-monitor" -c "$demo/master/etc/ossec.conf" --once

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <thread>
 
 #include "monitor_render.h"
 #include "zcluster/bus/sockets.h"
@@ -183,7 +184,9 @@ int main(int argc, char** argv) {
   app.add_option("-d,--delay", interval, "seconds between refreshes")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
-  app.add_flag("--once", once, "print one snapshot and exit");
+  app.add_flag("--once", once,
+               "print the view once (rates over one -d interval) and exit; with --json, one "
+               "snapshot of the counters");
   app.add_flag("--json", json, "with --once: the snapshot as JSON");
   bool dump = false;
   monitor::DumpFilter filter;
@@ -213,10 +216,14 @@ int main(int argc, char** argv) {
     std::fputs(monitor::RenderJson(*stats).c_str(), stdout);
     return 0;
   }
+  // The view's rates need two snapshots: the second one interval after the first.
+  std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+  Result<schemas::ClusterStats> later = Fetch(path, timeout);
+  if (!later.ok()) return Fail(later.status().message());
   monitor::ViewOptions options;
   options.height = 1000;
   options.now = nodes::UnixNow();
-  for (const std::string& line : monitor::RenderView(std::nullopt, *stats, options)) {
+  for (const std::string& line : monitor::RenderView(*stats, *later, options)) {
     std::puts(line.c_str());
   }
   return 0;

@@ -1,5 +1,7 @@
 // The master's monitor view: its own counters and every worker's, with the lags and keepalive
 // times that only the master knows.
+#include <algorithm>
+
 #include "master/master_impl.h"
 
 namespace zcluster::nodes {
@@ -30,9 +32,10 @@ schemas::ClusterStats Master::Impl::ClusterView() const {
     auto seen = last_keepalive.find(name);
     w.state = seen != last_keepalive.end() ? "up" : "down";
     if (seen != last_keepalive.end()) w.last_keepalive = seen->second;
+    // The stats come every second, keepalives every <keep_alive>: the later position wins.
     if (auto ka = worker_state.find(name); ka != worker_state.end()) {
-      w.groups_seq = ka->second.groups_seq;
-      w.files_seq = ka->second.files_seq;
+      w.groups_seq = std::max(w.groups_seq, ka->second.groups_seq);
+      w.files_seq = std::max(w.files_seq, ka->second.files_seq);
     }
     w.groups_lag = groups_head > w.groups_seq ? groups_head - w.groups_seq : 0;
     w.files_lag = files_head > w.files_seq ? files_head - w.files_seq : 0;

@@ -2,6 +2,9 @@
 #include "monitor/prometheus_text.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
 
 #include "zcluster/schemas/messages.h"
 
@@ -92,4 +95,31 @@ TEST_CASE("metrics text has HELP and TYPE per family and escapes label values", 
   CHECK(text.find("zcluster_stream_lag{node=\"w1\",stream=\"files\"} 2\n") != std::string::npos);
   CHECK(text.find("zcluster_agents{status=\"active\"} 3\n") != std::string::npos);
   CHECK(text.find("address=\"a\\\"b\\\\c\\nd\"} 1\n") != std::string::npos);
+}
+
+TEST_CASE("the shipped Grafana dashboard asks only for metrics the master exports", "[monitor]") {
+  std::ifstream in(ZC_GRAFANA_DASHBOARD);
+  nlohmann::json dashboard = nlohmann::json::parse(in);
+  schemas::NodeStats master;
+  master.name = "m";
+  master.type = "master";
+  schemas::NodeStats worker;
+  worker.name = "w";
+  worker.type = "worker";
+  worker.traffic = {{"m", "keepalive", true, 1, 1}};
+  worker.handshake_failures = {{"10.0.0.1", 1}};
+  std::string text = RenderPrometheus({"c", "m", 1, {master, worker}});
+  std::regex metric("zcluster_[a-z_]+");
+  std::size_t names = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel["targets"]) {
+      std::string expr = target["expr"];
+      for (std::sregex_iterator it(expr.begin(), expr.end(), metric), end; it != end; ++it) {
+        INFO(panel["title"].get<std::string>());
+        CHECK(text.find("# TYPE " + it->str() + " ") != std::string::npos);
+        ++names;
+      }
+    }
+  }
+  CHECK(names >= 10);
 }
