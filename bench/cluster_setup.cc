@@ -79,6 +79,10 @@ Result<std::unique_ptr<Deployment>> StartCluster(const BenchOptions& o, const Cl
   if (!plan.start_workers) return made;
   if (o.progress) o.progress(fmt::format("master up; starting {} workers", plan.workers.size()));
   ZC_RETURN_IF_ERROR(StartWorkers(d, plan.workers));
+  if (!o.observe.empty()) {
+    ZC_RETURN_IF_ERROR(d.Observe(o.observe));
+    if (o.progress) o.progress("watched by: " + o.observe);
+  }
   if (o.progress) o.progress("cluster up and in sync");
   return made;
 }

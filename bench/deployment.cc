@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "zcluster/nodes/control.h"
+
 extern char** environ;
 
 namespace zcluster::bench {
@@ -85,6 +87,19 @@ Result<std::unique_ptr<Deployment>> Deployment::Create(std::string tools_dir, bo
 }
 
 Deployment::~Deployment() {
+  if (dump_pid_ > 0) {
+    ::kill(dump_pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(dump_pid_, &status, 0);
+  }
+  if (poller_.joinable()) {
+    {
+      std::lock_guard lock(poller_mu_);
+      poller_stop_ = true;
+    }
+    poller_cv_.notify_all();
+    poller_.join();
+  }
   control_.clear();
   for (auto& [name, pid] : pids_) {
     if (pid > 0) (void)Stop(name, std::chrono::seconds(10));
@@ -213,6 +228,47 @@ Status Deployment::Start(const std::string& name) {
   if (rc != 0) return Status::Unavailable("cannot start " + zclusterd + ": " + strerror(rc));
   pids_[name] = pid;
   return AwaitPorts(name);
+}
+
+Status Deployment::Observe(const std::string& mode) {
+  const std::string master = ConfigPath("master");
+  if (mode == "monitor") {
+    const std::string path = Home("master") + "/queue/cluster/monitor.sock";
+    Result<schemas::Message> first =
+        nodes::ControlRequest(path, schemas::MonitorQuery{}, std::chrono::seconds(5));
+    if (!first.ok()) return first.status();
+    poller_ = std::thread([this, path] {
+      std::unique_lock lock(poller_mu_);
+      while (!poller_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return poller_stop_; })) {
+        lock.unlock();
+        (void)nodes::ControlRequest(path, schemas::MonitorQuery{}, std::chrono::seconds(2));
+        lock.lock();
+      }
+    });
+    return Status::Ok();
+  }
+  if (mode != "dump") return Status::InvalidArgument("--observe is monitor or dump");
+  std::string monitor = tools_dir_ + "/zcluster-monitor", output = dir_ + "/dump.jsonl";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::string config = master;
+  std::vector<char*> argv{monitor.data(), const_cast<char*>("--dump"), const_cast<char*>("-c"),
+                          config.data(), nullptr};
+  int rc = ::posix_spawn(&dump_pid_, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return Status::Unavailable("cannot start " + monitor + ": " + strerror(rc));
+  // Attached once the first message shows (the master hears keepalives all the time).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::error_code ec;
+  while (fs::file_size(output, ec) == 0 || ec) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("zcluster-monitor --dump printed nothing within 30 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::Ok();
 }
 
 Status Deployment::AwaitPorts(const std::string& name) {

@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
   app.add_option("--samples", o.samples, "latency samples per series");
   app.add_option("--duration", o.duration, "seconds of steady load (agent-info lag, qa)");
   app.add_flag("--smoke", o.smoke, "tiny sizes, a few seconds: proves the harness works");
+  app.add_option("--observe", o.observe,
+                 "watch the master meanwhile: 'monitor' (its monitor endpoint once a second) or "
+                 "'dump' (zcluster-monitor --dump), to measure what watching costs")
+      ->check(CLI::IsMember({"monitor", "dump"}));
   app.add_flag("--keep", o.keep,
                "keep each cluster's folder (homes, cluster.log) for a look after");
   app.add_option("--json", json_path, "write the figures as JSON here, and an SVG plot beside it");

@@ -8,10 +8,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "zcluster/bus/curve_keys.h"
@@ -87,6 +90,11 @@ class Deployment {
                        const std::function<bool(const std::vector<schemas::NodeStatus>&)>& done,
                        std::chrono::milliseconds bound);
 
+  // Watches the master as an operator would while the scenario runs: "monitor" asks its monitor
+  // endpoint once a second (as zcluster-monitor's view does), "dump" runs zcluster-monitor
+  // --dump on it (every message decoded, to a file). Returns once the watcher is attached.
+  Status Observe(const std::string& mode);
+
   const std::string& dir() const { return dir_; }
   std::string Home(const std::string& name) const { return dir_ + "/" + name; }
   std::string ConfigPath(const std::string& name) const { return Home(name) + "/ossec.conf"; }
@@ -123,6 +131,11 @@ class Deployment {
   std::map<std::string, pid_t> pids_;
   zmq::context_t ctx_{1};
   std::map<std::string, bus::DealerSocket> control_;
+  pid_t dump_pid_ = -1;
+  std::thread poller_;
+  std::mutex poller_mu_;
+  std::condition_variable poller_cv_;
+  bool poller_stop_ = false;  // guarded by poller_mu_
 };
 
 }  // namespace zcluster::bench

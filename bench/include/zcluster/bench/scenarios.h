@@ -21,8 +21,9 @@ struct BenchOptions {
   std::size_t changes = 0;  // group assignment changes
   std::size_t files = 0;
   std::size_t file_bytes = 0;
-  std::size_t samples = 0;                           // latency samples
-  double duration = 0;                               // seconds of load (agent-info lag, qa)
+  std::size_t samples = 0;  // latency samples
+  double duration = 0;      // seconds of load (agent-info lag, qa)
+  std::string observe;      // "monitor" or "dump": watch the master meanwhile (Deployment::Observe)
   std::function<void(const std::string&)> progress;  // one line of progress
 };
 
