@@ -10,7 +10,7 @@ scripts/build.sh build
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 scripts/build.sh build-asan -DZCLUSTER_SANITIZE=ON
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest --output-on-failure -j2 --timeout 600)
+   LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp ctest --output-on-failure -j2 --timeout 600)
 # libzmq, RocksDB and libsodium are not built with TSan: their accesses are not checked
 # (ignore_noninstrumented_modules) and their frames are suppressed (tests/tsan.supp), so what
 # TSan reports is a race in zcluster's own code.

@@ -210,14 +210,8 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
   impl->control->CountTraffic(&impl->monitor.traffic(), "control");
-  Result<ControlServer> monitor_endpoint = ControlServer::Bind(impl->ctx, config.monitor_path());
-  if (!monitor_endpoint.ok()) return monitor_endpoint.status();
-  impl->monitor_endpoint.emplace(std::move(monitor_endpoint).value());
-  impl->monitor_endpoint->CountTraffic(&impl->monitor.traffic(), "monitor");
-  Result<bus::TapSocket> tap = bus::TapSocket::BindLocal(impl->ctx, config.tap_path());
-  if (!tap.ok()) return tap.status();
-  impl->tap.emplace(std::move(tap).value());
-  impl->monitor.traffic().Tap(&*impl->tap, config.node_name);
+  ZC_RETURN_IF_ERROR(
+      BindMonitorSockets(impl->ctx, config, impl->monitor, &impl->monitor_endpoint, &impl->tap));
   if (config.metrics_port) {
     Result<std::unique_ptr<MetricsServer>> metrics =
         MetricsServer::Start(config.metrics_host, *config.metrics_port);

@@ -11,12 +11,7 @@ schemas::NodeStats Master::Impl::OwnStats() const {
   s.state = "up";
   s.groups_seq = groups->seq();
   s.files_seq = integrity->state().seq;
-  schemas::AgentStatusCounts by_status = agents->CountByStatus();
-  using schemas::AgentStatus;
-  s.agents_active = by_status[static_cast<std::size_t>(AgentStatus::kActive)];
-  s.agents_disconnected = by_status[static_cast<std::size_t>(AgentStatus::kDisconnected)];
-  s.agents_never_connected = by_status[static_cast<std::size_t>(AgentStatus::kNeverConnected)];
-  s.agents_pending = by_status[static_cast<std::size_t>(AgentStatus::kPending)];
+  SetAgentCounts(s, agents->CountByStatus());
   return s;
 }
 

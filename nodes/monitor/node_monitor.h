@@ -12,12 +12,17 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "monitor/traffic_meter.h"
 #include "zcluster/bus/socket_events.h"
+#include "zcluster/bus/sockets.h"
+#include "zcluster/nodes/cluster_config.h"
+#include "zcluster/nodes/control.h"
+#include "zcluster/schemas/agents.h"
 #include "zcluster/schemas/monitor.h"
 
 namespace zcluster::nodes {
@@ -51,6 +56,15 @@ class NodeMonitor {
   std::uint64_t next_seq_ = 1;                   // guarded by mu_
   std::map<std::string, std::uint64_t> failed_;  // guarded by mu_; by address, bounded
 };
+
+// Binds the node's monitor endpoint (<home>/queue/cluster/monitor.sock, answering monitor_query)
+// and its tap (tap.sock), counting the endpoint's traffic and tapping everything counted.
+Status BindMonitorSockets(zmq::context_t& ctx, const ClusterConfig& config, NodeMonitor& monitor,
+                          std::optional<ControlServer>* endpoint,
+                          std::optional<bus::TapSocket>* tap);
+
+// Fills the agents_* fields of `stats` from counts by status.
+void SetAgentCounts(schemas::NodeStats& stats, const schemas::AgentStatusCounts& by_status);
 
 // The process's user+system CPU seconds and resident bytes.
 double ProcessCpuSeconds();

@@ -73,26 +73,23 @@ std::string RenderPrometheus(const schemas::ClusterStats& stats) {
            "When the master last heard a worker's keepalive (unix time; 0 for the master).",
            [](const Node& n) { return n.last_keepalive; });
 
-  w.Family("zcluster_messages_total", "counter", "Messages by node, peer, type and direction.");
-  for (const Node& n : stats.nodes) {
-    for (const schemas::TrafficRow& t : n.traffic) {
-      w.Sample({{"node", n.name},
-                {"peer", t.peer},
-                {"type", t.type},
-                {"direction", t.out ? "out" : "in"}},
-               count(t.messages));
+  auto traffic = [&](std::string_view name, std::string_view help,
+                     std::uint64_t schemas::TrafficRow::*field) {
+    w.Family(name, "counter", help);
+    for (const Node& n : stats.nodes) {
+      for (const schemas::TrafficRow& t : n.traffic) {
+        w.Sample({{"node", n.name},
+                  {"peer", t.peer},
+                  {"type", t.type},
+                  {"direction", t.out ? "out" : "in"}},
+                 count(t.*field));
+      }
     }
-  }
-  w.Family("zcluster_bytes_total", "counter", "Bytes by node, peer, type and direction.");
-  for (const Node& n : stats.nodes) {
-    for (const schemas::TrafficRow& t : n.traffic) {
-      w.Sample({{"node", n.name},
-                {"peer", t.peer},
-                {"type", t.type},
-                {"direction", t.out ? "out" : "in"}},
-               count(t.bytes));
-    }
-  }
+  };
+  traffic("zcluster_messages_total", "Messages by node, peer, type and direction.",
+          &schemas::TrafficRow::messages);
+  traffic("zcluster_bytes_total", "Bytes by node, peer, type and direction.",
+          &schemas::TrafficRow::bytes);
   w.Family("zcluster_stream_position", "gauge", "The last change of each stream a node holds.");
   for (const Node& n : stats.nodes) {
     w.Sample({{"node", n.name}, {"stream", "groups"}}, count(n.groups_seq));

@@ -77,12 +77,7 @@ schemas::NodeStats Worker::Impl::Stats() const {
   FillKeepalive(ka);
   s.groups_seq = ka.groups_seq;
   s.files_seq = ka.files_seq;
-  schemas::AgentStatusCounts by_status = agents->CountByStatus();
-  using schemas::AgentStatus;
-  s.agents_active = by_status[static_cast<std::size_t>(AgentStatus::kActive)];
-  s.agents_disconnected = by_status[static_cast<std::size_t>(AgentStatus::kDisconnected)];
-  s.agents_never_connected = by_status[static_cast<std::size_t>(AgentStatus::kNeverConnected)];
-  s.agents_pending = by_status[static_cast<std::size_t>(AgentStatus::kPending)];
+  SetAgentCounts(s, agents->CountByStatus());
   const AgentPortCounters& port = agent_port->counters();
   s.reports_accepted = port.accepted;
   s.reports_unknown = port.unknown;
@@ -272,14 +267,8 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
   impl->control->CountTraffic(&impl->monitor.traffic(), "control");
-  Result<ControlServer> monitor_endpoint = ControlServer::Bind(impl->ctx, config.monitor_path());
-  if (!monitor_endpoint.ok()) return monitor_endpoint.status();
-  impl->monitor_endpoint.emplace(std::move(monitor_endpoint).value());
-  impl->monitor_endpoint->CountTraffic(&impl->monitor.traffic(), "monitor");
-  Result<bus::TapSocket> tap = bus::TapSocket::BindLocal(impl->ctx, config.tap_path());
-  if (!tap.ok()) return tap.status();
-  impl->tap.emplace(std::move(tap).value());
-  impl->monitor.traffic().Tap(&*impl->tap, config.node_name);
+  ZC_RETURN_IF_ERROR(
+      BindMonitorSockets(impl->ctx, config, impl->monitor, &impl->monitor_endpoint, &impl->tap));
   impl->log.Info("Main",
                  "Connecting to master at {} ({} mode); agents on {} ({} known); "
                  "control socket {}",
