@@ -200,6 +200,10 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       impl->ctx, *impl->zap, keys.own, config.master_endpoint(), bus::SocketOptions{});
   if (!router.ok()) return router.status();
   impl->router.emplace(std::move(router).value());
+  Result<bus::SocketEvents> router_events =
+      bus::SocketEvents::Watch(impl->ctx, impl->router->socket());
+  if (!router_events.ok()) return router_events.status();
+  impl->router_events.emplace(std::move(router_events).value());
   Result<bus::PublisherSocket> pub =
       bus::PublisherSocket::BindCurve(impl->ctx, *impl->zap, keys.own, config.stream_endpoint(),
                                       bus::SocketOptions{}, config.pub_hwm);
@@ -262,6 +266,10 @@ Status Master::Run(int stop_fd) {
       if (m.arrived_updates >= Impl::kMaxGroupCommitUpdates) m.SaveArrivedBatches();
     }
     m.SaveArrivedBatches();
+    return Status::Ok();
+  });
+  reactor.AddReader(m.router_events->socket(), [&m] {
+    m.monitor.SocketEvents("cluster", m.router_events->Drain());
     return Status::Ok();
   });
   reactor.AddReader(m.control->socket(), [&] {

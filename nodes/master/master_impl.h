@@ -16,6 +16,7 @@
 #include "monitor/node_monitor.h"
 #include "runtime/node_home.h"
 #include "zcluster/bus/reactor.h"
+#include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
@@ -31,6 +32,7 @@ struct Master::Impl {
   zmq::context_t ctx{1};
   std::unique_ptr<bus::ZapAuthenticator> zap;  // declared after ctx: stopped before ctx closes
   std::optional<bus::RouterSocket> router;
+  std::optional<bus::SocketEvents> router_events;  // watches `router`; destroyed before it
   std::optional<bus::PublisherSocket> pub;
   std::optional<ControlServer> control;
   std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
@@ -62,6 +64,7 @@ struct Master::Impl {
     tap.reset();
     control.reset();
     pub.reset();
+    router_events.reset();
     router.reset();
     zap.reset();
   }

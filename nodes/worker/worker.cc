@@ -47,6 +47,7 @@ Worker::Impl::~Impl() {
   tap.reset();
   control.reset();
   dealer_events.reset();
+  sub_events.reset();
   sub.reset();
   dealer.reset();
   zap.reset();
@@ -262,6 +263,9 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   Result<bus::SocketEvents> events = bus::SocketEvents::Watch(impl->ctx, impl->dealer->socket());
   if (!events.ok()) return events.status();
   impl->dealer_events.emplace(std::move(events).value());
+  Result<bus::SocketEvents> sub_events = bus::SocketEvents::Watch(impl->ctx, impl->sub->socket());
+  if (!sub_events.ok()) return sub_events.status();
+  impl->sub_events.emplace(std::move(sub_events).value());
 
   Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
   if (!control.ok()) return control.status();
@@ -310,6 +314,10 @@ Status Worker::Run(int stop_fd) {
   reactor.AddReader(w.dealer_events->socket(), [&] {
     w.OnSocketEvents();
     poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.sub_events->socket(), [&w] {
+    w.monitor.SocketEvents("streams", w.sub_events->Drain());
     return Status::Ok();
   });
   reactor.AddReader(w.dealer->socket(), [&] {

@@ -33,6 +33,7 @@ struct Worker::Impl {
   std::optional<bus::DealerSocket> dealer;
   std::optional<bus::SubscriberSocket> sub;        // the master's streams
   std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
+  std::optional<bus::SocketEvents> sub_events;     // watches `sub`; destroyed before it
   std::optional<ControlServer> control;
   std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
   std::optional<bus::TapSocket> tap;              // copies of the traffic, while dumped
