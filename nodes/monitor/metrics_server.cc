@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -40,7 +41,17 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& h
     return Status::Unavailable("cannot listen for metrics on " + host + ":" + std::to_string(port));
   }
   s->thread = std::thread([s] { s->server.listen_after_bind(); });
-  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(state)));
+  std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(state)));
+  // httplib's stop() does nothing until the server runs: a stop that came first would leave the
+  // thread listening forever. Returned only once it runs, so the destructor can always stop it.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!s->server.is_running()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Internal("the metrics server did not start within 10 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return server;
 }
 
 MetricsServer::MetricsServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
