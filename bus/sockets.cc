@@ -116,7 +116,7 @@ Result<DealerSocket> DealerSocket::ConnectCurve(zmq::context_t& ctx, const Curve
     s.set(zmq::sockopt::curve_serverkey, server_public_z85);
     s.set(zmq::sockopt::curve_publickey, client.public_z85);
     s.set(zmq::sockopt::curve_secretkey, client.secret_z85);
-    s.set(zmq::sockopt::routing_id, routing_id);
+    if (!routing_id.empty()) s.set(zmq::sockopt::routing_id, routing_id);
     s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(options.reconnect_interval.count()));
     s.set(zmq::sockopt::reconnect_ivl_max,
           static_cast<int>(options.reconnect_interval_max.count()));

@@ -18,18 +18,32 @@ std::string Z85Of(const std::string& bytes) {
 
 }  // namespace
 
-Status AllowList::Add(const std::string& public_z85, const std::string& user_id) {
+Status AllowList::Add(const std::string& public_z85, const std::string& user_id,
+                      const std::string& domain) {
   if (!IsValidZ85Key(public_z85)) {
     return Status::InvalidArgument("allow-list: '" + public_z85 + "' is not a Z85 CURVE key");
   }
   if (user_id.empty()) return Status::InvalidArgument("allow-list: empty user id");
-  by_key_[public_z85] = user_id;
+  if (open_domains_.count(domain) != 0) {
+    return Status::InvalidArgument("allow-list: domain '" + domain + "' is open to any key");
+  }
+  by_domain_[domain][public_z85] = user_id;
   return Status::Ok();
 }
 
+bool AllowList::Lists(const std::string& domain) const {
+  return domain == kClusterDomain || by_domain_.count(domain) != 0;
+}
+
+std::size_t AllowList::size(const std::string& domain) const {
+  auto it = by_domain_.find(domain);
+  return it == by_domain_.end() ? 0 : it->second.size();
+}
+
 Status AllowList::OpenDomain(const std::string& domain, const std::string& user_id) {
-  if (domain == ZapAuthenticator::kDomain) {
-    return Status::InvalidArgument("allow-list: the cluster domain cannot be opened");
+  if (Lists(domain)) {
+    return Status::InvalidArgument("allow-list: domain '" + domain +
+                                   "' lists its keys and cannot be opened");
   }
   if (user_id.empty()) return Status::InvalidArgument("allow-list: empty user id");
   open_domains_[domain] = user_id;
@@ -42,9 +56,12 @@ std::optional<std::string> AllowList::OpenDomainUser(const std::string& domain) 
   return it->second;
 }
 
-std::optional<std::string> AllowList::Find(const std::string& public_z85) const {
-  auto it = by_key_.find(public_z85);
-  if (it == by_key_.end()) return std::nullopt;
+std::optional<std::string> AllowList::Find(const std::string& public_z85,
+                                           const std::string& domain) const {
+  auto listed = by_domain_.find(domain);
+  if (listed == by_domain_.end()) return std::nullopt;
+  auto it = listed->second.find(public_z85);
+  if (it == listed->second.end()) return std::nullopt;
   return it->second;
 }
 
@@ -56,6 +73,7 @@ ZapVerdict DecideZapRequest(const AllowList& allowed, const std::vector<std::str
     v.status_text = "malformed ZAP request";
     return v;
   }
+  v.domain = request[2];
   v.address = request[3];
   if (request[5] != "CURVE" || request.size() != 7 || request[6].size() != 32) {
     v.status_code = "400";
@@ -69,12 +87,12 @@ ZapVerdict DecideZapRequest(const AllowList& allowed, const std::vector<std::str
     v.user_id = *open;
     return v;
   }
-  if (request[2] != ZapAuthenticator::kDomain) {
+  if (!allowed.Lists(request[2])) {
     v.status_code = "400";
     v.status_text = "unknown ZAP domain";
     return v;
   }
-  std::optional<std::string> user = allowed.Find(v.public_z85);
+  std::optional<std::string> user = allowed.Find(v.public_z85, request[2]);
   if (!user) {
     v.status_code = "400";
     v.status_text = "key not allowed";

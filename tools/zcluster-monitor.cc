@@ -1,5 +1,6 @@
 // zcluster-monitor: the cluster's live traffic, connections and lag, from the node's monitor
-// endpoint (<home>/queue/cluster/monitor.sock). A refreshing terminal view (ncurses) by default;
+// endpoint: <home>/queue/cluster/monitor.sock, or with --endpoint a node's <monitor><bind> over
+// CURVE with an admin's key. A refreshing terminal view (ncurses) by default;
 // --once prints one snapshot, as the view's text or (--json) as JSON for scripts; --dump prints
 // every message the node sends or receives (<home>/queue/cluster/tap.sock), one JSON line each.
 #include <curses.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "monitor_render.h"
+#include "zcluster/bus/curve_keys.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/cluster_config.h"
@@ -27,8 +29,19 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-Result<schemas::ClusterStats> Fetch(const std::string& path, std::chrono::milliseconds timeout) {
-  Result<schemas::Message> reply = nodes::ControlRequest(path, schemas::MonitorQuery{}, timeout);
+// Where the monitor asks: the node's local monitor socket, or a TCP endpoint with CURVE.
+struct Source {
+  std::string path;  // local
+  std::string endpoint, server_public;
+  bus::CurveKeyPair own;
+};
+
+Result<schemas::ClusterStats> Fetch(const Source& from, std::chrono::milliseconds timeout) {
+  Result<schemas::Message> reply =
+      from.endpoint.empty()
+          ? nodes::ControlRequest(from.path, schemas::MonitorQuery{}, timeout)
+          : nodes::RemoteControlRequest(from.endpoint, from.server_public, from.own,
+                                        schemas::MonitorQuery{}, timeout);
   if (!reply.ok()) return reply.status();
   if (const auto* error = std::get_if<schemas::ErrorReply>(&*reply)) {
     return Status(error->code, "the node refused: " + error->message);
@@ -70,10 +83,10 @@ std::string TooSmall() {
                      monitor::kMinWidth, monitor::kMinHeight);
 }
 
-int RunView(const std::string& path, std::chrono::milliseconds timeout, double interval) {
+int RunView(const Source& source, std::chrono::milliseconds timeout, double interval) {
   // The first snapshot before the screen is taken over: a node that is not there is one line
   // on a normal terminal.
-  Result<schemas::ClusterStats> first = Fetch(path, timeout);
+  Result<schemas::ClusterStats> first = Fetch(source, timeout);
   if (!first.ok()) return Fail(first.status().message());
   std::optional<schemas::ClusterStats> before, now = *first;
   std::string problem;
@@ -123,7 +136,7 @@ int RunView(const std::string& path, std::chrono::milliseconds timeout, double i
       }
       if (options.paused || std::chrono::steady_clock::now() < next) continue;
       next = std::chrono::steady_clock::now() + std::chrono::duration<double>(interval);
-      Result<schemas::ClusterStats> got = Fetch(path, timeout);
+      Result<schemas::ClusterStats> got = Fetch(source, timeout);
       if (!got.ok()) {
         problem = got.status().message();  // kept on screen; the next interval tries again
         continue;
@@ -141,6 +154,10 @@ volatile sig_atomic_t stop_dump = 0;
 int RunDump(const std::string& path, const monitor::DumpFilter& filter) {
   if (::access(path.c_str(), F_OK) != 0) {
     return Fail("no socket at '" + path + "': is zclusterd running?");
+  }
+  // A file left by a node that was killed would be a silent wait.
+  if (!nodes::SomethingListens(path)) {
+    return Fail("nothing listens at '" + path + "': is zclusterd running?");
   }
   struct sigaction sa {};
   sa.sa_handler = [](int) { stop_dump = 1; };
@@ -180,7 +197,19 @@ int main(int argc, char** argv) {
   double interval = 1;
   bool once = false, json = false;
   int timeout_ms = 2000;
-  app.add_option("-c,--config", config_path, "the node's ossec.conf")->capture_default_str();
+  CLI::Option* config_option =
+      app.add_option("-c,--config", config_path, "the node's ossec.conf")->capture_default_str();
+  Source remote;
+  std::string server_key_file, key_prefix;
+  CLI::Option* endpoint_option =
+      app.add_option("--endpoint", remote.endpoint,
+                     "a node's TCP monitor endpoint (<monitor><bind>), as tcp://HOST:PORT")
+          ->excludes(config_option);
+  app.add_option("--server-key", server_key_file, "with --endpoint: the node's public key file")
+      ->needs(endpoint_option);
+  app.add_option("--key", key_prefix,
+                 "with --endpoint: the admin key pair PREFIX.key/PREFIX.pub (zcluster-keygen)")
+      ->needs(endpoint_option);
   app.add_option("-d,--delay", interval, "seconds between refreshes")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
@@ -203,14 +232,31 @@ int main(int argc, char** argv) {
     return Fail("--type and --node need --dump");
   }
 
-  Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
-  if (!config.ok()) return Fail(config.status().message());
-  if (dump) return RunDump(config->tap_path(), filter);
-  const std::string path = config->monitor_path();
   const auto timeout = std::chrono::milliseconds(timeout_ms);
-  if (!once) return RunView(path, timeout, interval);
+  Source source;
+  if (!remote.endpoint.empty()) {
+    if (dump) return Fail("--dump reads the node's local tap: run it on the node, with -c");
+    if (server_key_file.empty() || key_prefix.empty()) {
+      return Fail("--endpoint needs --server-key and --key");
+    }
+    Result<std::string> server = bus::ReadPublicKeyFile(server_key_file);
+    if (!server.ok()) return Fail("--server-key: " + server.status().message());
+    Result<std::string> secret = bus::ReadSecretKeyFile(key_prefix + ".key");
+    if (!secret.ok()) return Fail("--key: " + secret.status().message());
+    Result<std::string> own_public = bus::PublicKeyOf(*secret);
+    if (!own_public.ok()) return Fail("--key: " + own_public.status().message());
+    source = std::move(remote);
+    source.server_public = *server;
+    source.own = {*own_public, *secret};
+  } else {
+    Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
+    if (!config.ok()) return Fail(config.status().message());
+    if (dump) return RunDump(config->tap_path(), filter);
+    source.path = config->monitor_path();
+  }
+  if (!once) return RunView(source, timeout, interval);
 
-  Result<schemas::ClusterStats> stats = Fetch(path, timeout);
+  Result<schemas::ClusterStats> stats = Fetch(source, timeout);
   if (!stats.ok()) return Fail(stats.status().message());
   if (json) {
     std::fputs(monitor::RenderJson(*stats).c_str(), stdout);
@@ -218,7 +264,7 @@ int main(int argc, char** argv) {
   }
   // The view's rates need two snapshots: the second one interval after the first.
   std::this_thread::sleep_for(std::chrono::duration<double>(interval));
-  Result<schemas::ClusterStats> later = Fetch(path, timeout);
+  Result<schemas::ClusterStats> later = Fetch(source, timeout);
   if (!later.ok()) return Fail(later.status().message());
   monitor::ViewOptions options;
   options.height = 1000;

@@ -183,16 +183,18 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   Logger master_log(log, "Master");
   NodeMonitor* monitor = &impl->monitor;
   auto refusal = [master_log, monitor](const bus::ZapVerdict& v, std::uint64_t suppressed) {
-    monitor->HandshakeRefused("cluster", v.address, v.public_z85, 1 + suppressed);
-    master_log.Warning("Main", "Refused CURVE handshake from {}: {} (key {}){}", v.address,
-                       v.status_text, v.public_z85.empty() ? "none" : v.public_z85,
+    const char* socket = v.domain == bus::ZapAuthenticator::kMonitorDomain ? "monitor" : "cluster";
+    monitor->HandshakeRefused(socket, v.address, v.public_z85, 1 + suppressed);
+    master_log.Warning("Main", "Refused CURVE handshake{} from {}: {} (key {}){}",
+                       socket == std::string_view("monitor") ? " on the monitor endpoint" : "",
+                       v.address, v.status_text, v.public_z85.empty() ? "none" : v.public_z85,
                        suppressed ? fmt::format("; {} more refusals not logged", suppressed) : "");
   };
-  if (keys.workers.size() == 0) {
+  if (keys.allowed.size() == 0) {
     master_log.Warning("Main", "No worker key is authorized: no worker can connect");
   }
   Result<std::unique_ptr<bus::ZapAuthenticator>> zap =
-      bus::ZapAuthenticator::Start(impl->ctx, keys.workers, refusal);
+      bus::ZapAuthenticator::Start(impl->ctx, keys.allowed, refusal);
   if (!zap.ok()) return zap.status();
   impl->zap = std::move(zap).value();
 
@@ -214,8 +216,10 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
   impl->control->CountTraffic(&impl->monitor.traffic(), "control");
-  ZC_RETURN_IF_ERROR(
-      BindMonitorSockets(impl->ctx, config, impl->monitor, &impl->monitor_endpoint, &impl->tap));
+  Result<std::unique_ptr<MonitorSockets>> monitor_sockets =
+      MonitorSockets::Bind(impl->ctx, config, *impl->zap, keys, impl->monitor);
+  if (!monitor_sockets.ok()) return monitor_sockets.status();
+  impl->monitor_sockets = std::move(monitor_sockets).value();
   if (config.metrics_port) {
     Result<std::unique_ptr<MetricsServer>> metrics =
         MetricsServer::Start(config.metrics_host, *config.metrics_port);
@@ -228,7 +232,7 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   master_log.Info("Main",
                   "Listening on {}, streams on {} ({} keys, {} mode); control socket {}; "
                   "start {}; groups stream at {}",
-                  impl->router->endpoint(), impl->pub->endpoint(), keys.workers.size(),
+                  impl->router->endpoint(), impl->pub->endpoint(), keys.allowed.size(),
                   keys.shared_key_mode ? "shared-key" : "per-node key", config.control_path(),
                   impl->store->starts(), impl->groups->seq());
   return std::unique_ptr<Master>(new Master(std::move(impl)));
@@ -239,6 +243,7 @@ ListeningPorts Master::ports() const {
   p.port = PortOf(impl_->router->endpoint());
   p.stream_port = PortOf(impl_->pub->endpoint());
   if (impl_->metrics) p.metrics_port = impl_->metrics->port();
+  p.monitor_port = impl_->monitor_sockets->tcp_port();
   return p;
 }
 
@@ -276,19 +281,8 @@ Status Master::Run(int stop_fd) {
     m.control->ServePending(answers, m.log);
     return Status::Ok();
   });
-  ControlServer::Handler monitor_answers = [&m](const schemas::Message& request,
-                                                const std::string&) -> ControlAnswer {
-    if (!std::holds_alternative<schemas::MonitorQuery>(request)) return std::nullopt;
-    return m.ClusterView();
-  };
-  reactor.AddReader(m.tap->socket(), [&] {
-    m.tap->UpdateListening();
-    return Status::Ok();
-  });
-  reactor.AddReader(m.monitor_endpoint->socket(), [&] {
-    m.monitor_endpoint->ServePending(monitor_answers, m.log);
-    return Status::Ok();
-  });
+  m.monitor_sockets->Serve(
+      reactor, [&m] { return m.ClusterView(); }, m.log);
   auto now = reactor.now();
   m.reactor = &reactor;
   m.listing_timer =

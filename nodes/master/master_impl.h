@@ -13,6 +13,7 @@
 #include "integrity/master_integrity.h"
 #include "keepalive/worker_sessions.h"
 #include "monitor/metrics_server.h"
+#include "monitor/monitor_sockets.h"
 #include "monitor/node_monitor.h"
 #include "runtime/node_home.h"
 #include "zcluster/bus/reactor.h"
@@ -35,9 +36,8 @@ struct Master::Impl {
   std::optional<bus::SocketEvents> router_events;  // watches `router`; destroyed before it
   std::optional<bus::PublisherSocket> pub;
   std::optional<ControlServer> control;
-  std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
-  std::optional<bus::TapSocket> tap;              // copies of the traffic, while dumped
-  std::unique_ptr<MetricsServer> metrics;         // with <monitor><metrics_bind>
+  std::unique_ptr<MonitorSockets> monitor_sockets;  // the monitor endpoints and the tap
+  std::unique_ptr<MetricsServer> metrics;           // with <monitor><metrics_bind>
   WorkerSessions sessions;
   std::unique_ptr<MasterAgents> agents;
   std::unique_ptr<MasterGroups> groups;
@@ -59,9 +59,7 @@ struct Master::Impl {
     // terminates.
     integrity.reset();
     metrics.reset();
-    monitor_endpoint.reset();
-    monitor.traffic().Tap(nullptr, "");
-    tap.reset();
+    monitor_sockets.reset();
     control.reset();
     pub.reset();
     router_events.reset();

@@ -81,20 +81,6 @@ schemas::NodeStats NodeMonitor::Stats() const {
   return s;
 }
 
-Status BindMonitorSockets(zmq::context_t& ctx, const ClusterConfig& config, NodeMonitor& monitor,
-                          std::optional<ControlServer>* endpoint,
-                          std::optional<bus::TapSocket>* tap) {
-  Result<ControlServer> bound = ControlServer::Bind(ctx, config.monitor_path());
-  if (!bound.ok()) return bound.status();
-  endpoint->emplace(std::move(bound).value());
-  (*endpoint)->CountTraffic(&monitor.traffic(), "monitor");
-  Result<bus::TapSocket> tapped = bus::TapSocket::BindLocal(ctx, config.tap_path());
-  if (!tapped.ok()) return tapped.status();
-  tap->emplace(std::move(tapped).value());
-  monitor.traffic().Tap(&**tap, config.node_name);
-  return Status::Ok();
-}
-
 void SetAgentCounts(schemas::NodeStats& s, const schemas::AgentStatusCounts& by_status) {
   auto of = [&](schemas::AgentStatus status) {
     return by_status[static_cast<std::size_t>(status)];

@@ -57,12 +57,6 @@ class NodeMonitor {
   std::map<std::string, std::uint64_t> failed_;  // guarded by mu_; by address, bounded
 };
 
-// Binds the node's monitor endpoint (<home>/queue/cluster/monitor.sock, answering monitor_query)
-// and its tap (tap.sock), counting the endpoint's traffic and tapping everything counted.
-Status BindMonitorSockets(zmq::context_t& ctx, const ClusterConfig& config, NodeMonitor& monitor,
-                          std::optional<ControlServer>* endpoint,
-                          std::optional<bus::TapSocket>* tap);
-
 // Fills the agents_* fields of `stats` from counts by status.
 void SetAgentCounts(schemas::NodeStats& stats, const schemas::AgentStatusCounts& by_status);
 

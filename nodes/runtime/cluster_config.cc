@@ -83,6 +83,23 @@ Status CheckOnly(const pugi::xml_node& parent, std::string_view where,
   return Status::Ok();
 }
 
+// IPv4:PORT, as in "127.0.0.1:9516" (port 0: any free port).
+Status ParseHostPort(const std::string& v, std::string_view element, std::string_view example_port,
+                     std::string* host, std::optional<std::uint16_t>* port) {
+  auto colon = v.rfind(':');
+  std::optional<int> number =
+      colon == std::string::npos ? std::nullopt : ParsePort(v.substr(colon + 1));
+  std::string address = colon == std::string::npos ? "" : v.substr(0, colon);
+  in_addr addr{};
+  if (!number || ::inet_pton(AF_INET, address.c_str(), &addr) != 1) {
+    return Bad(element, "must be an IPv4 address and a port, like 127.0.0.1:" +
+                            std::string(example_port) + ", got '" + v + "'");
+  }
+  *host = address;
+  *port = static_cast<std::uint16_t>(*number);
+  return Status::Ok();
+}
+
 Status ParseCurve(const pugi::xml_node& n, const std::string& base_dir, CurveFiles* out) {
   ZC_RETURN_IF_ERROR(CheckOnly(
       n, "<curve>", {"secret_key", "public_key", "master_public_key", "authorized_keys"}));
@@ -137,6 +154,17 @@ Status Validate(const ClusterConfig& c) {
       return Bad("<curve><authorized_keys>", "is required on a master");
     }
   }
+  // The TCP monitor endpoint fails closed: it names its admins, and they need this node's
+  // public key file (there is none in shared-key mode).
+  if (c.monitor_port) {
+    if (c.monitor_authorized_keys.empty()) {
+      return Bad("<monitor><authorized_keys>", "is required with <monitor><bind>");
+    }
+    if (!c.curve)
+      return Bad("<monitor><bind>", "needs <curve>: admins connect with its public key");
+  } else if (!c.monitor_authorized_keys.empty()) {
+    return Bad("<monitor><authorized_keys>", "has no use without <monitor><bind>");
+  }
   // A worker connects to the master's ports, so it cannot leave them to the kernel.
   if (c.node_type == NodeType::kWorker && c.port == 0) {
     return Bad("<port>", "must name the master's port on a worker, got '0'");
@@ -174,6 +202,10 @@ std::string ClusterConfig::master_endpoint() const {
 std::string ClusterConfig::stream_endpoint() const {
   std::string endpoint = master_endpoint();
   return endpoint.substr(0, endpoint.rfind(':') + 1) + std::to_string(stream_port_or_next());
+}
+
+std::string ClusterConfig::monitor_endpoint() const {
+  return "tcp://" + monitor_host + ":" + std::to_string(monitor_port.value_or(0));
 }
 
 std::string ClusterConfig::agent_endpoint() const {
@@ -266,21 +298,16 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
     }
   }
   if (auto n = block.child("monitor")) {
-    ZC_RETURN_IF_ERROR(CheckOnly(n, "<monitor>", {"metrics_bind"}));
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<monitor>", {"metrics_bind", "bind", "authorized_keys"}));
     if (auto m = n.child("metrics_bind")) {
-      std::string v = Text(m);
-      auto colon = v.rfind(':');
-      std::optional<int> port =
-          colon == std::string::npos ? std::nullopt : ParsePort(v.substr(colon + 1));
-      std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
-      in_addr addr{};
-      if (!port || ::inet_pton(AF_INET, host.c_str(), &addr) != 1) {
-        return Bad("<monitor><metrics_bind>",
-                   "must be an IPv4 address and a port, like 127.0.0.1:9516, got '" + v + "'");
-      }
-      c.metrics_host = host;
-      c.metrics_port = static_cast<std::uint16_t>(*port);
+      ZC_RETURN_IF_ERROR(ParseHostPort(Text(m), "<monitor><metrics_bind>", "9516", &c.metrics_host,
+                                       &c.metrics_port));
     }
+    if (auto m = n.child("bind")) {
+      ZC_RETURN_IF_ERROR(
+          ParseHostPort(Text(m), "<monitor><bind>", "1518", &c.monitor_host, &c.monitor_port));
+    }
+    c.monitor_authorized_keys = Resolve(Text(n.child("authorized_keys")), base_dir);
   }
   if (auto n = block.child("agent_port")) {
     std::string v = Text(n);

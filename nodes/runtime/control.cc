@@ -4,14 +4,57 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include "monitor/traffic_meter.h"
+#include "zcluster/bus/socket_events.h"
 
 namespace zcluster::nodes {
 namespace {
+
+// A connection event that ends a request: the node refused our key, or the handshake failed.
+Status HandshakeProblem(const bus::SocketEvent& e, const std::string& where) {
+  if (e.kind == bus::SocketEventKind::kAuthRefused) {
+    return Status::PermissionDenied("'" + where + "' refused this key (not one of its admins)");
+  }
+  if (e.kind == bus::SocketEventKind::kHandshakeFailed) {
+    return Status::Unavailable("the CURVE handshake with '" + where +
+                               "' failed: is the server key that node's public key?");
+  }
+  return Status::Ok();
+}
+
+// Waits up to `timeout` for the reply to the request already sent on `dealer`. `events` (when
+// given) watches the dealer's connection, to tell a refused key from a silent node.
+Result<schemas::Message> AwaitReply(bus::DealerSocket& dealer, bus::SocketEvents* events,
+                                    const std::string& where, std::chrono::milliseconds timeout) {
+  std::vector<bus::PollItem> items{{&dealer.socket(), -1, false}};
+  if (events != nullptr) items.push_back({&events->socket(), -1, false});
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Status::Unavailable("no reply from '" + where + "' within " +
+                                 std::to_string(timeout.count()) + " ms");
+    }
+    ZC_RETURN_IF_ERROR(bus::Poll(items, left));
+    if (events != nullptr && items[1].readable) {
+      for (const bus::SocketEvent& e : events->Drain()) {
+        ZC_RETURN_IF_ERROR(HandshakeProblem(e, where));
+      }
+    }
+    if (!items[0].readable) continue;
+    Result<std::optional<bus::Frames>> frames = dealer.Receive();
+    if (!frames.ok()) return frames.status();
+    if (frames->has_value()) return schemas::Decode(**frames);
+  }
+}
+
+}  // namespace
 
 bool SomethingListens(const std::string& path) {
   sockaddr_un addr{};
@@ -26,12 +69,19 @@ bool SomethingListens(const std::string& path) {
   return !refused;
 }
 
-}  // namespace
-
 Result<ControlServer> ControlServer::Bind(zmq::context_t& ctx, const std::string& path) {
   Result<bus::RouterSocket> router = bus::RouterSocket::BindLocal(ctx, path);
   if (!router.ok()) return router.status();
   return ControlServer(std::move(router).value(), path);
+}
+
+Result<ControlServer> ControlServer::BindCurve(
+    zmq::context_t& ctx, const bus::ZapAuthenticator& zap, const bus::CurveKeyPair& own,
+    const std::string& endpoint, const bus::SocketOptions& options, const char* zap_domain) {
+  Result<bus::RouterSocket> router =
+      bus::RouterSocket::BindCurve(ctx, zap, own, endpoint, options, zap_domain);
+  if (!router.ok()) return router.status();
+  return ControlServer(std::move(router).value(), "");
 }
 
 ControlServer::ControlServer(ControlServer&& other) noexcept
@@ -95,21 +145,55 @@ Result<schemas::Message> ControlRequest(const std::string& path, const schemas::
   Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectLocal(ctx, path);
   if (!dealer.ok()) return dealer.status();
   ZC_RETURN_IF_ERROR(dealer->Send(schemas::Encode(request)));
-  std::vector<bus::PollItem> items{{&dealer->socket(), -1, false}};
+  return AwaitReply(*dealer, nullptr, path, timeout);
+}
+
+Result<schemas::Message> RemoteControlRequest(const std::string& endpoint,
+                                              const std::string& server_public_z85,
+                                              const bus::CurveKeyPair& own,
+                                              const schemas::Message& request,
+                                              std::chrono::milliseconds timeout) {
+  zmq::context_t ctx(1);
+  bus::SocketOptions options;
+  options.max_message_bytes = 64ll << 20;  // a cluster's view of a thousand workers is large
+  Result<bus::DealerSocket> dealer =
+      bus::DealerSocket::ConnectCurve(ctx, own, server_public_z85, endpoint, "", options);
+  if (!dealer.ok()) return dealer.status();
+  Result<bus::SocketEvents> events = bus::SocketEvents::Watch(ctx, dealer->socket());
+  if (!events.ok()) return events.status();
+  // The dealer queues nothing before its handshake (ZMQ_IMMEDIATE): wait for it, so that a
+  // refused key is told as such rather than as silence.
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
+  std::vector<bus::PollItem> items{{&events->socket(), -1, false}};
+  for (bool ready = false; !ready;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      return Status::Unavailable("no reply from '" + path + "' within " +
-                                 std::to_string(timeout.count()) + " ms");
+      return Status::Unavailable("no CURVE handshake with '" + endpoint + "' within " +
+                                 std::to_string(timeout.count()) + " ms: is a node listening?");
     }
     ZC_RETURN_IF_ERROR(bus::Poll(items, left));
     if (!items[0].readable) continue;
-    Result<std::optional<bus::Frames>> frames = dealer->Receive();
-    if (!frames.ok()) return frames.status();
-    if (frames->has_value()) return schemas::Decode(**frames);
+    for (const bus::SocketEvent& e : events->Drain()) {
+      ZC_RETURN_IF_ERROR(HandshakeProblem(e, endpoint));
+      // Before the handshake, a retry means the TCP connection was refused, and a disconnection
+      // that the server could not decrypt our hello (a CURVE server drops it without a word).
+      if (!ready && e.kind == bus::SocketEventKind::kRetried) {
+        return Status::Unavailable("nothing accepts connections at '" + endpoint +
+                                   "': is the node running, with <monitor><bind>?");
+      }
+      if (!ready && e.kind == bus::SocketEventKind::kDisconnected) {
+        return Status::Unavailable("'" + endpoint +
+                                   "' closed the connection during the CURVE handshake: is the "
+                                   "server key that node's public key?");
+      }
+      ready = ready || e.kind == bus::SocketEventKind::kHandshakeSucceeded;
+    }
   }
+  ZC_RETURN_IF_ERROR(dealer->Send(schemas::Encode(request)));
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return AwaitReply(*dealer, &*events, endpoint, std::max(left, std::chrono::milliseconds(1)));
 }
 
 }  // namespace zcluster::nodes

@@ -11,25 +11,28 @@ Status InElement(std::string_view element, const Status& s) {
   return Status(s.code(), "config: <cluster><curve><" + std::string(element) + "> " + s.message());
 }
 
-Status LoadAuthorizedKeys(const std::string& dir, bus::AllowList* out) {
+// Every NAME.pub of `dir`, listed for `domain` under NAME. Errors name `element`.
+Status LoadAuthorizedKeys(const std::string& dir, const std::string& domain,
+                          std::string_view element, bus::AllowList* out) {
+  auto In = [element](const Status& s) {
+    return Status(s.code(), "config: <cluster>" + std::string(element) + " " + s.message());
+  };
   std::error_code ec;
   std::filesystem::directory_iterator it(dir, ec);
-  if (ec) return InElement("authorized_keys", Status::NotFound("'" + dir + "': " + ec.message()));
+  if (ec) return In(Status::NotFound("'" + dir + "': " + ec.message()));
   for (const auto& entry : it) {
     std::filesystem::path p = entry.path();
     if (p.extension() != ".pub" || !entry.is_regular_file()) continue;
     std::string node = p.stem().string();
     if (!schemas::IsValidName(node)) {
-      return InElement("authorized_keys",
-                       Status::InvalidArgument("'" + p.string() + "' is not named NODE_NAME.pub"));
+      return In(Status::InvalidArgument("'" + p.string() + "' is not named NAME.pub"));
     }
     Result<std::string> key = bus::ReadPublicKeyFile(p.string());
-    if (!key.ok()) return InElement("authorized_keys", key.status());
-    if (out->Find(*key)) {
-      return InElement("authorized_keys",
-                       Status::InvalidArgument("'" + p.string() + "' repeats another node's key"));
+    if (!key.ok()) return In(key.status());
+    if (out->Find(*key, domain)) {
+      return In(Status::InvalidArgument("'" + p.string() + "' repeats another's key"));
     }
-    ZC_RETURN_IF_ERROR(out->Add(*key, node));
+    ZC_RETURN_IF_ERROR(out->Add(*key, node, domain));
   }
   return Status::Ok();
 }
@@ -45,7 +48,7 @@ Result<KeyMaterial> LoadKeyMaterial(const ClusterConfig& config) {
     bus::CurveKeyPair worker_pair = bus::DeriveKeyPair(config.key, "worker");
     k.own = master ? master_pair : worker_pair;
     k.master_public = master_pair.public_z85;
-    if (master) ZC_RETURN_IF_ERROR(k.workers.Add(worker_pair.public_z85, kAnyWorkerUserId));
+    if (master) ZC_RETURN_IF_ERROR(k.allowed.Add(worker_pair.public_z85, kAnyWorkerUserId));
     return k;
   }
   const CurveFiles& f = *config.curve;
@@ -60,11 +63,22 @@ Result<KeyMaterial> LoadKeyMaterial(const ClusterConfig& config) {
   }
   k.own = {*pub, *secret};
   if (master) {
-    ZC_RETURN_IF_ERROR(LoadAuthorizedKeys(f.authorized_keys, &k.workers));
+    ZC_RETURN_IF_ERROR(LoadAuthorizedKeys(f.authorized_keys, bus::ZapAuthenticator::kDomain,
+                                          "<curve><authorized_keys>", &k.allowed));
   } else {
     Result<std::string> m = bus::ReadPublicKeyFile(f.master_public_key);
     if (!m.ok()) return InElement("master_public_key", m.status());
     k.master_public = *m;
+  }
+  if (config.monitor_port) {
+    ZC_RETURN_IF_ERROR(LoadAuthorizedKeys(config.monitor_authorized_keys,
+                                          bus::ZapAuthenticator::kMonitorDomain,
+                                          "<monitor><authorized_keys>", &k.allowed));
+    if (k.allowed.size(bus::ZapAuthenticator::kMonitorDomain) == 0) {
+      return Status::InvalidArgument("config: <cluster><monitor><authorized_keys> '" +
+                                     config.monitor_authorized_keys +
+                                     "' holds no NAME.pub: no admin could connect");
+    }
   }
   return k;
 }

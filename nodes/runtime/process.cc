@@ -110,6 +110,7 @@ Status WritePortsFile(const std::string& path, const ListeningPorts& ports) {
   if (ports.stream_port != 0) json["stream_port"] = ports.stream_port;
   if (ports.agent_port != 0) json["agent_port"] = ports.agent_port;
   if (ports.metrics_port != 0) json["metrics_port"] = ports.metrics_port;
+  if (ports.monitor_port != 0) json["monitor_port"] = ports.monitor_port;
   std::error_code ignored;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
   return WriteFileAtomically(path, json.dump() + "\n", 0644);

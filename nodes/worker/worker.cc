@@ -42,9 +42,7 @@ Worker::Impl::~Impl() {
   // terminates.
   integrity.reset();
   agent_port.reset();
-  monitor_endpoint.reset();
-  monitor.traffic().Tap(nullptr, "");
-  tap.reset();
+  monitor_sockets.reset();
   control.reset();
   dealer_events.reset();
   sub_events.reset();
@@ -227,11 +225,12 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
 
   // The agent port's ZAP handler: agents prove themselves per report, so their domain is open;
   // the cluster domain stays closed (nothing else binds here).
-  bus::AllowList agent_keys;
+  bus::AllowList agent_keys = keys.allowed;  // and the admins', with <monitor><bind>
   ZC_RETURN_IF_ERROR(agent_keys.OpenDomain(bus::ZapAuthenticator::kAgentDomain, "agent"));
   NodeMonitor* monitor = &impl->monitor;
   auto refusal = [monitor](const bus::ZapVerdict& v, std::uint64_t suppressed) {
-    monitor->HandshakeRefused("agents", v.address, v.public_z85, 1 + suppressed);
+    const char* socket = v.domain == bus::ZapAuthenticator::kMonitorDomain ? "monitor" : "agents";
+    monitor->HandshakeRefused(socket, v.address, v.public_z85, 1 + suppressed);
   };
   Result<std::unique_ptr<bus::ZapAuthenticator>> zap =
       bus::ZapAuthenticator::Start(impl->ctx, std::move(agent_keys), refusal);
@@ -271,8 +270,10 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
   impl->control->CountTraffic(&impl->monitor.traffic(), "control");
-  ZC_RETURN_IF_ERROR(
-      BindMonitorSockets(impl->ctx, config, impl->monitor, &impl->monitor_endpoint, &impl->tap));
+  Result<std::unique_ptr<MonitorSockets>> monitor_sockets =
+      MonitorSockets::Bind(impl->ctx, config, *impl->zap, keys, impl->monitor);
+  if (!monitor_sockets.ok()) return monitor_sockets.status();
+  impl->monitor_sockets = std::move(monitor_sockets).value();
   impl->log.Info("Main",
                  "Connecting to master at {} ({} mode); agents on {} ({} known); "
                  "control socket {}",
@@ -284,6 +285,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
 ListeningPorts Worker::ports() const {
   ListeningPorts p;
   p.agent_port = PortOf(impl_->agent_port->endpoint());
+  p.monitor_port = impl_->monitor_sockets->tcp_port();
   return p;
 }
 
@@ -371,20 +373,13 @@ Status Worker::Run(int stop_fd) {
     return Status::Ok();
   });
   // A worker's monitor view is itself alone.
-  ControlServer::Handler monitor_answers = [&w](const schemas::Message& request,
-                                                const std::string&) -> ControlAnswer {
-    if (!std::holds_alternative<schemas::MonitorQuery>(request)) return std::nullopt;
-    return schemas::ClusterStats{
-        w.config.name, w.config.node_name, schemas::kProtocolVersion, {w.Stats()}};
-  };
-  reactor.AddReader(w.tap->socket(), [&] {
-    w.tap->UpdateListening();
-    return Status::Ok();
-  });
-  reactor.AddReader(w.monitor_endpoint->socket(), [&] {
-    w.monitor_endpoint->ServePending(monitor_answers, w.log);
-    return Status::Ok();
-  });
+  w.monitor_sockets->Serve(
+      reactor,
+      [&w] {
+        return schemas::ClusterStats{
+            w.config.name, w.config.node_name, schemas::kProtocolVersion, {w.Stats()}};
+      },
+      w.log);
   return reactor.Run();
 }
 

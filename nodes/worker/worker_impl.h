@@ -12,6 +12,7 @@
 #include "agent_info/agent_port.h"
 #include "agent_info/worker_agents.h"
 #include "integrity/worker_integrity.h"
+#include "monitor/monitor_sockets.h"
 #include "monitor/node_monitor.h"
 #include "streams/sync_retry.h"
 #include "zcluster/bus/socket_events.h"
@@ -35,9 +36,8 @@ struct Worker::Impl {
   std::optional<bus::SocketEvents> dealer_events;  // watches `dealer`; destroyed before it
   std::optional<bus::SocketEvents> sub_events;     // watches `sub`; destroyed before it
   std::optional<ControlServer> control;
-  std::optional<ControlServer> monitor_endpoint;  // answers monitor_query only
-  std::optional<bus::TapSocket> tap;              // copies of the traffic, while dumped
-  MasterLink link;                                // keepalive
+  std::unique_ptr<MonitorSockets> monitor_sockets;  // the monitor endpoints and the tap
+  MasterLink link;                                  // keepalive
   bool handshake_failure_logged = false;
   std::unique_ptr<WorkerAgents> agents;  // agent info
   std::unique_ptr<AgentPort> agent_port;

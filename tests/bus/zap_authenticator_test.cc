@@ -59,6 +59,29 @@ TEST_CASE("an open domain admits any key but the cluster domain stays closed", "
   CHECK(DecideZapRequest(list, Request("CURVE", any)).status_code == "400");
 }
 
+TEST_CASE("a key listed for one domain opens no other", "[bus][zap]") {
+  CurveKeyPair worker = *GenerateKeyPair();
+  CurveKeyPair admin = *GenerateKeyPair();
+  AllowList list;
+  REQUIRE(list.Add(worker.public_z85, "w1").ok());
+  REQUIRE(list.Add(admin.public_z85, "ops", ZapAuthenticator::kMonitorDomain).ok());
+  CHECK(list.size() == 1);
+  CHECK(list.size(ZapAuthenticator::kMonitorDomain) == 1);
+
+  const char* monitor = ZapAuthenticator::kMonitorDomain;
+  ZapVerdict ops = DecideZapRequest(list, Request("CURVE", admin.public_z85, monitor));
+  CHECK(ops.status_code == "200");
+  CHECK(ops.user_id == "ops");
+  // The admin's key does not make it a worker, nor the worker's an admin.
+  CHECK(DecideZapRequest(list, Request("CURVE", admin.public_z85)).status_code == "400");
+  CHECK(DecideZapRequest(list, Request("CURVE", worker.public_z85, monitor)).status_code == "400");
+  // A listed domain cannot be opened afterwards, and an open one cannot list keys.
+  CHECK(list.OpenDomain(monitor, "anyone").code() == Code::kInvalidArgument);
+  REQUIRE(list.OpenDomain(ZapAuthenticator::kAgentDomain, "agent").ok());
+  CHECK(list.Add(admin.public_z85, "ops", ZapAuthenticator::kAgentDomain).code() ==
+        Code::kInvalidArgument);
+}
+
 TEST_CASE("an empty allow-list refuses everyone", "[bus][zap]") {
   AllowList empty;
   CHECK(DecideZapRequest(empty, Request("CURVE", GenerateKeyPair()->public_z85)).status_code ==

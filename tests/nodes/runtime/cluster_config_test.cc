@@ -218,3 +218,28 @@ TEST_CASE("the metrics endpoint is off unless <monitor><metrics_bind> names an I
   }
   CHECK(Error(key + "<monitor><bogus/></monitor>").find("<monitor>") != std::string::npos);
 }
+
+TEST_CASE("a TCP monitor endpoint needs its admin keys and the node's CURVE keys",
+          "[nodes][config]") {
+  const std::string curve =
+      "<curve><secret_key>m.key</secret_key><public_key>m.pub</public_key>"
+      "<authorized_keys>workers</authorized_keys></curve>";
+  CHECK_FALSE(Parse(curve)->monitor_port.has_value());
+  Result<ClusterConfig> on = Parse(curve +
+                                   "<monitor><bind>127.0.0.1:0</bind>"
+                                   "<authorized_keys>admins</authorized_keys></monitor>");
+  REQUIRE(on.ok());
+  CHECK(on->monitor_endpoint() == "tcp://127.0.0.1:0");
+  CHECK(on->monitor_authorized_keys == "/etc/zc/admins");
+  CHECK(Error(curve + "<monitor><bind>127.0.0.1:1518</bind></monitor>") ==
+        "config: <cluster><monitor><authorized_keys> is required with <monitor><bind>");
+  CHECK(Error(curve + "<monitor><authorized_keys>admins</authorized_keys></monitor>") ==
+        "config: <cluster><monitor><authorized_keys> has no use without <monitor><bind>");
+  CHECK(Error("<key>" + kKey +
+              "</key><monitor><bind>127.0.0.1:1518</bind>"
+              "<authorized_keys>admins</authorized_keys></monitor>") ==
+        "config: <cluster><monitor><bind> needs <curve>: admins connect with its public key");
+  CHECK(Error(curve + "<monitor><bind>example.org:1518</bind></monitor>") ==
+        "config: <cluster><monitor><bind> must be an IPv4 address and a port, like "
+        "127.0.0.1:1518, got 'example.org:1518'");
+}

@@ -30,8 +30,8 @@ TEST_CASE("shared-key mode derives matching pairs on both sides", "[nodes][keys]
   REQUIRE(w.ok());
   CHECK(m->shared_key_mode);
   CHECK(w->master_public == m->own.public_z85);
-  CHECK(m->workers.Find(w->own.public_z85) == std::string(kAnyWorkerUserId));
-  CHECK(m->workers.size() == 1);
+  CHECK(m->allowed.Find(w->own.public_z85) == std::string(kAnyWorkerUserId));
+  CHECK(m->allowed.size() == 1);
 }
 
 TEST_CASE("per-node keys: the allow-list comes from authorized_keys", "[nodes][keys]") {
@@ -45,15 +45,15 @@ TEST_CASE("per-node keys: the allow-list comes from authorized_keys", "[nodes][k
   Result<KeyMaterial> m = LoadKeyMaterial(CurveMaster(dir));
   REQUIRE(m.ok());
   CHECK_FALSE(m->shared_key_mode);
-  CHECK(m->workers.size() == 2);
-  CHECK(m->workers.Find(w1.public_z85) == std::string("w1"));
-  CHECK(m->workers.Find(w2.public_z85) == std::string("w2"));
+  CHECK(m->allowed.size() == 2);
+  CHECK(m->allowed.Find(w1.public_z85) == std::string("w1"));
+  CHECK(m->allowed.Find(w2.public_z85) == std::string("w2"));
 
   SECTION("a key filed twice is refused") {
     testing::WriteFile(dir / "authorized/w3.pub", w1.public_z85 + "\n");
     Result<KeyMaterial> dup = LoadKeyMaterial(CurveMaster(dir));
     REQUIRE_FALSE(dup.ok());
-    CHECK(dup.status().message().find("repeats another node's key") != std::string::npos);
+    CHECK(dup.status().message().find("repeats another's key") != std::string::npos);
   }
   SECTION("a file not named after a node is refused") {
     testing::WriteFile(dir / "authorized/bad name.pub", bus::GenerateKeyPair()->public_z85);
@@ -65,6 +65,30 @@ TEST_CASE("per-node keys: the allow-list comes from authorized_keys", "[nodes][k
     Result<KeyMaterial> bad = LoadKeyMaterial(c);
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.status().message().find("<public_key>") != std::string::npos);
+  }
+  SECTION("admin keys are listed for the monitor domain only") {
+    ::mkdir((dir / "admins").c_str(), 0755);
+    bus::CurveKeyPair ops = *bus::GenerateKeyPair();
+    REQUIRE(bus::WriteKeyPair(dir / "admins/ops", ops).ok());
+    ClusterConfig c = CurveMaster(dir);
+    c.monitor_port = 0;
+    c.monitor_authorized_keys = dir / "admins";
+    Result<KeyMaterial> with = LoadKeyMaterial(c);
+    REQUIRE(with.ok());
+    const char* monitor = bus::ZapAuthenticator::kMonitorDomain;
+    CHECK(with->allowed.Find(ops.public_z85, monitor) == std::string("ops"));
+    CHECK_FALSE(with->allowed.Find(ops.public_z85).has_value());
+    CHECK_FALSE(with->allowed.Find(w1.public_z85, monitor).has_value());
+    CHECK(with->allowed.size() == 2);
+    // A worker's key may also be an admin's: the two lists do not collide.
+    REQUIRE(bus::WriteKeyPair(dir / "admins/w1", w1).ok());
+    CHECK(LoadKeyMaterial(c).ok());
+    // An empty admin folder would be a TCP endpoint nobody may use: refused.
+    ::mkdir((dir / "none").c_str(), 0755);
+    c.monitor_authorized_keys = dir / "none";
+    Result<KeyMaterial> empty = LoadKeyMaterial(c);
+    REQUIRE_FALSE(empty.ok());
+    CHECK(empty.status().message().find("<monitor><authorized_keys>") != std::string::npos);
   }
   SECTION("a missing folder is named") {
     ClusterConfig c = CurveMaster(dir);

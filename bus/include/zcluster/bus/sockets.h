@@ -79,7 +79,7 @@ class RouterSocket {
 class DealerSocket {
  public:
   // `routing_id` names this connection to the server (ROUTER_HANDOVER lets a reconnect with the
-  // same id take over a half-open old connection).
+  // same id take over a half-open old connection); empty, libzmq picks one.
   static Result<DealerSocket> ConnectCurve(zmq::context_t& ctx, const CurveKeyPair& client,
                                            const std::string& server_public_z85,
                                            const std::string& endpoint,

@@ -21,22 +21,31 @@
 
 namespace zcluster::bus {
 
-// Public key (Z85) → the User-Id libzmq attaches to every message from that peer. The User-Id is
-// the only identity the nodes trust; a routing id is chosen by the peer and proves nothing.
+// Public key (Z85) → the User-Id libzmq attaches to every message from that peer, per ZAP
+// domain: a key listed for one domain (an admin's, for the monitor) opens no other. The User-Id
+// is the only identity the nodes trust; a routing id is chosen by the peer and proves nothing.
 class AllowList {
  public:
   // InvalidArgument when the key is not a Z85 key or the user id is empty.
-  Status Add(const std::string& public_z85, const std::string& user_id);
-  std::optional<std::string> Find(const std::string& public_z85) const;
-  std::size_t size() const { return by_key_.size(); }
+  Status Add(const std::string& public_z85, const std::string& user_id,
+             const std::string& domain = kClusterDomain);
+  std::optional<std::string> Find(const std::string& public_z85,
+                                  const std::string& domain = kClusterDomain) const;
+  // Keys listed for `domain`.
+  std::size_t size(const std::string& domain = kClusterDomain) const;
+  // Whether requests for `domain` are decided by its list: the cluster domain always is (empty,
+  // it lets nobody in), any other once a key has been added to it.
+  bool Lists(const std::string& domain) const;
   // Lets any CURVE key into sockets of `domain` under `user_id`: for sockets whose peers prove
   // who they are per message (the agent port: reports carry an HMAC with the agent's key), where
-  // CURVE is there for confidentiality. The cluster domain can never be opened.
+  // CURVE is there for confidentiality. A listed domain can never be opened.
   Status OpenDomain(const std::string& domain, const std::string& user_id);
   std::optional<std::string> OpenDomainUser(const std::string& domain) const;
 
+  static constexpr const char* kClusterDomain = "zcluster";
+
  private:
-  std::map<std::string, std::string> by_key_;
+  std::map<std::string, std::map<std::string, std::string>> by_domain_;  // domain → key → user
   std::map<std::string, std::string> open_domains_;
 };
 
@@ -44,6 +53,7 @@ struct ZapVerdict {
   std::string status_code;  // "200" allowed, "400" refused, "500" malformed request
   std::string status_text;
   std::string user_id;     // set when allowed
+  std::string domain;      // the ZAP domain of the socket it tried
   std::string address;     // the peer's IP as libzmq reported it
   std::string public_z85;  // the key that was presented, when there was one
 };
@@ -71,7 +81,9 @@ class ZapAuthenticator {
   std::uint64_t refused() const { return refused_.load(); }
   std::uint64_t allowed() const { return allowed_.load(); }
   // The ZAP domain of the cluster's server sockets: only listed keys get in.
-  static constexpr const char* kDomain = "zcluster";
+  static constexpr const char* kDomain = AllowList::kClusterDomain;
+  // The ZAP domain of a node's TCP monitor endpoint: only listed admin keys get in.
+  static constexpr const char* kMonitorDomain = "zcluster-monitor";
   // The ZAP domain of the worker's agent port (see AllowList::OpenDomain).
   static constexpr const char* kAgentDomain = "zcluster-agents";
 

@@ -66,11 +66,18 @@ struct ClusterConfig {
   // http://IPv4:PORT/metrics (port 0: any free port). Empty: off.
   std::string metrics_host;
   std::optional<std::uint16_t> metrics_port;
+  // <monitor><bind>IPv4:PORT</bind>: the monitor endpoint is also served on TCP, with CURVE, to
+  // the admin keys of <monitor><authorized_keys> (a folder of NAME.pub) only. Empty: local only.
+  std::string monitor_host;
+  std::optional<std::uint16_t> monitor_port;
+  std::string monitor_authorized_keys;
   Intervals intervals;
 
   std::string log_path() const { return home + "/logs/cluster.log"; }
   std::string control_path() const { return home + "/queue/cluster/control.sock"; }
   std::string monitor_path() const { return home + "/queue/cluster/monitor.sock"; }
+  // tcp://HOST:PORT of the TCP monitor endpoint (with <monitor><bind>).
+  std::string monitor_endpoint() const;
   std::string tap_path() const { return home + "/queue/cluster/tap.sock"; }
   std::string db_path() const { return home + "/var/db/cluster"; }
   std::string pid_path() const { return home + "/var/run/zclusterd.pid"; }

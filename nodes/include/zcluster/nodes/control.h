@@ -47,6 +47,10 @@ class ControlServer {
       std::function<ControlAnswer(const schemas::Message& request, const std::string& client)>;
 
   static Result<ControlServer> Bind(zmq::context_t& ctx, const std::string& path);
+  // The same service on TCP with CURVE: only the keys `zap` lists for `zap_domain` get in.
+  static Result<ControlServer> BindCurve(zmq::context_t& ctx, const bus::ZapAuthenticator& zap,
+                                         const bus::CurveKeyPair& own, const std::string& endpoint,
+                                         const bus::SocketOptions& options, const char* zap_domain);
   ControlServer(ControlServer&& other) noexcept;
   ControlServer& operator=(ControlServer&&) = delete;
   // Removes the socket file: a client then learns at once that the node is not running.
@@ -61,6 +65,8 @@ class ControlServer {
     peer_ = std::move(peer);
   }
   zmq::socket_t& socket() { return router_.socket(); }
+  // The bound endpoint (for TCP, with the real port).
+  std::string endpoint() const { return router_.endpoint(); }
 
  private:
   ControlServer(bus::RouterSocket router, std::string path)
@@ -77,5 +83,17 @@ class ControlServer {
 // listens on the socket file.
 Result<schemas::Message> ControlRequest(const std::string& path, const schemas::Message& request,
                                         std::chrono::milliseconds timeout);
+
+// The same over TCP with CURVE, to a node's ControlServer::BindCurve at `endpoint` whose public
+// key is `server_public_z85`, as `own`. PermissionDenied at once when the node refuses `own`;
+// Unavailable when the handshake fails (not that node's key) or no reply comes within `timeout`.
+Result<schemas::Message> RemoteControlRequest(const std::string& endpoint,
+                                              const std::string& server_public_z85,
+                                              const bus::CurveKeyPair& own,
+                                              const schemas::Message& request,
+                                              std::chrono::milliseconds timeout);
+
+// Whether a process listens on the unix socket `path` (connect(2) is refused when none does).
+bool SomethingListens(const std::string& path);
 
 }  // namespace zcluster::nodes

@@ -14,9 +14,11 @@ namespace zcluster::nodes {
 inline constexpr const char* kAnyWorkerUserId = "*shared-key*";
 
 struct KeyMaterial {
-  bus::CurveKeyPair own;         // this node's pair
-  std::string master_public;     // workers: the master's public key
-  bus::AllowList workers;        // master: allowed worker keys → node names
+  bus::CurveKeyPair own;      // this node's pair
+  std::string master_public;  // workers: the master's public key
+  // Keys let into this node's server sockets, by ZAP domain: on a master the workers' (cluster
+  // domain, user id the node name); with <monitor><bind> the admins' (monitor domain).
+  bus::AllowList allowed;
   bool shared_key_mode = false;  // keys derived from <key>
 };
 

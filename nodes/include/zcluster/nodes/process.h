@@ -39,11 +39,12 @@ struct ListeningPorts {
   std::uint16_t stream_port = 0;   // the master's PUB
   std::uint16_t agent_port = 0;    // a worker's agent port
   std::uint16_t metrics_port = 0;  // the master's Prometheus endpoint, when it serves one
+  std::uint16_t monitor_port = 0;  // the TCP monitor endpoint, with <monitor><bind>
 };
 // The port of a bound endpoint such as "tcp://127.0.0.1:40123" (0 when it has none).
 std::uint16_t PortOf(const std::string& endpoint);
 // Writes this node's ports as one JSON object, {"port":1516,"stream_port":1517} on a master (and
-// "metrics_port" when it serves metrics) and
+// "metrics_port" when it serves metrics, "monitor_port" with <monitor><bind>) and
 // {"agent_port":1514} on a worker, whole or not at all. With <port>0 or <agent_port>0 the kernel
 // chooses, and this file is how a script or a test learns its choice.
 Status WritePortsFile(const std::string& path, const ListeningPorts& ports);
