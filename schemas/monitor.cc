@@ -151,11 +151,12 @@ Result<Message> Finish(const FieldReader& r, Message m) {
 
 std::string EncodeTapHeader(const TapHeader& h) {
   msgpack::sbuffer b;
-  MapWriter(b, 4)
+  MapWriter(b, 5)
       .str("node", h.node)
       .str("peer", h.peer)
       .str("direction", h.out ? "out" : "in")
-      .real("time", h.time);
+      .real("time", h.time)
+      .uint("elided", h.elided);
   return std::string(b.data(), b.size());
 }
 
@@ -163,8 +164,8 @@ Result<TapHeader> DecodeTapHeader(const std::string& frame) {
   try {
     msgpack::object_handle o = codec::UnpackWhole(frame, codec::LimitsFor(frame));
     FieldReader r(o.get(), "tap");
-    TapHeader h{r.str("node", kMaxNameLength), r.str("peer", kMaxNameLength), false,
-                r.real("time")};
+    TapHeader h{r.str("node", kMaxNameLength), r.str("peer", kMaxNameLength), false, r.real("time"),
+                r.uint("elided")};
     std::string direction = r.str("direction", 3);
     if (r.status().ok() && direction != "in" && direction != "out") {
       r.Fail("tap.direction must be \"in\" or \"out\"");

@@ -183,10 +183,12 @@ std::optional<std::string> RenderDumpLine(const std::vector<std::string>& frames
   if (!filter.node.empty() && filter.node != header->node && filter.node != header->peer) {
     return std::nullopt;
   }
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = header->elided;
   for (std::size_t i = 1; i < frames.size(); ++i) bytes += frames[i].size();
   json body = nullptr;
-  if (frames.size() > 2) {
+  if (header->elided != 0) {
+    body = json{{"elided_bytes", header->elided}};
+  } else if (frames.size() > 2) {
     std::optional<json> b = Unpack(frames[2]);
     body = b ? *b : json{{"undecodable_bytes", frames[2].size()}};
   }

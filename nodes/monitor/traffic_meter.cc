@@ -66,10 +66,18 @@ void TrafficMeter::Count(std::string_view peer, const bus::Frames& frames, bool 
 }
 
 void TrafficMeter::Copy(std::string_view peer, const bus::Frames& frames, bool out) {
+  std::uint64_t body = 0;
+  for (std::size_t i = 1; i < frames.size(); ++i) body += frames[i].size();
+  bool whole = body <= kTapSnapBytes;
   bus::Frames copy;
-  copy.reserve(frames.size() + 1);
-  copy.push_back(schemas::EncodeTapHeader({node_, std::string(peer), out, UnixNow()}));
-  copy.insert(copy.end(), frames.begin(), frames.end());
+  copy.reserve(whole ? frames.size() + 1 : 2);
+  copy.push_back(
+      schemas::EncodeTapHeader({node_, std::string(peer), out, UnixNow(), whole ? 0 : body}));
+  if (whole) {
+    copy.insert(copy.end(), frames.begin(), frames.end());
+  } else if (!frames.empty()) {
+    copy.push_back(frames[0]);
+  }
   tap_->Send(std::move(copy)).IgnoreError();  // a slow listener loses copies, never the node
 }
 

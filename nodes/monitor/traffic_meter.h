@@ -22,6 +22,9 @@ namespace zcluster::nodes {
 class TrafficMeter {
  public:
   static constexpr std::size_t kMaxPeers = 1024;
+  // A tapped message larger than this (past its type frame) is copied as its type alone, with
+  // its size in the header: a dump stays cheap for the node while batches of megabytes pass.
+  static constexpr std::size_t kTapSnapBytes = 64 << 10;
 
   // While set and someone listens on it, every counted message is also copied to `tap`, with a
   // header naming `node`, the peer and the direction. Unset, or with nobody listening, a tap

@@ -50,7 +50,15 @@ Result<schemas::Message> AwaitReply(bus::DealerSocket& dealer, bus::SocketEvents
     if (!items[0].readable) continue;
     Result<std::optional<bus::Frames>> frames = dealer.Receive();
     if (!frames.ok()) return frames.status();
-    if (frames->has_value()) return schemas::Decode(**frames);
+    if (!frames->has_value()) continue;
+    Result<schemas::Message> reply = schemas::Decode(**frames);
+    if (!reply.ok()) {
+      return Status(reply.status().code(), "'" + where +
+                                               "' answered in a form this tool cannot read "
+                                               "(another protocol version?): " +
+                                               reply.status().message());
+    }
+    return reply;
   }
 }
 

@@ -3,6 +3,7 @@
 // JSON for scripts, and as a terminal view under a real tmux pseudo-terminal).
 #include <signal.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "zcluster/bus/curve_keys.h"
 #include "zcluster/nodes/client_keys.h"
 #include "zcluster/nodes/control.h"
+#include "zcluster/schemas/monitor.h"
 
 using namespace zcluster;
 using namespace zcluster::testing;
@@ -343,4 +345,74 @@ TEST_CASE("the dump decodes each message as it passes and never shows an agent's
   CHECK(text.find("\"type\":\"keepalive_ack\"") != std::string::npos);
   CHECK(everything.Stop() == 0);
   CHECK(keepalives.Stop() == 0);
+}
+
+namespace {
+
+// A node whose monitor endpoint answers every request with `reply`: what a node of another
+// protocol version looks like to this monitor. Serves on its own thread until destroyed.
+class ForeignNode {
+ public:
+  ForeignNode(const std::string& path, bus::Frames reply) : reply_(std::move(reply)) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    Result<bus::RouterSocket> bound = bus::RouterSocket::BindLocal(ctx_, path);
+    REQUIRE(bound.ok());
+    router_.emplace(std::move(bound).value());
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~ForeignNode() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void Serve() {
+    std::vector<bus::PollItem> items{{&router_->socket(), -1, false}};
+    while (!stop_) {
+      if (!bus::Poll(items, 50ms).ok() || !items[0].readable) continue;
+      Result<std::optional<bus::Envelope>> got = router_->Receive();
+      if (got.ok() && got->has_value()) router_->Send((*got)->routing_id, reply_).IgnoreError();
+    }
+  }
+  zmq::context_t ctx_{1};
+  std::optional<bus::RouterSocket> router_;
+  bus::Frames reply_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("a node of another protocol version gets a one-line refusal, never a garbled screen",
+          "[integration][monitor]") {
+  Cluster c;
+  c.Configure("old", NodeOptions::Master());
+  const std::string path = c.Home("old") + "/queue/cluster/monitor.sock";
+  schemas::ClusterStats stats{"itest", "old", schemas::kProtocolVersion + 1, {}};
+
+  SECTION("a newer protocol number") {
+    ForeignNode node(path, schemas::Encode(stats));
+    for (std::vector<std::string> argv :
+         {std::vector<std::string>{"--once"}, {"--once", "--json"}, {}}) {
+      argv.insert(argv.begin(), "zcluster-monitor");
+      argv.insert(argv.end(), {"-c", c.ConfigPath("old")});
+      RunResult r = c.Run(argv);
+      INFO(r.output);
+      CHECK(r.exit_code != 0);
+      CHECK(r.output == fmt::format("zcluster-monitor: node 'old' speaks protocol {}; this "
+                                    "monitor speaks {}\n",
+                                    schemas::kProtocolVersion + 1, schemas::kProtocolVersion));
+    }
+  }
+  SECTION("a reply this monitor cannot read") {
+    bus::Frames garbled = schemas::Encode(stats);
+    garbled[1] = "\xc1 not msgpack";
+    ForeignNode node(path, garbled);
+    RunResult r = c.Run({"zcluster-monitor", "--once", "--json", "-c", c.ConfigPath("old")});
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.rfind(
+              "zcluster-monitor: '" + path + "' answered in a form this tool cannot read", 0) == 0);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  }
 }

@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "zcluster/schemas/messages.h"
+#include "zcluster/schemas/monitor.h"
+
 using namespace zcluster;
 using namespace zcluster::monitor;
 
@@ -100,4 +103,29 @@ TEST_CASE("the JSON snapshot (--once --json) has the cluster_stats shape", "[mon
                                                       {"bytes", 250}});
   CHECK(j["nodes"][1]["handshake_failures"][0]["count"] == 3);
   CHECK(j["nodes"][0]["state"] == "up");
+}
+
+TEST_CASE("a dump line decodes a whole copy and gives an elided one its size only", "[monitor]") {
+  std::vector<std::string> keepalive = schemas::Encode(schemas::Keepalive{3});
+  std::vector<std::string> whole = {schemas::EncodeTapHeader({"master", "w1", false, 1000.5, 0})};
+  whole.insert(whole.end(), keepalive.begin(), keepalive.end());
+  std::optional<std::string> line = RenderDumpLine(whole, {});
+  REQUIRE(line);
+  nlohmann::json j = nlohmann::json::parse(*line);
+  CHECK(j["type"] == "keepalive");
+  CHECK(j["direction"] == "in");
+  CHECK(j["body"]["n"] == 3);
+  CHECK(j["bytes"] == keepalive[0].size() + keepalive[1].size());
+
+  std::string type = schemas::Encode(schemas::AgentInfoBatch{})[0];
+  std::vector<std::string> elided = {
+      schemas::EncodeTapHeader({"master", "w1", false, 1000.5, 250000}), type};
+  line = RenderDumpLine(elided, {});
+  REQUIRE(line);
+  j = nlohmann::json::parse(*line);
+  CHECK(j["type"] == "agent_info");
+  CHECK(j["body"] == nlohmann::json{{"elided_bytes", 250000}});
+  CHECK(j["bytes"] == 250000 + type.size());
+  CHECK_FALSE(RenderDumpLine(elided, {"keepalive", ""}).has_value());
+  CHECK_FALSE(RenderDumpLine({"\xc1 not a header"}, {}).has_value());
 }

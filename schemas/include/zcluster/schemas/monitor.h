@@ -98,6 +98,9 @@ struct TapHeader {
   std::string peer;  // the other end, as in TrafficRow
   bool out = false;  // sent by `node`
   double time = 0;   // unix time
+  // Bytes of the message's body not copied, because the message was larger than the tap's snap
+  // length; 0 when the frames follow whole.
+  std::uint64_t elided = 0;
   bool operator==(const TapHeader&) const = default;
 };
 std::string EncodeTapHeader(const TapHeader& header);
