@@ -19,6 +19,7 @@ void ApplyTcpOptions(zmq::socket_t& s, const SocketOptions& o) {
   s.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(o.heartbeat_interval.count()));
   s.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(o.heartbeat_timeout.count()));
   s.set(zmq::sockopt::heartbeat_ttl, static_cast<int>(o.heartbeat_timeout.count()));
+  s.set(zmq::sockopt::handshake_ivl, static_cast<int>(o.handshake_timeout.count()));
   // Nothing we send matters after close: the protocol acknowledges what must arrive.
   s.set(zmq::sockopt::linger, 0);
 }

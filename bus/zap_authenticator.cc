@@ -180,15 +180,9 @@ void ZapAuthenticator::Serve() {
 
 void ZapAuthenticator::Report(const ZapVerdict& verdict) {
   if (!log_) return;
-  auto now = std::chrono::steady_clock::now();
-  Reported& r = reported_[verdict.address + "/" + verdict.public_z85];
-  if (r.at != std::chrono::steady_clock::time_point{} && now - r.at < kRefusalLogInterval) {
-    ++r.suppressed;
-    return;
-  }
-  log_(verdict, r.suppressed);
-  r = Reported{now, 0};
-  if (reported_.size() > 4096) reported_.clear();  // bounded: a flood of keys cannot grow it
+  LineBudget::Verdict v =
+      lines_.Take(verdict.address + "/" + verdict.domain, std::chrono::steady_clock::now());
+  log_(verdict, v);
 }
 
 }  // namespace zcluster::bus

@@ -72,11 +72,16 @@ int main(int argc, char** argv) {
     }
     ready_fd = *fd;
   }
+  const std::uint64_t open_files = RaiseOpenFileLimit();
   Result<StopSignal> stop = StopSignal::Install();
   Result<std::unique_ptr<ClusterLog>> log = ClusterLog::Open(config->log_path(), foreground, debug);
   Status status = !stop.ok() ? stop.status() : log.status();
   if (status.ok()) status = WritePidFile(config->pid_path());
+  const std::string tag =
+      config->node_type == NodeType::kMaster ? "Master" : "Worker " + config->node_name;
   if (status.ok()) {
+    (*log)->Write(LogLevel::kInfo, tag, "Main",
+                  fmt::format("Open files limit {} (every TCP peer holds one)", open_files));
     status = config->node_type == NodeType::kMaster
                  ? StartAndRun<Master>(*config, std::move(keys).value(), **log, ready_fd,
                                        stop->fd(), ports_file)
@@ -87,8 +92,6 @@ int main(int argc, char** argv) {
     ReportStarted(ready_fd, status);
   }
   if (!status.ok()) {
-    std::string tag =
-        config->node_type == NodeType::kMaster ? "Master" : "Worker " + config->node_name;
     if (log.ok()) (*log)->Write(LogLevel::kError, tag, "Main", status.ToString());
     std::fprintf(stderr, "zclusterd: %s\n", status.ToString().c_str());
     return 1;

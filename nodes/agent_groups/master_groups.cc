@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "zcluster/store/records.h"
 
@@ -57,7 +58,13 @@ Result<MasterGroups::Changes> MasterGroups::Commit(
   Changes changes;
   std::vector<std::string> entries;
   std::uint64_t seq = log_.seq();
-  for (auto& [agent, groups] : rows) {
+  // An agent named more than once (a request listing it a thousand times) is one change: its
+  // last row, compared with what the table holds.
+  std::map<std::string_view, std::size_t> last;
+  for (std::size_t i = 0; i < rows.size(); ++i) last[rows[i].first] = i;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    auto& [agent, groups] = rows[i];
+    if (last[agent] != i) continue;
     const std::vector<std::string>* now = table_.Find(agent);
     if ((now == nullptr && groups.empty()) || (now != nullptr && *now == groups)) continue;
     schemas::GroupChange c{++seq, agent, groups};

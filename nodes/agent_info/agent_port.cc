@@ -8,8 +8,10 @@ Result<std::unique_ptr<AgentPort>> AgentPort::Bind(
     zmq::context_t& ctx, const bus::ZapAuthenticator& zap, const bus::CurveKeyPair& keys,
     const std::string& endpoint, std::string client_keys_path, WorkerAgents& agents,
     const Logger& log, GroupsOf groups_of) {
+  bus::SocketOptions options;
+  options.max_message_bytes = kMaxFrameBytes;
   Result<bus::RouterSocket> router = bus::RouterSocket::BindCurve(
-      ctx, zap, keys, endpoint, bus::SocketOptions{}, bus::ZapAuthenticator::kAgentDomain);
+      ctx, zap, keys, endpoint, options, bus::ZapAuthenticator::kAgentDomain);
   if (!router.ok()) return router.status();
   std::unique_ptr<AgentPort> port(new AgentPort(
       std::move(router).value(), std::move(client_keys_path), agents, log, std::move(groups_of)));

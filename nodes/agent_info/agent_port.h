@@ -31,6 +31,10 @@ struct AgentPortCounters {
 
 class AgentPort {
  public:
+  // The largest frame the port takes; a larger one closes the connection before libzmq buffers
+  // it. The largest honest report (64 labels of 256-byte keys and values, every OS field at 256
+  // bytes) is under 40 KiB.
+  static constexpr std::int64_t kMaxFrameBytes = 64 << 10;
   // An agent's current groups, for the ack of its report.
   using GroupsOf = std::function<std::vector<std::string>(const std::string& agent)>;
 

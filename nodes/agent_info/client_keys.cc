@@ -12,7 +12,11 @@
 #include <iterator>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+
+#include <charconv>
+#include <optional>
 
 #include "zcluster/schemas/agents.h"
 
@@ -21,14 +25,28 @@
 namespace zcluster::nodes {
 namespace {
 
+// "any", or an IPv4 or IPv6 address with an optional prefix length (Wazuh's agent IP field):
+// what inet_pton reads whole, so 999.1.1.1 and 10.0.0.0/99 are refused.
 bool IsValidIp(const std::string& ip) {
   if (ip == "any") return true;
   if (ip.empty() || ip.size() > 64) return false;
-  for (char c : ip) {
-    bool ok = std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '/';
-    if (!ok) return false;
+  std::string address = ip;
+  std::optional<int> prefix;
+  if (auto slash = ip.find('/'); slash != std::string::npos) {
+    address = ip.substr(0, slash);
+    std::string bits = ip.substr(slash + 1);
+    int n = -1;
+    auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), n);
+    if (bits.empty() || ec != std::errc() || end != bits.data() + bits.size()) return false;
+    prefix = n;
   }
-  return true;
+  unsigned char buf[sizeof(in6_addr)];
+  if (::inet_pton(AF_INET, address.c_str(), buf) == 1)
+    return !prefix || (*prefix >= 0 && *prefix <= 32);
+  if (::inet_pton(AF_INET6, address.c_str(), buf) == 1) {
+    return !prefix || (*prefix >= 0 && *prefix <= 128);
+  }
+  return false;
 }
 
 std::string NewKey() {
@@ -129,7 +147,12 @@ Result<ClientKey> ClientKeys::Add(const std::string& name, const std::string& ip
     return Status::InvalidArgument("agent name must be 1-128 of A-Z a-z 0-9 . - _, got '" + name +
                                    "'");
   }
-  if (!IsValidIp(ip)) return Status::InvalidArgument("agent IP must be 'any' or an address");
+  if (!IsValidIp(ip)) {
+    return Status::InvalidArgument(
+        "agent IP must be 'any' or an IPv4/IPv6 address with an "
+        "optional /prefix, got '" +
+        ip + "'");
+  }
   unsigned long next = 1;
   for (const ClientKey& k : entries_) {
     if (!k.removed && k.name == name) {

@@ -98,8 +98,15 @@ std::optional<schemas::Message> WorkerSessions::OnHello(const bus::Envelope& fro
     }
   }
   if (!admitted.ok()) {
-    master_log_.Warning("Main", "Refused hello from {} as '{}': {}", from.peer_address, hello.node,
-                        admitted.ToString());
+    bus::LineBudget::Verdict line = refused_hello_lines_.Take(from.peer_address, now);
+    if (line.log) {
+      master_log_.Warning("Main", "Refused hello from {} as '{}': {}{}", from.peer_address,
+                          hello.node, admitted.ToString(),
+                          line.unlogged ? fmt::format("; {} more refused hellos from there not "
+                                                      "logged",
+                                                      line.unlogged)
+                                        : "");
+    }
     return Refusal(admitted, schemas::Hello::kType);
   }
   // A repeated hello on the same connection (the worker lost our welcome) is simply re-welcomed.

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "zcluster/bus/line_budget.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/cluster_log.h"
@@ -86,6 +87,8 @@ class WorkerSessions {
   Logger master_log_;
   std::map<std::string, Session> by_name_;
   std::map<std::string, std::string> name_by_route_;
+  // A peer with a valid key can repeat a refused hello as fast as it likes.
+  bus::LineBudget refused_hello_lines_{std::chrono::seconds(30), 20};
 };
 
 }  // namespace zcluster::nodes

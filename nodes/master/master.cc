@@ -182,13 +182,17 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
 
   Logger master_log(log, "Master");
   NodeMonitor* monitor = &impl->monitor;
-  auto refusal = [master_log, monitor](const bus::ZapVerdict& v, std::uint64_t suppressed) {
+  auto refusal = [master_log, monitor](const bus::ZapVerdict& v,
+                                       const bus::ZapAuthenticator::RefusalNote& note) {
     const char* socket = v.domain == bus::ZapAuthenticator::kMonitorDomain ? "monitor" : "cluster";
-    monitor->HandshakeRefused(socket, v.address, v.public_z85, 1 + suppressed);
+    monitor->HandshakeRefused(socket, v.address, v.public_z85, note.log);
+    if (!note.log) return;
     master_log.Warning("Main", "Refused CURVE handshake{} from {}: {} (key {}){}",
                        socket == std::string_view("monitor") ? " on the monitor endpoint" : "",
                        v.address, v.status_text, v.public_z85.empty() ? "none" : v.public_z85,
-                       suppressed ? fmt::format("; {} more refusals not logged", suppressed) : "");
+                       note.unlogged
+                           ? fmt::format("; {} more refusals from there not logged", note.unlogged)
+                           : "");
   };
   if (keys.allowed.size() == 0) {
     master_log.Warning("Main", "No worker key is authorized: no worker can connect");

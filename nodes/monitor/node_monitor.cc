@@ -47,8 +47,8 @@ void NodeMonitor::Event(std::string_view kind, std::string_view socket, std::str
 }
 
 void NodeMonitor::HandshakeRefused(std::string_view socket, const std::string& address,
-                                   std::string_view key, std::uint64_t times) {
-  Event("auth_refused", socket, address, key);
+                                   std::string_view key, bool event) {
+  if (event) Event("auth_refused", socket, address, key);
   std::lock_guard lock(mu_);
   auto it = failed_.find(address);
   if (it == failed_.end()) {
@@ -57,7 +57,7 @@ void NodeMonitor::HandshakeRefused(std::string_view socket, const std::string& a
              ? failed_.emplace(Bounded(address), 0).first
              : failed_.emplace("other", 0).first;
   }
-  it->second += times;
+  ++it->second;
 }
 
 void NodeMonitor::SocketEvents(std::string_view socket,

@@ -36,10 +36,11 @@ class NodeMonitor {
 
   void Event(std::string_view kind, std::string_view socket, std::string_view address,
              std::string_view detail = "");
-  // A handshake refused by this node's ZAP handler: an event and a count for the address.
-  // `times` is how many refusals this report stands for (the handler reports some in bulk).
+  // A handshake refused by this node's ZAP handler: a count for the address, and an event when
+  // `event` (the handler's log budget decides, so that a flood cannot push every other event out
+  // of the ring).
   void HandshakeRefused(std::string_view socket, const std::string& address, std::string_view key,
-                        std::uint64_t times);
+                        bool event);
   // Events from a socket's monitor, as they were drained.
   void SocketEvents(std::string_view socket, const std::vector<bus::SocketEvent>& events);
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <fmt/format.h>
 #include <pugixml.hpp>
 
 #include <cctype>
@@ -52,6 +53,8 @@ Status ParseBool(const pugi::xml_node& n, std::string_view element, bool* out) {
     return Bad(element, "must be 'yes' or 'no', got '" + v + "'");
   return Status::Ok();
 }
+
+constexpr double kMinKeepAlive = 0.1;
 
 Status ParseSeconds(const pugi::xml_node& n, std::string_view element, double* out) {
   std::string v = Text(n);
@@ -179,9 +182,17 @@ Status Validate(const ClusterConfig& c) {
       (c.agent_port == c.port || c.agent_port == c.stream_port_or_next())) {
     return Bad("<agent_port>", "must differ from <port> and <stream_port>");
   }
-  if (c.intervals.max_allowed_time_without_keepalive <= c.intervals.keep_alive) {
-    return Bad("<intervals><max_allowed_time_without_keepalive>",
-               "must be greater than <keep_alive>");
+  // Ten a second is already a flood from a thousand workers, not a liveness check.
+  if (c.intervals.keep_alive < kMinKeepAlive) {
+    return Bad("<intervals><keep_alive>", fmt::format("must be at least {} seconds, got {}",
+                                                      kMinKeepAlive, c.intervals.keep_alive));
+  }
+  // One late or lost keepalive must not drop a worker: the master waits for two at least.
+  if (c.intervals.max_allowed_time_without_keepalive < 2 * c.intervals.keep_alive) {
+    return Bad(
+        "<intervals><max_allowed_time_without_keepalive>",
+        fmt::format("must be at least twice <keep_alive> ({} s), got {}",
+                    2 * c.intervals.keep_alive, c.intervals.max_allowed_time_without_keepalive));
   }
   return Status::Ok();
 }

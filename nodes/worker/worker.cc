@@ -228,9 +228,16 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   bus::AllowList agent_keys = keys.allowed;  // and the admins', with <monitor><bind>
   ZC_RETURN_IF_ERROR(agent_keys.OpenDomain(bus::ZapAuthenticator::kAgentDomain, "agent"));
   NodeMonitor* monitor = &impl->monitor;
-  auto refusal = [monitor](const bus::ZapVerdict& v, std::uint64_t suppressed) {
-    const char* socket = v.domain == bus::ZapAuthenticator::kMonitorDomain ? "monitor" : "agents";
-    monitor->HandshakeRefused(socket, v.address, v.public_z85, 1 + suppressed);
+  auto refusal = [monitor, log = impl->log](const bus::ZapVerdict& v,
+                                            const bus::ZapAuthenticator::RefusalNote& note) {
+    bool admin = v.domain == bus::ZapAuthenticator::kMonitorDomain;
+    monitor->HandshakeRefused(admin ? "monitor" : "agents", v.address, v.public_z85, note.log);
+    if (!note.log || !admin) return;  // the agent port admits any CURVE key: nothing to tell
+    log.Warning("Main", "Refused CURVE handshake on the monitor endpoint from {}: {} (key {}){}",
+                v.address, v.status_text, v.public_z85.empty() ? "none" : v.public_z85,
+                note.unlogged
+                    ? fmt::format("; {} more refusals from there not logged", note.unlogged)
+                    : "");
   };
   Result<std::unique_ptr<bus::ZapAuthenticator>> zap =
       bus::ZapAuthenticator::Start(impl->ctx, std::move(agent_keys), refusal);

@@ -7,6 +7,10 @@
 #include <atomic>
 #include <mutex>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,9 +31,9 @@ struct Server {
   std::optional<RouterSocket> router;
 
   explicit Server(AllowList allowed) {
-    auto log = [this](const ZapVerdict& v, std::uint64_t) {
+    auto log = [this](const ZapVerdict& v, const ZapAuthenticator::RefusalNote& note) {
       std::lock_guard lock(mu);
-      refusals.push_back(v);
+      if (note.log) refusals.push_back(v);
     };
     zap = std::move(ZapAuthenticator::Start(ctx, std::move(allowed), log)).value();
     router.emplace(
@@ -114,6 +118,18 @@ TEST_CASE("an unlisted key is refused and logged with its address and delivers n
   CHECK(server.zap->allowed() == 0);
 }
 
+TEST_CASE("fresh keys from one address make one log line, not one each", "[bus][sockets]") {
+  Server server(AllowList{});
+  zmq::context_t ctx(1);
+  std::vector<DealerSocket> strangers;
+  for (int i = 0; i < 30; ++i) {
+    strangers.push_back(Client(ctx, *GenerateKeyPair(), server, "s" + std::to_string(i)));
+  }
+  REQUIRE(testing::WaitFor([&] { return server.zap->refused() >= 30; }, 10s));
+  std::lock_guard lock(server.mu);
+  CHECK(server.refusals.size() == 1);
+}
+
 TEST_CASE("a reply to a peer that is not connected is reported and not dropped", "[bus][sockets]") {
   Server server(AllowList{});
   Status s = server.router->Send("nobody", {"x"});
@@ -186,4 +202,37 @@ TEST_CASE(
     CHECK(*back == sent);
   }
   ::unlink(path.c_str());
+}
+
+TEST_CASE("an idle TCP connection that never handshakes is closed by the server",
+          "[bus][sockets]") {
+  zmq::context_t ctx(1);
+  auto zap = std::move(ZapAuthenticator::Start(ctx, AllowList{}, nullptr)).value();
+  SocketOptions options;
+  options.handshake_timeout = 300ms;
+  CurveKeyPair keys = *GenerateKeyPair();
+  Result<RouterSocket> router =
+      RouterSocket::BindCurve(ctx, *zap, keys, "tcp://127.0.0.1:*", options);
+  REQUIRE(router.ok());
+  std::string endpoint = router->endpoint();
+  int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  // Read whatever greeting the server sends; the end of the stream is the server closing.
+  bool closed = testing::WaitFor(
+      [&] {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) return false;
+        char buf[256];
+        return ::recv(fd, buf, sizeof buf, 0) <= 0;
+      },
+      5s);
+  ::close(fd);
+  CHECK(closed);
 }

@@ -77,6 +77,21 @@ TEST_CASE("group commands check agents and folders", "[nodes][groups]") {
   CHECK(m.groups->Table().defined == std::vector<std::string>{"db", "default"});
 }
 
+TEST_CASE("an agent listed many times in one command is one change", "[nodes][groups]") {
+  MasterNode m;
+  m.MakeGroup("web");
+  schemas::GroupAssign assign{std::vector<std::string>(1000, "001"), {"web", "web"}, false};
+  auto changes = m.groups->Assign(assign, AnyAgent);
+  REQUIRE(changes.ok());
+  REQUIRE(changes->size() == 1);
+  CHECK((*changes)[0].groups == std::vector<std::string>{"web"});
+  CHECK(m.groups->seq() == 1);
+  auto again = m.groups->Unassign({std::vector<std::string>(1000, "001"), {"web"}});
+  REQUIRE(again.ok());
+  CHECK(again->size() == 1);
+  CHECK(m.groups->seq() == 2);
+}
+
 TEST_CASE("sync answers come from the log or as a whole table", "[nodes][groups]") {
   MasterNode m;
   REQUIRE(m.groups->EnsureAssigned({"001", "002", "003"}).ok());

@@ -7,6 +7,7 @@
 
 #include "support/temp_dir.h"
 #include "support/wait.h"
+#include "zcluster/bus/socket_events.h"
 #include "zcluster/nodes/agent_auth.h"
 
 using namespace zcluster;
@@ -126,4 +127,45 @@ TEST_CASE("each refusal is answered, counted by its reason and saves nothing",
     CHECK(p.port->counters().malformed == 1);
   }
   CHECK(p.port->counters().accepted == 1);
+}
+
+TEST_CASE("the largest honest report passes and a larger frame closes the connection unread",
+          "[nodes][agents][port]") {
+  Port p;
+  AgentMacKey key = DeriveAgentMacKey(p.web().key);
+  schemas::AgentState big = State();
+  for (std::size_t i = 0; i < schemas::kMaxLabels; ++i) {
+    big.labels[std::string(schemas::kMaxFieldLength - 2, 'k') + fmt::format("{:02}", i)] =
+        std::string(schemas::kMaxFieldLength, 'v');
+  }
+  for (std::string* f : {&big.os.name, &big.os.version, &big.os.major, &big.os.minor,
+                         &big.os.codename, &big.os.platform, &big.os.build, &big.os.uname,
+                         &big.os.arch, &big.version, &big.config_sum, &big.merged_sum}) {
+    *f = std::string(schemas::kMaxFieldLength, 'x');
+  }
+  schemas::Frames honest = schemas::Encode(SignReport(p.web().id, 1, big, key));
+  REQUIRE(honest[1].size() < static_cast<std::size_t>(AgentPort::kMaxFrameBytes));
+  REQUIRE(std::holds_alternative<schemas::AgentReportAck>(p.Exchange(honest)));
+
+  std::optional<bus::SocketEvents> events;
+  Result<bus::SocketEvents> watched = bus::SocketEvents::Watch(p.ctx, p.agent->socket());
+  REQUIRE(watched.ok());
+  events.emplace(std::move(watched).value());
+  REQUIRE(p.agent->Send({"agent_report", std::string(AgentPort::kMaxFrameBytes + 1, '\xc0')}).ok());
+  bool closed = WaitFor(
+      [&] {
+        REQUIRE(p.port->ServePending().ok());
+        for (const bus::SocketEvent& e : events->Drain()) {
+          if (e.kind == bus::SocketEventKind::kDisconnected) return true;
+        }
+        return false;
+      },
+      10s);
+  CHECK(closed);
+  CHECK(p.port->counters().malformed == 0);  // never read, so never decoded
+  events.reset();
+  // The agent reconnects and goes on.
+  CHECK(std::holds_alternative<schemas::AgentReportAck>(
+      p.Exchange(schemas::Encode(SignReport(p.web().id, 2, State(), key)))));
+  CHECK(p.port->counters().accepted == 2);
 }

@@ -47,6 +47,13 @@ TEST_CASE("add and remove keep ids unique and the file whole", "[nodes][agents]"
   CHECK(keys.Add("web-1", "any").status().code() == Code::kAlreadyExists);
   CHECK(keys.Add("bad name", "any").status().code() == Code::kInvalidArgument);
   CHECK(keys.Add("x", "10.0.0.1; rm -rf").status().code() == Code::kInvalidArgument);
+  for (const std::string bad :
+       {"999.1.1.1", "10.0.0.0/99", "10.0.0.0/", "10.0.0.0/x", "::1/129", "10.0.0", "", "any/8"}) {
+    INFO(bad);
+    Result<ClientKey> refused = keys.Add("x", bad);
+    CHECK(refused.status().code() == Code::kInvalidArgument);
+    CHECK(refused.status().message().find("'" + bad + "'") != std::string::npos);
+  }
   REQUIRE(keys.Add("web-2", "10.0.0.2").ok());
   REQUIRE(keys.Remove("002").ok());
   CHECK(keys.Remove("002").code() == Code::kNotFound);
@@ -64,4 +71,14 @@ TEST_CASE("add and remove keep ids unique and the file whole", "[nodes][agents]"
   REQUIRE(back.ok());
   CHECK(back->Serialize() == keys.Serialize());
   CHECK(ClientKeys::Load(dir / "missing")->active() == 0);
+}
+
+TEST_CASE("an agent's IP is an address with an optional prefix, as Wazuh takes it",
+          "[nodes][agents]") {
+  ClientKeys keys;
+  int n = 0;
+  for (const std::string good : {"10.0.0.0/8", "192.168.1.7", "2001:db8::1", "2001:db8::/32"}) {
+    INFO(good);
+    CHECK(keys.Add("ip-" + std::to_string(++n), good).ok());
+  }
 }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
 #include "zcluster/nodes/key_material.h"
 
 using namespace zcluster;
@@ -78,6 +79,26 @@ TEST_CASE("refused hellos change nothing", "[nodes][keepalive]") {
   CHECK(ErrorCode(f.Send("r1", "w1", Hello{"wazuh", "w2", 1, ""})) == Code::kPermissionDenied);
   CHECK(f.sessions.size() == 0);
   CHECK(ErrorCode(f.Send("r1", "w1", Keepalive{1})) == Code::kUnauthenticated);
+}
+
+TEST_CASE("a peer repeating a refused hello gets one log line, not one each",
+          "[nodes][keepalive]") {
+  testing::TempDir dir;
+  auto log = ClusterLog::Open(dir / "cluster.log", false, false);
+  REQUIRE(log.ok());
+  {
+    WorkerSessions sessions{HelloPolicy{"wazuh", kProtocolVersion, true}, "master", 15s, **log};
+    auto t0 = SteadyClock::now();
+    for (int i = 0; i < 5000; ++i) {
+      bus::Envelope env{"r1", "w1", "192.0.2.9", {}, false};
+      sessions.OnMessage(env, Hello{"other", "w1", 1, ""}, t0 + std::chrono::milliseconds(i),
+                         [](const std::string&, const KeepaliveAck&) { return true; });
+    }
+  }
+  log->reset();  // closes the file
+  std::string text = testing::ReadFile(dir / "cluster.log");
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  CHECK(text.find("Refused hello from 192.0.2.9 as 'w1'") != std::string::npos);
 }
 
 TEST_CASE("a second live connection with the same name is refused", "[nodes][keepalive]") {

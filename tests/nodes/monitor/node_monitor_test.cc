@@ -5,10 +5,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "support/temp_dir.h"
+#include "support/wait.h"
 #include "zcluster/schemas/messages.h"
 
 using namespace zcluster;
 using namespace zcluster::nodes;
+using namespace std::chrono_literals;
 
 TEST_CASE("traffic is counted by peer, message type and direction, unknown frames as other",
           "[monitor]") {
@@ -48,7 +51,8 @@ TEST_CASE("events are a bounded ring numbered in order, refusals counted by boun
   NodeMonitor monitor("m", "master");
   for (int i = 0; i < 100; ++i) monitor.Event("retry", "cluster", "tcp://10.0.0.1:1516");
   for (std::size_t i = 0; i < schemas::kMaxFailureAddresses + 10; ++i) {
-    monitor.HandshakeRefused("cluster", "10.1.0." + std::to_string(i), "KEY", 2);
+    monitor.HandshakeRefused("cluster", "10.1.0." + std::to_string(i), "KEY", true);
+    monitor.HandshakeRefused("cluster", "10.1.0." + std::to_string(i), "KEY", false);
   }
   monitor.SocketEvents("cluster", {{bus::SocketEventKind::kAccepted, "tcp://0.0.0.0:1", 0}});
   schemas::NodeStats s = monitor.Stats();
@@ -57,6 +61,7 @@ TEST_CASE("events are a bounded ring numbered in order, refusals counted by boun
     CHECK(s.events[i].seq == s.events[i - 1].seq + 1);
   }
   CHECK(s.events.back().kind == "accepted");
+  // Refusals the handler did not log are counted but make no event.
   CHECK(s.events.back().seq == 100 + schemas::kMaxFailureAddresses + 10 + 1);
   CHECK(s.events[s.events.size() - 2].kind == "auth_refused");
   CHECK(s.events[s.events.size() - 2].detail == "KEY");
@@ -125,4 +130,50 @@ TEST_CASE("the shipped Grafana dashboard asks only for metrics the master export
     }
   }
   CHECK(names >= 10);
+}
+
+TEST_CASE("a tap copies small messages whole and large ones as their type and size", "[monitor]") {
+  testing::TempDir dir;
+  zmq::context_t ctx(1);
+  Result<bus::TapSocket> tap = bus::TapSocket::BindLocal(ctx, dir / "tap.sock");
+  REQUIRE(tap.ok());
+  Result<bus::SubscriberSocket> sub = bus::SubscriberSocket::ConnectLocal(ctx, dir / "tap.sock");
+  REQUIRE(sub.ok());
+  REQUIRE(testing::WaitFor([&] { return tap->UpdateListening(); }, 5s));
+  TrafficMeter meter;
+  meter.Tap(&*tap, "master");
+
+  bus::Frames small = schemas::Encode(schemas::Keepalive{7});
+  // The meter reads a message's type frame only: an agent-info batch of 100 KB stands here.
+  bus::Frames large = {schemas::Encode(schemas::AgentInfoBatch{})[0], std::string(100000, 'x')};
+  REQUIRE(large[1].size() > TrafficMeter::kTapSnapBytes);
+  meter.In("w1", small);
+  meter.In("w1", large);
+
+  std::vector<bus::Frames> copies;
+  std::vector<bus::PollItem> items{{&sub->socket(), -1, false}};
+  REQUIRE(testing::WaitFor(
+      [&] {
+        if (!bus::Poll(items, 100ms).ok()) return false;
+        while (true) {
+          Result<std::optional<bus::Frames>> got = sub->Receive();
+          if (!got.ok() || !got->has_value()) break;
+          copies.push_back(std::move(**got));
+        }
+        return copies.size() == 2;
+      },
+      5s));
+  Result<schemas::TapHeader> first = schemas::DecodeTapHeader(copies[0][0]);
+  REQUIRE(first.ok());
+  CHECK(first->elided == 0);
+  CHECK(first->peer == "w1");
+  CHECK(bus::Frames(copies[0].begin() + 1, copies[0].end()) == small);
+  Result<schemas::TapHeader> second = schemas::DecodeTapHeader(copies[1][0]);
+  REQUIRE(second.ok());
+  CHECK(second->elided == large[1].size());
+  REQUIRE(copies[1].size() == 2);
+  CHECK(copies[1][1] == large[0]);
+  // The counters see the whole message either way.
+  CHECK(meter.Rows()[1].bytes == large[0].size() + large[1].size());
+  meter.Tap(nullptr, "");
 }

@@ -109,8 +109,12 @@ TEST_CASE("every Wazuh rule and extension rule names its element", "[nodes][conf
   CHECK(Error(key + "<intervals><keep_alive>nan</keep_alive></intervals>")
             .find("<intervals><keep_alive>") != std::string::npos);
   CHECK(Error(key + "<intervals><keep_alive>20</keep_alive></intervals>") ==
-        "config: <cluster><intervals><max_allowed_time_without_keepalive> must be greater "
-        "than <keep_alive>");
+        "config: <cluster><intervals><max_allowed_time_without_keepalive> must be at least "
+        "twice <keep_alive> (40 s), got 15");
+  CHECK(Error(key + "<intervals><keep_alive>10</keep_alive></intervals>").find("(20 s), got 15") !=
+        std::string::npos);
+  CHECK(Error(key + "<intervals><keep_alive>0.001</keep_alive></intervals>") ==
+        "config: <cluster><intervals><keep_alive> must be at least 0.1 seconds, got 0.001");
   CHECK(Error(key + "<colour>blue</colour>") == "config: unknown element <cluster><colour>");
   CHECK(Error(key + "<curve><secret>x</secret></curve>") ==
         "config: unknown element <cluster><curve><secret>");

@@ -33,6 +33,10 @@ struct SocketOptions {
   // Default 250 ms up to 5 s.
   std::chrono::milliseconds reconnect_interval{250};
   std::chrono::milliseconds reconnect_interval_max{5000};
+  // A connection whose ZMTP/CURVE handshake has not completed after this is closed, so that idle
+  // TCP connections from strangers give their descriptors back (ZMQ_HANDSHAKE_IVL; libzmq's
+  // default is 30 s). Default 10 s, ample for a thousand workers reconnecting at once.
+  std::chrono::milliseconds handshake_timeout{10000};
   // Pending connections the kernel queues for a listening socket (ZMQ_BACKLOG). Default 1024, so
   // a thousand workers restarting at once are not refused.
   int backlog = 1024;

@@ -17,6 +17,7 @@
 
 #include <zmq.hpp>
 
+#include "zcluster/bus/line_budget.h"
 #include "zcluster/schemas/status.h"
 
 namespace zcluster::bus {
@@ -63,10 +64,14 @@ ZapVerdict DecideZapRequest(const AllowList& allowed, const std::vector<std::str
 
 class ZapAuthenticator {
  public:
-  // Called on the handler's thread for each refusal, at most once per peer address and key in
-  // `kRefusalLogInterval` (a refused client keeps retrying its handshake); `suppressed` counts the
-  // refusals not reported since the last call for that pair.
-  using RefusalLog = std::function<void(const ZapVerdict& verdict, std::uint64_t suppressed)>;
+  // Called on the handler's thread for every refusal. A stranger can make a handshake per
+  // millisecond with a fresh key each time, so `log` says whether this one deserves a line: at
+  // most one per peer address and ZAP domain in `kRefusalLogInterval`, whatever the key, and at
+  // most `kMaxRefusalLinesPerInterval` in all; `unlogged` counts the refusals of that address not
+  // reported since its last line.
+  using RefusalNote = LineBudget::Verdict;
+  using RefusalLog = std::function<void(const ZapVerdict& verdict, const RefusalNote& note)>;
+  static constexpr std::size_t kMaxRefusalLinesPerInterval = 20;
   static constexpr std::chrono::seconds kRefusalLogInterval{30};
 
   // Binds inproc://zeromq.zap.01 on `ctx` before returning, then serves it on its own thread
@@ -97,11 +102,7 @@ class ZapAuthenticator {
   zmq::socket_t stop_tx_;
   const AllowList allowed_keys_;  // read by the handler's thread only
   RefusalLog log_;
-  struct Reported {
-    std::chrono::steady_clock::time_point at;
-    std::uint64_t suppressed = 0;
-  };
-  std::map<std::string, Reported> reported_;  // by address + key; handler thread only
+  LineBudget lines_{kRefusalLogInterval, kMaxRefusalLinesPerInterval};  // handler thread only
   std::atomic<std::uint64_t> refused_{0};
   std::atomic<std::uint64_t> allowed_{0};
   std::thread thread_;

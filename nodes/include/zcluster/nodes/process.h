@@ -21,6 +21,11 @@ class StopSignal {
   int read_fd_;
 };
 
+// Raises the soft limit on open files to the hard limit and returns the limit now in force. Every
+// TCP peer holds a descriptor, and libzmq aborts the process when it cannot make one for its own
+// use, so a node takes all the descriptors it is allowed before any peer arrives.
+std::uint64_t RaiseOpenFileLimit();
+
 // Forks into the background (setsid, stdio to /dev/null). Must run before any thread or ZeroMQ
 // context exists. The parent waits until the child calls ReportStarted and exits 0, or prints the
 // child's error and exits 1, so `zclusterd -c FILE` fails visibly when start-up fails. Returns
