@@ -1,5 +1,7 @@
 #include "zcluster/bus/sockets.h"
 
+#include <algorithm>
+
 #include "frames.h"
 
 #include <sys/stat.h>
@@ -164,22 +166,57 @@ Result<std::optional<Frames>> DealerSocket::Receive() {
 Result<PublisherSocket> PublisherSocket::BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
                                                    const CurveKeyPair& server,
                                                    const std::string& endpoint,
-                                                   const SocketOptions& options, int send_hwm) {
+                                                   const SocketOptions& options, int send_hwm,
+                                                   std::vector<std::string> topics) {
   (void)zap;  // as for the ROUTER: its existence is the point
   try {
-    zmq::socket_t s(ctx, zmq::socket_type::pub);
+    zmq::socket_t s(ctx, zmq::socket_type::xpub);
     ApplyTcpOptions(s, options);
     s.set(zmq::sockopt::curve_server, true);
     s.set(zmq::sockopt::curve_secretkey, server.secret_z85);
     s.set(zmq::sockopt::zap_domain, ZapAuthenticator::kDomain);
+    // Subscriptions reach ServeSubscriptions instead of the subscription table.
+    s.set(zmq::sockopt::xpub_manual, true);
     // Messages queued per subscriber before PUB drops for it; a burst of batched deltas fits.
     s.set(zmq::sockopt::sndhwm, send_hwm);
     s.set(zmq::sockopt::backlog, options.backlog);
     s.bind(endpoint);
-    return PublisherSocket(std::move(s));
+    return PublisherSocket(std::move(s), std::move(topics));
   } catch (const zmq::error_t& e) {
     return Status::Unavailable("cannot bind " + endpoint + ": " + What(e));
   }
+}
+
+std::size_t PublisherSocket::ServeSubscriptions() {
+  std::size_t dropped = 0;
+  for (int budget = 1000; budget > 0; --budget) {
+    zmq::message_t m;
+    try {
+      if (!socket_.recv(m, zmq::recv_flags::dontwait)) break;
+    } catch (const zmq::error_t&) {
+      break;
+    }
+    // Byte 0: 1 subscribe, 0 unsubscribe; the rest is the topic. In manual mode a call to
+    // (un)subscribe applies to the peer whose message was read last.
+    std::string_view body(static_cast<const char*>(m.data()), m.size());
+    bool listed = !body.empty() && (body[0] == 0 || body[0] == 1) &&
+                  std::find(topics_.begin(), topics_.end(), body.substr(1)) != topics_.end();
+    if (!listed) {
+      ++dropped;
+      continue;
+    }
+    try {
+      std::string topic(body.substr(1));
+      if (body[0] == 1) {
+        socket_.set(zmq::sockopt::subscribe, topic);
+      } else {
+        socket_.set(zmq::sockopt::unsubscribe, topic);
+      }
+    } catch (const zmq::error_t&) {
+      ++dropped;  // the peer went away meanwhile
+    }
+  }
+  return dropped;
 }
 
 Status PublisherSocket::Send(const Frames& frames) { return SendFrames(socket_, nullptr, frames); }

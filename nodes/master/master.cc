@@ -3,6 +3,7 @@
 #include "master/master_impl.h"
 #include "monitor/prometheus_text.h"
 #include "streams/delta_chunks.h"
+#include "streams/stream_topics.h"
 #include "zcluster/bus/reactor.h"
 
 namespace zcluster::nodes {
@@ -212,7 +213,7 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   impl->router_events.emplace(std::move(router_events).value());
   Result<bus::PublisherSocket> pub =
       bus::PublisherSocket::BindCurve(impl->ctx, *impl->zap, keys.own, config.stream_endpoint(),
-                                      bus::SocketOptions{}, config.pub_hwm);
+                                      bus::SocketOptions{}, config.pub_hwm, StreamTopics());
   if (!pub.ok()) return pub.status();
   impl->pub.emplace(std::move(pub).value());
 
@@ -261,6 +262,12 @@ Status Master::Run(int stop_fd) {
   reactor.AddReader(stop_fd, [&] {
     m.log.Info("Main", "Stopping");
     reactor.Stop();
+    return Status::Ok();
+  });
+  // Before the ROUTER: a worker subscribes before its hello, so its subscription is applied
+  // before anything is published for it.
+  reactor.AddReader(m.pub->socket(), [&m] {
+    m.pub->ServeSubscriptions();
     return Status::Ok();
   });
   reactor.AddReader(m.router->socket(), [&m] {

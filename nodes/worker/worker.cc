@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "runtime/node_home.h"
+#include "streams/stream_topics.h"
 #include "worker/worker_impl.h"
 #include "zcluster/bus/reactor.h"
 
@@ -261,9 +262,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   // Subscribed before the first hello, so no delta published after our sync can be missed.
   Result<bus::SubscriberSocket> sub = bus::SubscriberSocket::ConnectCurve(
       impl->ctx, keys.own, keys.master_public, config.stream_endpoint(), bus::SocketOptions{},
-      config.sub_hwm,
-      {schemas::Encode(schemas::GroupsDelta{})[0], schemas::Encode(schemas::FilesDelta{})[0],
-       schemas::Encode(schemas::StreamHeartbeat{})[0]});
+      config.sub_hwm, StreamTopics());
   if (!sub.ok()) return sub.status();
   impl->sub.emplace(std::move(sub).value());
   Result<bus::SocketEvents> events = bus::SocketEvents::Watch(impl->ctx, impl->dealer->socket());

@@ -236,3 +236,45 @@ TEST_CASE("an idle TCP connection that never handshakes is closed by the server"
   ::close(fd);
   CHECK(closed);
 }
+
+TEST_CASE("the publisher stores listed topics only and drops every other subscription",
+          "[bus][sockets]") {
+  CurveKeyPair worker = *GenerateKeyPair();
+  AllowList allowed;
+  REQUIRE(allowed.Add(worker.public_z85, "w1").ok());
+  zmq::context_t ctx(1);
+  auto zap = std::move(ZapAuthenticator::Start(ctx, std::move(allowed), nullptr)).value();
+  CurveKeyPair keys = *GenerateKeyPair();
+  Result<PublisherSocket> pub = PublisherSocket::BindCurve(ctx, *zap, keys, "tcp://127.0.0.1:*",
+                                                           SocketOptions{}, 1000, {"delta"});
+  REQUIRE(pub.ok());
+  auto subscriber = [&](const std::vector<std::string>& prefixes) {
+    return std::move(SubscriberSocket::ConnectCurve(ctx, worker, keys.public_z85, pub->endpoint(),
+                                                    SocketOptions{}, 1000, prefixes))
+        .value();
+  };
+  // Everything, and a kilobyte of junk: neither is stored, so this one hears nothing.
+  SubscriberSocket greedy = subscriber({"", std::string(1024, 'j')});
+  std::size_t dropped = 0;
+  REQUIRE(testing::WaitFor(
+      [&] {
+        dropped += pub->ServeSubscriptions();
+        return dropped >= 2;
+      },
+      10s));
+  SubscriberSocket honest = subscriber({"delta"});
+  bool heard = testing::WaitFor(
+      [&] {
+        pub->ServeSubscriptions();
+        REQUIRE(pub->Send({"delta", "1"}).ok());
+        Result<std::optional<Frames>> got = honest.Receive();
+        return got.ok() && got->has_value();
+      },
+      10s);
+  CHECK(heard);
+  REQUIRE(pub->Send({"other", "2"}).ok());
+  Result<std::optional<Frames>> nothing = greedy.Receive();
+  REQUIRE(nothing.ok());
+  CHECK_FALSE(nothing->has_value());
+  CHECK(dropped == 2);
+}

@@ -102,21 +102,31 @@ class DealerSocket {
   zmq::socket_t socket_;
 };
 
-// A PUB that binds with CURVE (cluster ZAP domain: only listed keys may subscribe). A send never
-// blocks: past the high-water mark a subscriber's copy is dropped, which the sequence numbers of
-// the streams turn into a resync.
+// A PUB that binds with CURVE (cluster ZAP domain: only listed keys may subscribe) and stores
+// only subscriptions to its `topics`: libzmq would keep whatever prefixes a peer sends, a
+// gigabyte of them if asked, so the socket is an XPUB in manual mode and the owner applies the
+// listed ones (ServeSubscriptions, whenever socket() is readable) and drops the rest unstored.
+// A send never blocks: past the high-water mark a subscriber's copy is dropped, which the
+// sequence numbers of the streams turn into a resync.
 class PublisherSocket {
  public:
   static Result<PublisherSocket> BindCurve(zmq::context_t& ctx, const ZapAuthenticator& zap,
                                            const CurveKeyPair& server, const std::string& endpoint,
-                                           const SocketOptions& options, int send_hwm);
+                                           const SocketOptions& options, int send_hwm,
+                                           std::vector<std::string> topics);
   Status Send(const Frames& frames);
   Status Send(Frames&& frames);  // large frames not copied
+  // Applies the queued (un)subscriptions to listed topics, without blocking; returns how many
+  // other ones were dropped.
+  std::size_t ServeSubscriptions();
   std::string endpoint() const { return socket_.get(zmq::sockopt::last_endpoint); }
+  zmq::socket_t& socket() { return socket_; }
 
  private:
-  explicit PublisherSocket(zmq::socket_t s) : socket_(std::move(s)) {}
+  PublisherSocket(zmq::socket_t s, std::vector<std::string> topics)
+      : socket_(std::move(s)), topics_(std::move(topics)) {}
   zmq::socket_t socket_;
+  std::vector<std::string> topics_;
 };
 
 // An XPUB on a local ipc path (mode 0660) that knows whether anyone listens: the taps of a
