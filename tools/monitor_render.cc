@@ -1,5 +1,7 @@
 #include "monitor_render.h"
 
+#include <sodium.h>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -11,6 +13,16 @@
 
 namespace zcluster::monitor {
 namespace {
+
+// A 128-bit BLAKE2b of `size` bytes, in hex.
+std::string Blake2bHex(const char* data, std::size_t size) {
+  unsigned char digest[16];
+  crypto_generichash(digest, sizeof digest, reinterpret_cast<const unsigned char*>(data), size,
+                     nullptr, 0);
+  char hex[2 * sizeof digest + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
 
 using nlohmann::json;
 
@@ -133,7 +145,9 @@ json FromMsgpack(const msgpack::object& o) {
     case msgpack::type::STR:
       return std::string(o.via.str.ptr, o.via.str.size);
     case msgpack::type::BIN:
-      return json{{"bytes", o.via.bin.size}};
+      // File contents and the like: their size and a hash, enough to tell two copies apart.
+      return json{{"bytes", o.via.bin.size},
+                  {"blake2b", Blake2bHex(o.via.bin.ptr, o.via.bin.size)}};
     case msgpack::type::EXT:
       return json{{"ext_bytes", o.via.ext.size}};
     case msgpack::type::ARRAY: {

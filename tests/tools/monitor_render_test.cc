@@ -129,3 +129,19 @@ TEST_CASE("a dump line decodes a whole copy and gives an elided one its size onl
   CHECK_FALSE(RenderDumpLine(elided, {"keepalive", ""}).has_value());
   CHECK_FALSE(RenderDumpLine({"\xc1 not a header"}, {}).has_value());
 }
+
+TEST_CASE("a dump shows file contents as their size and BLAKE2b, never the bytes", "[monitor]") {
+  schemas::FileChunk chunk;
+  chunk.path = "etc/rules/local_rules.xml";
+  chunk.data = "hello";
+  chunk.raw_length = 5;
+  std::vector<std::string> frames = {schemas::EncodeTapHeader({"master", "w1", true, 1.0, 0})};
+  for (std::string& f : schemas::Encode(schemas::FileData{{chunk}})) frames.push_back(f);
+  std::optional<std::string> line = RenderDumpLine(frames, {});
+  REQUIRE(line);
+  CHECK(line->find("hello") == std::string::npos);
+  nlohmann::json j = nlohmann::json::parse(*line);
+  // hashlib.blake2b(b"hello", digest_size=16)
+  CHECK(j["body"]["chunks"][0]["data"] ==
+        nlohmann::json{{"bytes", 5}, {"blake2b", "46fb7408d4f285228f4af516ea25851b"}});
+}
