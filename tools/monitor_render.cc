@@ -68,6 +68,7 @@ json StatsJson(const schemas::NodeStats& n) {
           {"reports_bad_mac", n.reports_bad_mac},
           {"reports_replayed", n.reports_replayed},
           {"reports_malformed", n.reports_malformed},
+          {"reports_mismatched", n.reports_mismatched},
           {"last_repair", n.last_repair},
           {"files_created", n.files_created},
           {"files_updated", n.files_updated},

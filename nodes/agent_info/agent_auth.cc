@@ -38,10 +38,29 @@ schemas::AgentReport SignReport(const std::string& id, std::uint64_t counter,
 
 void ReportVerifier::SetKeys(const ClientKeys& keys) {
   keys_.clear();
+  registered_.clear();
   for (const ClientKey& k : keys.entries()) {
-    if (!k.removed) keys_[k.id] = DeriveAgentMacKey(k.key);
+    if (k.removed) continue;
+    keys_[k.id] = DeriveAgentMacKey(k.key);
+    registered_[k.id] = {k.name, k.ip};
   }
   std::erase_if(counters_, [this](const auto& kv) { return !keys_.count(kv.first); });
+}
+
+std::optional<std::string> ReportVerifier::Contradiction(const std::string& id,
+                                                         const schemas::AgentState& state) const {
+  auto it = registered_.find(id);
+  if (it == registered_.end()) return "unknown agent id " + id;
+  const auto& [name, ip] = it->second;
+  if (state.name != name) {
+    return "agent " + id + " is registered as '" + name + "', not '" + state.name + "'";
+  }
+  // A registration with one address pins it; "any" and a network leave it to the agent.
+  bool single = ip != "any" && ip.find('/') == std::string::npos;
+  if (single && !state.ip.empty() && state.ip != ip) {
+    return "agent " + id + " is registered at " + ip + ", not " + state.ip;
+  }
+  return std::nullopt;
 }
 
 ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report) {

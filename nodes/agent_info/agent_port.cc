@@ -98,6 +98,10 @@ Status AgentPort::ServePending() {
       Reject(env, state.status(), &counters_.malformed);
       continue;
     }
+    if (std::optional<std::string> why = verifier_.Contradiction(report->id, *state)) {
+      Reject(env, Status::PermissionDenied(*why), &counters_.mismatched);
+      continue;
+    }
     reports.push_back({report->id, report->counter, std::move(state).value()});
     accepted.push_back({env.routing_id, report->counter, report->id});
   }

@@ -27,6 +27,7 @@ struct AgentPortCounters {
   std::uint64_t bad_mac = 0;
   std::uint64_t replayed = 0;  // counter not above the last accepted one
   std::uint64_t malformed = 0;
+  std::uint64_t mismatched = 0;  // signed, but contradicting client.keys (another name or IP)
 };
 
 class AgentPort {

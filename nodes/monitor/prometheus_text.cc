@@ -116,7 +116,8 @@ std::string RenderPrometheus(const schemas::ClusterStats& stats) {
     for (auto [result, v] :
          {std::pair{"accepted", n.reports_accepted}, std::pair{"unknown", n.reports_unknown},
           std::pair{"bad_mac", n.reports_bad_mac}, std::pair{"replayed", n.reports_replayed},
-          std::pair{"malformed", n.reports_malformed}}) {
+          std::pair{"malformed", n.reports_malformed},
+          std::pair{"mismatched", n.reports_mismatched}}) {
       w.Sample({{"node", n.name}, {"result", result}}, count(v));
     }
   }

@@ -84,6 +84,7 @@ schemas::NodeStats Worker::Impl::Stats() const {
   s.reports_bad_mac = port.bad_mac;
   s.reports_replayed = port.replayed;
   s.reports_malformed = port.malformed;
+  s.reports_mismatched = port.mismatched;
   s.last_repair = ka.integrity_end;
   s.files_created = ka.files_created;
   s.files_updated = ka.files_updated;

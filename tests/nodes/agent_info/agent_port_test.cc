@@ -31,6 +31,7 @@ struct Port {
 
   Port() {
     REQUIRE(registry.Add("web", "any").ok());
+    REQUIRE(registry.Add("db", "10.0.0.5").ok());
     REQUIRE(registry.Save(dir / "client.keys").ok());
     bus::AllowList open;
     REQUIRE(open.OpenDomain(bus::ZapAuthenticator::kAgentDomain, "agent").ok());
@@ -102,6 +103,7 @@ TEST_CASE("each refusal is answered, counted by its reason and saves nothing",
   AgentMacKey key = DeriveAgentMacKey(p.web().key);
   REQUIRE(std::holds_alternative<schemas::AgentReportAck>(
       p.Exchange(schemas::Encode(SignReport(p.web().id, 5, State(), key)))));
+  std::uint64_t expected_accepted = 1;
   auto refused = [&](const schemas::Frames& frames) {
     schemas::Message m = p.Exchange(frames);
     const auto* e = std::get_if<schemas::ErrorReply>(&m);
@@ -122,11 +124,30 @@ TEST_CASE("each refusal is answered, counted by its reason and saves nothing",
     CHECK(refused(schemas::Encode(SignReport("999", 1, State(), key))) == "unknown agent id 999");
     CHECK(p.port->counters().unknown == 1);
   }
+  SECTION("another agent's name, or another IP than the one registered") {
+    schemas::AgentState other = State();
+    other.name = "db";
+    CHECK(refused(schemas::Encode(SignReport(p.web().id, 6, other, key))) ==
+          "agent 001 is registered as 'web', not 'db'");
+    const ClientKey& db = p.registry.entries()[1];
+    AgentMacKey db_key = DeriveAgentMacKey(db.key);
+    schemas::AgentState moved = State();
+    moved.name = "db";
+    moved.ip = "10.9.9.9";
+    CHECK(refused(schemas::Encode(SignReport(db.id, 1, moved, db_key))) ==
+          "agent 002 is registered at 10.0.0.5, not 10.9.9.9");
+    CHECK(p.port->counters().mismatched == 2);
+    moved.ip = "10.0.0.5";
+    CHECK(std::holds_alternative<schemas::AgentReportAck>(
+        p.Exchange(schemas::Encode(SignReport(db.id, 2, moved, db_key)))));
+    CHECK(p.agents->pending() == 2);
+    ++expected_accepted;
+  }
   SECTION("malformed") {
     refused({"\xc1", "\xc1"});
     CHECK(p.port->counters().malformed == 1);
   }
-  CHECK(p.port->counters().accepted == 1);
+  CHECK(p.port->counters().accepted == expected_accepted);
 }
 
 TEST_CASE("the largest honest report passes and a larger frame closes the connection unread",

@@ -7,8 +7,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "zcluster/nodes/client_keys.h"
 #include "zcluster/schemas/messages.h"
@@ -45,9 +47,14 @@ class ReportVerifier {
   // Counters persisted by the worker are restored with this after a restart.
   void RestoreCounter(const std::string& id, std::uint64_t counter);
   std::uint64_t counter(const std::string& id) const;
+  // Why an accepted report's state contradicts the agent's registration (another name, or an IP
+  // outside the one registered), or nullopt. An agent may only speak as itself.
+  std::optional<std::string> Contradiction(const std::string& id,
+                                           const schemas::AgentState& state) const;
 
  private:
   std::unordered_map<std::string, AgentMacKey> keys_;
+  std::unordered_map<std::string, std::pair<std::string, std::string>> registered_;  // name, IP
   std::unordered_map<std::string, std::uint64_t> counters_;
 };
 
