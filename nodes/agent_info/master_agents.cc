@@ -76,7 +76,10 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
       }
       std::string& slot = staged[u.id];
       if (u.full) {
-        slot = store::EncodeAgentRow({u.id, u.state, worker, {}});
+        // The name is the registry's: a worker cannot rename an agent.
+        schemas::AgentRecord rec{u.id, u.state, worker, {}};
+        rec.state.name = key->name;
+        slot = store::EncodeAgentRow(rec);
       } else {
         // A keepalive-only update changes two fields of the last record.
         std::optional<schemas::AgentRecord> before;

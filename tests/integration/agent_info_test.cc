@@ -336,3 +336,41 @@ TEST_CASE("silent agents become disconnected and a new registration shows up at 
   CHECK(dup.exit_code == 1);
   CHECK(dup.output.find("an agent named 'newcomer' exists with id 021") != std::string::npos);
 }
+
+TEST_CASE("a worker cannot rename an agent: the master keeps client.keys' name",
+          "[integration][agents]") {
+  Cluster c;
+  nodes::ClientKeys agents = MakeAgents(2);
+  c.Configure("master", NodeOptions::Master());
+  c.Authorize("probe");
+  std::filesystem::create_directories(c.Home("master") + "/etc");
+  REQUIRE(agents.Save(c.Home("master") + "/etc/client.keys").ok());
+  c.Start("master");
+
+  // A worker whose key is authorized, speaking the protocol by hand.
+  zmq::context_t ctx(1);
+  bus::CurveKeyPair own{*bus::ReadPublicKeyFile(c.KeyPrefix("probe") + ".pub"),
+                        *bus::ReadSecretKeyFile(c.KeyPrefix("probe") + ".key")};
+  auto dealer = bus::DealerSocket::ConnectCurve(
+      ctx, own, *bus::ReadPublicKeyFile(c.KeyPrefix("master") + ".pub"),
+      "tcp://127.0.0.1:" + std::to_string(c.port()), "probe", bus::SocketOptions{});
+  REQUIRE(dealer.ok());
+  REQUIRE(std::holds_alternative<schemas::Welcome>(Exchange(
+      *dealer,
+      schemas::Encode(schemas::Hello{"itest", "probe", schemas::kProtocolVersion, "probe 1"}))));
+  schemas::AgentState renamed;
+  renamed.name = "evil";
+  renamed.version = "Wazuh v4.14.0";
+  renamed.last_keepalive = 100;
+  const std::string id = agents.entries()[0].id;
+  schemas::Message ack =
+      Exchange(*dealer, schemas::Encode(schemas::AgentInfoBatch{1, 0, {{id, true, renamed}}}));
+  REQUIRE(std::holds_alternative<schemas::AgentInfoAck>(ack));
+
+  std::map<std::string, schemas::AgentRecord> master = MasterAgents(c);
+  REQUIRE(master.count(id) == 1);
+  CHECK(master[id].state.version == "Wazuh v4.14.0");  // the update was applied...
+  CHECK(master[id].state.name == "agent-0");           // ...but not its name
+  CHECK(master[id].node == "probe");
+  dealer = Status::Unavailable("closed");  // close the socket before its context
+}
