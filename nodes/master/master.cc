@@ -203,8 +203,10 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!zap.ok()) return zap.status();
   impl->zap = std::move(zap).value();
 
+  bus::SocketOptions worker_options;
+  worker_options.max_message_bytes = Impl::kMaxWorkerFrameBytes;
   Result<bus::RouterSocket> router = bus::RouterSocket::BindCurve(
-      impl->ctx, *impl->zap, keys.own, config.master_endpoint(), bus::SocketOptions{});
+      impl->ctx, *impl->zap, keys.own, config.master_endpoint(), worker_options);
   if (!router.ok()) return router.status();
   impl->router.emplace(std::move(router).value());
   Result<bus::SocketEvents> router_events =

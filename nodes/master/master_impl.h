@@ -26,6 +26,11 @@
 namespace zcluster::nodes {
 
 struct Master::Impl {
+  // The largest frame a worker may send. Its largest honest message is an agent-info batch of
+  // about 1 MiB (WorkerAgentsParams::max_batch_bytes, plus one update); a larger frame closes
+  // the connection before libzmq buffers it, so that one key cannot make the master decode
+  // tens of megabytes.
+  static constexpr std::int64_t kMaxWorkerFrameBytes = 16 << 20;
   ClusterConfig config;
   Logger log;
   NodeMonitor monitor;  // before the sockets and the ZAP handler, which report to it

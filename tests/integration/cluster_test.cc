@@ -8,6 +8,7 @@
 
 #include "integration/cluster_fixture.h"
 #include "support/wait.h"
+#include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
 
 using namespace zcluster;
@@ -356,4 +357,42 @@ TEST_CASE("port 0 binds the kernel's choice, reported in the ports file until a 
   CHECK(worker.at("agent_port").get<int>() == c.AgentPort("w1"));
   c.Kill("w1", SIGTERM);
   CHECK(::access((c.Home("w1") + "/ports.json").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("a frame larger than any worker message closes that connection and the master goes on",
+          "[integration]") {
+  Cluster c;
+  c.Configure("master", NodeOptions::Master());
+  c.Authorize("probe");
+  c.Start("master");
+  zmq::context_t ctx(1);
+  bus::CurveKeyPair own{*bus::ReadPublicKeyFile(c.KeyPrefix("probe") + ".pub"),
+                        *bus::ReadSecretKeyFile(c.KeyPrefix("probe") + ".key")};
+  auto dealer = bus::DealerSocket::ConnectCurve(
+      ctx, own, *bus::ReadPublicKeyFile(c.KeyPrefix("master") + ".pub"),
+      "tcp://127.0.0.1:" + std::to_string(c.port()), "probe", bus::SocketOptions{});
+  REQUIRE(dealer.ok());
+  REQUIRE(std::holds_alternative<schemas::Welcome>(Exchange(
+      *dealer,
+      schemas::Encode(schemas::Hello{"itest", "probe", schemas::kProtocolVersion, "probe 1"}))));
+  std::optional<bus::SocketEvents> events;
+  {
+    Result<bus::SocketEvents> watched = bus::SocketEvents::Watch(ctx, dealer->socket());
+    REQUIRE(watched.ok());
+    events.emplace(std::move(watched).value());
+  }
+  // 20 MiB of msgpack nils: each would cost the decoder an object of its own.
+  REQUIRE(dealer->Send({"agent_info", std::string(20 << 20, '\xc0')}).ok());
+  CHECK(WaitFor(
+      [&] {
+        for (const bus::SocketEvent& e : events->Drain()) {
+          if (e.kind == bus::SocketEventKind::kDisconnected) return true;
+        }
+        return false;
+      },
+      15s));
+  events.reset();
+  CHECK(c.Running("master"));
+  CHECK(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
+  dealer = Status::Unavailable("closed");  // close the socket before its context
 }
