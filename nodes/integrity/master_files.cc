@@ -167,16 +167,17 @@ schemas::FileData MasterFiles::Serve(const schemas::FileFetch& fetch) const {
   for (const schemas::ChunkRequest& q : fetch.chunks) {
     schemas::FileChunk c{q.path, q.hash, q.offset, 0, false, "", 0};
     auto it = files_.find(q.path);
-    if (it == files_.end() || it->second.hash != q.hash || budget == 0) {
-      c.stale = it == files_.end() || it->second.hash != q.hash;
-      if (!c.stale) continue;  // over budget: the worker asks again
+    if (it == files_.end() || it->second.hash != q.hash) {
+      c.stale = true;
       data.chunks.push_back(std::move(c));
       continue;
     }
     c.size = it->second.size;
-    std::uint64_t length = std::min<std::uint64_t>({q.length, schemas::kMaxChunkBytes, budget});
-    if (q.offset > c.size) length = 0;
+    std::uint64_t length = std::min<std::uint64_t>(q.length, schemas::kMaxChunkBytes);
     length = std::min<std::uint64_t>(length, c.size - std::min(q.offset, c.size));
+    // A chunk travels whole or not at all: one over the budget is left out, for the worker to
+    // ask again, never cut short.
+    if (length > budget) continue;
     std::string raw(length, '\0');
     int fd = ::open((scanner_.home() + "/" + q.path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     ssize_t n = fd < 0 ? -1 : ::pread(fd, raw.data(), length, static_cast<off_t>(q.offset));

@@ -188,6 +188,7 @@ Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created, std::size
       e.mode = f.stat.mode;  // what is on disk, not what it should be
       SetActual(path, std::move(e));
     }
+    scanned_ = true;
   }
   std::size_t create = inline_created, update = inline_updated, remove = 0;
   std::vector<std::string> empty;  // nothing to fetch: finished at once
@@ -197,6 +198,8 @@ Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created, std::size
       if (have->second.mode != want.mode && ::chmod(Abs(path).c_str(), want.mode) == 0) {
         have->second.mode = want.mode;
       }
+      // Planned before the disk was known, or fetched meanwhile by other means: not needed.
+      if (downloads_.count(path) != 0) DropDownload(path);
       continue;
     }
     auto d = downloads_.find(path);
@@ -409,7 +412,9 @@ void WorkerFiles::SessionLost() {
   }
   queue_.clear();
   in_flight_ = 0;
-  // Planned again from what is on disk.
+  // Planned again from what is on disk, once that is known. Right after a start it is not: the
+  // sync that follows rescans, and planning now would fetch every file again.
+  if (!scanned_) return;
   if (Status s = Reconcile(false); !s.ok()) log_.Error("Integrity sync", "{}", s.ToString());
 }
 

@@ -116,6 +116,7 @@ class WorkerFiles {
   std::size_t in_flight_ = 0;
   bool reload_due_ = false;
   bool synced_ = false;
+  bool scanned_ = false;  // actual_ holds what is on disk (a rescan has run since the load)
   bool in_round_ = false;
   IntegritySyncStats round_, last_sync_;
 };

@@ -48,7 +48,10 @@ struct MasterSide : Side {
 
 struct WorkerSide : Side {
   std::unique_ptr<WorkerFiles> files;
-  WorkerSide() : Side("worker") {
+  WorkerSide() : Side("worker") { Reload(); }
+  // As a restarted worker: the same store and disk, nothing in memory.
+  void Reload() {
+    files.reset();
     files = std::move(WorkerFiles::Load(*store, FileScanner(home(), FileSet::Default()),
                                         Logger(log, "Worker w"), WorkerFilesParams{}))
                 .value();
@@ -182,4 +185,66 @@ TEST_CASE("a worker's files row that cannot be read stops its load with DataLoss
                  .status();
   CHECK(s.code() == Code::kDataLoss);
   CHECK(s.message().find("etc/rules/a.xml") != std::string::npos);
+}
+
+TEST_CASE("a file_data reply leaves out whole the chunks past its budget, never cutting one",
+          "[nodes][integrity]") {
+  MasterSide m;
+  const std::uint64_t MiB = 1 << 20;
+  WriteFile(m.home() + "/etc/rules/big.xml", std::string(20 * MiB, 'r'));
+  BackdateAll(m.home());
+  m.Rescan();
+  std::string hash;
+  for (const schemas::FileEntry& e : m.files->Table().files) {
+    if (e.path == "etc/rules/big.xml") hash = e.hash;
+  }
+  REQUIRE_FALSE(hash.empty());
+  schemas::FileFetch fetch;
+  for (std::uint64_t at = 0; at < 18 * MiB; at += 3 * MiB) {
+    fetch.chunks.push_back({"etc/rules/big.xml", hash, at, 3 * MiB});
+  }
+  fetch.chunks.push_back({"etc/rules/gone.xml", hash, 0, 1});
+  schemas::FileData data = m.files->Serve(fetch);
+  // Five chunks of 3 MiB fit the 16 MiB budget; the sixth would not, and is absent rather
+  // than cut to 1 MiB. A path the master does not have is still answered, stale.
+  REQUIRE(data.chunks.size() == 6);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(data.chunks[i].offset == i * 3 * MiB);
+    CHECK(data.chunks[i].raw_length == 3 * MiB);
+  }
+  CHECK(data.chunks[5].path == "etc/rules/gone.xml");
+  CHECK(data.chunks[5].stale);
+}
+
+TEST_CASE("a worker restarted in sync fetches and rewrites nothing", "[nodes][integrity]") {
+  MasterSide m;
+  WriteFile(m.home() + "/etc/rules/a.xml", "one");
+  WriteFile(m.home() + "/etc/lists/big", std::string(3 << 20, 'x'));
+  BackdateAll(m.home());
+  m.Rescan();
+  WorkerSide w;
+  REQUIRE(w.files->Start().ok());
+  REQUIRE(w.files->OnSync(*m.files->SyncFrom(0)).ok());
+  ServeAll(m, w);
+  REQUIRE(w.files->digest() == m.files->digest());
+  auto inode = [&](const std::string& rel) {
+    struct stat st {};
+    REQUIRE(::stat((w.home() + "/" + rel).c_str(), &st) == 0);
+    return st.st_ino;
+  };
+  ino_t rules = inode("etc/rules/a.xml"), big = inode("etc/lists/big");
+
+  // What the worker's integrity actor does when it connects after a start.
+  w.Reload();
+  w.files->SessionLost();
+  Result<bool> ask = w.files->Start();
+  REQUIRE(ask.ok());
+  CHECK_FALSE(w.files->NextFetch().has_value());
+  REQUIRE(w.files->OnSync(*m.files->SyncFrom(w.files->sync_from())).ok());
+  CHECK_FALSE(w.files->NextFetch().has_value());
+  CHECK_FALSE(w.files->busy());
+  // Installed files are replaced by a rename: the same inodes mean nothing was rewritten.
+  CHECK(inode("etc/rules/a.xml") == rules);
+  CHECK(inode("etc/lists/big") == big);
+  CHECK(w.files->digest() == m.files->digest());
 }
