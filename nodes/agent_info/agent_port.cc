@@ -34,11 +34,12 @@ Result<bool> AgentPort::ReloadKeysIfChanged() {
   return true;
 }
 
-void AgentPort::Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter) {
+void AgentPort::Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter,
+                       std::string_view in_reply_to) {
   ++*counter;
   ++rejects_since_log_;
   bus::Frames reply =
-      schemas::Encode(schemas::ErrorReply{why.code(), why.message(), "agent_report"});
+      schemas::Encode(schemas::ErrorReply{why.code(), why.message(), std::string(in_reply_to)});
   if (meter_ != nullptr) meter_->Out("agents", reply);
   // The agent may be gone; the count and the log keep the record.
   router_.Send(env.routing_id, std::move(reply)).IgnoreError();
@@ -78,8 +79,9 @@ Status AgentPort::ServePending() {
                             : schemas::Decode(env.frames);
     const auto* report = msg.ok() ? std::get_if<schemas::AgentReport>(&*msg) : nullptr;
     if (report == nullptr) {
+      // As SCHEMAS.md says: the refused message's type, or "" when it could not be read.
       Reject(env, msg.ok() ? Status::InvalidArgument("expected agent_report") : msg.status(),
-             &counters_.malformed);
+             &counters_.malformed, msg.ok() ? schemas::TypeOf(*msg) : std::string_view());
       continue;
     }
     ReportVerdict verdict = verifier_.Verify(*report);

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "agent_info/worker_agents.h"
 #include "zcluster/bus/sockets.h"
@@ -67,7 +68,8 @@ class AgentPort {
   // An unknown id may be an agent registered a moment ago: re-reads client.keys at most every
   // 100 ms, so a flood of unknown ids cannot turn into a flood of reads.
   bool ReloadSoon();
-  void Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter);
+  void Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter,
+              std::string_view in_reply_to = "agent_report");
 
   bus::RouterSocket router_;
   std::string path_;

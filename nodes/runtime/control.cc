@@ -4,7 +4,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -27,16 +26,24 @@ Status HandshakeProblem(const bus::SocketEvent& e, const std::string& where) {
   return Status::Ok();
 }
 
-// Waits up to `timeout` for the reply to the request already sent on `dealer`. `events` (when
-// given) watches the dealer's connection, to tell a refused key from a silent node.
+using Deadline = std::chrono::steady_clock::time_point;
+
+// What is left until `deadline`: zero or less once it has passed.
+std::chrono::milliseconds Left(Deadline deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                               std::chrono::steady_clock::now());
+}
+
+// Waits until `deadline` (`timeout` after the request) for the reply to the request already
+// sent on `dealer`. `events` (when given) watches the dealer's connection, to tell a refused key
+// from a silent node.
 Result<schemas::Message> AwaitReply(bus::DealerSocket& dealer, bus::SocketEvents* events,
-                                    const std::string& where, std::chrono::milliseconds timeout) {
+                                    const std::string& where, Deadline deadline,
+                                    std::chrono::milliseconds timeout) {
   std::vector<bus::PollItem> items{{&dealer.socket(), -1, false}};
   if (events != nullptr) items.push_back({&events->socket(), -1, false});
-  auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    std::chrono::milliseconds left = Left(deadline);
     if (left.count() <= 0) {
       return Status::Unavailable("no reply from '" + where + "' within " +
                                  std::to_string(timeout.count()) + " ms");
@@ -153,7 +160,7 @@ Result<schemas::Message> ControlRequest(const std::string& path, const schemas::
   Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectLocal(ctx, path);
   if (!dealer.ok()) return dealer.status();
   ZC_RETURN_IF_ERROR(dealer->Send(schemas::Encode(request)));
-  return AwaitReply(*dealer, nullptr, path, timeout);
+  return AwaitReply(*dealer, nullptr, path, std::chrono::steady_clock::now() + timeout, timeout);
 }
 
 Result<schemas::Message> RemoteControlRequest(const std::string& endpoint,
@@ -171,11 +178,10 @@ Result<schemas::Message> RemoteControlRequest(const std::string& endpoint,
   if (!events.ok()) return events.status();
   // The dealer queues nothing before its handshake (ZMQ_IMMEDIATE): wait for it, so that a
   // refused key is told as such rather than as silence.
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  Deadline deadline = std::chrono::steady_clock::now() + timeout;
   std::vector<bus::PollItem> items{{&events->socket(), -1, false}};
   for (bool ready = false; !ready;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    std::chrono::milliseconds left = Left(deadline);
     if (left.count() <= 0) {
       return Status::Unavailable("no CURVE handshake with '" + endpoint + "' within " +
                                  std::to_string(timeout.count()) + " ms: is a node listening?");
@@ -199,9 +205,7 @@ Result<schemas::Message> RemoteControlRequest(const std::string& endpoint,
     }
   }
   ZC_RETURN_IF_ERROR(dealer->Send(schemas::Encode(request)));
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  return AwaitReply(*dealer, &*events, endpoint, std::max(left, std::chrono::milliseconds(1)));
+  return AwaitReply(*dealer, &*events, endpoint, deadline, timeout);
 }
 
 }  // namespace zcluster::nodes

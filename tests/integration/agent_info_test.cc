@@ -349,12 +349,7 @@ TEST_CASE("a worker cannot rename an agent: the master keeps client.keys' name",
 
   // A worker whose key is authorized, speaking the protocol by hand.
   zmq::context_t ctx(1);
-  bus::CurveKeyPair own{*bus::ReadPublicKeyFile(c.KeyPrefix("probe") + ".pub"),
-                        *bus::ReadSecretKeyFile(c.KeyPrefix("probe") + ".key")};
-  auto dealer = bus::DealerSocket::ConnectCurve(
-      ctx, own, *bus::ReadPublicKeyFile(c.KeyPrefix("master") + ".pub"),
-      "tcp://127.0.0.1:" + std::to_string(c.port()), "probe", bus::SocketOptions{});
-  REQUIRE(dealer.ok());
+  std::optional<bus::DealerSocket> dealer = c.ConnectBareWorker(ctx, "probe");
   REQUIRE(std::holds_alternative<schemas::Welcome>(Exchange(
       *dealer,
       schemas::Encode(schemas::Hello{"itest", "probe", schemas::kProtocolVersion, "probe 1"}))));
@@ -372,5 +367,5 @@ TEST_CASE("a worker cannot rename an agent: the master keeps client.keys' name",
   CHECK(master[id].state.version == "Wazuh v4.14.0");  // the update was applied...
   CHECK(master[id].state.name == "agent-0");           // ...but not its name
   CHECK(master[id].node == "probe");
-  dealer = Status::Unavailable("closed");  // close the socket before its context
+  dealer.reset();  // close the socket before its context
 }

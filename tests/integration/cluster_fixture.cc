@@ -77,6 +77,16 @@ schemas::Message Exchange(bus::DealerSocket& dealer, const schemas::Frames& fram
   return *m;
 }
 
+bus::DealerSocket Cluster::ConnectBareWorker(zmq::context_t& ctx, const std::string& key_name) {
+  bus::CurveKeyPair own{*bus::ReadPublicKeyFile(KeyPrefix(key_name) + ".pub"),
+                        *bus::ReadSecretKeyFile(KeyPrefix(key_name) + ".key")};
+  Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectCurve(
+      ctx, own, *bus::ReadPublicKeyFile(KeyPrefix("master") + ".pub"),
+      "tcp://127.0.0.1:" + std::to_string(port()), key_name, bus::SocketOptions{});
+  REQUIRE(dealer.ok());
+  return std::move(dealer).value();
+}
+
 Cluster::Cluster() {
   Result<std::unique_ptr<bench::Deployment>> d =
       bench::Deployment::Create(ZC_TOOLS_DIR, false, "itest");

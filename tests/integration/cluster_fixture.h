@@ -96,6 +96,9 @@ class Cluster {
   std::string KeyPrefix(const std::string& key_name) const { return d_->KeyPrefix(key_name); }
   // The master's port, once it has started.
   std::uint16_t port() const { return d_->port(); }
+  // A DEALER to the master's port with the key pair of `key_name`, as a worker written by hand
+  // would open it (the master must have started).
+  bus::DealerSocket ConnectBareWorker(zmq::context_t& ctx, const std::string& key_name);
   // A worker's agent port, once it has started.
   std::uint16_t AgentPort(const std::string& name) const { return d_->AgentPort(name); }
 

@@ -230,12 +230,7 @@ TEST_CASE("a hello of another protocol version gets an error reply", "[integrati
 
   // A bare client, as someone with only a ZeroMQ and a msgpack library would write it.
   zmq::context_t ctx(1);
-  bus::CurveKeyPair own{*bus::ReadPublicKeyFile(c.KeyPrefix("probe") + ".pub"),
-                        *bus::ReadSecretKeyFile(c.KeyPrefix("probe") + ".key")};
-  auto dealer = bus::DealerSocket::ConnectCurve(
-      ctx, own, *bus::ReadPublicKeyFile(c.KeyPrefix("master") + ".pub"),
-      "tcp://127.0.0.1:" + std::to_string(c.port()), "probe", bus::SocketOptions{});
-  REQUIRE(dealer.ok());
+  std::optional<bus::DealerSocket> dealer = c.ConnectBareWorker(ctx, "probe");
   schemas::Message m =
       Exchange(*dealer, schemas::Encode(schemas::Hello{"itest", "probe", 99, "probe 1"}));
   REQUIRE(std::holds_alternative<schemas::ErrorReply>(m));
@@ -248,7 +243,7 @@ TEST_CASE("a hello of another protocol version gets an error reply", "[integrati
   CHECK(std::get<schemas::ErrorReply>(Exchange(*dealer, {"\xc1", "\xc1"})).code ==
         Code::kInvalidArgument);
   CHECK(c.Running("master"));
-  dealer = Status::Unavailable("closed");  // close the socket before its context
+  dealer.reset();  // close the socket before its context
 }
 
 TEST_CASE("zclusterd -t checks the config and a bad one gets one line naming the element",
@@ -366,12 +361,7 @@ TEST_CASE("a frame larger than any worker message closes that connection and the
   c.Authorize("probe");
   c.Start("master");
   zmq::context_t ctx(1);
-  bus::CurveKeyPair own{*bus::ReadPublicKeyFile(c.KeyPrefix("probe") + ".pub"),
-                        *bus::ReadSecretKeyFile(c.KeyPrefix("probe") + ".key")};
-  auto dealer = bus::DealerSocket::ConnectCurve(
-      ctx, own, *bus::ReadPublicKeyFile(c.KeyPrefix("master") + ".pub"),
-      "tcp://127.0.0.1:" + std::to_string(c.port()), "probe", bus::SocketOptions{});
-  REQUIRE(dealer.ok());
+  std::optional<bus::DealerSocket> dealer = c.ConnectBareWorker(ctx, "probe");
   REQUIRE(std::holds_alternative<schemas::Welcome>(Exchange(
       *dealer,
       schemas::Encode(schemas::Hello{"itest", "probe", schemas::kProtocolVersion, "probe 1"}))));
@@ -394,5 +384,5 @@ TEST_CASE("a frame larger than any worker message closes that connection and the
   events.reset();
   CHECK(c.Running("master"));
   CHECK(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
-  dealer = Status::Unavailable("closed");  // close the socket before its context
+  dealer.reset();  // close the socket before its context
 }

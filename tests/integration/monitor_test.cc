@@ -2,9 +2,13 @@
 // the master once a second, and zcluster-monitor shows the whole cluster from the master (as
 // JSON for scripts, and as a terminal view under a real tmux pseudo-terminal).
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -415,4 +419,25 @@ TEST_CASE("a node of another protocol version gets a one-line refusal, never a g
               "zcluster-monitor: '" + path + "' answered in a form this tool cannot read", 0) == 0);
     CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
   }
+}
+
+TEST_CASE("a dump of a node that was killed says so at once instead of waiting",
+          "[integration][monitor]") {
+  Cluster c;
+  c.Configure("gone", NodeOptions::Master());
+  const std::string path = c.Home("gone") + "/queue/cluster/tap.sock";
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  // What a killed node leaves behind: the socket file, with nobody listening on it.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::close(fd);
+  REQUIRE(std::filesystem::exists(path));
+  RunResult r = c.Run({"zcluster-monitor", "--dump", "-c", c.ConfigPath("gone")});
+  CHECK(r.exit_code != 0);
+  CHECK(r.output == "zcluster-monitor: nothing listens at '" + path + "': is zclusterd running?\n");
 }
