@@ -113,6 +113,16 @@ Result<DealerSocket> DealerSocket::ConnectCurve(zmq::context_t& ctx, const Curve
                                                 const std::string& endpoint,
                                                 const std::string& routing_id,
                                                 const SocketOptions& options) {
+  Result<DealerSocket> d = CreateCurve(ctx, client, server_public_z85, routing_id, options);
+  if (!d.ok()) return d.status();
+  ZC_RETURN_IF_ERROR(d->Connect(endpoint));
+  return d;
+}
+
+Result<DealerSocket> DealerSocket::CreateCurve(zmq::context_t& ctx, const CurveKeyPair& client,
+                                               const std::string& server_public_z85,
+                                               const std::string& routing_id,
+                                               const SocketOptions& options) {
   try {
     zmq::socket_t s(ctx, zmq::socket_type::dealer);
     ApplyTcpOptions(s, options);
@@ -126,8 +136,16 @@ Result<DealerSocket> DealerSocket::ConnectCurve(zmq::context_t& ctx, const Curve
     // Queue nothing for a connection whose handshake has not completed: a send then fails at
     // once and the caller decides (retry hello with backoff) instead of piling up stale messages.
     s.set(zmq::sockopt::immediate, true);
-    s.connect(endpoint);
     return DealerSocket(std::move(s));
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("cannot make a CURVE dealer: " + What(e));
+  }
+}
+
+Status DealerSocket::Connect(const std::string& endpoint) {
+  try {
+    socket_.connect(endpoint);
+    return Status::Ok();
   } catch (const zmq::error_t& e) {
     return Status::InvalidArgument("cannot connect " + endpoint + ": " + What(e));
   }

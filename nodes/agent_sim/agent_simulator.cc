@@ -1,7 +1,6 @@
 #include "zcluster/agent_sim/agent_simulator.h"
 
 #include <sodium.h>
-#include <sys/resource.h>
 
 #include <fmt/format.h>
 
@@ -12,6 +11,7 @@
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/agent_auth.h"
 #include "zcluster/nodes/clock.h"
+#include "zcluster/nodes/process.h"
 
 namespace zcluster::nodes {
 namespace {
@@ -75,11 +75,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
   std::size_t nconn = std::max<std::size_t>(1, std::min(o.connections, agents.size()));
 
   // Thousands of agents may mean many sockets: lift the descriptor limit as far as allowed.
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &lim);
-  }
+  RaiseOpenFileLimit();
   zmq::context_t ctx(1);
   Result<bus::CurveKeyPair> own = bus::GenerateKeyPair();  // any key: reports carry the proof
   if (!own.ok()) return own.status();
@@ -122,12 +118,22 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       ++result.acked;
     }
   };
-  auto last_progress = SteadyClock::now();
+  // Progress is a report sent or acknowledged. Without any for `drain`, the run ends whatever
+  // is left: a worker that never accepts the connection, or one killed with reports in flight
+  // (their acks will never come), must not keep the simulator running for ever.
+  auto last_progress = start;
   for (;;) {
     auto now = SteadyClock::now();
     bool sending = !first_round_done || now < end_at;
     if (!sending && result.acked == result.sent) break;
-    if (!sending && now - last_progress > o.drain) break;
+    if (now - last_progress > o.drain) {
+      if (result.sent == 0) {
+        return Status::Unavailable(
+            fmt::format("no connection to {} within {} ms", o.endpoint, o.drain.count()));
+      }
+      result.lost = result.sent - result.acked;
+      break;
+    }
     std::vector<bus::PollItem> items;
     for (auto& s : sockets) items.push_back({&s.socket(), -1, false});
     std::uint64_t before = result.acked;
@@ -136,6 +142,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       if (items[c].readable) receive(c);
     }
     if (result.acked != before) last_progress = SteadyClock::now();
+    std::uint64_t sent_before = result.sent;
     if (!sending) continue;
     // Paced: reports allowed so far at `rate`; unpaced: as many as the windows allow.
     double elapsed = std::chrono::duration<double>(now - start).count();
@@ -164,6 +171,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
         if (o.duration <= 0) break;
       }
     }
+    if (result.sent != sent_before) last_progress = SteadyClock::now();
     if (sent_now == 0) {
       // Every window is full or the pace says wait: sleep on the sockets, not on a timer.
       std::vector<bus::PollItem> wait;

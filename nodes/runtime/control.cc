@@ -172,10 +172,12 @@ Result<schemas::Message> RemoteControlRequest(const std::string& endpoint,
   bus::SocketOptions options;
   options.max_message_bytes = 64ll << 20;  // a cluster's view of a thousand workers is large
   Result<bus::DealerSocket> dealer =
-      bus::DealerSocket::ConnectCurve(ctx, own, server_public_z85, endpoint, "", options);
+      bus::DealerSocket::CreateCurve(ctx, own, server_public_z85, "", options);
   if (!dealer.ok()) return dealer.status();
+  // Watched before it connects, so that not even the first refusal can go unseen.
   Result<bus::SocketEvents> events = bus::SocketEvents::Watch(ctx, dealer->socket());
   if (!events.ok()) return events.status();
+  ZC_RETURN_IF_ERROR(dealer->Connect(endpoint));
   // The dealer queues nothing before its handshake (ZMQ_IMMEDIATE): wait for it, so that a
   // refused key is told as such rather than as silence.
   Deadline deadline = std::chrono::steady_clock::now() + timeout;

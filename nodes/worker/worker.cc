@@ -255,20 +255,22 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   impl->agent_port = std::move(port).value();
   impl->agent_port->CountTraffic(&impl->monitor.traffic());
 
-  Result<bus::DealerSocket> dealer = bus::DealerSocket::ConnectCurve(
-      impl->ctx, keys.own, keys.master_public, config.master_endpoint(),
-      SessionRoutingId(config.node_name), bus::SocketOptions{});
+  // Watched before it connects: a refusal of our key on the very first handshake is seen.
+  Result<bus::DealerSocket> dealer =
+      bus::DealerSocket::CreateCurve(impl->ctx, keys.own, keys.master_public,
+                                     SessionRoutingId(config.node_name), bus::SocketOptions{});
   if (!dealer.ok()) return dealer.status();
   impl->dealer.emplace(std::move(dealer).value());
+  Result<bus::SocketEvents> events = bus::SocketEvents::Watch(impl->ctx, impl->dealer->socket());
+  if (!events.ok()) return events.status();
+  impl->dealer_events.emplace(std::move(events).value());
   // Subscribed before the first hello, so no delta published after our sync can be missed.
   Result<bus::SubscriberSocket> sub = bus::SubscriberSocket::ConnectCurve(
       impl->ctx, keys.own, keys.master_public, config.stream_endpoint(), bus::SocketOptions{},
       config.sub_hwm, StreamTopics());
   if (!sub.ok()) return sub.status();
   impl->sub.emplace(std::move(sub).value());
-  Result<bus::SocketEvents> events = bus::SocketEvents::Watch(impl->ctx, impl->dealer->socket());
-  if (!events.ok()) return events.status();
-  impl->dealer_events.emplace(std::move(events).value());
+  ZC_RETURN_IF_ERROR(impl->dealer->Connect(config.master_endpoint()));
   Result<bus::SocketEvents> sub_events = bus::SocketEvents::Watch(impl->ctx, impl->sub->socket());
   if (!sub_events.ok()) return sub_events.status();
   impl->sub_events.emplace(std::move(sub_events).value());

@@ -1,6 +1,9 @@
 // Real zclusterd processes on loopback. Intervals are short (keepalive 0.5 s, drop after 2 s) so
 // that every wait is bounded by seconds; no test sleeps, each waits on a condition with a bound.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -385,4 +388,50 @@ TEST_CASE("a frame larger than any worker message closes that connection and the
   CHECK(c.Running("master"));
   CHECK(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
   dealer.reset();  // close the socket before its context
+}
+
+TEST_CASE("1100 idle TCP connections to the master and to a worker's agent port take neither down",
+          "[integration]") {
+  Cluster c;
+  c.Configure("master", NodeOptions::Master());
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  auto keepalives = [&] {
+    std::string log = c.Log("master");
+    std::size_t n = 0;
+    for (auto at = log.find("Received keep alive"); at != std::string::npos;
+         at = log.find("Received keep alive", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  // More than the soft limit of 1024 descriptors a process gets by default.
+  std::vector<int> idle;
+  auto open_idle = [&](std::uint16_t port) {
+    for (int i = 0; i < 1100; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      REQUIRE(fd >= 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(port);
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+      idle.push_back(fd);
+    }
+  };
+  open_idle(c.port());
+  open_idle(c.AgentPort("w1"));
+  // Both nodes go on serving their control sockets and their flows meanwhile.
+  CHECK(c.WorkerNames("master") == std::set<std::string>{"w1"});
+  RunResult listed = c.Run({"zcluster-control", "-c", c.ConfigPath("w1"), "--status"});
+  CHECK(listed.exit_code == 0);
+  std::size_t before = keepalives();
+  CHECK(WaitFor([&] { return keepalives() > before; }, 10s));
+  for (int fd : idle) ::close(fd);
+  CHECK(c.Running("master"));
+  CHECK(c.Running("w1"));
+  CHECK(c.Log("master").find("Open files limit") != std::string::npos);
 }

@@ -89,6 +89,13 @@ class DealerSocket {
                                            const std::string& endpoint,
                                            const std::string& routing_id,
                                            const SocketOptions& options);
+  // The same, configured but not connected yet: a caller that watches its connection events
+  // (SocketEvents) starts watching before Connect, so that no event can come before the watch.
+  static Result<DealerSocket> CreateCurve(zmq::context_t& ctx, const CurveKeyPair& client,
+                                          const std::string& server_public_z85,
+                                          const std::string& routing_id,
+                                          const SocketOptions& options);
+  Status Connect(const std::string& endpoint);
   static Result<DealerSocket> ConnectLocal(zmq::context_t& ctx, const std::string& ipc_path);
 
   // Unavailable when the message cannot be queued now (no connection yet, queue full).

@@ -24,20 +24,24 @@ struct AgentSimOptions {
   double duration = 0;             // seconds of reporting after the first round (0: one round)
   std::size_t connections = 8;     // sockets the agents share
   std::size_t window = 256;        // unacknowledged reports per connection
-  std::chrono::milliseconds drain{10000};  // how long to wait for the last acks
+  // How long without a report sent or acknowledged before the run ends: the wait for the last
+  // acks, for a first connection, and for acks lost with a killed worker.
+  std::chrono::milliseconds drain{10000};
 };
 
 struct AgentSimResult {
   std::uint64_t sent = 0;
   std::uint64_t acked = 0;
-  std::uint64_t errors = 0;                          // error replies from the worker
+  std::uint64_t errors = 0;  // error replies from the worker
+  std::uint64_t lost = 0;    // sent but never acknowledged when the run gave up waiting
   std::map<std::string, schemas::AgentState> truth;  // id → last acknowledged state
 };
 
 // The state the n-th simulated agent starts with: a typical Ubuntu agent with two labels.
 schemas::AgentState SimulatedAgentState(const std::string& name, std::size_t n);
 
-// Runs the simulation to the end. Unavailable when the worker never answers.
+// Runs the simulation to the end. Unavailable when no connection is made, or no report is
+// acknowledged, within `drain`.
 Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSimOptions& options);
 
 }  // namespace zcluster::nodes
