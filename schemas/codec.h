@@ -3,6 +3,7 @@
 
 #include <msgpack.hpp>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -222,8 +223,18 @@ inline msgpack::unpack_limit LimitsFor(const std::string& frame) {
                                /*depth=*/16);
 }
 
+//
+// Those limits still let a frame of one-byte objects (nils, empty arrays) cost the decoder 24 bytes
+// of msgpack::object for each byte it carries. Every object of zcluster's messages takes two
+// bytes or more, counted over the frame: a map entry is a string key of at least two bytes and a
+// value, and the only arrays hold strings or maps. So a frame that declares more than half its
+// size in objects is refused, by a walk over its headers that allocates nothing.
+inline std::uint64_t ObjectBudget(std::size_t frame_bytes) { return frame_bytes / 2 + 16; }
+void CheckObjectBudget(std::string_view frame);  // throws std::runtime_error
+
 inline msgpack::object_handle UnpackWhole(const std::string& frame,
                                           const msgpack::unpack_limit& limits) {
+  CheckObjectBudget(frame);
   std::size_t offset = 0;
   msgpack::object_handle h =
       msgpack::unpack(frame.data(), frame.size(), offset, nullptr, nullptr, limits);

@@ -390,6 +390,37 @@ TEST_CASE("a frame larger than any worker message closes that connection and the
   dealer.reset();  // close the socket before its context
 }
 
+TEST_CASE("a frame of a worker's largest size made of one-byte objects costs the master no memory",
+          "[integration]") {
+  Cluster c;
+  c.Configure("master", NodeOptions::Master());
+  c.Authorize("probe");
+  c.Start("master");
+  zmq::context_t ctx(1);
+  bus::DealerSocket dealer = c.ConnectBareWorker(ctx, "probe");
+  REQUIRE(std::holds_alternative<schemas::Welcome>(Exchange(
+      dealer,
+      schemas::Encode(schemas::Hello{"itest", "probe", schemas::kProtocolVersion, "probe 1"}))));
+  const double before = bench::StatsOf(c.Pid("master")).peak_rss_mb;
+  REQUIRE(before > 0);
+  // 15 MiB of nils in one array32, under the 16 MiB frame limit: decoded, it would be 360 MiB.
+  const std::uint32_t n = 15 << 20;
+  std::string body = "\xdd";
+  for (int shift = 24; shift >= 0; shift -= 8) body += static_cast<char>((n >> shift) & 0xff);
+  body.append(n, '\xc0');
+  schemas::Message reply = Exchange(dealer, {schemas::Encode(schemas::Keepalive{1})[0], body});
+  REQUIRE(std::holds_alternative<schemas::ErrorReply>(reply));
+  CHECK(std::get<schemas::ErrorReply>(reply).message.find("more objects than") !=
+        std::string::npos);
+  // The frame itself passes through libzmq and one copy; nothing proportional to its objects.
+  const double after = bench::StatsOf(c.Pid("master")).peak_rss_mb;
+  INFO("peak RSS " << before << " MB before, " << after << " MB after");
+  CHECK(after - before < 64);
+  CHECK(c.Running("master"));
+  CHECK(std::holds_alternative<schemas::KeepaliveAck>(
+      Exchange(dealer, schemas::Encode(schemas::Keepalive{2}))));
+}
+
 TEST_CASE("1100 idle TCP connections to the master and to a worker's agent port take neither down",
           "[integration]") {
   Cluster c;

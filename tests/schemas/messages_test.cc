@@ -213,6 +213,44 @@ TEST_CASE("a header claiming more entries than the frame can hold is refused", "
   CHECK(std::get<GroupsSync>(*big).groups.size() == 300);
 }
 
+TEST_CASE("a frame of one-byte objects is refused before msgpack-c builds them", "[schemas]") {
+  // An array32 of a million nils (1 MiB) would cost 24 MiB of objects to decode.
+  Frames f = Encode(Keepalive{1});
+  f[1] = std::string("\xdd\x00\x0f\x42\x40", 5) + std::string(1000000, '\xc0');
+  Result<Message> r = Decode(f);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("more objects than") != std::string::npos);
+  // So are empty arrays nested in a map's values, and a map of fixint keys.
+  f[1] = std::string("\xde\x7f\xff", 3);
+  for (int i = 0; i < 0x7fff; ++i) f[1] += std::string("\x01\x90", 2);
+  CHECK(Decode(f).status().message().find("more objects than") != std::string::npos);
+
+  // The densest honest messages pass: one-letter groups, the shortest ids, no groups at all.
+  GroupsSync sync{0, true, {}, {}};
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<std::string>& groups = sync.groups[std::to_string(100 + i)];
+    for (char g = 'a'; g <= 'z'; ++g) groups.emplace_back(1, g);
+  }
+  REQUIRE(Decode(Encode(sync)).ok());
+  GroupsDelta delta;
+  for (std::uint64_t i = 1; i <= 20000; ++i) {
+    delta.changes.push_back({i, std::to_string(100 + i), {}});
+  }
+  REQUIRE(Decode(Encode(delta)).ok());
+  AgentInfoBatch batch{0, 0, {}};
+  for (int i = 0; i < 2000; ++i) batch.updates.push_back({std::to_string(100 + i), false, {}});
+  REQUIRE(Decode(Encode(batch)).ok());
+  REQUIRE(Decode(Encode(Keepalive{0})).ok());
+
+  // Every cut of an honest frame is refused, none read past its end.
+  Frames whole = Encode(delta);
+  for (std::size_t cut :
+       {std::size_t{0}, std::size_t{1}, std::size_t{3}, whole[1].size() / 2, whole[1].size() - 1}) {
+    Frames cut_frames{whole[0], whole[1].substr(0, cut)};
+    CHECK_FALSE(Decode(cut_frames).ok());
+  }
+}
+
 TEST_CASE("an agent list written a slice at a time is byte for byte the whole list's encoding",
           "[schemas]") {
   AgentList list;
