@@ -106,7 +106,7 @@ Status WorkerFiles::InstallInline(const schemas::FileChange& change) {
     round_ = IntegritySyncStats{UnixNow(), 0, 0, 0, 0};
   }
   log_.Debug("Integrity sync", "{} arrived with its change", path);
-  return OnData(schemas::FileData{
+  return WriteChunks(schemas::FileData{
       {{path, change.entry.hash, 0, change.entry.size, false, change.content, change.entry.size}}});
 }
 
@@ -259,8 +259,13 @@ std::optional<schemas::FileFetch> WorkerFiles::NextFetch() {
 
 Status WorkerFiles::OnData(const schemas::FileData& data) {
   if (in_flight_ > 0) --in_flight_;
+  return WriteChunks(data);
+}
+
+Status WorkerFiles::WriteChunks(const schemas::FileData& data) {
   std::vector<std::string> complete;
   std::set<std::string> made_folders;
+  Status failed;
   for (const schemas::FileChunk& c : data.chunks) {
     auto it = downloads_.find(c.path);
     if (it == downloads_.end() || it->second.entry.hash != c.hash) continue;  // superseded
@@ -301,17 +306,35 @@ Status WorkerFiles::OnData(const schemas::FileData& data) {
                   ::ftruncate(fd.get(), static_cast<off_t>(n)) == 0 &&
                   ::fchmod(fd.get(), d.entry.mode) == 0;
     }
+    const int write_errno = errno;
     fd.Close();
     if (!written) {
+      // The other chunks of this reply still go where they can: a full disk fails them all
+      // alike, but a file refused its folder must not stop the rest.
+      if (failed.ok()) {
+        failed = Status::Unavailable("cannot write " + TempName(abs) + ": " +
+                                     std::strerror(write_errno));
+      }
       DropDownload(c.path);
-      return Status::Unavailable("cannot write " + TempName(abs) + ": " + std::strerror(errno));
+      continue;
     }
     d.received += n;
     if (d.received >= d.entry.size) complete.push_back(c.path);
   }
-  ZC_RETURN_IF_ERROR(FinishAll(complete));
+  Status finished = FinishAll(complete);
+  DropOrphans();
   MaybeFinishRound();
-  return Status::Ok();
+  return failed.ok() ? finished : failed;
+}
+
+void WorkerFiles::DropOrphans() {
+  // With no fetch in flight and none queued, a download still open waits for a chunk nothing
+  // will bring: a reply left it out, or its write failed. Dropped, it is planned again by the
+  // next integrity check instead of keeping the worker busy for ever.
+  if (in_flight_ > 0 || !queue_.empty() || downloads_.empty()) return;
+  log_.Warning("Integrity sync", "{} downloads did not complete: planned again at the next check",
+               downloads_.size());
+  while (!downloads_.empty()) DropDownload(downloads_.begin()->first);
 }
 
 Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {

@@ -91,8 +91,11 @@ class WorkerFiles {
   static constexpr std::size_t kFsyncEachUpTo = 8;  // more files than this: one syncfs
   // Writes a small file that came with its change, if it is still the expected version.
   Status InstallInline(const schemas::FileChange& change);
+  // Writes the chunks of downloads still wanted; completes, drops or keeps each download.
+  Status WriteChunks(const schemas::FileData& data);
   void Delete(const std::string& path);
   void DropDownload(const std::string& path);
+  void DropOrphans();
   std::string Abs(const std::string& rel) const { return scanner_.home() + "/" + rel; }
   static std::string TempName(const std::string& abs);
   void MaybeFinishRound();

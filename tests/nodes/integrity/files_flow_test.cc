@@ -248,3 +248,57 @@ TEST_CASE("a worker restarted in sync fetches and rewrites nothing", "[nodes][in
   CHECK(inode("etc/lists/big") == big);
   CHECK(w.files->digest() == m.files->digest());
 }
+
+TEST_CASE("a chunk that cannot be written stops neither the others nor the next repair",
+          "[nodes][integrity]") {
+  MasterSide m;
+  for (const char* name : {"a", "b", "c"}) {
+    WriteFile(m.home() + "/etc/rules/" + name + ".xml", std::string("rule ") + name);
+  }
+  BackdateAll(m.home());
+  m.Rescan();
+  WorkerSide w;
+  REQUIRE(w.files->Start().ok());
+  REQUIRE(w.files->OnSync(*m.files->SyncFrom(0)).ok());
+  // A folder where b's temporary file must go: its open fails as a full disk's write would.
+  std::filesystem::create_directories(w.home() + "/etc/rules/.b.xml.zc-tmp");
+  std::optional<schemas::FileFetch> fetch = w.files->NextFetch();
+  REQUIRE(fetch.has_value());
+  CHECK_FALSE(w.files->NextFetch().has_value());  // all three in one fetch
+  Status wrote = w.files->OnData(m.files->Serve(*fetch));
+  CHECK(wrote.message().find("cannot write") != std::string::npos);
+  CHECK(ReadFile(w.home() + "/etc/rules/a.xml") == "rule a");
+  CHECK(ReadFile(w.home() + "/etc/rules/c.xml") == "rule c");
+  CHECK_FALSE(std::filesystem::exists(w.home() + "/etc/rules/b.xml"));
+  // Nothing waits for a chunk that will not come, so the integrity check may run and repair.
+  CHECK_FALSE(w.files->busy());
+  std::filesystem::remove(w.home() + "/etc/rules/.b.xml.zc-tmp");
+  REQUIRE(w.files->Reconcile(true).ok());
+  CHECK(w.files->busy());
+  ServeAll(m, w);
+  CHECK(ReadFile(w.home() + "/etc/rules/b.xml") == "rule b");
+  CHECK(w.files->digest() == m.files->digest());
+}
+
+TEST_CASE("a download whose chunk a reply left out is planned again, not waited for",
+          "[nodes][integrity]") {
+  MasterSide m;
+  WriteFile(m.home() + "/etc/lists/big", std::string(3 << 20, 'x'));  // three chunks
+  BackdateAll(m.home());
+  m.Rescan();
+  WorkerSide w;
+  REQUIRE(w.files->Start().ok());
+  REQUIRE(w.files->OnSync(*m.files->SyncFrom(0)).ok());
+  std::optional<schemas::FileFetch> fetch = w.files->NextFetch();
+  REQUIRE(fetch.has_value());
+  schemas::FileData data = m.files->Serve(*fetch);
+  REQUIRE(data.chunks.size() == 3);
+  data.chunks.pop_back();
+  REQUIRE(w.files->OnData(data).ok());
+  CHECK_FALSE(w.files->busy());
+  CHECK_FALSE(std::filesystem::exists(w.home() + "/etc/lists/big"));
+  REQUIRE(w.files->Reconcile(true).ok());
+  ServeAll(m, w);
+  CHECK(ReadFile(w.home() + "/etc/lists/big") == std::string(3 << 20, 'x'));
+  CHECK(w.files->digest() == m.files->digest());
+}
