@@ -6,6 +6,9 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <vector>
 
 namespace zcluster::store {
@@ -31,6 +34,24 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return Status::DataLoss(what + ": " + s.ToString());
   return Status::Unavailable(what + ": " + s.ToString());
 }
+
+// Hands RocksDB's warnings and errors to the node's log.
+class SinkLogger : public rocksdb::Logger {
+ public:
+  explicit SinkLogger(NodeStore::LogSink sink)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), sink_(std::move(sink)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}  // unlevelled lines are informational
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || !sink_) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    sink_(level >= rocksdb::InfoLogLevel::ERROR_LEVEL, line);
+  }
+
+ private:
+  NodeStore::LogSink sink_;
+};
 
 }  // namespace
 
@@ -71,11 +92,14 @@ NodeStore::NodeStore(std::unique_ptr<Db> db, NodeIdentity identity)
 NodeStore::~NodeStore() = default;
 
 Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
-                                                   const NodeIdentity& identity) {
+                                                   const NodeIdentity& identity, LogSink log) {
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
-  options.keep_log_file_num = 4;  // RocksDB's own LOG files; ours go to cluster.log
+  // Debian's RocksDB asserts when its own LOG file fails a write, so a full disk would abort
+  // the node while RocksDB reports that very error: it gets no LOG file at all.
+  options.info_log = std::make_shared<SinkLogger>(std::move(log));
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // Memory is sized for a node that shares a small machine with a manager: RocksDB's defaults
   // (64 MiB of memtable and a block cache per table, nine tables) would let a master with
   // 100,000 agents grow past 400 MiB. All memtables together stay under 16 MiB (the agents
@@ -191,9 +215,25 @@ Status NodeStore::Write(const StoreBatch& batch) {
     }
     ZC_RETURN_IF_ERROR(FromRocks(s, "store: batch"));
   }
+  if (write_failed_.load()) {
+    // Resume() retries what failed (a flush, the WAL) and clears the error once the disk takes
+    // data again. Once a second at most: each attempt costs a flush and lines in the log.
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::int64_t last = last_resume_ms_.load();
+    if (now - last < 1000 || !last_resume_ms_.compare_exchange_strong(last, now)) {
+      return Status::Unavailable("store: write: stopped after a failed write, resuming");
+    }
+    rocksdb::Status resumed = db_->db->Resume();
+    if (!resumed.ok()) return FromRocks(resumed, "store: write (stopped after a failed write)");
+    write_failed_ = false;
+  }
   rocksdb::WriteOptions sync;
   sync.sync = true;
-  return FromRocks(db_->db->Write(sync, &wb), "store: write");
+  rocksdb::Status s = db_->db->Write(sync, &wb);
+  if (!s.ok()) write_failed_ = true;
+  return FromRocks(s, "store: write");
 }
 
 Result<std::optional<std::string>> NodeStore::Get(Table table, const std::string& key) const {

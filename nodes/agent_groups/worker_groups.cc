@@ -30,7 +30,10 @@ Result<bool> WorkerGroups::Apply(StreamFollower<schemas::GroupChange>::Step step
       }
     }
     batch.SetPosition(kStream, step.apply.back().seq);
-    ZC_RETURN_IF_ERROR(store_.Write(batch));
+    if (Status written = store_.Write(batch); !written.ok()) {
+      follower_.Rewind(step.apply.front().seq - 1);  // the sync retry asks for them again
+      return written;
+    }
     for (const schemas::GroupChange& c : step.apply) table_.Set(c.agent, c.groups);
     log_.Debug("Agent-groups recv", "Applied {} changes up to {}. Finished in {:.3f}s.",
                step.apply.size(), step.apply.back().seq,

@@ -79,16 +79,22 @@ Status WorkerFiles::StoreExpected(const std::vector<schemas::FileChange>& change
 
 Result<bool> WorkerFiles::Apply(StreamFollower<schemas::FileChange>::Step step) {
   if (!step.apply.empty()) {
-    ZC_RETURN_IF_ERROR(StoreExpected(step.apply, step.apply.back().seq, false));
+    if (Status stored = StoreExpected(step.apply, step.apply.back().seq, false); !stored.ok()) {
+      follower_.Rewind(step.apply.front().seq - 1);  // the sync retry asks for them again
+      return stored;
+    }
     std::size_t created = 0, updated = 0;
+    Status installed;
     for (const schemas::FileChange& c : step.apply) {
       if (c.deleted || c.content.empty()) continue;
       bool existed = actual_.count(c.entry.path) != 0;
-      ZC_RETURN_IF_ERROR(InstallInline(c));
+      // A file that cannot be written now is planned again by the next integrity check.
+      if (Status s = InstallInline(c); !s.ok() && installed.ok()) installed = s;
       auto now = actual_.find(c.entry.path);
       if (now != actual_.end() && now->second.hash == c.entry.hash) (existed ? updated : created)++;
     }
     ZC_RETURN_IF_ERROR(Reconcile(false, created, updated));
+    ZC_RETURN_IF_ERROR(installed);
   }
   return step.request_sync;
 }
@@ -287,6 +293,9 @@ Status WorkerFiles::WriteChunks(const schemas::FileData& data) {
     if (made_folders.insert(folder).second) {
       std::error_code ec;
       std::filesystem::create_directories(folder, ec);
+      if (ec && failed.ok()) {
+        failed = Status::Unavailable("cannot create " + folder + ": " + ec.message());
+      }
     }
     // Checked again now that the folders exist: nothing created may be a symlink.
     Status ok = CheckWritablePath(scanner_.home(), c.path, scanner_.set());

@@ -165,7 +165,7 @@ Master::~Master() = default;
 Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMaterial keys,
                                               ClusterLog& log) {
   auto impl = std::make_unique<Impl>(config, log);
-  Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config);
+  Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config, impl->log);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
   Result<std::unique_ptr<MasterAgents>> agents =

@@ -4,7 +4,8 @@
 
 namespace zcluster::nodes {
 
-Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& config) {
+Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& config,
+                                                       const Logger& log) {
   for (const std::filesystem::path& dir :
        {std::filesystem::path(config.db_path()),
         std::filesystem::path(config.control_path()).parent_path()}) {
@@ -12,8 +13,16 @@ Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& conf
     std::filesystem::create_directories(dir, ec);
     if (ec) return Status::Unavailable("cannot create '" + dir.string() + "': " + ec.message());
   }
-  return store::NodeStore::Open(config.db_path(), {config.name, config.node_name,
-                                                   std::string(NodeTypeName(config.node_type))});
+  return store::NodeStore::Open(
+      config.db_path(),
+      {config.name, config.node_name, std::string(NodeTypeName(config.node_type))},
+      [log](bool error, std::string_view line) {
+        if (error) {
+          log.Error("Store", "RocksDB: {}", line);
+        } else {
+          log.Warning("Store", "RocksDB: {}", line);
+        }
+      });
 }
 
 }  // namespace zcluster::nodes

@@ -4,12 +4,14 @@
 #include <memory>
 
 #include "zcluster/nodes/cluster_config.h"
+#include "zcluster/nodes/cluster_log.h"
 #include "zcluster/store/node_store.h"
 
 namespace zcluster::nodes {
 
 // Creates the folders the node needs and opens its store as this config's node (refusing a
-// database of another cluster, name or type).
-Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& config);
+// database of another cluster, name or type). RocksDB's warnings and errors go to `log`.
+Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& config,
+                                                       const Logger& log);
 
 }  // namespace zcluster::nodes

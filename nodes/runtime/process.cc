@@ -97,10 +97,21 @@ void ReportStarted(int fd, const Status& status) {
 
 Status WritePidFile(const std::string& path) {
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  std::ofstream out(path, std::ios::trunc);
-  out << ::getpid() << "\n";
-  if (!out) return Status::Unavailable("cannot write pid file '" + path + "'");
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  std::filesystem::create_directories(folder, ec);
+  if (ec) return Status::Unavailable("cannot create '" + folder.string() + "': " + ec.message());
+  const std::string text = std::to_string(::getpid()) + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool written =
+      fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  int saved = errno;
+  if (fd >= 0 && ::close(fd) != 0 && written) {
+    written = false;
+    saved = errno;
+  }
+  if (!written) {
+    return Status::Unavailable("cannot write pid file '" + path + "': " + std::strerror(saved));
+  }
   return Status::Ok();
 }
 

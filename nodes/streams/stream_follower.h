@@ -41,6 +41,13 @@ class StreamFollower {
     return {{}, true};
   }
 
+  // The last step's changes could not be made durable: back to `durable`, where the store
+  // stands, and a sync from there, so that the master sends them again.
+  Step Rewind(std::uint64_t durable) {
+    applied_ = durable;
+    return Start();
+  }
+
   Step OnDelta(std::vector<Change> changes) {
     if (syncing_) {
       Buffer(std::move(changes));

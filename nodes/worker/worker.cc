@@ -206,7 +206,7 @@ Worker::~Worker() = default;
 Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMaterial keys,
                                               ClusterLog& log) {
   auto impl = std::make_unique<Impl>(config, log);
-  Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config);
+  Result<std::unique_ptr<store::NodeStore>> store = OpenNodeHome(config, impl->log);
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
   WorkerAgentsParams params;

@@ -146,6 +146,36 @@ void Cluster::Signal(const std::string& name, int signal) {
   REQUIRE(s.ToString() == "ok");
 }
 
+std::optional<schemas::Message> Cluster::Ask(const std::string& name,
+                                             const schemas::Message& request) {
+  Result<schemas::Message> reply = nodes::ControlRequest(Home(name) + "/queue/cluster/control.sock",
+                                                         request, std::chrono::seconds(20));
+  if (!reply.ok()) return std::nullopt;
+  return *reply;
+}
+
+schemas::GroupTable Cluster::GroupTableOf(const std::string& name) {
+  std::optional<schemas::Message> m = Ask(name, schemas::GroupTableQuery{});
+  if (!m || !std::holds_alternative<schemas::GroupTable>(*m)) return {};
+  return std::get<schemas::GroupTable>(*m);
+}
+
+bool Cluster::SameGroupTable(const std::string& worker) {
+  schemas::GroupTable master = GroupTableOf("master"), copy = GroupTableOf(worker);
+  return master.seq > 0 && copy.seq == master.seq && copy.groups == master.groups;
+}
+
+std::uint64_t Cluster::Assign(std::vector<std::string> agents, std::vector<std::string> groups,
+                              bool replace) {
+  std::optional<schemas::Message> m =
+      Ask("master", schemas::GroupAssign{std::move(agents), std::move(groups), replace});
+  REQUIRE(m.has_value());
+  INFO((std::holds_alternative<schemas::ErrorReply>(*m) ? std::get<schemas::ErrorReply>(*m).message
+                                                        : ""));
+  REQUIRE(std::holds_alternative<schemas::GroupsChanged>(*m));
+  return std::get<schemas::GroupsChanged>(*m).seq;
+}
+
 std::vector<schemas::NodeInfo> Cluster::Nodes(const std::string& name) {
   Result<schemas::Message> reply =
       nodes::ControlRequest(Home(name) + "/queue/cluster/control.sock", schemas::NodesQuery{},

@@ -79,8 +79,16 @@ class Cluster {
   bool Running(const std::string& name) { return d_->Running(name); }
   pid_t Pid(const std::string& name) const { return d_->Pid(name); }
 
+  // The node's answer to `request` on its control socket; nullopt when it gives none in 20 s.
+  std::optional<schemas::Message> Ask(const std::string& name, const schemas::Message& request);
   // The node's answer to nodes_query (empty on error).
   std::vector<schemas::NodeInfo> Nodes(const std::string& name);
+  // The node's group table (empty on error), and whether a worker's equals the master's.
+  schemas::GroupTable GroupTableOf(const std::string& name);
+  bool SameGroupTable(const std::string& worker);
+  // Assigns through the master's control socket and returns the stream position it reached.
+  std::uint64_t Assign(std::vector<std::string> agents, std::vector<std::string> groups,
+                       bool replace = false);
   std::set<std::string> WorkerNames(const std::string& master);
   // Waits until the master lists exactly `workers`, up to `bound`.
   bool WaitForWorkers(const std::string& master, const std::set<std::string>& workers,

@@ -20,35 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::optional<schemas::Message> Ask(Cluster& c, const std::string& node,
-                                    const schemas::Message& request) {
-  Result<schemas::Message> reply =
-      nodes::ControlRequest(c.Home(node) + "/queue/cluster/control.sock", request, 20s);
-  if (!reply.ok()) return std::nullopt;
-  return *reply;
-}
-
-schemas::GroupTable TableOf(Cluster& c, const std::string& node) {
-  auto m = Ask(c, node, schemas::GroupTableQuery{});
-  if (!m || !std::holds_alternative<schemas::GroupTable>(*m)) return {};
-  return std::get<schemas::GroupTable>(*m);
-}
-
-bool SameTable(Cluster& c, const std::string& worker) {
-  schemas::GroupTable master = TableOf(c, "master"), copy = TableOf(c, worker);
-  return master.seq > 0 && copy.seq == master.seq && copy.groups == master.groups;
-}
-
-std::uint64_t Assign(Cluster& c, std::vector<std::string> agents, std::vector<std::string> groups,
-                     bool replace = false) {
-  auto m = Ask(c, "master", schemas::GroupAssign{std::move(agents), std::move(groups), replace});
-  REQUIRE(m.has_value());
-  INFO((std::holds_alternative<schemas::ErrorReply>(*m) ? std::get<schemas::ErrorReply>(*m).message
-                                                        : ""));
-  REQUIRE(std::holds_alternative<schemas::GroupsChanged>(*m));
-  return std::get<schemas::GroupsChanged>(*m).seq;
-}
-
 // A master with `n` registered agents and groups web and db; workers configured (not started).
 std::vector<std::string> Setup(Cluster& c, std::size_t n, const std::vector<std::string>& workers,
                                int sub_hwm = 1000) {
@@ -97,10 +68,10 @@ TEST_CASE("10000 agents assigned at once reach both workers", "[integration][gro
   c.Start("w1");
   c.Start("w2");
   REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
-  std::uint64_t seq = Assign(c, ids, {"web", "db"});
+  std::uint64_t seq = c.Assign(ids, {"web", "db"});
   CHECK(seq == 10000);
-  REQUIRE(WaitFor([&] { return SameTable(c, "w1") && SameTable(c, "w2"); }, 30s));
-  CHECK(TableOf(c, "w1").groups.at(ids[9999]) == std::vector<std::string>{"web", "db"});
+  REQUIRE(WaitFor([&] { return c.SameGroupTable("w1") && c.SameGroupTable("w2"); }, 30s));
+  CHECK(c.GroupTableOf("w1").groups.at(ids[9999]) == std::vector<std::string>{"web", "db"});
   CHECK(c.WaitForLog("master", "[Agent-groups send] Published 10000 changes", 5s));
 
   // The dumps through the CLI are the same JSON.
@@ -131,12 +102,12 @@ TEST_CASE("a worker started after the changes converges", "[integration][groups]
   Cluster c;
   std::vector<std::string> ids = Setup(c, 300, {"w1"});
   c.Start("master");
-  REQUIRE(WaitFor([&] { return Ask(c, "master", schemas::NodesQuery{}).has_value(); }, 10s));
-  Assign(c, ids, {"web"});
-  Assign(c, {ids[0], ids[1]}, {"db"}, true);
+  REQUIRE(WaitFor([&] { return c.Ask("master", schemas::NodesQuery{}).has_value(); }, 10s));
+  c.Assign(ids, {"web"});
+  c.Assign({ids[0], ids[1]}, {"db"}, true);
   c.Start("w1");
-  REQUIRE(WaitFor([&] { return SameTable(c, "w1"); }, 20s));
-  CHECK(TableOf(c, "w1").groups.at(ids[0]) == std::vector<std::string>{"db"});
+  REQUIRE(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
+  CHECK(c.GroupTableOf("w1").groups.at(ids[0]) == std::vector<std::string>{"db"});
   CHECK(c.WaitForLog("w1", "[Agent-groups recv full] Received the whole table: 300 agents at 302",
                      5s));
 }
@@ -148,11 +119,11 @@ TEST_CASE("a worker whose SUB drops messages still converges through gap resync"
   c.Start("master");
   c.Start("w1");
   REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
-  REQUIRE(WaitFor([&] { return TableOf(c, "w1").seq == 0 && !c.Log("w1").empty(); }, 5s));
+  REQUIRE(WaitFor([&] { return c.GroupTableOf("w1").seq == 0 && !c.Log("w1").empty(); }, 5s));
   // 2000 deltas in a burst: with a receive high-water mark of 1, most are dropped.
-  Assign(c, ids, {"web"});
-  REQUIRE(WaitFor([&] { return SameTable(c, "w1"); }, 30s));
-  CHECK(TableOf(c, "w1").seq == 2000);
+  c.Assign(ids, {"web"});
+  REQUIRE(WaitFor([&] { return c.SameGroupTable("w1"); }, 30s));
+  CHECK(c.GroupTableOf("w1").seq == 2000);
   // It got there by noticing gaps and catching up, not by luck.
   std::string log = c.Log("w1");
   CHECK((log.find("[Agent-groups recv] Caught up") != std::string::npos ||
@@ -167,15 +138,15 @@ TEST_CASE("a master killed and restarted continues the sequence and workers conv
   c.Start("w1");
   c.Start("w2");
   REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
-  std::uint64_t before = Assign(c, ids, {"web"});
+  std::uint64_t before = c.Assign(ids, {"web"});
   REQUIRE(before == 100);
   c.Kill("master", SIGKILL);
   c.Start("master");
   REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
-  std::uint64_t after = Assign(c, {ids[5]}, {"db"});
+  std::uint64_t after = c.Assign({ids[5]}, {"db"});
   CHECK(after == before + 1);  // not reused, not reset
-  REQUIRE(WaitFor([&] { return SameTable(c, "w1") && SameTable(c, "w2"); }, 20s));
-  CHECK(TableOf(c, "w2").groups.at(ids[5]) == std::vector<std::string>{"web", "db"});
+  REQUIRE(WaitFor([&] { return c.SameGroupTable("w1") && c.SameGroupTable("w2"); }, 20s));
+  CHECK(c.GroupTableOf("w2").groups.at(ids[5]) == std::vector<std::string>{"web", "db"});
 }
 
 TEST_CASE("a new agent gets default and learns its groups in its report ack",
@@ -200,11 +171,11 @@ TEST_CASE("a new agent gets default and learns its groups in its report ack",
     return std::get<schemas::AgentReportAck>(Exchange(*dealer, schemas::Encode(r)));
   };
   CHECK(report().groups.empty());  // first report: the master has not seen it yet
-  REQUIRE(WaitFor([&] { return TableOf(c, "w1").groups.count(agent.id) == 1; }, 10s));
+  REQUIRE(WaitFor([&] { return c.GroupTableOf("w1").groups.count(agent.id) == 1; }, 10s));
   state.last_keepalive = 1;
   CHECK(report().groups == std::vector<std::string>{"default"});
-  Assign(c, {agent.id}, {"web"});
-  REQUIRE(WaitFor([&] { return SameTable(c, "w1"); }, 10s));
+  c.Assign({agent.id}, {"web"});
+  REQUIRE(WaitFor([&] { return c.SameGroupTable("w1"); }, 10s));
   state.last_keepalive = 2;
   CHECK(report().groups == std::vector<std::string>{"default", "web"});
 

@@ -7,6 +7,7 @@
 // peer survives a crash.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -76,8 +77,12 @@ class NodeStore {
   // Opens (creating if absent) the database in `dir`. FailedPrecondition when it belongs to
   // another cluster, node name or node type (a node must not adopt another's state), Unavailable
   // when another process holds it (RocksDB's lock: one daemon per home).
+  //
+  // RocksDB's own warnings and errors go to `log` (nowhere when it is empty), never to a LOG
+  // file beside the data: a full disk must not also fail the writing of its report.
+  using LogSink = std::function<void(bool error, std::string_view line)>;
   static Result<std::unique_ptr<NodeStore>> Open(const std::string& dir,
-                                                 const NodeIdentity& identity);
+                                                 const NodeIdentity& identity, LogSink log = {});
   ~NodeStore();
   NodeStore(const NodeStore&) = delete;
   NodeStore& operator=(const NodeStore&) = delete;
@@ -87,8 +92,12 @@ class NodeStore {
   // Last sequence number applied (worker) or assigned (master) on `stream`; 0 when none.
   Result<std::uint64_t> Position(const std::string& stream) const;
 
-  // Applies every write of `batch` atomically and syncs it before returning.
+  // Applies every write of `batch` atomically and syncs it before returning. A write that fails
+  // (a full or read-only disk) stops RocksDB's writes; the next Write first asks it to resume,
+  // so writing starts again by itself once the disk takes data.
   Status Write(const StoreBatch& batch);
+  // False from a failed write until a write succeeds again.
+  bool writable() const { return !write_failed_.load(); }
   Result<std::optional<std::string>> Get(Table table, const std::string& key) const;
   // Calls `visit` for every key of `table` (from `from` on) in key order; stops at the first
   // error it returns.
@@ -106,6 +115,8 @@ class NodeStore {
   std::unique_ptr<Db> db_;
   NodeIdentity identity_;
   std::uint64_t starts_ = 0;
+  std::atomic<bool> write_failed_{false};
+  std::atomic<std::int64_t> last_resume_ms_{0};  // steady clock
 };
 
 }  // namespace zcluster::store
