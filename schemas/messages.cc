@@ -14,11 +14,12 @@ void EncodeBody(msgpack::sbuffer& b, const Hello& m) {
       .str("software", m.software);
 }
 void EncodeBody(msgpack::sbuffer& b, const Welcome& m) {
-  MapWriter(b, 4)
+  MapWriter(b, 5)
       .str("cluster", m.cluster)
       .str("master", m.master)
       .uint("protocol", m.protocol)
-      .str("software", m.software);
+      .str("software", m.software)
+      .real("max_silence", m.max_silence);
 }
 void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
   MapWriter(b, 10)
@@ -125,6 +126,8 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     m.master = r.name("master");
     m.protocol = static_cast<std::uint32_t>(r.uint("protocol", UINT32_MAX));
     m.software = r.str("software");
+    // Added within protocol 1: optional, so an older master's welcome still reads.
+    if (r.has("max_silence")) m.max_silence = r.real("max_silence");
     return Finish(r, m);
   }
   if (type == Keepalive::kType) {

@@ -79,6 +79,13 @@ void MasterLink::OnReply(const schemas::Message& reply, SteadyClock::time_point 
     next_send_ = now + ToSteady(params_.keep_alive);
     if (!was_connected) {
       log_.Info("Main", "Successfully connected to master '{}' ({}).", w->master, w->software);
+      // Two keepalives may be lost or late before the master's limit: less margin flaps.
+      if (w->max_silence > 0 && params_.keep_alive.count() * 2 > w->max_silence) {
+        log_.Warning("Keep alive",
+                     "keep_alive is {:.3g}s but master '{}' drops a worker silent for {:.3g}s: "
+                     "set keep_alive to {:.3g}s or less",
+                     params_.keep_alive.count(), w->master, w->max_silence, w->max_silence / 2);
+      }
     }
     return;
   }

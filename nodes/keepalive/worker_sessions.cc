@@ -123,7 +123,7 @@ std::optional<schemas::Message> WorkerSessions::OnHello(const bus::Envelope& fro
         .Info("Main", "Connected: address {}, {}", from.peer_address, hello.software);
   }
   return schemas::Welcome{policy_.cluster, master_name_, policy_.protocol,
-                          "zcluster " ZCLUSTER_VERSION};
+                          "zcluster " ZCLUSTER_VERSION, max_silence_.count()};
 }
 
 std::vector<std::string> WorkerSessions::Expire(SteadyClock::time_point now) {

@@ -42,7 +42,7 @@ Frames Raw(std::string_view type, const Body& body) {
 TEST_CASE("every message survives an encode/decode round trip", "[schemas]") {
   std::vector<Message> all = {
       Hello{"wazuh", "worker-1", kProtocolVersion, "zcluster 0.1.0"},
-      Welcome{"wazuh", "master", kProtocolVersion, "zcluster 0.1.0"},
+      Welcome{"wazuh", "master", kProtocolVersion, "zcluster 0.1.0", 12.5},
       Keepalive{42},
       KeepaliveAck{42},
       ErrorReply{Code::kPermissionDenied, "key of w1 may not speak as w2", "hello"},

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
+
 using namespace zcluster;
 using namespace zcluster::nodes;
 using namespace zcluster::schemas;
@@ -109,4 +111,29 @@ TEST_CASE("a hello waiting for its backoff goes as soon as the transport is up",
   f.link.OnReply(Welcome{"wazuh", "master", 1, ""}, f.t0 + 110ms);
   f.link.TransportUp(f.t0 + 200ms);
   CHECK_FALSE(f.link.Next(f.t0 + 200ms).has_value());
+}
+
+TEST_CASE("a keep_alive the master's silence limit cannot absorb is warned about at connection",
+          "[nodes][keepalive]") {
+  testing::TempDir dir;
+  auto log = ClusterLog::Open(dir / "cluster.log", false, false);
+  REQUIRE(log.ok());
+  auto t0 = SteadyClock::now();
+  {
+    MasterLink slow{MasterLinkParams{"wazuh", "w1", 10s, 15s, 500ms, 10s},
+                    Logger(**log, "Worker w1")};
+    slow.OnReply(Welcome{"wazuh", "master", 1, "", 3}, t0);
+    MasterLink fine{MasterLinkParams{"wazuh", "w2", 1s, 15s, 500ms, 10s},
+                    Logger(**log, "Worker w2")};
+    fine.OnReply(Welcome{"wazuh", "master", 1, "", 3}, t0);
+    MasterLink unsaid{MasterLinkParams{"wazuh", "w3", 10s, 15s, 500ms, 10s},
+                      Logger(**log, "Worker w3")};
+    unsaid.OnReply(Welcome{"wazuh", "master", 1, "", 0}, t0);  // an older master
+  }
+  log->reset();  // closes the file
+  std::string text = testing::ReadFile(dir / "cluster.log");
+  CHECK(text.find("[Worker w1] [Keep alive] keep_alive is 10s but master 'master' drops a worker "
+                  "silent for 3s: set keep_alive to 1.5s or less") != std::string::npos);
+  CHECK(text.find("[Worker w2] [Keep alive]") == std::string::npos);
+  CHECK(text.find("[Worker w3] [Keep alive]") == std::string::npos);
 }

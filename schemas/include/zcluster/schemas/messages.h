@@ -55,6 +55,8 @@ struct Welcome {
   std::string master;  // the master's node name
   std::uint32_t protocol = kProtocolVersion;
   std::string software;
+  // Seconds without a keepalive after which the master drops the worker (0: not said).
+  double max_silence = 0;
   bool operator==(const Welcome&) const = default;
 };
 
