@@ -88,8 +88,11 @@ std::string ReadId(FieldReader& r, std::string_view key = "id") {
 }
 
 void PackRecord(msgpack::sbuffer& b, const AgentRecord& rec) {
-  MapWriter w(b, 4);
-  w.str("id", rec.id).str("node", rec.node).strings("groups", rec.groups);
+  MapWriter w(b, 5);
+  w.str("id", rec.id)
+      .str("node", rec.node)
+      .strings("groups", rec.groups)
+      .uint("counter", rec.counter);
   w.key("state");
   PackState(b, rec.state);
 }
@@ -99,6 +102,7 @@ AgentRecord ReadRecord(FieldReader& r) {
   rec.id = ReadId(r);
   rec.node = r.str("node", kMaxNameLength);
   if (r.has("groups")) rec.groups = r.strings("groups", kMaxGroups, kMaxGroupNameLength);
+  if (r.has("counter")) rec.counter = r.uint("counter");
   rec.state = ReadState(r, "state");
   return rec;
 }
@@ -197,13 +201,14 @@ void EncodeBody(msgpack::sbuffer& b, const AgentInfoBatch& m) {
   w.key("updates").pack_array(static_cast<std::uint32_t>(m.updates.size()));
   for (const AgentUpdate& u : m.updates) {
     if (u.full) {
-      MapWriter u_w(b, 2);
-      u_w.str("id", u.id);
+      MapWriter u_w(b, 3);
+      u_w.str("id", u.id).uint("counter", u.counter);
       u_w.key("state");
       PackState(b, u.state);
     } else {
-      MapWriter(b, 3)
+      MapWriter(b, 4)
           .str("id", u.id)
+          .uint("counter", u.counter)
           .uint("last_keepalive", u.state.last_keepalive)
           .str("status", AgentStatusName(u.state.status));
     }
@@ -294,6 +299,8 @@ std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReade
         FieldReader u(arr->via.array.ptr[i], "agent_info.updates[]");
         AgentUpdate up;
         up.id = ReadId(u);
+        // Added within protocol 1: optional, so an older worker's batch still reads.
+        if (u.has("counter")) up.counter = u.uint("counter");
         up.full = u.has("state");
         if (up.full) {
           up.state = ReadState(u, "state");

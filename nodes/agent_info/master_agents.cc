@@ -31,12 +31,16 @@ Status MasterAgents::LoadRegistry() {
 
 Status MasterAgents::LoadStatuses() {
   status_.assign(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
+  counter_.assign(registry_.entries().size(), 0);
   return store_.ForEach(store::Table::kAgents, [this](std::string_view id, std::string_view row) {
     std::size_t at = registry_.IndexOf(std::string(id));
     if (at == ClientKeys::npos) return Status::Ok();
     // A row that does not decode is reported by the listing; here it counts as never connected.
     Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, row);
-    if (rec.ok()) status_[at] = rec->state.status;
+    if (rec.ok()) {
+      status_[at] = rec->state.status;
+      counter_[at] = rec->counter;
+    }
     return Status::Ok();
   });
 }
@@ -64,7 +68,11 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   // Records staged by this group, encoded as they will be stored: a later update of the same
   // agent builds on (and replaces) an earlier one, and each agent is written once.
   std::unordered_map<std::string, std::string> staged;
-  std::uint64_t written = 0;
+  // By registry position; the registry can only have grown since they were last sized.
+  status_.resize(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
+  counter_.resize(registry_.entries().size(), 0);
+  std::uint64_t written = 0, older = 0;
+  std::vector<std::pair<std::size_t, schemas::AgentStatus>> statuses;
   for (const WorkerBatch& wb : batches) {
     const std::string& worker = *wb.worker;
     schemas::AgentInfoAck ack{wb.batch->batch, {}};
@@ -74,10 +82,17 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         ack.unknown.push_back(u.id);
         continue;
       }
+      const std::size_t at = registry_.IndexOf(u.id);
+      if (u.counter != 0 && u.counter < counter_[at]) {
+        ++older;  // acknowledged all the same: the worker has nothing newer to send
+        continue;
+      }
+      counter_[at] = std::max(counter_[at], u.counter);
+      statuses.emplace_back(at, u.state.status);
       std::string& slot = staged[u.id];
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
-        schemas::AgentRecord rec{u.id, u.state, worker, {}};
+        schemas::AgentRecord rec{u.id, u.state, worker, {}, counter_[at]};
         rec.state.name = key->name;
         slot = store::EncodeAgentRow(rec);
       } else {
@@ -98,6 +113,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
           rec.state.last_keepalive = u.state.last_keepalive;
           rec.state.status = u.state.status;
           rec.node = worker;
+          rec.counter = counter_[at];
         } else {
           rec = {u.id, u.state, worker, {}};
           rec.state.name = key->name;
@@ -116,13 +132,13 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   // Durable before the acks: the workers forget what we acknowledge. One synced write for every
   // batch that arrived together (group commit), not one per batch.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
-  for (const WorkerBatch& wb : batches) {
-    for (const schemas::AgentUpdate& u : wb.batch->updates) {
-      std::size_t at = registry_.IndexOf(u.id);
-      if (at < status_.size()) status_[at] = u.state.status;
-    }
-  }
+  for (const auto& [at, status] : statuses) status_[at] = status;
   stored_ += written;
+  if (older > 0) {
+    ignored_older_ += older;
+    log_.Debug("Agent-info sync", "Ignored {} updates older than the reports already applied",
+               older);
+  }
   for (std::size_t i = 0; i < batches.size(); ++i) {
     NoteBatch(*batches[i].worker, *batches[i].batch, acks[i], now);
   }
@@ -165,6 +181,7 @@ Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std
   registry_ = std::move(next);
   registry_stamp_ = FileChangeStamp(path_);
   status_.resize(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
+  counter_.resize(registry_.entries().size(), 0);
   log_.Info("Main", "Agent {} '{}' registered", added->id, added->name);
   return schemas::AgentEntry{added->id, added->name, added->ip, added->key};
 }

@@ -83,12 +83,15 @@ class MasterAgents {
 
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
   std::uint64_t stored() const { return stored_; }  // agent records persisted since start
+  // Updates ignored since start because the master held a newer report of the agent.
+  std::uint64_t ignored_older() const { return ignored_older_; }
 
  private:
   MasterAgents(store::NodeStore& store, std::string path, const Logger& log)
       : store_(store), path_(std::move(path)), log_(log) {}
   Status LoadRegistry();
-  // Reads every stored record's status into status_ (at start and after client.keys changed).
+  // Reads every stored record's status and counter into status_ and counter_ (at start and
+  // after client.keys changed).
   Status LoadStatuses();
   // The agent's record in the store, if it has one.
   Result<std::optional<schemas::AgentRecord>> Stored(const std::string& id) const;
@@ -104,6 +107,10 @@ class MasterAgents {
   std::uint64_t stored_ = 0;
   // The stored status of each registry entry, by position: a byte per agent, counted on demand.
   std::vector<schemas::AgentStatus> status_;
+  // The newest report counter applied for each registry entry, by position: an update carrying
+  // an older one is ignored, whichever worker sends it and however late.
+  std::vector<std::uint64_t> counter_;
+  std::uint64_t ignored_older_ = 0;
 };
 
 }  // namespace zcluster::nodes

@@ -137,7 +137,7 @@ std::optional<schemas::AgentInfoBatch> WorkerAgents::NextBatch(SteadyClock::time
     Entry& e = it->second;
     e.queued = false;
     if (e.in_flight || e.version <= e.acked_version || unknown_.count(id)) continue;
-    schemas::AgentUpdate u{id, e.full_version > e.acked_version, e.state};
+    schemas::AgentUpdate u{id, e.full_version > e.acked_version, e.state, e.counter};
     // A rough size: keepalive-only updates are a few dozen bytes, full ones a few hundred.
     bytes += u.full ? 256 + e.state.labels.size() * 64 : 32;
     e.in_flight = true;

@@ -74,11 +74,11 @@ int main() {
   Print(AgentReportAck{"001", 7, {"default"}});
   AgentState k;
   k.last_keepalive = 1764000060;
-  Print(AgentInfoBatch{12, 0, {AgentUpdate{"001", true, s}, AgentUpdate{"002", false, k}}});
+  Print(AgentInfoBatch{12, 0, {AgentUpdate{"001", true, s, 41}, AgentUpdate{"002", false, k, 7}}});
   Print(AgentInfoAck{12, {"002"}});
   Print(AgentsQuery{});
   Print(AgentsQuery{{"001", "002"}});
-  Print(AgentList{{AgentRecord{"001", s, "worker-1", {"default", "web"}}}});
+  Print(AgentList{{AgentRecord{"001", s, "worker-1", {"default", "web"}, 41}}});
   Print(AgentAdd{"web-2", "any", {"web"}});
   Print(AgentRemove{"002"});
   Print(AgentEntry{"003", "web-2", "any",

@@ -66,6 +66,7 @@ struct AgentRecord {
   AgentState state;
   std::string node;                 // the worker the agent reports to
   std::vector<std::string> groups;  // filled by the master when listing; not stored
+  std::uint64_t counter = 0;        // the newest report counter applied (0: none said)
   bool operator==(const AgentRecord&) const = default;
 };
 std::string EncodeAgentRecord(const AgentRecord& record);
@@ -97,6 +98,9 @@ struct AgentUpdate {
   std::string id;
   bool full = true;
   AgentState state;  // when !full only last_keepalive and status are meaningful
+  // The counter of the agent's report this update carries (0: not said). Agents count their
+  // reports up, whichever worker they report to, so it orders updates from different workers.
+  std::uint64_t counter = 0;
   bool operator==(const AgentUpdate&) const = default;
 };
 

@@ -1,0 +1,84 @@
+// The master's agent table against workers' batches: the registry's name wins, and an update
+// older than one already applied is ignored, whichever worker sends it and however late.
+#include "agent_info/master_agents.h"
+
+#include <catch2/catch.hpp>
+
+#include "support/temp_dir.h"
+
+using namespace zcluster;
+using namespace zcluster::nodes;
+
+namespace {
+
+struct Fixture {
+  testing::TempDir dir;
+  ClusterLog log{false};
+  std::unique_ptr<store::NodeStore> store;
+  std::unique_ptr<MasterAgents> agents;
+  std::string id;
+
+  Fixture() {
+    ClientKeys keys;
+    id = keys.Add("web-1", "any")->id;
+    REQUIRE(keys.Save(dir / "client.keys").ok());
+    store = std::move(store::NodeStore::Open(dir / "db", {"c", "master", "master"})).value();
+    agents =
+        std::move(MasterAgents::Load(*store, dir / "client.keys", Logger(log, "Master"))).value();
+  }
+  void Send(const std::string& worker, schemas::AgentUpdate update) {
+    schemas::AgentInfoBatch batch{1, 0, {std::move(update)}};
+    std::vector<std::string> saved;
+    Result<std::vector<schemas::AgentInfoAck>> acks = agents->ApplyAll({{&worker, &batch}}, &saved);
+    REQUIRE(acks.ok());
+    CHECK(acks->at(0).unknown.empty());  // acknowledged, applied or not
+  }
+  schemas::AgentRecord Record() {
+    Result<schemas::AgentList> list = agents->List({id});
+    REQUIRE(list.ok());
+    REQUIRE(list->agents.size() == 1);
+    return list->agents[0];
+  }
+};
+
+schemas::AgentState State(const std::string& version, std::uint64_t keepalive) {
+  schemas::AgentState s;
+  s.name = "web-1";
+  s.version = version;
+  s.labels = {{"site", version}};
+  s.last_keepalive = keepalive;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("an update older than the one applied is ignored, from any worker and however late",
+          "[nodes][agents]") {
+  Fixture f;
+  // The agent reported to w1 (counter 5), then moved to w2 (counter 9) while w1 was cut off.
+  f.Send("w2", {f.id, true, State("v9", 900), 9});
+  f.Send("w1", {f.id, true, State("v5", 500), 5});  // w1 reconnects with what it held
+  schemas::AgentRecord rec = f.Record();
+  CHECK(rec.node == "w2");
+  CHECK(rec.state.version == "v9");
+  CHECK(rec.state.labels.at("site") == "v9");
+  CHECK(rec.counter == 9);
+  // w1's keepalive-only update is just as old.
+  f.Send("w1", {f.id, false, State("", 600), 6});
+  CHECK(f.Record().state.last_keepalive == 900);
+  CHECK(f.agents->ignored_older() == 2);
+
+  // Newer ones apply, keepalive-only ones too, and the order survives a master restart.
+  f.Send("w2", {f.id, false, State("", 1000), 10});
+  CHECK(f.Record().state.last_keepalive == 1000);
+  CHECK(f.Record().state.version == "v9");
+  f.agents.reset();
+  f.agents = std::move(MasterAgents::Load(*f.store, f.dir / "client.keys", Logger(f.log, "Master")))
+                 .value();
+  f.Send("w1", {f.id, true, State("v7", 700), 7});
+  CHECK(f.Record().state.version == "v9");
+  CHECK(f.Record().counter == 10);
+  // A worker that says no counter (an older one) is applied as before.
+  f.Send("w1", {f.id, true, State("v0", 50), 0});
+  CHECK(f.Record().state.version == "v0");
+}
