@@ -215,7 +215,7 @@ void EncodeBody(msgpack::sbuffer& b, const AgentInfoBatch& m) {
   }
 }
 void EncodeBody(msgpack::sbuffer& b, const AgentInfoAck& m) {
-  MapWriter(b, 2).uint("batch", m.batch).strings("unknown", m.unknown);
+  MapWriter(b, 3).uint("batch", m.batch).strings("unknown", m.unknown).strings("resend", m.resend);
 }
 void EncodeBody(msgpack::sbuffer& b, const AgentsQuery& m) {
   if (m.ids.empty()) {
@@ -318,6 +318,8 @@ std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReade
     AgentInfoAck m;
     m.batch = r.uint("batch");
     m.unknown = r.strings("unknown", kMaxBatchUpdates, kMaxAgentIdLength);
+    // Added within protocol 1: optional, so an older master's ack still reads.
+    if (r.has("resend")) m.resend = r.strings("resend", kMaxBatchUpdates, kMaxAgentIdLength);
     return finish(std::move(m));
   }
   if (type == AgentsQuery::kType) {

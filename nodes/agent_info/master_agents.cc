@@ -75,7 +75,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   std::vector<std::pair<std::size_t, schemas::AgentStatus>> statuses;
   for (const WorkerBatch& wb : batches) {
     const std::string& worker = *wb.worker;
-    schemas::AgentInfoAck ack{wb.batch->batch, {}};
+    schemas::AgentInfoAck ack{wb.batch->batch, {}, {}};
     for (const schemas::AgentUpdate& u : wb.batch->updates) {
       const ClientKey* key = registry_.Find(u.id);
       if (key == nullptr) {
@@ -87,12 +87,11 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         ++older;  // acknowledged all the same: the worker has nothing newer to send
         continue;
       }
-      counter_[at] = std::max(counter_[at], u.counter);
-      statuses.emplace_back(at, u.state.status);
+      const std::uint64_t counter = std::max(counter_[at], u.counter);
       std::string& slot = staged[u.id];
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
-        schemas::AgentRecord rec{u.id, u.state, worker, {}, counter_[at]};
+        schemas::AgentRecord rec{u.id, u.state, worker, {}, counter};
         rec.state.name = key->name;
         slot = store::EncodeAgentRow(rec);
       } else {
@@ -107,19 +106,22 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
           if (!got.ok()) return got.status();
           before = std::move(got).value();
         }
-        schemas::AgentRecord rec;
-        if (before) {
-          rec = std::move(*before);
-          rec.state.last_keepalive = u.state.last_keepalive;
-          rec.state.status = u.state.status;
-          rec.node = worker;
-          rec.counter = counter_[at];
-        } else {
-          rec = {u.id, u.state, worker, {}};
-          rec.state.name = key->name;
+        if (!before) {
+          // Nothing to update (the master lost its store): a blank record would hide the
+          // agent's OS, version and labels, so the worker is asked for the whole state.
+          staged.erase(u.id);
+          ack.resend.push_back(u.id);
+          continue;
         }
+        schemas::AgentRecord rec = std::move(*before);
+        rec.state.last_keepalive = u.state.last_keepalive;
+        rec.state.status = u.state.status;
+        rec.node = worker;
+        rec.counter = counter;
         slot = store::EncodeAgentRow(rec);
       }
+      counter_[at] = counter;
+      statuses.emplace_back(at, u.state.status);
       ++written;
     }
     acks.push_back(std::move(ack));

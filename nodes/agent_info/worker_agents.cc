@@ -156,12 +156,19 @@ Status WorkerAgents::OnAck(const schemas::AgentInfoAck& ack) {
   InFlight flight = std::move(it->second);
   in_flight_.erase(it);
   std::set<std::string> unknown(ack.unknown.begin(), ack.unknown.end());
+  std::set<std::string> resend(ack.resend.begin(), ack.resend.end());
   store::StoreBatch batch;
   for (const auto& [id, version] : flight.versions) {
     auto a = agents_.find(id);
     if (a == agents_.end()) continue;
     Entry& e = a->second;
     if (unknown.count(id)) continue;  // stays pending, sent again once the registry changes
+    if (resend.count(id)) {
+      // The master has no record to update: the whole state becomes a change of its own.
+      if (e.version <= e.acked_version) ++pending_;
+      e.full_version = e.version = std::max(e.version, e.acked_version) + 1;
+      continue;
+    }
     bool was_pending = e.version > e.acked_version;
     e.acked_version = std::max(e.acked_version, version);
     if (e.version <= e.acked_version) {

@@ -75,7 +75,7 @@ int main() {
   AgentState k;
   k.last_keepalive = 1764000060;
   Print(AgentInfoBatch{12, 0, {AgentUpdate{"001", true, s, 41}, AgentUpdate{"002", false, k, 7}}});
-  Print(AgentInfoAck{12, {"002"}});
+  Print(AgentInfoAck{12, {"002"}, {"003"}});
   Print(AgentsQuery{});
   Print(AgentsQuery{{"001", "002"}});
   Print(AgentList{{AgentRecord{"001", s, "worker-1", {"default", "web"}, 41}}});

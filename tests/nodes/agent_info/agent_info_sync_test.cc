@@ -47,7 +47,7 @@ struct Fixture {
     return sent.size() - before;
   }
   void Ack(const schemas::AgentInfoBatch& b, SteadyClock::time_point now) {
-    REQUIRE(sync->OnAck({b.batch, {}}, now).ok());
+    REQUIRE(sync->OnAck({b.batch, {}, {}}, now).ok());
   }
 };
 

@@ -82,3 +82,20 @@ TEST_CASE("an update older than the one applied is ignored, from any worker and 
   f.Send("w1", {f.id, true, State("v0", 50), 0});
   CHECK(f.Record().state.version == "v0");
 }
+
+TEST_CASE("a keepalive-only update for an agent without a record asks for the whole state",
+          "[nodes][agents]") {
+  Fixture f;
+  const std::string worker = "w1";
+  schemas::AgentInfoBatch batch{1, 0, {{f.id, false, State("", 600), 6}}};
+  std::vector<std::string> saved;
+  Result<std::vector<schemas::AgentInfoAck>> acks = f.agents->ApplyAll({{&worker, &batch}}, &saved);
+  REQUIRE(acks.ok());
+  CHECK(acks->at(0).resend == std::vector<std::string>{f.id});
+  CHECK(saved.empty());
+  // No blank record: the agent is still one that never connected.
+  CHECK(f.Record().node.empty());
+  CHECK(f.Record().state.status == schemas::AgentStatus::kNeverConnected);
+  f.Send("w1", {f.id, true, State("v6", 600), 6});
+  CHECK(f.Record().state.version == "v6");
+}

@@ -50,7 +50,7 @@ struct Fixture {
     return *b;
   }
   void Ack(const schemas::AgentInfoBatch& b, std::vector<std::string> unknown = {}) {
-    REQUIRE(agents->OnAck({b.batch, std::move(unknown)}).ok());
+    REQUIRE(agents->OnAck({b.batch, std::move(unknown), {}}).ok());
   }
 };
 
@@ -174,4 +174,25 @@ TEST_CASE("agents silent past the disconnection time become disconnected", "[nod
   CHECK(b.updates[0].full);
   CHECK(b.updates[0].state.status == schemas::AgentStatus::kDisconnected);
   CHECK(b.updates[0].state.disconnection_time > 0);
+}
+
+TEST_CASE("an agent the master asks to resend goes out with its whole state and its counter",
+          "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("a"));
+  REQUIRE(f.agents->OnAck({f.Next().batch, {}, {}}).ok());
+  f.Report("001", State("a", 200));  // only the keepalive time changed
+  schemas::AgentInfoBatch keepalive = f.Next();
+  REQUIRE(keepalive.updates.size() == 1);
+  CHECK_FALSE(keepalive.updates[0].full);
+  CHECK(keepalive.updates[0].counter == 2);
+  REQUIRE(f.agents->OnAck({keepalive.batch, {}, {"001"}}).ok());
+  schemas::AgentInfoBatch again = f.Next();
+  REQUIRE(again.updates.size() == 1);
+  CHECK(again.updates[0].full);
+  CHECK(again.updates[0].state.version == "Wazuh v4.14.0");
+  CHECK(again.updates[0].state.last_keepalive == 200);
+  CHECK(again.updates[0].counter == 2);
+  REQUIRE(f.agents->OnAck({again.batch, {}, {}}).ok());
+  CHECK_FALSE(f.agents->NextBatch(f.t0).has_value());
 }

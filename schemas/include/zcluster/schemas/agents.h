@@ -118,6 +118,9 @@ struct AgentInfoAck {
   static constexpr std::string_view kType = "agent_info_ack";
   std::uint64_t batch = 0;
   std::vector<std::string> unknown;
+  // Ids whose keepalive-only update found no record to update (a master that lost its store):
+  // not saved; the worker sends each one's whole state next.
+  std::vector<std::string> resend;
   bool operator==(const AgentInfoAck&) const = default;
 };
 
