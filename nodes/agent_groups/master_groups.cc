@@ -85,6 +85,29 @@ Result<MasterGroups::Changes> MasterGroups::Commit(
   return changes;
 }
 
+Result<MasterGroups::Changes> MasterGroups::Adopt(const schemas::GroupTable& worker_table) {
+  if (worker_table.seq <= log_.seq()) return Changes{};
+  std::vector<std::pair<std::string, std::vector<std::string>>> ours;
+  for (const auto& [agent, groups] : table_.rows()) {
+    if (!worker_table.groups.count(agent)) ours.push_back({agent, groups});
+  }
+  store::StoreBatch batch;
+  batch.DeleteRange(store::Table::kGroups, "", std::string(1, '\xff'));
+  for (const auto& [agent, groups] : worker_table.groups) {
+    if (!groups.empty()) batch.Put(store::Table::kGroups, agent, store::EncodeGroupsRow(groups));
+  }
+  log_.StageJump(batch, worker_table.seq);
+  ZC_RETURN_IF_ERROR(store_.Write(batch));
+  log_.Committed();
+  table_.Clear();
+  for (const auto& [agent, groups] : worker_table.groups) {
+    if (!groups.empty()) table_.Set(agent, groups);
+  }
+  logger_.Info("Local agent-groups", "Took a worker's table: {} agents at {}",
+               worker_table.groups.size(), worker_table.seq);
+  return Commit(std::move(ours));
+}
+
 Result<MasterGroups::Changes> MasterGroups::EnsureAssigned(const std::vector<std::string>& agents) {
   std::vector<std::pair<std::string, std::vector<std::string>>> rows;
   for (const std::string& a : agents) {

@@ -39,6 +39,12 @@ class MasterGroups {
   // A removed agent loses its row.
   Result<Changes> Forget(const std::string& agent);
 
+  // A worker's table at a position beyond this master's: this master lost its store (or was
+  // restored from an older one), and the worker holds the newer truth. Its rows replace ours,
+  // the stream jumps to its position, and rows only we hold (agents first seen since) are
+  // committed again after it. Returns those changes, to publish.
+  Result<Changes> Adopt(const schemas::GroupTable& worker_table);
+
   // What a worker that has applied up to `from` needs.
   Result<schemas::GroupsSync> SyncFrom(std::uint64_t from) const;
   schemas::GroupTable Table() const;

@@ -73,6 +73,19 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
     return integrity->FileFetch(env.routing_id, *fetch);
   }
   if (const auto* request = std::get_if<schemas::GroupsSyncRequest>(&m)) {
+    if (request->from > groups->seq()) {
+      // The worker applied changes this master never numbered: its store was lost or replaced.
+      // Answering with our table would wipe the worker's; taking the worker's keeps them.
+      if (asked_for_groups.insert(*worker).second) {
+        log.WithTag("Worker " + *worker)
+            .Error("Agent-groups send",
+                   "Worker is at groups change {} but this master's stream is at {}: this "
+                   "master's database was lost or replaced. Taking the worker's table instead "
+                   "of overwriting it",
+                   request->from, groups->seq());
+      }
+      return reply(schemas::GroupTableQuery{});
+    }
     Result<schemas::GroupsSync> sync = groups->SyncFrom(request->from);
     if (!sync.ok()) {
       return reply(schemas::ErrorReply{sync.status().code(), sync.status().message(), type});
@@ -84,6 +97,14 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
                        : fmt::format("{} changes", sync->changes.size()),
             sync->seq);
     return reply(*sync);
+  }
+  if (auto* table = std::get_if<schemas::GroupTable>(&*message)) {
+    if (!asked_for_groups.erase(*worker)) {
+      return reply(
+          schemas::ErrorReply{Code::kInvalidArgument, "group_table was not asked for", type});
+    }
+    std::erase_if(table->groups, [&](const auto& row) { return !agents->Registered(row.first); });
+    return Publish(groups->Adopt(*table));
   }
   if (auto* batch = std::get_if<schemas::AgentInfoBatch>(&*message)) {
     arrived_updates += batch->updates.size();
@@ -172,6 +193,15 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       MasterAgents::Load(*impl->store, config.client_keys_path(), impl->log);
   if (!agents.ok()) return agents.status();
   impl->agents = std::move(agents).value();
+  std::uint64_t registered = 0;
+  for (std::uint64_t n : impl->agents->CountByStatus()) registered += n;
+  if (impl->store->starts() == 1 && registered > 0) {
+    impl->log.Error("Main",
+                    "The database at {} is new, but client.keys lists {} agents: if it was lost, "
+                    "group assignments come back from the first worker ahead of this master, and "
+                    "agent records as each agent reports",
+                    config.db_path(), registered);
+  }
   Result<std::unique_ptr<MasterGroups>> groups =
       MasterGroups::Load(*impl->store, config.home + "/etc/shared", impl->log);
   if (!groups.ok()) return groups.status();

@@ -79,6 +79,8 @@ struct Master::Impl {
 
   // The last stats each worker sent (kept when it goes down, to show it as down). Bounded by
   // the workers that ever completed a hello.
+  // Workers asked for their group table because they stood ahead of this master's stream.
+  std::set<std::string> asked_for_groups;
   std::map<std::string, schemas::NodeStats> worker_stats;
   static constexpr std::size_t kMaxWorkerStats = 1024;
   // The master's own counters, then each worker's with what the master knows of it.

@@ -34,6 +34,13 @@ void StreamLog::Stage(store::StoreBatch& batch, const std::vector<std::string>& 
   }
 }
 
+void StreamLog::StageJump(store::StoreBatch& batch, std::uint64_t seq) {
+  batch.DeleteRange(table_, store::EncodeU64(0), store::EncodeU64(UINT64_MAX));
+  batch.SetPosition(stream_, seq);
+  staged_seq_ = seq;
+  staged_first_ = seq + 1;
+}
+
 void StreamLog::Committed() {
   seq_ = staged_seq_;
   first_ = staged_first_;

@@ -28,6 +28,10 @@ class StreamLog {
   // to `batch`. The caller writes the batch, then calls Committed(); nothing changes before.
   void Stage(store::StoreBatch& batch, const std::vector<std::string>& entries);
   void Committed();
+  // Stages a jump to `seq` with an empty log (the master takes a worker's table as its own,
+  // after losing its store): numbering goes on from there, and every worker behind it gets the
+  // whole table. The caller writes the batch, then calls Committed().
+  void StageJump(store::StoreBatch& batch, std::uint64_t seq);
   // Whether a worker that applied up to `from` needs the whole table rather than the log.
   bool NeedsFull(std::uint64_t from) const { return from == 0 || from + 1 < first_ || from > seq_; }
   // Every logged entry after `from`, oldest first; DataLoss when one is missing.

@@ -126,6 +126,11 @@ void Worker::Impl::OnMasterMessage(const schemas::Message& m, SteadyClock::time_
     RequestGroupsSync(groups->OnSync(*sync), now);
     return;
   }
+  if (std::holds_alternative<schemas::GroupTableQuery>(m)) {
+    // A master that lost its store takes our table rather than overwrite it.
+    SendToMaster(schemas::Encode(groups->Table())).IgnoreError();
+    return;
+  }
   if (const auto* ka = std::get_if<schemas::KeepaliveAck>(&m); ka && ka->resync_groups) {
     RequestGroupsSync(groups->Resync(), now);
   }

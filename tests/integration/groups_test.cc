@@ -190,3 +190,61 @@ TEST_CASE("a new agent gets default and learns its groups in its report ack",
   CHECK(bad.output.find("group 'nosuchgroup' does not exist") != std::string::npos);
   dealer = Status::Unavailable("closed");
 }
+
+TEST_CASE("a master whose database was deleted while it was down loses no group or agent record",
+          "[integration][groups]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 40, {"w1"});
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  c.Assign({ids.begin(), ids.begin() + 20}, {"web"});
+  c.Assign({ids.begin() + 20, ids.end()}, {"db", "web"});
+  // Three agents report their full state through w1.
+  nodes::ClientKeys keys = *nodes::ClientKeys::Load(c.Home("w1") + "/etc/client.keys");
+  zmq::context_t ctx(1);
+  auto dealer = bus::DealerSocket::ConnectCurve(
+      ctx, *bus::GenerateKeyPair(), *bus::ReadPublicKeyFile(c.KeyPrefix("w1") + ".pub"),
+      "tcp://127.0.0.1:" + std::to_string(c.AgentPort("w1")), "agent", bus::SocketOptions{});
+  REQUIRE(dealer.ok());
+  std::uint64_t counter = 0;
+  auto report = [&](std::size_t i, std::uint64_t keepalive) {
+    const nodes::ClientKey& agent = keys.entries()[i];
+    schemas::AgentState state;
+    state.name = agent.name;
+    state.version = "Wazuh v4.14.0";
+    state.labels = {{"site", "lab-" + std::to_string(i)}};
+    state.last_keepalive = keepalive;
+    auto r = nodes::SignReport(agent.id, ++counter, state, nodes::DeriveAgentMacKey(agent.key));
+    CHECK(std::holds_alternative<schemas::AgentReportAck>(Exchange(*dealer, schemas::Encode(r))));
+  };
+  for (std::size_t i = 0; i < 3; ++i) report(i, 100);
+  auto versions = [&] {
+    std::size_t n = 0;
+    std::optional<schemas::Message> m = c.Ask("master", schemas::AgentsQuery{});
+    if (!m || !std::holds_alternative<schemas::AgentList>(*m)) return n;
+    for (const schemas::AgentRecord& r : std::get<schemas::AgentList>(*m).agents) {
+      if (r.state.version == "Wazuh v4.14.0" && r.state.labels.count("site")) ++n;
+    }
+    return n;
+  };
+  REQUIRE(WaitFor([&] { return versions() == 3 && c.SameGroupTable("w1"); }, 15s));
+  const schemas::GroupTable before = c.GroupTableOf("master");
+
+  c.Kill("master", SIGTERM);
+  std::filesystem::remove_all(c.Home("master") + "/var/db/cluster");
+  c.Start("master");
+  CHECK(c.WaitForLog("master", "is new, but client.keys lists 40 agents", 10s));
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  CHECK(c.WaitForLog("master", "this master's database was lost or replaced", 15s));
+  // The master took w1's table rather than wipe it, and both agree again.
+  REQUIRE(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
+  schemas::GroupTable after = c.GroupTableOf("master");
+  CHECK(after.groups == before.groups);
+  CHECK(after.seq >= before.seq);
+  // The agents' next reports change only their keepalive time; the master, holding no record,
+  // asks w1 for their whole state instead of storing blank ones.
+  for (std::size_t i = 0; i < 3; ++i) report(i, 200);
+  CHECK(WaitFor([&] { return versions() == 3; }, 15s));
+  dealer = Status::Unavailable("closed");
+}
