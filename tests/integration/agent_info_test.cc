@@ -369,3 +369,41 @@ TEST_CASE("a worker cannot rename an agent: the master keeps client.keys' name",
   CHECK(master[id].node == "probe");
   dealer.reset();  // close the socket before its context
 }
+
+TEST_CASE("an agent that moved while its old worker was cut off keeps its newest state",
+          "[integration][agents]") {
+  Cluster c;
+  nodes::ClientKeys agents = MakeAgents(1);
+  StartCluster(c, agents);
+  const nodes::ClientKey& agent = agents.entries()[0];
+  zmq::context_t ctx(1);
+  std::uint64_t counter = 0;
+  auto report = [&](const std::string& worker, const std::string& version) {
+    auto dealer = bus::DealerSocket::ConnectCurve(
+        ctx, *bus::GenerateKeyPair(), *bus::ReadPublicKeyFile(c.KeyPrefix(worker) + ".pub"),
+        "tcp://127.0.0.1:" + std::to_string(c.AgentPort(worker)), "agent", bus::SocketOptions{});
+    REQUIRE(dealer.ok());
+    schemas::AgentState state;
+    state.name = agent.name;
+    state.version = version;
+    state.labels = {{"seen", version}};
+    state.last_keepalive = 100 + counter;
+    auto r = nodes::SignReport(agent.id, ++counter, state, nodes::DeriveAgentMacKey(agent.key));
+    CHECK(std::holds_alternative<schemas::AgentReportAck>(Exchange(*dealer, schemas::Encode(r))));
+  };
+  // w1 takes the agent's report while it cannot reach the master, and keeps it.
+  c.Kill("master", SIGTERM);
+  report("w1", "old");
+  c.Kill("w1", SIGTERM);
+  // The agent moves to w2, whose newer report reaches the master.
+  c.Start("master");
+  report("w2", "new");
+  REQUIRE(WaitFor([&] { return MasterAgents(c)[agent.id].state.version == "new"; }, 15s));
+  // w1 comes back and sends what it held: older, so the master keeps what it has.
+  c.Start("w1");
+  CHECK(c.WaitForLog("master", "Ignored 1 updates older than the reports already applied", 15s));
+  schemas::AgentRecord rec = MasterAgents(c)[agent.id];
+  CHECK(rec.state.version == "new");
+  CHECK(rec.state.labels.at("seen") == "new");
+  CHECK(rec.node == "w2");
+}

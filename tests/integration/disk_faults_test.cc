@@ -87,8 +87,9 @@ TEST_CASE("a worker whose disk fills while changes flow stays up and converges o
   ChangesAgainstABadDisk(false);
 }
 
-TEST_CASE("a worker whose files turn read-only stays up, says so, and converges once they are back",
-          "[integration][disk]") {
+TEST_CASE(
+    "a worker whose files turn read-only stays up and says so and converges once they are back",
+    "[integration][disk]") {
   ChangesAgainstABadDisk(true);
 }
 

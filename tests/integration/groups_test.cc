@@ -248,3 +248,40 @@ TEST_CASE("a master whose database was deleted while it was down loses no group 
   CHECK(WaitFor([&] { return versions() == 3; }, 15s));
   dealer = Status::Unavailable("closed");
 }
+
+TEST_CASE("a worker frozen past the keepalive limit is dropped and comes back in sync",
+          "[integration][groups]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 500, {"w1", "w2"});
+  c.Start("master");
+  c.Start("w1");
+  c.Start("w2");
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  c.Signal("w1", SIGSTOP);
+  // The silence limit is 2 s: w1 is dropped while the changes flow past it.
+  REQUIRE(c.WaitForWorkers("master", {"w2"}, 10s));
+  c.Assign(ids, {"web"});
+  c.Assign({ids.begin(), ids.begin() + 100}, {"db"}, true);
+  c.Signal("w1", SIGCONT);
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  CHECK(WaitFor([&] { return c.SameGroupTable("w1") && c.SameGroupTable("w2"); }, 20s));
+  CHECK(c.GroupTableOf("w1").groups.at(ids[0]) == std::vector<std::string>{"db"});
+}
+
+TEST_CASE("a worker whose database was deleted while it was down rebuilds it from the master",
+          "[integration][groups]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 300, {"w1"});
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  c.Assign(ids, {"web"});
+  REQUIRE(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
+  c.Kill("w1", SIGTERM);
+  std::filesystem::remove_all(c.Home("w1") + "/var/db/cluster");
+  c.Assign({ids[0]}, {"db"});  // and one more change while it is away
+  c.Start("w1");
+  CHECK(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
+  CHECK(c.GroupTableOf("w1").groups.size() == 300);
+  CHECK(c.GroupTableOf("w1").groups.at(ids[0]) == std::vector<std::string>{"web", "db"});
+}
