@@ -22,7 +22,7 @@ void EncodeBody(msgpack::sbuffer& b, const Welcome& m) {
       .real("max_silence", m.max_silence);
 }
 void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
-  MapWriter(b, 10)
+  MapWriter(b, 11)
       .uint("n", m.n)
       .uint("groups_seq", m.groups_seq)
       .uint("groups_digest", m.groups_digest)
@@ -32,7 +32,8 @@ void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
       .real("integrity_end", m.integrity_end)
       .uint("files_created", m.files_created)
       .uint("files_updated", m.files_updated)
-      .uint("files_deleted", m.files_deleted);
+      .uint("files_deleted", m.files_deleted)
+      .str("store_error", m.store_error);
 }
 void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m) {
   MapWriter(b, 2).uint("n", m.n).boolean("resync_groups", m.resync_groups);
@@ -72,10 +73,11 @@ void EncodeBody(msgpack::sbuffer& b, const NodeStatus& m) {
       .uint("agents_pending", m.agents_pending);
 }
 void EncodeBody(msgpack::sbuffer& b, const Health& m) {
-  MapWriter w(b, 1);
+  MapWriter w(b, 2);
+  w.str("master_store_error", m.master_store_error);
   w.key("workers").pack_array(static_cast<std::uint32_t>(m.workers.size()));
   for (const WorkerHealth& h : m.workers) {
-    MapWriter(b, 18)
+    MapWriter(b, 19)
         .str("name", h.name)
         .real("last_keepalive", h.last_keepalive)
         .real("agent_sync_start", h.agent_sync_start)
@@ -93,7 +95,8 @@ void EncodeBody(msgpack::sbuffer& b, const Health& m) {
         .real("integrity_end", h.integrity_end)
         .uint("files_created", h.files_created)
         .uint("files_updated", h.files_updated)
-        .uint("files_deleted", h.files_deleted);
+        .uint("files_deleted", h.files_deleted)
+        .str("store_error", h.store_error);
   }
 }
 
@@ -143,6 +146,7 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     if (r.has("files_created")) m.files_created = r.uint("files_created");
     if (r.has("files_updated")) m.files_updated = r.uint("files_updated");
     if (r.has("files_deleted")) m.files_deleted = r.uint("files_deleted");
+    if (r.has("store_error")) m.store_error = r.str("store_error");
     return Finish(r, m);
   }
   if (type == KeepaliveAck::kType) {
@@ -181,6 +185,7 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
   }
   if (type == Health::kType) {
     Health m;
+    if (r.has("master_store_error")) m.master_store_error = r.str("master_store_error");
     if (const msgpack::object* arr = r.array("workers", kMaxNodes)) {
       for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
         FieldReader w(arr->via.array.ptr[i], "health.workers[]");
@@ -201,7 +206,8 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
                        w.real("integrity_end"),
                        w.uint("files_created"),
                        w.uint("files_updated"),
-                       w.uint("files_deleted")};
+                       w.uint("files_deleted"),
+                       w.has("store_error") ? w.str("store_error") : ""};
         if (!w.status().ok()) return w.status();
         m.workers.push_back(std::move(h));
       }

@@ -231,9 +231,19 @@ Status NodeStore::Write(const StoreBatch& batch) {
   }
   rocksdb::WriteOptions sync;
   sync.sync = true;
-  rocksdb::Status s = db_->db->Write(sync, &wb);
-  if (!s.ok()) write_failed_ = true;
-  return FromRocks(s, "store: write");
+  Status s = FromRocks(db_->db->Write(sync, &wb), "store: write");
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(write_error_mu_);
+    write_error_ = s.message();
+    write_failed_ = true;
+  }
+  return s;
+}
+
+std::string NodeStore::write_error() const {
+  if (writable()) return "";
+  std::lock_guard<std::mutex> lock(write_error_mu_);
+  return write_error_;
 }
 
 Result<std::optional<std::string>> NodeStore::Get(Table table, const std::string& key) const {

@@ -145,7 +145,15 @@ std::string RenderHealthTable(const schemas::Health& health) {
                                            w.files_created, w.files_updated, w.files_deleted)
                              : "-"});
   }
-  return Table(rows);
+  // Below the table, where an operator on call sees it: which node cannot write, and why.
+  std::string disks;
+  if (!health.master_store_error.empty()) {
+    disks += "Disk problem on the master: " + health.master_store_error + "\n";
+  }
+  for (const schemas::WorkerHealth& w : health.workers) {
+    if (!w.store_error.empty()) disks += "Disk problem on " + w.name + ": " + w.store_error + "\n";
+  }
+  return Table(rows) + disks;
 }
 
 std::string RenderGroupTable(const schemas::GroupTable& table) {
@@ -247,9 +255,12 @@ std::string RenderHealthJson(const schemas::Health& health) {
              {"end", w.integrity_end},
              {"created", w.files_created},
              {"updated", w.files_updated},
-             {"deleted", w.files_deleted}}}}}});
+             {"deleted", w.files_deleted}}}}},
+         {"store_error", w.store_error}});
   }
-  return nlohmann::json{{"workers", workers}}.dump() + "\n";
+  return nlohmann::json{{"workers", workers}, {"master_store_error", health.master_store_error}}
+             .dump() +
+         "\n";
 }
 
 std::string RenderNodesTable(const schemas::NodeList& unsorted) {

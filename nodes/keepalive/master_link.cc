@@ -41,7 +41,8 @@ std::optional<schemas::Message> MasterLink::Next(SteadyClock::time_point now) {
     return schemas::Hello{params_.cluster, params_.node, schemas::kProtocolVersion,
                           "zcluster " ZCLUSTER_VERSION};
   }
-  schemas::Keepalive keepalive{keepalives_ + 1};
+  schemas::Keepalive keepalive;
+  keepalive.n = keepalives_ + 1;
   if (params_.payload) params_.payload(keepalive);
   return keepalive;
 }

@@ -104,6 +104,7 @@ schemas::Message Master::Impl::GroupsResult(const Result<MasterGroups::Changes>&
 
 schemas::Health Master::Impl::HealthReport() const {
   schemas::Health health;
+  health.master_store_error = store->write_error().substr(0, schemas::kMaxTextLength);
   for (const schemas::NodeInfo& n : sessions.Connected()) {
     schemas::WorkerHealth h{};
     h.name = n.name;
@@ -122,6 +123,7 @@ schemas::Health Master::Impl::HealthReport() const {
       h.files_created = ka.files_created;
       h.files_updated = ka.files_updated;
       h.files_deleted = ka.files_deleted;
+      h.store_error = ka.store_error;
     }
     auto s = agents->sync_stats().find(n.name);
     if (s != agents->sync_stats().end()) {

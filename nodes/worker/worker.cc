@@ -64,6 +64,8 @@ void Worker::Impl::FillKeepalive(schemas::Keepalive& ka) const {
   ka.files_created = s.created;
   ka.files_updated = s.updated;
   ka.files_deleted = s.deleted;
+  // Within a keepalive's text limit: RocksDB's messages name a path and can run long.
+  ka.store_error = store->write_error().substr(0, schemas::kMaxTextLength);
 }
 
 Status Worker::Impl::SendToMaster(bus::Frames frames) {

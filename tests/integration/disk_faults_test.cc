@@ -64,6 +64,15 @@ void ChangesAgainstABadDisk(bool read_only) {
   CHECK(c.WaitForLog("w1", read_only ? "Read-only file system" : "No space left on device", 30s));
   if (read_only) CHECK(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
   CHECK(c.Running("w1"));
+  if (!read_only) {
+    // The operator's view names the node with the disk problem while it lasts.
+    CHECK(WaitFor(
+        [&] {
+          RunResult i = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i"});
+          return i.output.find("Disk problem on w1: store: write") != std::string::npos;
+        },
+        20s));
+  }
 
   if (read_only) {
     REQUIRE(disk.SetReadOnly(c.Home("w1") + "/etc", false));

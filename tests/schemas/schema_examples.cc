@@ -62,7 +62,7 @@ int main() {
   Print(Hello{"wazuh", "worker-1", 1, "zcluster 0.1.0"});
   Print(Welcome{"wazuh", "master", 1, "zcluster 0.1.0", 20});
   Print(Keepalive{7, 42, 0x1234abcd5678ef90, 17, 0x0f1e2d3c4b5a6978, 1764000000.5, 1764000000.75, 2,
-                  1, 0});
+                  1, 0, ""});
   Print(KeepaliveAck{7, false});
   Print(ErrorReply{Code::kFailedPrecondition,
                    "cluster name 'x' does not match the master's 'wazuh'", "hello"});
@@ -87,7 +87,9 @@ int main() {
   Print(StatusQuery{});
   Print(NodeStatus{"worker-1", "worker", 42, 17, true, 0, 2000, 3});
   Print(Health{{WorkerHealth{"worker-1", 1764000060, 1764000000, 1764000000.25, 2000, 1, 0, 42, 42,
-                             true, 17, 17, true, 1764000000.5, 1764000000.75, 2, 1, 0}}});
+                             true, 17, 17, true, 1764000000.5, 1764000000.75, 2, 1, 0,
+                             "store: write: IO error: No space left on device"}},
+               ""});
   Print(GroupsDelta{{{41, "001", {"default", "web"}}, {42, "002", {}}}});
   Print(StreamHeartbeat{"groups", 42});
   Print(GroupsSyncRequest{40});

@@ -71,6 +71,7 @@ struct Keepalive {
   double integrity_start = 0;       // its last integrity sync (repair round), unix times
   double integrity_end = 0;
   std::uint64_t files_created = 0, files_updated = 0, files_deleted = 0;
+  std::string store_error{};  // why its database refuses writes ("" while it takes them)
   bool operator==(const Keepalive&) const = default;
 };
 
@@ -135,6 +136,7 @@ struct WorkerHealth {
   bool files_digest_match = false;  // same files on disk as the master's table
   double integrity_start = 0, integrity_end = 0;
   std::uint64_t files_created = 0, files_updated = 0, files_deleted = 0;
+  std::string store_error{};  // from its last keepalive: why its database refuses writes, or ""
   bool operator==(const WorkerHealth&) const = default;
 };
 
@@ -142,6 +144,7 @@ struct WorkerHealth {
 struct Health {
   static constexpr std::string_view kType = "health";
   std::vector<WorkerHealth> workers;
+  std::string master_store_error{};  // why the master's database refuses writes, or ""
   bool operator==(const Health&) const = default;
 };
 

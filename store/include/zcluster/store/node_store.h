@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,6 +99,8 @@ class NodeStore {
   Status Write(const StoreBatch& batch);
   // False from a failed write until a write succeeds again.
   bool writable() const { return !write_failed_.load(); }
+  // What the failed write said ("" while writable), for health reports.
+  std::string write_error() const;
   Result<std::optional<std::string>> Get(Table table, const std::string& key) const;
   // Calls `visit` for every key of `table` (from `from` on) in key order; stops at the first
   // error it returns.
@@ -116,6 +119,8 @@ class NodeStore {
   NodeIdentity identity_;
   std::uint64_t starts_ = 0;
   std::atomic<bool> write_failed_{false};
+  mutable std::mutex write_error_mu_;
+  std::string write_error_;                      // guarded by write_error_mu_
   std::atomic<std::int64_t> last_resume_ms_{0};  // steady clock
 };
 
