@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command (b): install what is missing, check the formatting, build, run the whole suite;
 # then the same suite again under AddressSanitizer + UndefinedBehaviorSanitizer, and under
-# ThreadSanitizer (the nodes run an integrity actor thread beside their loop).
+# ThreadSanitizer (the nodes run an integrity actor thread beside their loop); then a short
+# libFuzzer run of every decoder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,3 +18,6 @@ scripts/build.sh build-asan -DZCLUSTER_SANITIZE=ON
 scripts/build.sh build-tsan -DZCLUSTER_SANITIZE=thread
 (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1 \
 suppressions=$PWD/../tests/tsan.supp" ctest --output-on-failure -j2 --timeout 600)
+# libFuzzer (clang) on every decoder for 20 s each, and every input that once crashed one.
+CC=clang CXX=clang++ scripts/build.sh build-fuzz -DZCLUSTER_SANITIZE=fuzz
+(cd build-fuzz && ctest --output-on-failure -j2 --timeout 300 -L fuzz)

@@ -14,11 +14,17 @@ std::string Pack(const T& value) {
   return {b.data(), b.size()};
 }
 
-// Unpacks a row as T; DataLoss naming `what` when it is not one.
+// Unpacks a row as T; DataLoss naming `what` when it is not one. A damaged row's header may claim
+// any count, and msgpack-c allocates what a count claims before reading: no container may claim
+// more entries than the row has bytes.
 template <typename T>
 Result<T> Unpack(std::string_view bytes, const std::string& what) {
   try {
-    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+    const msgpack::unpack_limit limits(/*array=*/bytes.size(), /*map=*/bytes.size() / 2,
+                                       /*str=*/bytes.size(), /*bin=*/bytes.size(), /*ext=*/0,
+                                       /*depth=*/16);
+    msgpack::object_handle h =
+        msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, limits);
     return h.get().as<T>();
   } catch (const std::exception& e) {
     return Status::DataLoss("store: " + what + ": " + e.what());

@@ -226,7 +226,37 @@ std::string ClusterConfig::agent_endpoint() const {
   return "tcp://" + host + ":" + std::to_string(agent_port);
 }
 
+namespace {
+
+Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_dir);
+
+// Errors quote the value they refuse, and a value may hold a newline: the error must still be
+// the one line that -t prints and the log writes.
+std::string OneLine(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir) {
+  Result<ClusterConfig> config = ParseBlock(xml, base_dir);
+  if (config.ok()) return config;
+  return Status(config.status().code(), OneLine(config.status().message()));
+}
+
+namespace {
+
+Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_dir) {
   pugi::xml_document doc;
   // ossec.conf may hold several <ossec_config> roots, so parse it as a fragment.
   pugi::xml_parse_result parsed =
@@ -387,6 +417,8 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string
   ZC_RETURN_IF_ERROR(Validate(c));
   return c;
 }
+
+}  // namespace
 
 Result<ClusterConfig> LoadClusterConfig(const std::string& path) {
   std::ifstream in(path);

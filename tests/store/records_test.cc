@@ -71,3 +71,16 @@ TEST_CASE("a row that cannot be read is DataLoss naming its key", "[store]") {
   CHECK(is_loss_of(DecodeExpectedFileRow("etc/a", Pack(std::make_tuple(1))).status(), "'etc/a'"));
   CHECK(is_loss_of(DecodeFileChangeRow(12, kGarbage).status(), "entry 12"));
 }
+
+TEST_CASE("a damaged row whose header claims billions of entries is refused unallocated",
+          "[store]") {
+  // Found by tests/fuzz/records_fuzz.cc (regressions/records/): a map32 header claiming
+  // 3.4 billion entries in a 5-byte row. msgpack-c would allocate for them before reading.
+  const std::string row("\xdf\xcc\xa9\xff\xff", 5);
+  Result<std::vector<std::string>> groups = DecodeGroupsRow("017", row);
+  REQUIRE_FALSE(groups.ok());
+  CHECK(groups.status().code() == Code::kDataLoss);
+  CHECK(groups.status().message().find("map size overflow") != std::string::npos);
+  CHECK_FALSE(DecodeGroupChangeRow(1, row).ok());
+  CHECK_FALSE(DecodeFileChangeRow(1, row).ok());
+}

@@ -247,3 +247,13 @@ TEST_CASE("a TCP monitor endpoint needs its admin keys and the node's CURVE keys
         "config: <cluster><monitor><bind> must be an IPv4 address and a port, like "
         "127.0.0.1:1518, got 'example.org:1518'");
 }
+
+TEST_CASE("an error quoting a value with a newline is still one line", "[nodes][config]") {
+  // Found by tests/fuzz/config_fuzz.cc (regressions/config/).
+  std::string e = Error(
+      "<node_type>worker</node_type><nodes><node>192.0.2.1</node></nodes>"
+      "<key>" +
+      kKey + "</key><agent_port>1\n   518</agent_port>");
+  CHECK(e.find('\n') == std::string::npos);
+  CHECK(e.find("1\\n   518") != std::string::npos);
+}
