@@ -146,7 +146,8 @@ Result<bool> WorkerFiles::OnSync(const schemas::FilesSync& sync) {
   return Apply(follower_.OnSynced(sync.seq));
 }
 
-void WorkerFiles::DropDownload(const std::string& path) {
+void WorkerFiles::DropDownload(const std::string& path_ref) {
+  const std::string path = path_ref;  // may be a download's own key, erased below
   if (downloads_.erase(path)) ::unlink(TempName(Abs(path)).c_str());
   std::erase_if(queue_, [&](const schemas::ChunkRequest& q) { return q.path == path; });
 }
