@@ -1,6 +1,5 @@
 #include "cluster_setup.h"
 
-#include <sodium.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -18,20 +17,6 @@ std::vector<std::string> WorkerNames(std::size_t count) {
     names.push_back(count > 99 ? fmt::format("w{:04}", i) : fmt::format("w{:02}", i));
   }
   return names;
-}
-
-nodes::ClientKeys MakeAgents(std::size_t count) {
-  // ClientKeys::Add checks every name against the rest; a bench of 100,000 writes the text.
-  std::string text;
-  text.reserve(count * 100);
-  unsigned char raw[32];
-  char hex[65];
-  for (std::size_t i = 1; i <= count; ++i) {
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-    text += fmt::format("{:03} agent-{:03} any {}\n", i, i, hex);
-  }
-  return *nodes::ClientKeys::Parse(text);
 }
 
 Status WriteFileText(const std::string& path, const std::string& text) {

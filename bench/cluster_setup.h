@@ -22,9 +22,6 @@ inline double Millis(Clock::duration d) {
 // "w01", "w02", … (or "w001" … for more than 99).
 std::vector<std::string> WorkerNames(std::size_t count);
 
-// `count` agents with ids 001, 002, … and fresh keys, as client.keys would hold them.
-nodes::ClientKeys MakeAgents(std::size_t count);
-
 struct ClusterPlan {
   std::vector<std::string> workers;
   NodeSpec master_spec;  // name and role are filled in

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sodium.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +73,20 @@ ProcessStats StatsOf(pid_t pid) {
     s.cpu_seconds = ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
   }
   return s;
+}
+
+nodes::ClientKeys MakeAgents(std::size_t count) {
+  // ClientKeys::Add checks every name against the rest, so many agents are written as text.
+  std::string text;
+  text.reserve(count * 100);
+  unsigned char raw[32];
+  char hex[65];
+  for (std::size_t i = 1; i <= count; ++i) {
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    text += fmt::format("{:03} agent-{:03} any {}\n", i, i, hex);
+  }
+  return *nodes::ClientKeys::Parse(text);
 }
 
 Result<std::unique_ptr<Deployment>> Deployment::Create(std::string tools_dir, bool keep,
@@ -154,7 +169,7 @@ Status Deployment::WriteConfig(const NodeSpec& spec) {
       "<ossec_config>\n  <cluster>\n    <name>{}</name>\n    <node_name>{}</node_name>\n"
       "    <node_type>{}</node_type>\n    <key>0123456789abcdef0123456789ABCDEF</key>\n"
       "    <port>{}</port>\n    <stream_port>{}</stream_port>\n"
-      "    <bind_addr>127.0.0.1</bind_addr>\n"
+      "    <bind_addr>{}</bind_addr>\n"
       "    <nodes><node>127.0.0.1</node></nodes>\n    <hidden>no</hidden>\n"
       "    <disabled>no</disabled>\n    <home>{}</home>\n    <agent_port>{}</agent_port>\n"
       "    {}\n    <intervals><keep_alive>{}</keep_alive><max_allowed_time_without_keepalive>{}"
@@ -163,9 +178,9 @@ Status Deployment::WriteConfig(const NodeSpec& spec) {
       "<integrity_check>{}</integrity_check></intervals>\n    {}\n  </cluster>\n"
       "</ossec_config>\n",
       spec.cluster.empty() ? cluster_ : spec.cluster, spec.name, spec.master ? "master" : "worker",
-      port_, stream_port_, Home(spec.name), AgentPort(spec.name), curve, spec.keep_alive,
-      spec.max_silence, spec.agents_disconnection_time, spec.local_integrity, spec.integrity_check,
-      spec.extra);
+      port_, stream_port_, spec.bind_addr, Home(spec.name), AgentPort(spec.name), curve,
+      spec.keep_alive, spec.max_silence, spec.agents_disconnection_time, spec.local_integrity,
+      spec.integrity_check, spec.extra);
   return WriteText(ConfigPath(spec.name), conf);
 }
 
@@ -217,13 +232,17 @@ Status Deployment::Start(const std::string& name) {
   posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                    0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> argv{
-      zclusterd.data(), const_cast<char*>("-f"),           const_cast<char*>("-c"),
-      config.data(),    const_cast<char*>("--ports-file"), ports.data()};
-  if (spec != specs_.end() && spec->second.debug) argv.push_back(const_cast<char*>("-d"));
+  std::vector<std::string> args{zclusterd, "-f", "-c", config, "--ports-file", ports};
+  if (spec != specs_.end() && spec->second.debug) args.push_back("-d");
+  // `ip netns exec` enters the namespace and execs zclusterd: the pid stays the daemon's.
+  if (spec != specs_.end() && !spec->second.netns.empty()) {
+    args.insert(args.begin(), {"ip", "netns", "exec", spec->second.netns});
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return Status::Unavailable("cannot start " + zclusterd + ": " + strerror(rc));
   pids_[name] = pid;

@@ -2,6 +2,7 @@
 // the master, the master keeps only registered agents, and nothing acknowledged is lost.
 #include <signal.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -192,10 +193,11 @@ TEST_CASE("an agent the master does not know is not saved and is reported back",
   CHECK(listed.output.find("agent-3") == std::string::npos);
 }
 
-TEST_CASE("a master killed mid-stream loses nothing that a worker had acknowledged",
+TEST_CASE("a master killed under agent-info and groups and files load loses nothing acknowledged",
           "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(500);
+  std::filesystem::create_directories(c.Home("master") + "/etc/shared/web");
   StartCluster(c, agents);
   nodes::AgentSimOptions o = SimTo(c, "w1");
   o.duration = 4;  // keep reporting, with churn, across the master's death and return
@@ -203,10 +205,31 @@ TEST_CASE("a master killed mid-stream loses nothing that a worker had acknowledg
   o.rate = 2000;
   Result<nodes::AgentSimResult> r = Status::Internal("not run");
   std::thread sim([&] { r = nodes::RunAgentSimulation(agents, o); });
+  // Beside it, one agent at a time joins group web, and rule files keep being written: an
+  // assignment the master answered must survive, and every file it holds must reach the workers.
+  std::atomic<bool> stop = false;
+  std::vector<std::string> acknowledged;
+  std::thread admin([&] {
+    const std::string control = c.Home("master") + "/queue/cluster/control.sock";
+    // Until the simulation ends, so that the load spans the master's death and return; paced,
+    // so that a sanitized build still has cores for the nodes.
+    for (std::size_t i = 0; !stop; ++i, std::this_thread::sleep_for(2ms)) {
+      const std::string& id = agents.entries()[i % agents.entries().size()].id;
+      Result<schemas::Message> reply =
+          nodes::ControlRequest(control, schemas::GroupAssign{{id}, {"web"}, false}, 500ms);
+      if (reply.ok() && std::holds_alternative<schemas::GroupsChanged>(*reply)) {
+        if (i < agents.entries().size()) acknowledged.push_back(id);
+      }
+      WriteFile(c.Home("master") + "/etc/rules/r" + std::to_string(i % 50) + ".xml",
+                "<rule>" + std::to_string(i) + "</rule>\n");
+    }
+  });
   REQUIRE(c.WaitForLog("master", "[Worker w1] [Agent-info sync]", 10s));
   c.Kill("master", SIGKILL);
   c.Start("master");
   sim.join();
+  stop = true;
+  admin.join();
   REQUIRE(r.ok());
   REQUIRE(r->truth.size() == 500);
   REQUIRE(r->sent > 1000);
@@ -226,6 +249,26 @@ TEST_CASE("a master killed mid-stream loses nothing that a worker had acknowledg
     }
   }
   REQUIRE(converged);
+
+  REQUIRE_FALSE(acknowledged.empty());
+  schemas::GroupTable table = c.GroupTableOf("master");
+  for (const std::string& id : acknowledged) {
+    INFO("agent " << id);
+    REQUIRE(table.groups.count(id));
+    const std::vector<std::string>& groups = table.groups.at(id);
+    CHECK(std::find(groups.begin(), groups.end(), "web") != groups.end());
+  }
+  CHECK(WaitFor([&] { return c.SameGroupTable("w1") && c.SameGroupTable("w2"); }, 30s));
+  auto same_rules = [&](const std::string& worker) {
+    for (const auto& entry : std::filesystem::directory_iterator(c.Home("master") + "/etc/rules")) {
+      const std::string name = entry.path().filename().string();
+      if (ReadFile(entry.path().string()) != ReadFile(c.Home(worker) + "/etc/rules/" + name)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  CHECK(WaitFor([&] { return same_rules("w1") && same_rules("w2"); }, 30s));
 }
 
 TEST_CASE("forged replayed unknown and malformed reports are refused at the worker",

@@ -29,7 +29,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   REQUIRE(rc == 0);
   return pid;
@@ -122,6 +122,8 @@ std::string Cluster::Configure(const std::string& name, const NodeOptions& o) {
   spec.local_integrity = o.local_integrity;
   spec.integrity_check = o.integrity_check;
   spec.extra = o.extra;
+  spec.bind_addr = o.bind_addr;
+  spec.netns = o.netns;
   spec.authorize = false;
   spec.debug = true;
   Status s = d_->Configure(spec);
@@ -208,7 +210,11 @@ bool Cluster::WaitForLog(const std::string& name, const std::string& text,
 
 RunResult Cluster::Run(const std::vector<std::string>& argv) {
   std::vector<std::string> full = argv;
-  full[0] = std::string(ZC_TOOLS_DIR) + "/" + argv[0];
+  full[0] = ToolPath(argv[0]);
+  return RunProgram(full);
+}
+
+RunResult Cluster::RunProgram(const std::vector<std::string>& full) {
   std::string out = d_->dir() + "/run-" + std::to_string(::getpid()) + ".out";
   ::unlink(out.c_str());
   pid_t pid = Spawn(full, out);

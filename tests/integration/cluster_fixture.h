@@ -30,6 +30,8 @@ struct NodeOptions {
   double local_integrity = 5;
   double integrity_check = 5;
   std::string extra;  // more XML inside <cluster>
+  std::string bind_addr = "127.0.0.1";
+  std::string netns;  // runs inside this network namespace
 
   static NodeOptions Master() {
     NodeOptions o;
@@ -99,11 +101,17 @@ class Cluster {
 
   // Runs a tool from the build tree and collects its output.
   RunResult Run(const std::vector<std::string>& argv);
+  // Runs any program from PATH (or a path) and collects its output.
+  RunResult RunProgram(const std::vector<std::string>& argv);
+  static std::string ToolPath(const std::string& tool) {
+    return std::string(ZC_TOOLS_DIR) + "/" + tool;
+  }
   std::string ConfigPath(const std::string& name) const { return d_->ConfigPath(name); }
   std::string Home(const std::string& name) const { return d_->Home(name); }
   std::string KeyPrefix(const std::string& key_name) const { return d_->KeyPrefix(key_name); }
   // The master's port, once it has started.
   std::uint16_t port() const { return d_->port(); }
+  std::uint16_t StreamPort() const { return d_->stream_port(); }
   // A DEALER to the master's port with the key pair of `key_name`, as a worker written by hand
   // would open it (the master must have started).
   bus::DealerSocket ConnectBareWorker(zmq::context_t& ctx, const std::string& key_name);

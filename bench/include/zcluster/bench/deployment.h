@@ -19,6 +19,7 @@
 
 #include "zcluster/bus/curve_keys.h"
 #include "zcluster/bus/sockets.h"
+#include "zcluster/nodes/client_keys.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::bench {
@@ -37,6 +38,8 @@ struct NodeSpec {
   bool shared_key = false;  // no <curve>: the keys derive from <key>
   bool authorize = true;    // a worker's public key goes into the master's authorized_keys
   bool debug = false;       // zclusterd -d
+  std::string bind_addr = "127.0.0.1";  // <bind_addr>: the master's ports, a worker's agent port
+  std::string netns;  // a network namespace to run in (`ip netns exec`); empty: this machine's
 };
 
 // Peak resident memory and CPU time of a running process, from /proc.
@@ -46,6 +49,10 @@ struct ProcessStats {
   double rss_mb = 0;  // VmRSS, when read
 };
 ProcessStats StatsOf(pid_t pid);
+
+// `count` agents named agent-001, agent-002, … with ids 001, 002, … and fresh keys, as
+// client.keys would hold them; made as text, so that 100,000 take milliseconds.
+nodes::ClientKeys MakeAgents(std::size_t count);
 
 class Deployment {
  public:
