@@ -20,7 +20,7 @@ AgentSplit SplitAgents(const nodes::ClientKeys& all, std::size_t workers, std::s
 
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
-                double churn, bool churn_first_round) {
+                double churn, bool churn_first_round, std::chrono::milliseconds drain) {
   std::vector<Result<nodes::AgentSimResult>> results(workers.size(), Status::Internal("not run"));
   auto start = Clock::now();
   std::vector<std::thread> threads;
@@ -34,7 +34,7 @@ SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
       o.churn = churn;
       o.churn_first_round = churn_first_round;
       o.connections = 8;
-      o.drain = std::chrono::milliseconds(60000);
+      o.drain = drain;
       results[i] = nodes::RunAgentSimulation(agents[i], o);
     });
   }

@@ -38,17 +38,18 @@ int main(int argc, char** argv) {
   CLI::App app{"zcluster-bench: measure zcluster's flows on this machine"};
   std::string scenario, json_path;
   BenchOptions o;
-  app.add_option("scenario", scenario, "raw, agent-info, groups, files, loop, connect, qa or all")
+  app.add_option("scenario", scenario,
+                 "raw, agent-info, groups, files, loop, connect, qa, all or soak")
       ->required()
-      ->check(
-          CLI::IsMember({"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all"}));
+      ->check(CLI::IsMember(
+          {"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all", "soak"}));
   app.add_option("--workers", o.workers, "workers (default: the scenario's target size)");
-  app.add_option("--agents", o.agents, "agents per worker (agent-info) or in all (qa)");
+  app.add_option("--agents", o.agents, "agents per worker (agent-info) or in all (qa, soak)");
   app.add_option("--changes", o.changes, "group assignment changes (groups)");
-  app.add_option("--files", o.files, "files on the master (files, qa)");
+  app.add_option("--files", o.files, "files on the master (files, qa, soak)");
   app.add_option("--file-bytes", o.file_bytes, "bytes per file (files)");
   app.add_option("--samples", o.samples, "latency samples per series");
-  app.add_option("--duration", o.duration, "seconds of steady load (agent-info lag, qa)");
+  app.add_option("--duration", o.duration, "seconds of steady load (agent-info lag, qa, soak)");
   app.add_flag("--smoke", o.smoke, "tiny sizes, a few seconds: proves the harness works");
   app.add_option("--observe", o.observe,
                  "watch the master meanwhile: 'monitor' (its monitor endpoint once a second) or "
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
   if (wanted("loop")) ok = run(RunLoop(o, raw), "loop");
   if (wanted("connect")) ok = run(RunConnect(o, raw), "connect");
   if (wanted("qa")) ok = run(RunQa(o, raw), "qa");
+  if (ok && scenario == "soak") ok = run(RunSoak(o, raw), "soak");
 
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);

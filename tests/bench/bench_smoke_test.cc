@@ -30,3 +30,24 @@ TEST_CASE("zcluster-bench all --smoke runs every scenario and writes its JSON an
   CHECK(ReadFile(dir / "bench.svg").rfind("<svg", 0) == 0);
   CHECK(ReadFile(dir / "out.txt").find("== qa") != std::string::npos);
 }
+
+TEST_CASE("zcluster-bench soak --smoke restarts workers and reports memory and descriptors",
+          "[integration][bench]") {
+  TempDir dir;
+  std::string json = dir / "soak.json";
+  std::string command = std::string(ZC_BENCH) + " soak --smoke -q --json " + json + " > " +
+                        (dir / "out.txt") + " 2>&1";
+  int rc = std::system(command.c_str());
+  INFO(ReadFile(dir / "out.txt"));
+  REQUIRE(rc == 0);
+  nlohmann::json j = nlohmann::json::parse(ReadFile(json));
+  REQUIRE(j["scenarios"].size() == 2);
+  const nlohmann::json& soak = j["scenarios"][1];
+  CHECK(soak["scenario"] == "soak");
+  std::map<std::string, double> figures;
+  for (const auto& f : soak["figures"]) figures[f["name"]] = f["value"];
+  CHECK(figures["workers restarted"] >= 5);
+  CHECK(figures["agent reports acknowledged"] > 0);
+  CHECK(figures["master RSS at the end"] > 0);
+  CHECK(figures["master open descriptors at the end"] > 0);
+}

@@ -45,5 +45,8 @@ Result<ScenarioResult> RunFiles(const BenchOptions& options, const RawFigures& r
 Result<ScenarioResult> RunLoop(const BenchOptions& options, const RawFigures& raw);
 Result<ScenarioResult> RunConnect(const BenchOptions& options, const RawFigures& raw);
 Result<ScenarioResult> RunQa(const BenchOptions& options, const RawFigures& raw);
+// Ten minutes of churn on every flow with a worker restarted every minute: memory and descriptors
+// over time. Not part of "all": it is a run of its own.
+Result<ScenarioResult> RunSoak(const BenchOptions& options, const RawFigures& raw);
 
 }  // namespace zcluster::bench
