@@ -73,7 +73,7 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
     return integrity->FileFetch(env.routing_id, *fetch);
   }
   if (const auto* request = std::get_if<schemas::GroupsSyncRequest>(&m)) {
-    if (request->from > groups->seq()) {
+    if (request->from > groups->seq() && may_adopt_groups) {
       // The worker applied changes this master never numbered: its store was lost or replaced.
       // Answering with our table would wipe the worker's; taking the worker's keeps them.
       if (asked_for_groups.insert(*worker).second) {
@@ -86,6 +86,16 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
       }
       return reply(schemas::GroupTableQuery{});
     }
+    if (request->from > groups->seq()) {
+      log.WithTag("Worker " + *worker)
+          .Warning("Agent-groups send",
+                   "Worker claims groups change {} but this master's stream is at {}: it gets "
+                   "this master's whole table",
+                   request->from, groups->seq());
+    }
+    // A worker that syncs from within our stream shows that this master's history is the
+    // cluster's: from now on no worker's table replaces it.
+    may_adopt_groups = may_adopt_groups && request->from > groups->seq();
     Result<schemas::GroupsSync> sync = groups->SyncFrom(request->from);
     if (!sync.ok()) {
       return reply(schemas::ErrorReply{sync.status().code(), sync.status().message(), type});
@@ -103,8 +113,15 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
       return reply(
           schemas::ErrorReply{Code::kInvalidArgument, "group_table was not asked for", type});
     }
+    if (!may_adopt_groups) {
+      return reply(schemas::ErrorReply{Code::kFailedPrecondition,
+                                       "this master's group table is no longer replaced", type});
+    }
     std::erase_if(table->groups, [&](const auto& row) { return !agents->Registered(row.first); });
-    return Publish(groups->Adopt(*table));
+    Result<MasterGroups::Changes> adopted = groups->Adopt(*table);
+    may_adopt_groups = !adopted.ok();  // once: the first worker ahead of a lost store
+    asked_for_groups.clear();
+    return Publish(adopted);
   }
   if (auto* batch = std::get_if<schemas::AgentInfoBatch>(&*message)) {
     arrived_updates += batch->updates.size();
@@ -195,6 +212,7 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   impl->agents = std::move(agents).value();
   std::uint64_t registered = 0;
   for (std::uint64_t n : impl->agents->CountByStatus()) registered += n;
+  impl->may_adopt_groups = impl->store->starts() == 1;
   if (impl->store->starts() == 1 && registered > 0) {
     impl->log.Error("Main",
                     "The database at {} is new, but client.keys lists {} agents: if it was lost, "

@@ -81,6 +81,10 @@ struct Master::Impl {
   // the workers that ever completed a hello.
   // Workers asked for their group table because they stood ahead of this master's stream.
   std::set<std::string> asked_for_groups;
+  // Whether a worker ahead of this master's groups stream may give it its table: only while the
+  // store is new in this run (the master lost it) and no worker has synced from it yet. A master
+  // with a history is the truth, so that no worker key can rewrite its group assignments.
+  bool may_adopt_groups = false;
   std::map<std::string, schemas::NodeStats> worker_stats;
   static constexpr std::size_t kMaxWorkerStats = 1024;
   // The master's own counters, then each worker's with what the master knows of it.
