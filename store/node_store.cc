@@ -215,20 +215,7 @@ Status NodeStore::Write(const StoreBatch& batch) {
     }
     ZC_RETURN_IF_ERROR(FromRocks(s, "store: batch"));
   }
-  if (write_failed_.load()) {
-    // Resume() retries what failed (a flush, the WAL) and clears the error once the disk takes
-    // data again. Once a second at most: each attempt costs a flush and lines in the log.
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch())
-                                 .count();
-    std::int64_t last = last_resume_ms_.load();
-    if (now - last < 1000 || !last_resume_ms_.compare_exchange_strong(last, now)) {
-      return Status::Unavailable("store: write: stopped after a failed write, resuming");
-    }
-    rocksdb::Status resumed = db_->db->Resume();
-    if (!resumed.ok()) return FromRocks(resumed, "store: write (stopped after a failed write)");
-    write_failed_ = false;
-  }
+  if (write_failed_.load()) ZC_RETURN_IF_ERROR(Recover());
   rocksdb::WriteOptions sync;
   sync.sync = true;
   Status s = FromRocks(db_->db->Write(sync, &wb), "store: write");
@@ -238,6 +225,23 @@ Status NodeStore::Write(const StoreBatch& batch) {
     write_failed_ = true;
   }
   return s;
+}
+
+Status NodeStore::Recover() {
+  if (!write_failed_.load()) return Status::Ok();
+  // Resume() retries what failed (a flush, the WAL) and clears the error once the disk takes
+  // data again. Once a second at most: each attempt costs a flush and lines in the log.
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t last = last_resume_ms_.load();
+  if (now - last < 1000 || !last_resume_ms_.compare_exchange_strong(last, now)) {
+    return Status::Unavailable("store: write: stopped after a failed write, resuming");
+  }
+  rocksdb::Status resumed = db_->db->Resume();
+  if (!resumed.ok()) return FromRocks(resumed, "store: write (stopped after a failed write)");
+  write_failed_ = false;
+  return Status::Ok();
 }
 
 std::string NodeStore::write_error() const {

@@ -195,6 +195,8 @@ void Master::Impl::Heartbeat(SteadyClock::time_point now) {
                                     : schemas::StreamHeartbeat{"groups", groups->seq()};
   PublishFrames(schemas::Encode(hb));
   next_heartbeat = now + std::chrono::milliseconds(500);
+  // A disk that came back is found here, not at the next change someone makes.
+  store->Recover().IgnoreError();
 }
 
 Master::Master(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

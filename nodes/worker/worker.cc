@@ -168,6 +168,8 @@ void Worker::Impl::Tick(SteadyClock::time_point now) {
 }
 
 void Worker::Impl::Housekeeping(SteadyClock::time_point now) {
+  // A disk that came back is found here, not at the next change that arrives.
+  store->Recover().IgnoreError();
   Result<bool> reloaded = agent_port->ReloadKeysIfChanged();
   if (!reloaded.ok()) log.Error("Main", "client.keys: {}", reloaded.status().ToString());
   if (Status s = agent_sync->Housekeeping(now); !s.ok()) {

@@ -102,6 +102,69 @@ TEST_CASE(
   ChangesAgainstABadDisk(true);
 }
 
+TEST_CASE("a master whose disk fills refuses changes with the reason and takes them once freed",
+          "[integration][disk]") {
+  Cluster c;
+  std::vector<std::string> ids = Setup(c, 200);
+  SmallDisk disk(24);
+  if (!disk.available()) {
+    WARN("skipped: " << disk.error());
+    return;
+  }
+  REQUIRE(disk.Bind(c.Home("master") + "/var"));
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  c.Assign(ids, {"web"});
+  REQUIRE(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
+  const schemas::GroupTable before = c.GroupTableOf("master");
+
+  REQUIRE(disk.Fill());
+  // RocksDB's log may have room set aside: changes go on until one is refused for the disk.
+  int round = 0;
+  std::string refusal;
+  CHECK(WaitFor(
+      [&] {
+        std::optional<schemas::Message> m = c.Ask(
+            "master", schemas::GroupAssign{ids, {round++ % 2 ? "web" : "db"}, /*replace=*/true});
+        const auto* error = m ? std::get_if<schemas::ErrorReply>(&*m) : nullptr;
+        if (error != nullptr) refusal = error->message;
+        return error != nullptr;
+      },
+      30s));
+  CHECK(refusal.find("No space left on device") != std::string::npos);
+  CHECK(c.Running("master"));
+  CHECK(WaitFor(
+      [&] {
+        RunResult i = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i"});
+        return i.output.find("Disk problem on the master") != std::string::npos;
+      },
+      10s));
+  // What was refused was not applied, and the workers hold what the master holds.
+  CHECK(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
+  CHECK(c.GroupTableOf("master").seq >= before.seq);
+
+  disk.Free();
+  CHECK(WaitFor(
+      [&] {
+        std::optional<schemas::Message> m =
+            c.Ask("master", schemas::GroupAssign{ids, {"db"}, /*replace=*/true});
+        return m && std::holds_alternative<schemas::GroupsChanged>(*m);
+      },
+      30s));
+  CHECK(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
+  CHECK(c.GroupTableOf("w1").groups.at(ids[0]) == std::vector<std::string>{"db"});
+  std::string health;
+  if (!WaitFor(
+          [&] {
+            health = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i"}).output;
+            return health.find("Disk problem") == std::string::npos;
+          },
+          10s)) {
+    FAIL_CHECK("the disk problem is still shown:\n" << health);
+  }
+}
+
 TEST_CASE("a node whose database folder is read-only says so and does not start",
           "[integration][disk]") {
   Cluster c;

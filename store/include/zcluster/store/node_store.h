@@ -97,8 +97,12 @@ class NodeStore {
   // (a full or read-only disk) stops RocksDB's writes; the next Write first asks it to resume,
   // so writing starts again by itself once the disk takes data.
   Status Write(const StoreBatch& batch);
-  // False from a failed write until a write succeeds again.
+  // False from a failed write until a write, or Recover, succeeds again.
   bool writable() const { return !write_failed_.load(); }
+  // After a failed write: asks RocksDB to resume (at most once a second), so that a node whose
+  // disk came back is writable, and says so, without waiting for its next write. Nodes call it
+  // from a timer; Ok when writable.
+  Status Recover();
   // What the failed write said ("" while writable), for health reports.
   std::string write_error() const;
   Result<std::optional<std::string>> Get(Table table, const std::string& key) const;
