@@ -310,11 +310,15 @@ Status Deployment::AwaitPorts(const std::string& name) {
   nlohmann::json ports = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (!ports.is_object()) return Status::DataLoss(path + " is not a JSON object");
   auto port = [&ports](const char* key) { return ports.value<std::uint16_t>(key, 0); };
-  if (port("port") != 0) {
-    port_ = port("port");
+  // A restarted node reports the ports it had: they are written only when new, so that threads
+  // reading them (a scenario's simulators while a worker restarts) race with no write.
+  if (port("port") != 0 && port_ != port("port")) port_ = port("port");
+  if (port("stream_port") != 0 && stream_port_ != port("stream_port")) {
     stream_port_ = port("stream_port");
   }
-  if (port("agent_port") != 0) agent_ports_[name] = port("agent_port");
+  if (port("agent_port") != 0 && AgentPort(name) != port("agent_port")) {
+    agent_ports_[name] = port("agent_port");
+  }
   // The node's config now names its ports, so a restart, or zclusterd run by hand, keeps them.
   return FillInPorts(name);
 }
