@@ -121,6 +121,10 @@ class FieldReader {
         return v->via.f64;
       case msgpack::type::POSITIVE_INTEGER:
         return static_cast<double>(v->via.u64);
+      // msgpack-c packs a double with an integral value as an integer, a negative one too: what
+      // MapWriter::real wrote must read back.
+      case msgpack::type::NEGATIVE_INTEGER:
+        return static_cast<double>(v->via.i64);
       default:
         return Fail(Field(key) + " must be a number"), 0;
     }
