@@ -109,6 +109,24 @@ Status WaitForFilesSynced(Deployment& d, const std::vector<std::string>& workers
       bound);
 }
 
+ClusterPlan ManagerPlan(const std::vector<std::string>& workers, const nodes::ClientKeys& agents,
+                        std::size_t files) {
+  ClusterPlan plan;
+  plan.workers = workers;
+  plan.prepare = [&agents, files](const std::string& name, const std::string& home) -> Status {
+    std::filesystem::create_directories(home + "/etc");
+    if (name == "master") {
+      ZC_RETURN_IF_ERROR(WriteManagerFiles(home, files, 4096));
+      for (const char* group : {"web", "db"}) {
+        ZC_RETURN_IF_ERROR(
+            WriteFileText(home + "/etc/shared/" + group + "/agent.conf", "<agent_config/>\n"));
+      }
+    }
+    return agents.Save(home + "/etc/client.keys");
+  };
+  return plan;
+}
+
 void RecordProcessStats(Deployment& d, const std::string& worker, ScenarioResult& r) {
   r.master = StatsOf(d.Pid("master"));
   if (!worker.empty() && d.Pid(worker) > 0) r.worker = StatsOf(d.Pid(worker));

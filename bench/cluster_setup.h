@@ -35,6 +35,11 @@ struct ClusterPlan {
   std::vector<bus::CurveKeyPair>* client_keys = nullptr;
 };
 
+// A manager's cluster: `files` files of 4 KiB and the groups web and db on the master, and
+// `agents` in every node's client.keys. `agents` must outlive the plan's use.
+ClusterPlan ManagerPlan(const std::vector<std::string>& workers, const nodes::ClientKeys& agents,
+                        std::size_t files);
+
 // Configures and starts the master, then the workers, and waits until the master lists every
 // worker and every worker has its copy of the master's files.
 Status StartWorkers(Deployment& d, const std::vector<std::string>& workers);

@@ -1,5 +1,6 @@
 #include "zcluster/bench/deployment.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -71,6 +72,10 @@ ProcessStats StatsOf(pid_t pid) {
       if (i >= 14) ticks += std::strtod(f.c_str(), nullptr);
     }
     s.cpu_seconds = ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  if (DIR* fds = ::opendir(fmt::format("/proc/{}/fd", pid).c_str())) {
+    while (const dirent* e = ::readdir(fds)) s.open_fds += e->d_name[0] != '.';
+    ::closedir(fds);
   }
   return s;
 }

@@ -36,19 +36,7 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
                   {"reports_per_s", fmt::format("{:.0f}", rate * static_cast<double>(w))}};
   nodes::ClientKeys agents = MakeAgents(per_worker * w + w);
   std::vector<std::string> workers = WorkerNames(w);
-  ClusterPlan plan;
-  plan.workers = workers;
-  plan.prepare = [&](const std::string& name, const std::string& home) -> Status {
-    std::filesystem::create_directories(home + "/etc");
-    if (name == "master") {
-      ZC_RETURN_IF_ERROR(WriteManagerFiles(home, f, 4096));
-      for (const char* group : {"web", "db"}) {
-        ZC_RETURN_IF_ERROR(
-            WriteFileText(home + "/etc/shared/" + group + "/agent.conf", "<agent_config/>\n"));
-      }
-    }
-    return agents.Save(home + "/etc/client.keys");
-  };
+  ClusterPlan plan = ManagerPlan(workers, agents, f);
   if (o.progress) o.progress(fmt::format("qa: {} workers, {} agents, {} files", w, total, f));
   Result<std::unique_ptr<Deployment>> cluster = StartCluster(o, plan);
   if (!cluster.ok()) return cluster.status();

@@ -1,7 +1,6 @@
 // The soak scenario: every flow churning for ten minutes while one worker after another is
 // restarted every minute. What it shows is that nothing accumulates: the master's and the
 // workers' resident memory and open descriptors stay flat, and the cluster converges at the end.
-#include <dirent.h>
 #include <sodium.h>
 
 #include <fmt/format.h>
@@ -18,15 +17,6 @@
 namespace zcluster::bench {
 namespace {
 
-std::size_t OpenDescriptors(pid_t pid) {
-  std::size_t n = 0;
-  DIR* dir = ::opendir(fmt::format("/proc/{}/fd", pid).c_str());
-  if (dir == nullptr) return 0;
-  while (const dirent* e = ::readdir(dir)) n += e->d_name[0] != '.';
-  ::closedir(dir);
-  return n;
-}
-
 // One look at the master and at the worker that is never restarted, which lives through every
 // restart of the others.
 struct Sample {
@@ -38,10 +28,11 @@ struct Sample {
 Sample Look(Deployment& d, const std::string& steady_worker, double seconds) {
   Sample s;
   s.seconds = seconds;
-  s.master_rss_mb = StatsOf(d.Pid("master")).rss_mb;
-  s.master_fds = OpenDescriptors(d.Pid("master"));
-  s.worker_rss_mb = StatsOf(d.Pid(steady_worker)).rss_mb;
-  s.worker_fds = OpenDescriptors(d.Pid(steady_worker));
+  const ProcessStats master = StatsOf(d.Pid("master")), worker = StatsOf(d.Pid(steady_worker));
+  s.master_rss_mb = master.rss_mb;
+  s.master_fds = master.open_fds;
+  s.worker_rss_mb = worker.rss_mb;
+  s.worker_fds = worker.open_fds;
   return s;
 }
 
@@ -68,19 +59,7 @@ Result<ScenarioResult> RunSoak(const BenchOptions& o, const RawFigures&) {
                   {"restart_every_s", fmt::format("{}", restart_every)}};
   nodes::ClientKeys agents = MakeAgents(per_worker * w + w);
   std::vector<std::string> workers = WorkerNames(w);
-  ClusterPlan plan;
-  plan.workers = workers;
-  plan.prepare = [&](const std::string& name, const std::string& home) -> Status {
-    std::filesystem::create_directories(home + "/etc");
-    if (name == "master") {
-      ZC_RETURN_IF_ERROR(WriteManagerFiles(home, f, 4096));
-      for (const char* group : {"web", "db"}) {
-        ZC_RETURN_IF_ERROR(
-            WriteFileText(home + "/etc/shared/" + group + "/agent.conf", "<agent_config/>\n"));
-      }
-    }
-    return agents.Save(home + "/etc/client.keys");
-  };
+  ClusterPlan plan = ManagerPlan(workers, agents, f);
   if (o.progress) {
     o.progress(fmt::format("soak: {} workers, {} agents, {} files, {} s, a restart every {} s", w,
                            total, f, duration, restart_every));

@@ -3,7 +3,6 @@
 // attack the node is up and answers, the cluster's state (groups, files, agents) is what it was,
 // and its descriptors and resident memory come back to where they were.
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,22 +25,16 @@ namespace {
 
 constexpr std::uint64_t kHuge = std::numeric_limits<std::uint64_t>::max();
 
-std::size_t OpenDescriptors(pid_t pid) {
-  std::size_t n = 0;
-  DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
-  if (dir == nullptr) return 0;
-  while (const dirent* e = ::readdir(dir)) n += e->d_name[0] != '.';
-  ::closedir(dir);
-  return n;
-}
-
 // What a node holds of the machine: checked to come back after each attack.
 struct Footprint {
   std::size_t fds = 0;
   double rss_mb = 0;
 };
 
-Footprint FootprintOf(pid_t pid) { return {OpenDescriptors(pid), bench::StatsOf(pid).rss_mb}; }
+Footprint FootprintOf(pid_t pid) {
+  const bench::ProcessStats stats = bench::StatsOf(pid);
+  return {stats.open_fds, stats.rss_mb};
+}
 
 // The cluster's state as the master's control socket shows it.
 struct State {

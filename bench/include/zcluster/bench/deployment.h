@@ -46,7 +46,8 @@ struct NodeSpec {
 struct ProcessStats {
   double peak_rss_mb = 0;  // VmHWM
   double cpu_seconds = 0;
-  double rss_mb = 0;  // VmRSS, when read
+  double rss_mb = 0;         // VmRSS, when read
+  std::size_t open_fds = 0;  // entries of /proc/PID/fd
 };
 ProcessStats StatsOf(pid_t pid);
 
