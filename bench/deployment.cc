@@ -239,7 +239,11 @@ Status Deployment::Start(const std::string& name) {
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   std::vector<std::string> args{zclusterd, "-f", "-c", config, "--ports-file", ports};
   if (spec != specs_.end() && spec->second.debug) args.push_back("-d");
-  // `ip netns exec` enters the namespace and execs zclusterd: the pid stays the daemon's.
+  // `prlimit` and `ip netns exec` each set up and exec the next: the pid stays the daemon's.
+  if (spec != specs_.end() && spec->second.open_files_limit != 0) {
+    const std::string n = std::to_string(spec->second.open_files_limit);
+    args.insert(args.begin(), {"prlimit", "--nofile=" + n + ":" + n, "--"});
+  }
   if (spec != specs_.end() && !spec->second.netns.empty()) {
     args.insert(args.begin(), {"ip", "netns", "exec", spec->second.netns});
   }

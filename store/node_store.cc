@@ -109,6 +109,9 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   // more than the disk space is worth.
   options.db_write_buffer_size = 16 << 20;
   options.max_background_jobs = 2;
+  // Tables kept open at once. The node's data is a few dozen tables at most; bounded so that the
+  // store always fits in the descriptors a node keeps out of its peers' reach.
+  options.max_open_files = 128;
   static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(8 << 20);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;

@@ -259,15 +259,24 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       impl->ctx, *impl->zap, keys.own, config.master_endpoint(), worker_options);
   if (!router.ok()) return router.status();
   impl->router.emplace(std::move(router).value());
-  Result<bus::SocketEvents> router_events =
-      bus::SocketEvents::Watch(impl->ctx, impl->router->socket());
-  if (!router_events.ok()) return router_events.status();
-  impl->router_events.emplace(std::move(router_events).value());
+  const std::size_t per_address = static_cast<std::size_t>(config.connections_per_address);
+  Result<std::unique_ptr<ListenerWatch>> router_watch =
+      ListenerWatch::Watch(impl->ctx, impl->router->socket(), impl->budget,
+                           {"cluster", "<tuning><connections_per_address>", per_address, true},
+                           master_log, impl->monitor);
+  if (!router_watch.ok()) return router_watch.status();
+  impl->router_watch = std::move(router_watch).value();
   Result<bus::PublisherSocket> pub =
       bus::PublisherSocket::BindCurve(impl->ctx, *impl->zap, keys.own, config.stream_endpoint(),
                                       bus::SocketOptions{}, config.pub_hwm, StreamTopics());
   if (!pub.ok()) return pub.status();
   impl->pub.emplace(std::move(pub).value());
+  Result<std::unique_ptr<ListenerWatch>> pub_watch =
+      ListenerWatch::Watch(impl->ctx, impl->pub->socket(), impl->budget,
+                           {"streams", "<tuning><connections_per_address>", per_address, false},
+                           master_log, impl->monitor);
+  if (!pub_watch.ok()) return pub_watch.status();
+  impl->pub_watch = std::move(pub_watch).value();
 
   Result<ControlServer> control = ControlServer::Bind(impl->ctx, config.control_path());
   if (!control.ok()) return control.status();
@@ -292,6 +301,9 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
                   impl->router->endpoint(), impl->pub->endpoint(), keys.allowed.size(),
                   keys.shared_key_mode ? "shared-key" : "per-node key", config.control_path(),
                   impl->store->starts(), impl->groups->seq());
+  master_log.Info("Main", "Connections: {} per address on the cluster and streams ports, {} in all",
+                  per_address == 0 ? std::string("no cap") : std::to_string(per_address),
+                  impl->budget.limit());
   return std::unique_ptr<Master>(new Master(std::move(impl)));
 }
 
@@ -336,8 +348,12 @@ Status Master::Run(int stop_fd) {
     m.SaveArrivedBatches();
     return Status::Ok();
   });
-  reactor.AddReader(m.router_events->socket(), [&m] {
-    m.monitor.SocketEvents("cluster", m.router_events->Drain());
+  reactor.AddReader(m.router_watch->socket(), [&m] {
+    m.router_watch->Drain();
+    return Status::Ok();
+  });
+  reactor.AddReader(m.pub_watch->socket(), [&m] {
+    m.pub_watch->Drain();
     return Status::Ok();
   });
   reactor.AddReader(m.control->socket(), [&] {

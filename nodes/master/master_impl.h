@@ -12,16 +12,18 @@
 #include "agent_info/master_agents.h"
 #include "integrity/master_integrity.h"
 #include "keepalive/worker_sessions.h"
+#include "monitor/listener_watch.h"
 #include "monitor/metrics_server.h"
 #include "monitor/monitor_sockets.h"
 #include "monitor/node_monitor.h"
 #include "runtime/node_home.h"
+#include "zcluster/bus/connection_guard.h"
 #include "zcluster/bus/reactor.h"
-#include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master.h"
+#include "zcluster/nodes/process.h"
 
 namespace zcluster::nodes {
 
@@ -38,8 +40,11 @@ struct Master::Impl {
   zmq::context_t ctx{1};
   std::unique_ptr<bus::ZapAuthenticator> zap;  // declared after ctx: stopped before ctx closes
   std::optional<bus::RouterSocket> router;
-  std::optional<bus::SocketEvents> router_events;  // watches `router`; destroyed before it
+  // What the guarded listeners may hold together: the open-files limit less a reserve.
+  bus::DescriptorBudget budget{bus::DescriptorBudget::ForOpenFileLimit(OpenFileLimit())};
+  std::unique_ptr<ListenerWatch> router_watch;  // watches `router`; destroyed before it
   std::optional<bus::PublisherSocket> pub;
+  std::unique_ptr<ListenerWatch> pub_watch;  // watches `pub`; destroyed before it
   std::optional<ControlServer> control;
   std::unique_ptr<MonitorSockets> monitor_sockets;  // the monitor endpoints and the tap
   std::unique_ptr<MetricsServer> metrics;           // with <monitor><metrics_bind>
@@ -66,8 +71,9 @@ struct Master::Impl {
     metrics.reset();
     monitor_sockets.reset();
     control.reset();
+    pub_watch.reset();
     pub.reset();
-    router_events.reset();
+    router_watch.reset();
     router.reset();
     zap.reset();
   }

@@ -48,7 +48,12 @@ void NodeMonitor::Event(std::string_view kind, std::string_view socket, std::str
 
 void NodeMonitor::HandshakeRefused(std::string_view socket, const std::string& address,
                                    std::string_view key, bool event) {
-  if (event) Event("auth_refused", socket, address, key);
+  Refused("auth_refused", socket, address, key, event);
+}
+
+void NodeMonitor::Refused(std::string_view kind, std::string_view socket,
+                          const std::string& address, std::string_view detail, bool event) {
+  if (event) Event(kind, socket, address, detail);
   std::lock_guard lock(mu_);
   auto it = failed_.find(address);
   if (it == failed_.end()) {

@@ -41,6 +41,10 @@ class NodeMonitor {
   // of the ring).
   void HandshakeRefused(std::string_view socket, const std::string& address, std::string_view key,
                         bool event);
+  // Any refusal of a peer: counted for its address like a refused handshake, and an event of
+  // `kind` when `event`.
+  void Refused(std::string_view kind, std::string_view socket, const std::string& address,
+               std::string_view detail, bool event);
   // Events from a socket's monitor, as they were drained.
   void SocketEvents(std::string_view socket, const std::vector<bus::SocketEvent>& events);
 

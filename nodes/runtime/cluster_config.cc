@@ -374,18 +374,28 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
     c.curve = files;
   }
   if (auto n = block.child("tuning")) {
-    ZC_RETURN_IF_ERROR(CheckOnly(n, "<tuning>", {"pub_hwm", "sub_hwm", "delta_batch"}));
-    for (auto [name, out] : {std::pair{"pub_hwm", &c.pub_hwm}, std::pair{"sub_hwm", &c.sub_hwm},
-                             std::pair{"delta_batch", &c.delta_batch}}) {
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<tuning>",
+                                 {"pub_hwm", "sub_hwm", "delta_batch", "connections_per_address",
+                                  "agent_connections_per_address"}));
+    struct Tunable {
+      const char* name;
+      int* out;
+      int min;
+    };
+    for (auto [name, out, min] :
+         {Tunable{"pub_hwm", &c.pub_hwm, 1}, Tunable{"sub_hwm", &c.sub_hwm, 1},
+          Tunable{"delta_batch", &c.delta_batch, 1},
+          Tunable{"connections_per_address", &c.connections_per_address, 0},
+          Tunable{"agent_connections_per_address", &c.agent_connections_per_address, 0}}) {
       if (auto k = n.child(name)) {
         std::string v = Text(k);
-        int hwm = 0;
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), hwm);
-        if (ec != std::errc() || end != v.data() + v.size() || hwm < 1 || hwm > 10000000) {
+        int value = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+        if (ec != std::errc() || end != v.data() + v.size() || value < min || value > 10000000) {
           return Bad(std::string("<tuning><") + name + ">",
-                     "must be a number from 1 to 10000000, got '" + v + "'");
+                     fmt::format("must be a number from {} to 10000000, got '{}'", min, v));
         }
-        *out = hwm;
+        *out = value;
       }
     }
   }

@@ -60,6 +60,12 @@ std::uint64_t RaiseOpenFileLimit() {
   return lim.rlim_cur;
 }
 
+std::uint64_t OpenFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  return lim.rlim_cur;
+}
+
 Result<int> Daemonize() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Internal("pipe2 failed");

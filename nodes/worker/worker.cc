@@ -42,6 +42,7 @@ Worker::Impl::~Impl() {
   // The actor and the sockets close before the ZAP handler stops, and all before the context
   // terminates.
   integrity.reset();
+  agent_port_watch.reset();
   agent_port.reset();
   monitor_sockets.reset();
   control.reset();
@@ -263,6 +264,19 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
   if (!port.ok()) return port.status();
   impl->agent_port = std::move(port).value();
   impl->agent_port->CountTraffic(&impl->monitor.traffic());
+  // Agents come and go by the thousand: their connections are guarded, not shown as events.
+  Result<std::unique_ptr<ListenerWatch>> port_watch =
+      ListenerWatch::Watch(impl->ctx, impl->agent_port->socket(), impl->budget,
+                           {"agents", "<tuning><agent_connections_per_address>",
+                            static_cast<std::size_t>(config.agent_connections_per_address), false},
+                           impl->log, impl->monitor);
+  if (!port_watch.ok()) return port_watch.status();
+  impl->agent_port_watch = std::move(port_watch).value();
+  impl->log.Info("Main", "Agent connections: {} per address, {} in all",
+                 config.agent_connections_per_address == 0
+                     ? std::string("no cap")
+                     : std::to_string(config.agent_connections_per_address),
+                 impl->budget.limit());
 
   // Watched before it connects: a refusal of our key on the very first handshake is seen.
   Result<bus::DealerSocket> dealer =
@@ -373,6 +387,10 @@ Status Worker::Run(int stop_fd) {
       if (m.ok()) w.OnStreamMessage(*m, SteadyClock::now());
     }
     poke();
+    return Status::Ok();
+  });
+  reactor.AddReader(w.agent_port_watch->socket(), [&w] {
+    w.agent_port_watch->Drain();
     return Status::Ok();
   });
   reactor.AddReader(w.agent_port->socket(), [&] {

@@ -12,14 +12,17 @@
 #include "agent_info/agent_port.h"
 #include "agent_info/worker_agents.h"
 #include "integrity/worker_integrity.h"
+#include "monitor/listener_watch.h"
 #include "monitor/monitor_sockets.h"
 #include "monitor/node_monitor.h"
 #include "streams/sync_retry.h"
+#include "zcluster/bus/connection_guard.h"
 #include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/bus/zap_authenticator.h"
 #include "zcluster/nodes/control.h"
 #include "zcluster/nodes/master_link.h"
+#include "zcluster/nodes/process.h"
 #include "zcluster/nodes/worker.h"
 
 namespace zcluster::nodes {
@@ -40,7 +43,10 @@ struct Worker::Impl {
   MasterLink link;                                  // keepalive
   bool handshake_failure_logged = false;
   std::unique_ptr<WorkerAgents> agents;  // agent info
+  // What the agent port may hold: the open-files limit less a reserve.
+  bus::DescriptorBudget budget{bus::DescriptorBudget::ForOpenFileLimit(OpenFileLimit())};
   std::unique_ptr<AgentPort> agent_port;
+  std::unique_ptr<ListenerWatch> agent_port_watch;  // watches `agent_port`; destroyed before it
   std::optional<AgentInfoSync> agent_sync;
   std::unique_ptr<WorkerGroups> groups;  // local agent-groups
   SyncRetry groups_sync;

@@ -124,6 +124,7 @@ std::string Cluster::Configure(const std::string& name, const NodeOptions& o) {
   spec.extra = o.extra;
   spec.bind_addr = o.bind_addr;
   spec.netns = o.netns;
+  spec.open_files_limit = o.open_files_limit;
   spec.authorize = false;
   spec.debug = true;
   Status s = d_->Configure(spec);

@@ -31,7 +31,8 @@ struct NodeOptions {
   double integrity_check = 5;
   std::string extra;  // more XML inside <cluster>
   std::string bind_addr = "127.0.0.1";
-  std::string netns;  // runs inside this network namespace
+  std::string netns;                   // runs inside this network namespace
+  std::uint64_t open_files_limit = 0;  // soft and hard limit (prlimit); 0: the test's own
 
   static NodeOptions Master() {
     NodeOptions o;

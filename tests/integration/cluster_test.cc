@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/cluster_fixture.h"
+#include "support/raw_tcp.h"
 #include "support/wait.h"
 #include "zcluster/bus/socket_events.h"
 #include "zcluster/bus/sockets.h"
@@ -443,13 +444,8 @@ TEST_CASE("1100 idle TCP connections to the master and to a worker's agent port 
   std::vector<int> idle;
   auto open_idle = [&](std::uint16_t port) {
     for (int i = 0; i < 1100; ++i) {
-      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int fd = ConnectTcp(port);
       REQUIRE(fd >= 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(port);
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
       idle.push_back(fd);
     }
   };

@@ -3,6 +3,7 @@
 // attack the node is up and answers, the cluster's state (groups, files, agents) is what it was,
 // and its descriptors and resident memory come back to where they were.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <limits>
 
 #include "integration/cluster_fixture.h"
+#include "support/raw_tcp.h"
 #include "support/wait.h"
 #include "zcluster/bus/curve_keys.h"
 #include "zcluster/bus/sockets.h"
@@ -67,13 +69,9 @@ std::string ClaimsArrayOf(std::uint32_t n) {
 
 // Plain TCP, no ZMTP: garbage on the port, then the connection closed.
 void SendRawTcp(std::uint16_t port, const std::string& bytes) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = ConnectTcp(port);
   REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::fcntl(fd, F_SETFL, 0);  // blocking: all of it is sent, or the node closes the connection
   (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   ::close(fd);
 }

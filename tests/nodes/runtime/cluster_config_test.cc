@@ -257,3 +257,23 @@ TEST_CASE("an error quoting a value with a newline is still one line", "[nodes][
   CHECK(e.find('\n') == std::string::npos);
   CHECK(e.find("1\\n   518") != std::string::npos);
 }
+
+TEST_CASE("connection caps per address default to 256 on the master and none for agents",
+          "[nodes][config]") {
+  Result<ClusterConfig> c = Parse("<key>" + kKey + "</key>");
+  REQUIRE(c.ok());
+  CHECK(c->connections_per_address == 256);
+  CHECK(c->agent_connections_per_address == 0);
+  c = Parse("<key>" + kKey +
+            "</key><tuning><connections_per_address>0</connections_per_address>"
+            "<agent_connections_per_address>64</agent_connections_per_address></tuning>");
+  REQUIRE(c.ok());
+  CHECK(c->connections_per_address == 0);
+  CHECK(c->agent_connections_per_address == 64);
+  CHECK(Error("<key>" + kKey +
+              "</key><tuning><connections_per_address>-1</connections_per_address></tuning>") ==
+        "config: <cluster><tuning><connections_per_address> must be a number from 0 to 10000000, "
+        "got '-1'");
+  CHECK(Error("<key>" + kKey + "</key><tuning><pub_hwm>0</pub_hwm></tuning>") ==
+        "config: <cluster><tuning><pub_hwm> must be a number from 1 to 10000000, got '0'");
+}

@@ -40,6 +40,8 @@ struct NodeSpec {
   bool debug = false;       // zclusterd -d
   std::string bind_addr = "127.0.0.1";  // <bind_addr>: the master's ports, a worker's agent port
   std::string netns;  // a network namespace to run in (`ip netns exec`); empty: this machine's
+  // Soft and hard open-files limit the node runs under (`prlimit`); 0: the harness's own.
+  std::uint64_t open_files_limit = 0;
 };
 
 // Peak resident memory and CPU time of a running process, from /proc.

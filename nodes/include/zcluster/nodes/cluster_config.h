@@ -51,7 +51,14 @@ struct ClusterConfig {
   int pub_hwm = 1000;                 // <tuning><pub_hwm>: messages queued per subscriber
   int sub_hwm = 1000;                 // <tuning><sub_hwm>: messages a worker queues unread
   int delta_batch = 5000;             // <tuning><delta_batch>: changes per published delta
-  std::string reload_command;         // <reload_command>: worker, after rules/decoders/lists change
+  // <tuning><connections_per_address>: TCP connections one address may hold on the master's ports
+  // at once, handshaken or not (a worker holds two; every worker behind one NAT shares the
+  // count). 0: no cap, only the descriptor budget.
+  int connections_per_address = 256;
+  // <tuning><agent_connections_per_address>: the same on a worker's agent port. 0 (the default):
+  // no cap, since a site's agents may all reach the worker from one NAT address.
+  int agent_connections_per_address = 0;
+  std::string reload_command;  // <reload_command>: worker, after rules/decoders/lists change
   // <sync_files>: more paths to keep identical, beside Wazuh's set (see FileSet::Default):
   // <folder mode="0660" reload="no">etc/extra</folder>, <file mode="0640">etc/x.conf</file>.
   struct ExtraSync {

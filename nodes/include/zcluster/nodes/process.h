@@ -25,6 +25,8 @@ class StopSignal {
 // TCP peer holds a descriptor, and libzmq aborts the process when it cannot make one for its own
 // use, so a node takes all the descriptors it is allowed before any peer arrives.
 std::uint64_t RaiseOpenFileLimit();
+// The open-files limit in force (the soft limit); 0 when it cannot be read.
+std::uint64_t OpenFileLimit();
 
 // Forks into the background (setsid, stdio to /dev/null). Must run before any thread or ZeroMQ
 // context exists. The parent waits until the child calls ReportStarted and exits 0, or prints the

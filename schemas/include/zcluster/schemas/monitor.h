@@ -32,7 +32,7 @@ struct MonitorEvent {
   std::uint64_t seq = 0;
   double time = 0;      // unix time
   std::string kind;     // "connected", "accepted", "disconnected", "handshake_failed",
-                        // "auth_refused", "retry"
+                        // "auth_refused", "connection_refused", "retry"
   std::string socket;   // "cluster", "streams", "agents"
   std::string address;  // the peer's endpoint or address, as libzmq reported it
   std::string detail;   // for a refusal, the refused key (Z85) or the reason
