@@ -282,8 +282,8 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
   impl->control->CountTraffic(&impl->monitor.traffic(), "control");
-  Result<std::unique_ptr<MonitorSockets>> monitor_sockets =
-      MonitorSockets::Bind(impl->ctx, config, *impl->zap, keys, impl->monitor);
+  Result<std::unique_ptr<MonitorSockets>> monitor_sockets = MonitorSockets::Bind(
+      impl->ctx, config, *impl->zap, keys, impl->monitor, impl->budget, master_log);
   if (!monitor_sockets.ok()) return monitor_sockets.status();
   impl->monitor_sockets = std::move(monitor_sockets).value();
   if (config.metrics_port) {

@@ -3,10 +3,58 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
 namespace zcluster::nodes {
+namespace {
+
+// httplib's own pool queues every accepted connection, each holding a descriptor, without bound:
+// a flood of idle connections to this port would take every descriptor the node has. This one
+// makes the accepting thread wait while `kMaxHeld` connections are queued or served, so that the
+// rest wait in the kernel's backlog, where they cost the node nothing; each served connection
+// ends within the read timeout.
+class BoundedTaskQueue : public httplib::TaskQueue {
+ public:
+  static constexpr std::size_t kMaxHeld = 16;
+  explicit BoundedTaskQueue(std::size_t threads) : pool_(threads) {}
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::unique_lock lock(mu_);
+      room_.wait(lock, [this] { return held_ < kMaxHeld || down_; });
+      ++held_;
+    }
+    pool_.enqueue([this, fn = std::move(fn)] {
+      fn();
+      {
+        std::lock_guard lock(mu_);
+        --held_;
+      }
+      room_.notify_one();
+    });
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      down_ = true;
+    }
+    room_.notify_all();
+    pool_.shutdown();
+  }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::mutex mu_;
+  std::condition_variable room_;
+  std::size_t held_ = 0;  // guarded by mu_
+  bool down_ = false;     // guarded by mu_
+};
+
+}  // namespace
 
 struct MetricsServer::State {
   httplib::Server server;
@@ -22,7 +70,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& h
   State* s = state.get();
   // Two threads are plenty for a scraper or two; a client that stalls is cut off by the
   // timeouts, and no request may carry a body worth reading.
-  s->server.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  s->server.new_task_queue = [] { return new BoundedTaskQueue(2); };
   s->server.set_read_timeout(5, 0);
   s->server.set_write_timeout(5, 0);
   s->server.set_keep_alive_max_count(100);

@@ -4,11 +4,10 @@
 
 namespace zcluster::nodes {
 
-Result<std::unique_ptr<MonitorSockets>> MonitorSockets::Bind(zmq::context_t& ctx,
-                                                             const ClusterConfig& config,
-                                                             const bus::ZapAuthenticator& zap,
-                                                             const KeyMaterial& keys,
-                                                             NodeMonitor& monitor) {
+Result<std::unique_ptr<MonitorSockets>> MonitorSockets::Bind(
+    zmq::context_t& ctx, const ClusterConfig& config, const bus::ZapAuthenticator& zap,
+    const KeyMaterial& keys, NodeMonitor& monitor, bus::DescriptorBudget& budget,
+    const Logger& log) {
   Result<ControlServer> local = ControlServer::Bind(ctx, config.monitor_path());
   if (!local.ok()) return local.status();
   Result<bus::TapSocket> tap = bus::TapSocket::BindLocal(ctx, config.tap_path());
@@ -25,6 +24,13 @@ Result<std::unique_ptr<MonitorSockets>> MonitorSockets::Bind(zmq::context_t& ctx
     if (!remote.ok()) return remote.status();
     sockets->remote_.emplace(std::move(remote).value());
     sockets->remote_->CountTraffic(&monitor.traffic(), "monitor");
+    Result<std::unique_ptr<ListenerWatch>> watch =
+        ListenerWatch::Watch(ctx, sockets->remote_->socket(), budget,
+                             {"monitor", "<tuning><connections_per_address>",
+                              static_cast<std::size_t>(config.connections_per_address), false},
+                             log, monitor);
+    if (!watch.ok()) return watch.status();
+    sockets->remote_watch_ = std::move(watch).value();
   }
   monitor.traffic().Tap(&*sockets->tap_, config.node_name);
   return sockets;
@@ -32,6 +38,7 @@ Result<std::unique_ptr<MonitorSockets>> MonitorSockets::Bind(zmq::context_t& ctx
 
 MonitorSockets::~MonitorSockets() {
   if (tap_) monitor_->traffic().Tap(nullptr, "");
+  remote_watch_.reset();
 }
 
 void MonitorSockets::Serve(bus::Reactor& reactor, std::function<schemas::ClusterStats()> view,
@@ -46,6 +53,12 @@ void MonitorSockets::Serve(bus::Reactor& reactor, std::function<schemas::Cluster
     tap_->UpdateListening();
     return Status::Ok();
   });
+  if (remote_watch_) {
+    reactor.AddReader(remote_watch_->socket(), [this] {
+      remote_watch_->Drain();
+      return Status::Ok();
+    });
+  }
   for (std::optional<ControlServer>* endpoint : {&local_, &remote_}) {
     if (!*endpoint) continue;
     reactor.AddReader((*endpoint)->socket(), [endpoint, answer, log] {

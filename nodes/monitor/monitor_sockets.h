@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "monitor/listener_watch.h"
 #include "monitor/node_monitor.h"
 #include "zcluster/bus/reactor.h"
 #include "zcluster/bus/sockets.h"
@@ -26,11 +27,13 @@ class MonitorSockets {
   static constexpr std::int64_t kMaxRequestBytes = 4096;
 
   // `zap` must already list the admin keys (KeyMaterial::allowed) when <monitor><bind> is set.
+  // The TCP endpoint's connections count against `budget` and <tuning><connections_per_address>.
   static Result<std::unique_ptr<MonitorSockets>> Bind(zmq::context_t& ctx,
                                                       const ClusterConfig& config,
                                                       const bus::ZapAuthenticator& zap,
-                                                      const KeyMaterial& keys,
-                                                      NodeMonitor& monitor);
+                                                      const KeyMaterial& keys, NodeMonitor& monitor,
+                                                      bus::DescriptorBudget& budget,
+                                                      const Logger& log);
   MonitorSockets(const MonitorSockets&) = delete;
   MonitorSockets& operator=(const MonitorSockets&) = delete;
   // Stops tapping into the socket before it closes.
@@ -48,6 +51,7 @@ class MonitorSockets {
   NodeMonitor* monitor_;
   std::optional<ControlServer> local_;
   std::optional<ControlServer> remote_;
+  std::unique_ptr<ListenerWatch> remote_watch_;  // watches `remote_`; destroyed before it
   std::optional<bus::TapSocket> tap_;
   std::function<schemas::ClusterStats()> view_;
 };

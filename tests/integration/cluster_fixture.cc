@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "support/wait.h"
@@ -225,6 +226,12 @@ RunResult Cluster::RunProgram(const std::vector<std::string>& full) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.output = ReadFile(out);
   return r;
+}
+
+std::uint16_t Cluster::ReportedPort(const std::string& name, const std::string& key) const {
+  std::ifstream in(Home(name) + "/ports.json");
+  nlohmann::json ports = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return ports.is_object() ? ports.value(key, std::uint16_t{0}) : 0;
 }
 
 }  // namespace zcluster::testing

@@ -118,6 +118,8 @@ class Cluster {
   bus::DealerSocket ConnectBareWorker(zmq::context_t& ctx, const std::string& key_name);
   // A worker's agent port, once it has started.
   std::uint16_t AgentPort(const std::string& name) const { return d_->AgentPort(name); }
+  // Any port a node reports in its ports file ("metrics_port", "monitor_port"); 0 when absent.
+  std::uint16_t ReportedPort(const std::string& name, const std::string& key) const;
 
  private:
   std::unique_ptr<bench::Deployment> d_;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "integration/cluster_fixture.h"
@@ -59,7 +60,9 @@ TEST_CASE("connection floods from one address and from many are shed and the clu
   Cluster c;
   NodeOptions master = NodeOptions::Master();
   master.open_files_limit = kOpenFiles;
-  master.extra = "<tuning><connections_per_address>16</connections_per_address></tuning>";
+  master.extra =
+      "<tuning><connections_per_address>16</connections_per_address></tuning>"
+      "<monitor><metrics_bind>127.0.0.1:0</metrics_bind></monitor>";
   c.Configure("master", master);
   NodeOptions worker;
   worker.open_files_limit = kOpenFiles;
@@ -138,6 +141,34 @@ TEST_CASE("connection floods from one address and from many are shed and the clu
     c.Assign(ids, {"web"});
     CHECK(WaitFor([&] { return c.SameGroupTable("w1"); }, 15s));
     CloseAll(flood);
+  }
+
+  SECTION("the metrics port") {
+    // Plain HTTP, served beside the loop: 600 idle connections, more than the node's limit less
+    // what it holds. Those it cannot serve wait in the kernel's backlog, not in its descriptors.
+    const std::uint16_t metrics_port = c.ReportedPort("master", "metrics_port");
+    REQUIRE(metrics_port != 0);
+    std::vector<int> flood = Flood(metrics_port, "127.0.0.2", 600);
+    CHECK(c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-l"}).exit_code == 0);
+    std::size_t fds = bench::StatsOf(c.Pid("master")).open_fds;
+    INFO("master descriptors during the flood: " << fds);
+    CHECK(fds < fds_before + 64);
+    c.Assign({keys.entries()[0].id}, {"web"});
+    CHECK(WaitFor([&] { return c.SameGroupTable("w1"); }, 15s));
+    CloseAll(flood);
+    // Once they are gone, a scrape is served.
+    std::string page;
+    CHECK(WaitFor(
+        [&] {
+          int fd = ConnectTcp(metrics_port);
+          if (fd < 0) return false;
+          const std::string get = "GET /metrics HTTP/1.0\r\n\r\n";
+          ::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
+          page = ReadUntilEnd(fd, 2s);
+          ::close(fd);
+          return page.find("zcluster_") != std::string::npos;
+        },
+        30s));
   }
 
   // The attackers gone, the node gives back what they took.

@@ -20,12 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-std::uint16_t MetricsPort(Cluster& c) {
-  std::ifstream in(c.Home("master") + "/ports.json");
-  json ports = json::parse(in);
-  return ports.value("metrics_port", std::uint16_t{0});
-}
-
 // A port nothing listens on now, for a server that cannot report the port it chose. Prometheus
 // binds it a moment later; another process taking it in between fails the test, never passes it.
 std::uint16_t UnusedPort() {
@@ -56,7 +50,7 @@ TEST_CASE("the master's /metrics passes promtool and a real Prometheus scrapes e
   c.Start("w1");
   c.Start("w2");
   REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
-  std::uint16_t port = MetricsPort(c);
+  std::uint16_t port = c.ReportedPort("master", "metrics_port");
   REQUIRE(port != 0);
 
   httplib::Client http("127.0.0.1", port);

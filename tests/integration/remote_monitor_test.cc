@@ -18,11 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-std::uint16_t MonitorPort(Cluster& c, const std::string& node) {
-  std::ifstream in(c.Home(node) + "/ports.json");
-  return json::parse(in).value("monitor_port", std::uint16_t{0});
-}
-
 std::size_t Lines(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
@@ -48,7 +43,7 @@ TEST_CASE("a remote monitor sees the cluster with an admin key and gets nothing 
   c.Start("master");
   c.Start("w1");
   REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
-  std::uint16_t port = MonitorPort(c, "master");
+  std::uint16_t port = c.ReportedPort("master", "monitor_port");
   REQUIRE(port != 0);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
   const std::string server_key = c.KeyPrefix("master") + ".pub";
