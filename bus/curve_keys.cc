@@ -22,6 +22,11 @@ std::string Z85(const unsigned char* bytes32) {
 }
 
 Result<std::string> ReadKeyFile(const std::string& path, std::string_view what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument(std::string(what) + " file '" + path +
+                                   "' is a folder, not a key file");
+  }
   std::ifstream in(path);
   if (!in) return Status::NotFound(std::string(what) + " file '" + path + "' cannot be read");
   std::stringstream ss;
@@ -98,6 +103,12 @@ Result<std::string> PublicKeyOf(const std::string& secret_z85) {
 }
 
 Result<std::string> ReadPublicKeyFile(const std::string& path) {
+  // zcluster-keygen writes PREFIX.key (secret) beside PREFIX.pub: a .key given where a public
+  // key belongs would hand the secret to whoever reads this config's peers.
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".key") == 0) {
+    return Status::InvalidArgument("public key file '" + path +
+                                   "' is named like a secret key (.key); give its .pub");
+  }
   return ReadKeyFile(path, "public key");
 }
 

@@ -53,14 +53,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zclusterd: %s\n", config.status().message().c_str());
     return 1;
   }
+  // Before anything else is checked: Wazuh's stock block is disabled, with no key.
+  if (config->disabled) {
+    std::fprintf(stderr, "zclusterd: the cluster is disabled (<cluster><disabled>yes); exiting\n");
+    return 0;
+  }
+  for (const std::string& warning : config->warnings) {
+    std::fprintf(stderr, "zclusterd: warning: %s\n", warning.c_str());
+  }
   Result<KeyMaterial> keys = LoadKeyMaterial(*config);
   if (!keys.ok()) {
     std::fprintf(stderr, "zclusterd: %s\n", keys.status().message().c_str());
     return 1;
   }
-  if (test_only) return 0;
-  if (config->disabled) {
-    std::fprintf(stderr, "zclusterd: the cluster is disabled (<cluster><disabled>yes); exiting\n");
+  if (test_only) {
+    if (Status bind = CheckBindAddress(config->bind_addr); !bind.ok()) {
+      std::fprintf(stderr, "zclusterd: %s\n", bind.message().c_str());
+      return 1;
+    }
     return 0;
   }
   int ready_fd = -1;
@@ -82,6 +92,9 @@ int main(int argc, char** argv) {
   if (status.ok()) {
     (*log)->Write(LogLevel::kInfo, tag, "Main",
                   fmt::format("Open files limit {} (every TCP peer holds one)", open_files));
+    for (const std::string& warning : config->warnings) {
+      (*log)->Write(LogLevel::kWarning, tag, "Main", warning);
+    }
     status = config->node_type == NodeType::kMaster
                  ? StartAndRun<Master>(*config, std::move(keys).value(), **log, ready_fd,
                                        stop->fd(), ports_file)

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "zcluster/schemas/files.h"
 #include "zcluster/schemas/messages.h"
@@ -72,15 +74,68 @@ std::string Resolve(const std::string& path, const std::string& base_dir) {
   return base_dir + "/" + path;
 }
 
+// The text being parsed, so that an element's error can name its line. Set by ParseBlock for
+// the length of one parse on this thread.
+thread_local std::string_view g_source;
+
+// The 1-based line of `n` in g_source (0 when unknown).
+int LineOf(const pugi::xml_node& n) {
+  const std::ptrdiff_t at = n.offset_debug();
+  if (at < 0 || static_cast<std::size_t>(at) > g_source.size()) return 0;
+  return 1 + static_cast<int>(std::count(g_source.begin(), g_source.begin() + at, '\n'));
+}
+
+std::string AtLine(const pugi::xml_node& n) {
+  const int line = LineOf(n);
+  return line > 0 ? fmt::format(" (line {})", line) : "";
+}
+
+// Edits that turn `a` into `b` (Levenshtein), for "did you mean".
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Refuses an element `parent` may not hold, with the nearest allowed name when one is close, and
+// an element given twice, which would otherwise be read first-wins without a word. Elements in
+// `repeatable` may repeat.
 Status CheckOnly(const pugi::xml_node& parent, std::string_view where,
-                 std::initializer_list<std::string_view> allowed) {
+                 std::initializer_list<std::string_view> allowed,
+                 std::initializer_list<std::string_view> repeatable = {}) {
+  std::set<std::string> seen;
   for (const pugi::xml_node& c : parent.children()) {
     if (c.type() != pugi::node_element) continue;
+    const std::string name = c.name();
     bool known = false;
-    for (std::string_view a : allowed) known = known || a == c.name();
+    std::string_view nearest;
+    std::size_t nearest_distance = 3;  // suggest only within two edits
+    for (std::string_view a : allowed) {
+      known = known || a == name;
+      const std::size_t d = EditDistance(name, a);
+      if (d < nearest_distance) {
+        nearest = a;
+        nearest_distance = d;
+      }
+    }
     if (!known) {
-      return Status::InvalidArgument("config: unknown element <cluster>" + std::string(where) +
-                                     "<" + c.name() + ">");
+      return Status::InvalidArgument(
+          "config: unknown element <cluster>" + std::string(where) + "<" + name + ">" + AtLine(c) +
+          (nearest.empty() ? "" : "; did you mean <" + std::string(nearest) + ">?"));
+    }
+    const bool repeats = std::find(repeatable.begin(), repeatable.end(), name) != repeatable.end();
+    if (!repeats && !seen.insert(name).second) {
+      return Status::InvalidArgument("config: <cluster>" + std::string(where) + "<" + name +
+                                     "> is given twice" + AtLine(c) + "; give it once");
     }
   }
   return Status::Ok();
@@ -228,7 +283,8 @@ std::string ClusterConfig::agent_endpoint() const {
 
 namespace {
 
-Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_dir);
+Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_dir,
+                                 std::string_view source);
 
 // Errors quote the value they refuse, and a value may hold a newline: the error must still be
 // the one line that -t prints and the log writes.
@@ -248,22 +304,33 @@ std::string OneLine(std::string_view text) {
 
 }  // namespace
 
-Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir) {
-  Result<ClusterConfig> config = ParseBlock(xml, base_dir);
+Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir,
+                                         std::string_view source) {
+  Result<ClusterConfig> config = ParseBlock(xml, base_dir, source);
   if (config.ok()) return config;
   return Status(config.status().code(), OneLine(config.status().message()));
 }
 
 namespace {
 
-Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_dir) {
+Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_dir,
+                                 std::string_view source) {
+  g_source = xml;
+  struct Forget {
+    ~Forget() { g_source = {}; }
+  } forget;
   pugi::xml_document doc;
   // ossec.conf may hold several <ossec_config> roots, so parse it as a fragment.
   pugi::xml_parse_result parsed =
       doc.load_buffer(xml.data(), xml.size(), pugi::parse_default | pugi::parse_fragment);
   if (!parsed) {
-    return Status::InvalidArgument(std::string("config: XML error at byte ") +
-                                   std::to_string(parsed.offset) + ": " + parsed.description());
+    const std::size_t at =
+        std::min(static_cast<std::size_t>(std::max<std::ptrdiff_t>(parsed.offset, 0)), xml.size());
+    const auto line =
+        1 + std::count(xml.begin(), xml.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+    return Status::InvalidArgument(fmt::format("config: {}line {}: XML error: {}",
+                                               source.empty() ? "" : std::string(source) + " ",
+                                               line, parsed.description()));
   }
   pugi::xml_node block;
   int blocks = 0;
@@ -275,23 +342,37 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
   }
   if (blocks == 0) return Status::InvalidArgument("config: no <ossec_config><cluster> block");
   if (blocks > 1) return Status::InvalidArgument("config: more than one <cluster> block");
+
+  ClusterConfig c;
+  // Wazuh ships its <cluster> block disabled, with an empty <key> and a placeholder node: a
+  // disabled cluster is not checked any further, and the daemon exits 0 on it, as Wazuh's does.
+  if (auto n = block.child("disabled")) {
+    ZC_RETURN_IF_ERROR(ParseBool(n, "<disabled>", &c.disabled));
+    if (c.disabled) return c;
+  }
   ZC_RETURN_IF_ERROR(
       CheckOnly(block, "",
                 {"name", "node_name", "node_type", "key", "port", "bind_addr", "nodes", "hidden",
                  "disabled", "home", "curve", "intervals", "agent_port", "stream_port", "tuning",
-                 "reload_command", "sync_files", "monitor"}));
-
-  ClusterConfig c;
+                 "reload_command", "sync_files", "monitor", "haproxy_helper"}));
+  if (block.child("haproxy_helper")) {
+    c.warnings.push_back(
+        "<haproxy_helper> is Wazuh's load-balancer helper; zcluster has none and ignores it");
+  }
   if (auto n = block.child("name")) c.name = Text(n);
   if (auto n = block.child("node_name")) c.node_name = Text(n);
   if (auto n = block.child("node_type")) {
     std::string t = Text(n);
-    if (t == "master")
+    if (t == "master") {
       c.node_type = NodeType::kMaster;
-    else if (t == "worker")
+    } else if (t == "worker") {
       c.node_type = NodeType::kWorker;
-    else
+    } else if (t == "client") {
+      c.node_type = NodeType::kWorker;
+      c.warnings.push_back("<node_type>client is deprecated (Wazuh 3.x); read as worker");
+    } else {
       return Bad("<node_type>", "must be master or worker, got '" + t + "'");
+    }
   }
   if (auto n = block.child("key")) c.key = Text(n);
   if (auto n = block.child("port")) {
@@ -315,7 +396,7 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
   if (auto n = block.child("bind_addr")) c.bind_addr = Text(n);
   if (auto n = block.child("reload_command")) c.reload_command = Text(n);
   if (auto n = block.child("sync_files")) {
-    ZC_RETURN_IF_ERROR(CheckOnly(n, "<sync_files>", {"folder", "file"}));
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<sync_files>", {"folder", "file"}, {"folder", "file"}));
     for (const pugi::xml_node& e : n.children()) {
       if (e.type() != pugi::node_element) continue;
       ClusterConfig::ExtraSync x;
@@ -357,13 +438,11 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
     c.agent_port = static_cast<std::uint16_t>(*port);
   }
   if (auto n = block.child("nodes")) {
-    ZC_RETURN_IF_ERROR(CheckOnly(n, "<nodes>", {"node"}));
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<nodes>", {"node"}, {"node"}));
     for (const pugi::xml_node& node : n.children("node")) c.nodes.push_back(Text(node));
   }
   if (auto n = block.child("hidden")) ZC_RETURN_IF_ERROR(ParseBool(n, "<hidden>", &c.hidden));
-  if (auto n = block.child("disabled")) {
-    ZC_RETURN_IF_ERROR(ParseBool(n, "<disabled>", &c.disabled));
-  }
+
   if (auto n = block.child("home")) {
     c.home = Text(n);
     while (c.home.size() > 1 && c.home.back() == '/') c.home.pop_back();
@@ -438,7 +517,7 @@ Result<ClusterConfig> LoadClusterConfig(const std::string& path) {
   std::string dir = ".";
   if (auto slash = path.rfind('/'); slash != std::string::npos) dir = path.substr(0, slash);
   if (dir.empty()) dir = "/";
-  return ParseClusterConfig(ss.str(), dir);
+  return ParseClusterConfig(ss.str(), dir, path);
 }
 
 }  // namespace zcluster::nodes

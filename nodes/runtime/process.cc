@@ -1,8 +1,11 @@
 #include "zcluster/nodes/process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +61,25 @@ std::uint64_t RaiseOpenFileLimit() {
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
   }
   return lim.rlim_cur;
+}
+
+Status CheckBindAddress(const std::string& bind_addr) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  if (bind_addr != "*" && ::inet_pton(AF_INET, bind_addr.c_str(), &addr.sin_addr) != 1) {
+    return Status::InvalidArgument("config: <cluster><bind_addr> '" + bind_addr +
+                                   "' is not an IPv4 address");
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Internal(std::string("socket: ") + std::strerror(errno));
+  const int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const int error = errno;
+  ::close(fd);
+  if (bound != 0) {
+    return Status::InvalidArgument("config: <cluster><bind_addr> '" + bind_addr +
+                                   "' cannot be listened on here: " + std::strerror(error));
+  }
+  return Status::Ok();
 }
 
 std::uint64_t OpenFileLimit() {

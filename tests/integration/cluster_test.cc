@@ -273,6 +273,52 @@ TEST_CASE("zclusterd -t checks the config and a bad one gets one line naming the
   CHECK(nokey.output.find("<curve><secret_key>") != std::string::npos);
 }
 
+TEST_CASE("Wazuh's stock disabled cluster block makes zclusterd exit 0 before anything else",
+          "[integration]") {
+  Cluster c;
+  const std::string path = c.Home("stock") + "/ossec.conf";
+  WriteFile(
+      path,
+      "<ossec_config>\n  <cluster>\n    <name>wazuh</name>\n    <node_name>node01</node_name>\n"
+      "    <node_type>master</node_type>\n    <key></key>\n    <port>1516</port>\n"
+      "    <bind_addr>0.0.0.0</bind_addr>\n    <nodes>\n        <node>NODE_IP</node>\n"
+      "    </nodes>\n    <hidden>no</hidden>\n    <disabled>yes</disabled>\n  </cluster>\n"
+      "</ossec_config>\n");
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{"zclusterd", "-f", "-c", path},
+        std::vector<std::string>{"zclusterd", "-t", "-c", path}}) {
+    RunResult r = c.Run(argv);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output == "zclusterd: the cluster is disabled (<cluster><disabled>yes); exiting\n");
+  }
+}
+
+TEST_CASE("zclusterd -t catches an address this host lacks and key files that are not keys",
+          "[integration]") {
+  Cluster c;
+  const std::string good = c.Configure("master", NodeOptions::Master());
+  const std::string conf = ReadFile(good);
+  auto check = [&](const std::string& from, const std::string& to, const std::string& expected) {
+    std::string text = conf;
+    REQUIRE(text.find(from) != std::string::npos);
+    text.replace(text.find(from), from.size(), to);
+    WriteFile(c.Home("bad") + "/ossec.conf", text);
+    RunResult r = c.Run({"zclusterd", "-t", "-c", c.Home("bad") + "/ossec.conf"});
+    CHECK(r.exit_code == 1);
+    INFO(r.output);
+    CHECK(r.output.find(expected) != std::string::npos);
+  };
+  // 192.0.2.1 is documentation space: no host has it, and binding sends nothing anywhere.
+  check("<bind_addr>127.0.0.1</bind_addr>", "<bind_addr>192.0.2.1</bind_addr>",
+        "<bind_addr> '192.0.2.1' cannot be listened on here: Cannot assign requested address");
+  const std::string prefix = c.KeyPrefix("master");
+  check(prefix + ".pub</public_key>", c.Home("master") + "</public_key>",
+        "' is a folder, not a key file");
+  check(prefix + ".pub</public_key>", prefix + ".key</public_key>",
+        "is named like a secret key (.key); give its .pub");
+  CHECK(c.Run({"zclusterd", "-t", "-c", good}).exit_code == 0);
+}
+
 TEST_CASE("the daemon reports start-up failures before detaching", "[integration]") {
   Cluster c;
   c.Configure("master", NodeOptions::Master());

@@ -115,9 +115,10 @@ TEST_CASE("every Wazuh rule and extension rule names its element", "[nodes][conf
         std::string::npos);
   CHECK(Error(key + "<intervals><keep_alive>0.001</keep_alive></intervals>") ==
         "config: <cluster><intervals><keep_alive> must be at least 0.1 seconds, got 0.001");
-  CHECK(Error(key + "<colour>blue</colour>") == "config: unknown element <cluster><colour>");
+  CHECK(Error(key + "<colour>blue</colour>") ==
+        "config: unknown element <cluster><colour> (line 1)");
   CHECK(Error(key + "<curve><secret>x</secret></curve>") ==
-        "config: unknown element <cluster><curve><secret>");
+        "config: unknown element <cluster><curve><secret> (line 1)");
   CHECK(Error("<curve><public_key>p</public_key></curve>") ==
         "config: <cluster><curve><secret_key> is required");
   CHECK(Error("<curve><secret_key>s</secret_key><public_key>p</public_key></curve>") ==
@@ -174,7 +175,7 @@ TEST_CASE("the file must hold exactly one well-formed <cluster> block", "[nodes]
   CHECK(ParseClusterConfig("<ossec_config><cluster>", "/")
             .status()
             .message()
-            .find("config: XML error") == 0);
+            .find("config: line 1: XML error: ") == 0);
   CHECK(ParseClusterConfig("<ossec_config/>", "/").status().message() ==
         "config: no <ossec_config><cluster> block");
   std::string two = Conf("<key>" + kKey + "</key>") + Conf("<key>" + kKey + "</key>");
@@ -200,7 +201,7 @@ TEST_CASE("sync_files adds paths to Wazuh's file set", "[nodes][config]") {
   CHECK(Error(key + "<sync_files><file mode=\"999\">etc/x</file></sync_files>").find("mode") !=
         std::string::npos);
   CHECK(Error(key + "<sync_files><dir>etc/x</dir></sync_files>") ==
-        "config: unknown element <cluster><sync_files><dir>");
+        "config: unknown element <cluster><sync_files><dir> (line 1)");
 }
 
 TEST_CASE("the metrics endpoint is off unless <monitor><metrics_bind> names an IPv4 and port",
@@ -276,4 +277,58 @@ TEST_CASE("connection caps per address default to 256 on the master and none for
         "got '-1'");
   CHECK(Error("<key>" + kKey + "</key><tuning><pub_hwm>0</pub_hwm></tuning>") ==
         "config: <cluster><tuning><pub_hwm> must be a number from 1 to 10000000, got '0'");
+}
+
+TEST_CASE("Wazuh's stock disabled block is read as disabled and nothing else is checked",
+          "[nodes][config]") {
+  // As Wazuh's ossec.conf ships it: no key, a placeholder node.
+  Result<ClusterConfig> c = Parse(
+      "<name>wazuh</name><node_name>node01</node_name><node_type>master</node_type>"
+      "<key></key><port>1516</port><bind_addr>0.0.0.0</bind_addr>"
+      "<nodes><node>NODE_IP</node></nodes><hidden>no</hidden><disabled>yes</disabled>");
+  REQUIRE(c.ok());
+  CHECK(c->disabled);
+  CHECK(Error("<disabled>maybe</disabled>") ==
+        "config: <cluster><disabled> must be 'yes' or 'no', got 'maybe'");
+}
+
+TEST_CASE("Wazuh's client type and haproxy_helper are accepted with a warning", "[nodes][config]") {
+  Result<ClusterConfig> c = Parse("<key>" + kKey +
+                                  "</key><node_type>client</node_type><nodes><node>10.0.0.1</node>"
+                                  "</nodes><haproxy_helper><haproxy_disabled>yes</haproxy_disabled>"
+                                  "</haproxy_helper>");
+  REQUIRE(c.ok());
+  CHECK(c->node_type == NodeType::kWorker);
+  REQUIRE(c->warnings.size() == 2);
+  CHECK(c->warnings[0].find("<haproxy_helper>") != std::string::npos);
+  CHECK(c->warnings[1] == "<node_type>client is deprecated (Wazuh 3.x); read as worker");
+  CHECK(Parse("<key>" + kKey + "</key>")->warnings.empty());
+}
+
+TEST_CASE("an element given twice is refused with its line and a misspelling gets a suggestion",
+          "[nodes][config]") {
+  CHECK(Error("<key>" + kKey + "</key>\n<port>1516</port>\n<port>1600</port>") ==
+        "config: <cluster><port> is given twice (line 3); give it once");
+  CHECK(Error("<key>" + kKey + "</key><nodes><node>a</node></nodes><nodes><node>b</node></nodes>")
+            .find("<nodes> is given twice") != std::string::npos);
+  CHECK(Error("<key>" + kKey + "</key><tuning><pub_hwm>5</pub_hwm><pub_hwm>6</pub_hwm></tuning>")
+            .find("<tuning><pub_hwm> is given twice") != std::string::npos);
+  // Several <node> are Wazuh's own form, and several folders a list.
+  CHECK(Parse("<key>" + kKey + "</key><nodes><node>a</node><node>b</node></nodes>").ok());
+  CHECK(Error("<key>" + kKey + "</key>\n<prot>1516</prot>") ==
+        "config: unknown element <cluster><prot> (line 2); did you mean <port>?");
+  CHECK(Error("<key>" + kKey + "</key><intervals><keepalive>5</keepalive></intervals>") ==
+        "config: unknown element <cluster><intervals><keepalive> (line 1); did you mean "
+        "<keep_alive>?");
+  CHECK(Error("<key>" + kKey + "</key><colour>x</colour>").find("did you mean") ==
+        std::string::npos);
+}
+
+TEST_CASE("an XML error names the file and the line", "[nodes][config]") {
+  Result<ClusterConfig> c =
+      ParseClusterConfig("<ossec_config>\n<cluster>\n<port>1</prt>\n</cluster>\n</ossec_config>\n",
+                         "/etc", "/etc/ossec.conf");
+  REQUIRE_FALSE(c.ok());
+  INFO(c.status().message());
+  CHECK(c.status().message().rfind("config: /etc/ossec.conf line 3: XML error: ", 0) == 0);
 }

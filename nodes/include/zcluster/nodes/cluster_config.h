@@ -45,7 +45,7 @@ struct ClusterConfig {
   std::string bind_addr = "0.0.0.0";  // <bind_addr>: master's listen address
   std::vector<std::string> nodes;     // <nodes><node>: the master's address (workers use the first)
   bool hidden = false;                // <hidden>
-  bool disabled = false;              // <disabled>
+  bool disabled = false;              // <disabled>: yes ends the parse; nothing else is read
   std::string home = "/var/ossec";    // <home>: holds etc/, logs/, queue/, var/
   std::uint16_t agent_port = 1514;    // <agent_port>: worker's port for agents; 0: any free port
   int pub_hwm = 1000;                 // <tuning><pub_hwm>: messages queued per subscriber
@@ -99,11 +99,18 @@ struct ClusterConfig {
   std::string agent_endpoint() const;
   // tcp://HOST:PORT the master binds (master) or the worker connects to (worker).
   std::string master_endpoint() const;
+
+  // What the file holds that zcluster reads but does not use as written (Wazuh's deprecated or
+  // foreign elements): logged as warnings at start and printed by -t.
+  std::vector<std::string> warnings;
 };
 
-// Parses ossec.conf text. `base_dir` resolves relative key paths. Errors are one line naming the
-// element: "config: <cluster><port> must be between 1025 and 65534, got '80'".
-Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir);
+// Parses ossec.conf text. `base_dir` resolves relative key paths; `source` (the file's path) goes
+// into XML syntax errors. Errors are one line naming the element, and its line where the error is
+// the element itself: "config: <cluster><port> must be between 1025 and 65534, got '80'",
+// "config: <cluster><port> is given twice (line 9); give it once".
+Result<ClusterConfig> ParseClusterConfig(std::string_view xml, const std::string& base_dir,
+                                         std::string_view source = "");
 Result<ClusterConfig> LoadClusterConfig(const std::string& path);
 
 }  // namespace zcluster::nodes

@@ -25,6 +25,9 @@ class StopSignal {
 // TCP peer holds a descriptor, and libzmq aborts the process when it cannot make one for its own
 // use, so a node takes all the descriptors it is allowed before any peer arrives.
 std::uint64_t RaiseOpenFileLimit();
+// Whether this host can listen on <bind_addr> (binds a TCP socket to it on a free port): an
+// address the host does not have is refused here, by -t, rather than at start.
+Status CheckBindAddress(const std::string& bind_addr);
 // The open-files limit in force (the soft limit); 0 when it cannot be read.
 std::uint64_t OpenFileLimit();
 
