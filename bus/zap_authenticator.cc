@@ -35,6 +35,14 @@ bool AllowList::Lists(const std::string& domain) const {
   return domain == kClusterDomain || by_domain_.count(domain) != 0;
 }
 
+std::set<std::string> AllowList::Users(const std::string& domain) const {
+  std::set<std::string> users;
+  auto it = by_domain_.find(domain);
+  if (it == by_domain_.end()) return users;
+  for (const auto& [key, user] : it->second) users.insert(user);
+  return users;
+}
+
 std::size_t AllowList::size(const std::string& domain) const {
   auto it = by_domain_.find(domain);
   return it == by_domain_.end() ? 0 : it->second.size();
@@ -108,7 +116,7 @@ ZapAuthenticator::ZapAuthenticator(zmq::context_t& ctx, AllowList allowed, Refus
     : handler_(ctx, zmq::socket_type::rep),
       stop_rx_(ctx, zmq::socket_type::pair),
       stop_tx_(ctx, zmq::socket_type::pair),
-      allowed_keys_(std::move(allowed)),
+      allowed_keys_(std::make_shared<const AllowList>(std::move(allowed))),
       log_(std::move(log)) {}
 
 Result<std::unique_ptr<ZapAuthenticator>> ZapAuthenticator::Start(zmq::context_t& ctx,
@@ -156,7 +164,12 @@ void ZapAuthenticator::Serve() {
         if (!handler_.recv(part)) break;
         if (request.size() < 16) request.emplace_back(part.to_string());
       } while (part.more());
-      ZapVerdict verdict = DecideZapRequest(allowed_keys_, request);
+      std::shared_ptr<const AllowList> allowed;
+      {
+        std::lock_guard lock(allowed_mu_);
+        allowed = allowed_keys_;
+      }
+      ZapVerdict verdict = DecideZapRequest(*allowed, request);
       std::string request_id = request.size() > 1 ? request[1] : "";
       std::array<zmq::const_buffer, 6> reply{
           zmq::str_buffer("1.0"),           zmq::buffer(request_id),
@@ -183,6 +196,12 @@ void ZapAuthenticator::Report(const ZapVerdict& verdict) {
   LineBudget::Verdict v =
       lines_.Take(verdict.address + "/" + verdict.domain, std::chrono::steady_clock::now());
   log_(verdict, v);
+}
+
+void ZapAuthenticator::Replace(AllowList allowed) {
+  auto next = std::make_shared<const AllowList>(std::move(allowed));
+  std::lock_guard lock(allowed_mu_);
+  allowed_keys_ = std::move(next);
 }
 
 }  // namespace zcluster::bus

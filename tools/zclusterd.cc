@@ -84,7 +84,9 @@ int main(int argc, char** argv) {
   }
   const std::uint64_t open_files = RaiseOpenFileLimit();
   Result<StopSignal> stop = StopSignal::Install();
-  Result<std::unique_ptr<ClusterLog>> log = ClusterLog::Open(config->log_path(), foreground, debug);
+  Result<std::unique_ptr<ClusterLog>> log =
+      ClusterLog::Open(config->log_path(), foreground, debug,
+                       config->log_json ? config->json_log_path() : "", config->log_plain);
   Status status = !stop.ok() ? stop.status() : log.status();
   if (status.ok()) status = WritePidFile(config->pid_path());
   const std::string tag =

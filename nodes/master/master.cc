@@ -19,7 +19,33 @@ void Master::Impl::PublishFrames(bus::Frames frames) {
   pub->Send(std::move(frames)).IgnoreError();  // PUB drops for a slow worker: it resyncs
 }
 
+void Master::Impl::OnHangup() {
+  if (Status reopened = log.sink().Reopen(); !reopened.ok()) {
+    log.Error("Main", "SIGHUP: log not reopened, lines still go to the old file: {}",
+              reopened.message());
+  }
+  Result<KeyMaterial> keys = LoadKeyMaterial(config);
+  if (!keys.ok()) {
+    log.Error("Main", "SIGHUP: keys not re-read, the ones in use stay: {}",
+              keys.status().message());
+    return;
+  }
+  authorized_workers = keys->allowed.Users();
+  zap->Replace(std::move(keys->allowed));
+  log.Info("Main", "SIGHUP: reopened the log; {} worker keys authorized",
+           authorized_workers->size());
+}
+
 void Master::Impl::HandleWorker(const bus::Envelope& env) {
+  if (authorized_workers && !authorized_workers->count(env.user_id)) {
+    // Its key was removed from the folder: nothing it sends is taken, and its session lapses.
+    log.Debug("Main", "Refused a message from {}: its key is no longer authorized", env.user_id);
+    SendToWorker(env.routing_id,
+                 schemas::Encode(schemas::ErrorReply{
+                     Code::kPermissionDenied, "this node's key is no longer authorized", ""}))
+        .IgnoreError();
+    return;
+  }
   const std::string* session = sessions.NameOf(env.routing_id);
   monitor.traffic().In(session != nullptr    ? std::string_view(*session)
                        : env.user_id.empty() ? std::string_view("unknown")
@@ -324,8 +350,12 @@ Status Master::Run(int stop_fd) {
     return m.Control(request, client);
   };
   reactor.AddReader(stop_fd, [&] {
-    m.log.Info("Main", "Stopping");
-    reactor.Stop();
+    const ReceivedSignals got = ReadSignals(stop_fd);
+    if (got.hangup) m.OnHangup();
+    if (got.stop) {
+      m.log.Info("Main", "Stopping");
+      reactor.Stop();
+    }
     return Status::Ok();
   });
   // Before the ROUTER: a worker subscribes before its hello, so its subscription is applied

@@ -52,6 +52,9 @@ struct Master::Impl {
   std::unique_ptr<MasterAgents> agents;
   std::unique_ptr<MasterGroups> groups;
   std::unique_ptr<MasterIntegrity> integrity;  // files flows, on their own thread
+  // After a SIGHUP: the user ids (worker names) whose keys are still listed. Unset: all that
+  // the start-up allow-list let in.
+  std::optional<std::set<std::string>> authorized_workers;
   bool heartbeat_files = false;
   std::map<std::string, schemas::Keepalive> worker_state;  // each worker's last keepalive
   SteadyClock::time_point next_heartbeat{};
@@ -78,6 +81,9 @@ struct Master::Impl {
     zap.reset();
   }
 
+  // SIGHUP: reopens the log files and re-reads the key folders; a worker whose key is gone is
+  // refused from then on, and dropped once its silence passes the limit.
+  void OnHangup();
   void HandleWorker(const bus::Envelope& env);
   // Every message to a worker and on the streams goes through these, to be counted.
   Status SendToWorker(const std::string& routing_id, bus::Frames frames);

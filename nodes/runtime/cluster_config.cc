@@ -332,18 +332,30 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
                                                source.empty() ? "" : std::string(source) + " ",
                                                line, parsed.description()));
   }
-  pugi::xml_node block;
+  pugi::xml_node block, logging;
   int blocks = 0;
   for (const pugi::xml_node& root : doc.children("ossec_config")) {
     for (const pugi::xml_node& c : root.children("cluster")) {
       block = c;
       ++blocks;
     }
+    if (auto l = root.child("logging")) logging = l;
   }
   if (blocks == 0) return Status::InvalidArgument("config: no <ossec_config><cluster> block");
   if (blocks > 1) return Status::InvalidArgument("config: more than one <cluster> block");
 
   ClusterConfig c;
+  if (auto f = logging.child("log_format")) {
+    std::string v = Text(f);
+    v.erase(std::remove(v.begin(), v.end(), ' '), v.end());
+    if (v == "plain" || v == "json" || v == "plain,json" || v == "json,plain") {
+      c.log_plain = v != "json";
+      c.log_json = v != "plain";
+    } else {
+      return Status::InvalidArgument(
+          "config: <logging><log_format> must be plain, json or plain,json, got '" + Text(f) + "'");
+    }
+  }
   // Wazuh ships its <cluster> block disabled, with an empty <key> and a placeholder node: a
   // disabled cluster is not checked any further, and the daemon exits 0 on it, as Wazuh's does.
   if (auto n = block.child("disabled")) {

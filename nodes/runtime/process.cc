@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -26,9 +27,9 @@ namespace {
 
 int g_signal_write_fd = -1;
 
-extern "C" void OnStopSignal(int) {
+extern "C" void OnStopSignal(int signo) {
   int saved = errno;
-  char c = 's';
+  char c = signo == SIGHUP ? 'h' : 's';
   // Async-signal-safe; a full pipe already says "stop".
   [[maybe_unused]] ssize_t n = ::write(g_signal_write_fd, &c, 1);
   errno = saved;
@@ -48,8 +49,25 @@ Result<StopSignal> StopSignal::Install() {
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGHUP, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   return StopSignal(fds[0]);
+}
+
+ReceivedSignals ReadSignals(int fd) {
+  ReceivedSignals got;
+  char buf[64];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] == 'h') {
+        got.hangup = true;
+      } else {
+        got.stop = true;
+      }
+    }
+  }
+  return got;
 }
 
 std::uint64_t RaiseOpenFileLimit() {
@@ -123,27 +141,53 @@ void ReportStarted(int fd, const Status& status) {
   ::close(fd);
 }
 
+namespace {
+int g_pid_fd = -1;  // held, and its lock with it, until RemovePidFile or the process ends
+}  // namespace
+
 Status WritePidFile(const std::string& path) {
   std::error_code ec;
   const std::filesystem::path folder = std::filesystem::path(path).parent_path();
   std::filesystem::create_directories(folder, ec);
   if (ec) return Status::Unavailable("cannot create '" + folder.string() + "': " + ec.message());
-  const std::string text = std::to_string(::getpid()) + "\n";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  bool written =
-      fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  int saved = errno;
-  if (fd >= 0 && ::close(fd) != 0 && written) {
-    written = false;
-    saved = errno;
+  // Not truncated before the lock is ours: the file may be a running daemon's.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Status::Unavailable("cannot open pid file '" + path + "': " + std::strerror(errno));
   }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int saved = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    if (saved != EWOULDBLOCK) {
+      return Status::Unavailable("cannot lock pid file '" + path + "': " + std::strerror(saved));
+    }
+    std::string pid(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return Status::AlreadyExists("already running (pid " + (pid.empty() ? "unknown" : pid) +
+                                 "; pid file " + path + ")");
+  }
+  const std::string text = std::to_string(::getpid()) + "\n";
+  const bool written =
+      ::ftruncate(fd, 0) == 0 &&
+      ::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size()) &&
+      ::fsync(fd) == 0;
   if (!written) {
+    const int saved = errno;
+    ::close(fd);
     return Status::Unavailable("cannot write pid file '" + path + "': " + std::strerror(saved));
   }
+  g_pid_fd = fd;
   return Status::Ok();
 }
 
-void RemovePidFile(const std::string& path) { ::unlink(path.c_str()); }
+void RemovePidFile(const std::string& path) {
+  if (g_pid_fd < 0) return;  // not ours: another daemon's, or never written
+  ::unlink(path.c_str());
+  ::close(g_pid_fd);
+  g_pid_fd = -1;
+}
 
 std::uint16_t PortOf(const std::string& endpoint) {
   std::size_t colon = endpoint.rfind(':');

@@ -341,8 +341,20 @@ Status Worker::Run(int stop_fd) {
     return std::optional(t + std::chrono::seconds(1));
   });
   reactor.AddReader(stop_fd, [&] {
-    w.log.Info("Main", "Stopping");
-    reactor.Stop();
+    const ReceivedSignals got = ReadSignals(stop_fd);
+    if (got.hangup) {
+      // A worker reads its keys at start (a restart changes them); only the log is reopened.
+      if (Status reopened = w.log.sink().Reopen(); reopened.ok()) {
+        w.log.Info("Main", "SIGHUP: reopened the log");
+      } else {
+        w.log.Error("Main", "SIGHUP: log not reopened, lines still go to the old file: {}",
+                    reopened.message());
+      }
+    }
+    if (got.stop) {
+      w.log.Info("Main", "Stopping");
+      reactor.Stop();
+    }
     return Status::Ok();
   });
   reactor.AddReader(w.dealer_events->socket(), [&] {

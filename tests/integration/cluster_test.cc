@@ -324,10 +324,10 @@ TEST_CASE("the daemon reports start-up failures before detaching", "[integration
   c.Configure("master", NodeOptions::Master());
   c.Start("master");
   REQUIRE(WaitFor([&] { return !c.Nodes("master").empty(); }, 10s));
-  // Same home: the store is locked by the running master.
+  // Same home: its pid file is locked by the running master.
   RunResult second = c.Run({"zclusterd", "-c", c.ConfigPath("master")});
   CHECK(second.exit_code == 1);
-  CHECK(second.output.find("database in use by another process") != std::string::npos);
+  CHECK(second.output.find("already running (pid ") != std::string::npos);
   CHECK(c.Running("master"));
 }
 

@@ -2,7 +2,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "support/temp_dir.h"
 
@@ -47,4 +56,56 @@ TEST_CASE("DEBUG lines appear with debug on and an unwritable log is an error", 
         std::string::npos);
   testing::WriteFile(dir / "file", "x");
   CHECK_FALSE(ClusterLog::Open(dir / "file/cluster.log", false, false).ok());
+}
+
+TEST_CASE("a reopened log writes to a new file once the old one was moved away", "[nodes][log]") {
+  testing::TempDir dir;
+  const std::string path = dir / "cluster.log";
+  auto log = ClusterLog::Open(path, false, false);
+  REQUIRE(log.ok());
+  Logger master(**log, "Master");
+  master.Info("Main", "before");
+  REQUIRE(std::rename(path.c_str(), (path + ".1").c_str()) == 0);
+  master.Info("Main", "between");  // still the open file: moved, not lost
+  REQUIRE((*log)->Reopen().ok());
+  master.Info("Main", "after");
+  const std::string old = testing::ReadFile(path + ".1"), now = testing::ReadFile(path);
+  CHECK(old.find("before") != std::string::npos);
+  CHECK(old.find("between") != std::string::npos);
+  CHECK(old.find("after") == std::string::npos);
+  CHECK(now.find("after") != std::string::npos);
+  CHECK(now.find("before") == std::string::npos);
+  // A folder that cannot be written keeps the old file in use.
+  ::chmod(dir.path().c_str(), 0500);
+  std::remove(path.c_str());
+  if (::access(dir.path().c_str(), W_OK) != 0) {  // root writes anywhere: nothing to show then
+    CHECK_FALSE((*log)->Reopen().ok());
+    master.Info("Main", "still written");
+  }
+  ::chmod(dir.path().c_str(), 0700);
+}
+
+TEST_CASE("the JSON log has one object per line with time level tag subtag and message",
+          "[nodes][log]") {
+  testing::TempDir dir;
+  {
+    auto log = ClusterLog::Open(dir / "cluster.log", false, false, dir / "cluster.json", false);
+    REQUIRE(log.ok());
+    Logger(**log, "Worker w1").Warning("Keep alive", "quote \" and \xff byte");
+    Logger(**log, "Master").Error("Main", "second");
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "cluster.log"));  // json only
+  std::istringstream lines(testing::ReadFile(dir / "cluster.json"));
+  std::vector<nlohmann::json> objects;
+  for (std::string line; std::getline(lines, line);) objects.push_back(nlohmann::json::parse(line));
+  REQUIRE(objects.size() == 2);
+  CHECK(objects[0]["level"] == "WARNING");
+  CHECK(objects[0]["tag"] == "Worker w1");
+  CHECK(objects[0]["subtag"] == "Keep alive");
+  CHECK(objects[0]["message"].get<std::string>().rfind("quote \" and ", 0) == 0);
+  const std::string time = objects[1]["time"];
+  CHECK(time.size() == 20);
+  CHECK(time[10] == 'T');
+  CHECK(time.back() == 'Z');
+  CHECK(objects[1]["level"] == "ERROR");
 }

@@ -10,7 +10,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +36,8 @@ class AllowList {
                                   const std::string& domain = kClusterDomain) const;
   // Keys listed for `domain`.
   std::size_t size(const std::string& domain = kClusterDomain) const;
+  // The user ids of the keys listed for `domain`.
+  std::set<std::string> Users(const std::string& domain = kClusterDomain) const;
   // Whether requests for `domain` are decided by its list: the cluster domain always is (empty,
   // it lets nobody in), any other once a key has been added to it.
   bool Lists(const std::string& domain) const;
@@ -83,6 +87,10 @@ class ZapAuthenticator {
   ZapAuthenticator(const ZapAuthenticator&) = delete;
   ZapAuthenticator& operator=(const ZapAuthenticator&) = delete;
 
+  // Replaces the allow-list for handshakes from now on (a SIGHUP re-reads the key folders).
+  // Sessions already made are the caller's to judge. Thread-safe.
+  void Replace(AllowList allowed);
+
   std::uint64_t refused() const { return refused_.load(); }
   std::uint64_t allowed() const { return allowed_.load(); }
   // The ZAP domain of the cluster's server sockets: only listed keys get in.
@@ -100,7 +108,8 @@ class ZapAuthenticator {
   zmq::socket_t handler_;  // REP on inproc://zeromq.zap.01; owned by the thread once started
   zmq::socket_t stop_rx_;  // PAIR: the destructor's stop signal
   zmq::socket_t stop_tx_;
-  const AllowList allowed_keys_;  // read by the handler's thread only
+  mutable std::mutex allowed_mu_;
+  std::shared_ptr<const AllowList> allowed_keys_;  // guarded by allowed_mu_; copied per request
   RefusalLog log_;
   LineBudget lines_{kRefusalLogInterval, kMaxRefusalLinesPerInterval};  // handler thread only
   std::atomic<std::uint64_t> refused_{0};

@@ -45,12 +45,16 @@ struct ClusterConfig {
   std::string bind_addr = "0.0.0.0";  // <bind_addr>: master's listen address
   std::vector<std::string> nodes;     // <nodes><node>: the master's address (workers use the first)
   bool hidden = false;                // <hidden>
-  bool disabled = false;              // <disabled>: yes ends the parse; nothing else is read
-  std::string home = "/var/ossec";    // <home>: holds etc/, logs/, queue/, var/
-  std::uint16_t agent_port = 1514;    // <agent_port>: worker's port for agents; 0: any free port
-  int pub_hwm = 1000;                 // <tuning><pub_hwm>: messages queued per subscriber
-  int sub_hwm = 1000;                 // <tuning><sub_hwm>: messages a worker queues unread
-  int delta_batch = 5000;             // <tuning><delta_batch>: changes per published delta
+  // <ossec_config><logging><log_format>: plain (cluster.log), json (cluster.json, one object per
+  // line) or "plain,json" for both, as in Wazuh's own <logging> block.
+  bool log_plain = true;
+  bool log_json = false;
+  bool disabled = false;            // <disabled>: yes ends the parse; nothing else is read
+  std::string home = "/var/ossec";  // <home>: holds etc/, logs/, queue/, var/
+  std::uint16_t agent_port = 1514;  // <agent_port>: worker's port for agents; 0: any free port
+  int pub_hwm = 1000;               // <tuning><pub_hwm>: messages queued per subscriber
+  int sub_hwm = 1000;               // <tuning><sub_hwm>: messages a worker queues unread
+  int delta_batch = 5000;           // <tuning><delta_batch>: changes per published delta
   // <tuning><connections_per_address>: TCP connections one address may hold on the master's ports
   // at once, handshaken or not (a worker holds two; every worker behind one NAT shares the
   // count). 0: no cap, only the descriptor budget.
@@ -81,6 +85,7 @@ struct ClusterConfig {
   Intervals intervals;
 
   std::string log_path() const { return home + "/logs/cluster.log"; }
+  std::string json_log_path() const { return home + "/logs/cluster.json"; }
   std::string control_path() const { return home + "/queue/cluster/control.sock"; }
   std::string monitor_path() const { return home + "/queue/cluster/monitor.sock"; }
   // tcp://HOST:PORT of the TCP monitor endpoint (with <monitor><bind>).

@@ -21,9 +21,12 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 class ClusterLog {
  public:
   // Appends to `path` (its folder is created, mode 0750); `echo_stderr` also prints each line
-  // (foreground mode). `debug` enables DEBUG lines.
+  // (foreground mode). `debug` enables DEBUG lines. With a `json_path`, every line is also
+  // written there as one JSON object: {"time" (ISO 8601 UTC), "level", "tag", "subtag",
+  // "message"}; with `plain` false, only there.
   static Result<std::unique_ptr<ClusterLog>> Open(const std::string& path, bool echo_stderr,
-                                                  bool debug);
+                                                  bool debug, const std::string& json_path = "",
+                                                  bool plain = true);
   // A log that only prints to stderr (tools, -t).
   ClusterLog(bool debug);
   ~ClusterLog();
@@ -32,10 +35,15 @@ class ClusterLog {
 
   void Write(LogLevel level, std::string_view tag, std::string_view subtag,
              std::string_view message);
+  // Closes and opens the files again by name, so that lines go to a new file once logrotate has
+  // moved the old one away (its postrotate sends SIGHUP). On failure the old files stay in use.
+  Status Reopen();
 
  private:
   std::mutex mu_;
-  std::FILE* file_ = nullptr;  // guarded by mu_
+  std::string path_, json_path_;
+  std::FILE* file_ = nullptr;       // guarded by mu_; the plain log, when kept
+  std::FILE* json_file_ = nullptr;  // guarded by mu_; the JSON log, when kept
   bool echo_stderr_ = true;
   bool debug_ = false;
 };
@@ -45,6 +53,7 @@ class Logger {
  public:
   Logger(ClusterLog& log, std::string tag) : log_(&log), tag_(std::move(tag)) {}
   const std::string& tag() const { return tag_; }
+  ClusterLog& sink() const { return *log_; }
   // The same log under another tag: log.WithTag("Worker w1").
   Logger WithTag(std::string tag) const { return Logger(*log_, std::move(tag)); }
 

@@ -1,5 +1,5 @@
 // Process plumbing for zclusterd: going to the background without losing start-up errors, the
-// stop signal as a pollable descriptor, the PID file and the ports file.
+// signals as a pollable descriptor, the PID file and the ports file.
 #pragma once
 
 #include <cstdint>
@@ -9,8 +9,9 @@
 
 namespace zcluster::nodes {
 
-// SIGTERM and SIGINT make fd() readable (a self-pipe), so the node's poll loop wakes on them
-// instead of polling a flag. Install once per process, before any thread starts.
+// SIGTERM, SIGINT and SIGHUP make fd() readable (a self-pipe), so the node's poll loop wakes on
+// them instead of polling a flag; ReadSignals says which came. Install once per process, before
+// any thread starts.
 class StopSignal {
  public:
   static Result<StopSignal> Install();
@@ -20,6 +21,13 @@ class StopSignal {
   explicit StopSignal(int fd) : read_fd_(fd) {}
   int read_fd_;
 };
+
+struct ReceivedSignals {
+  bool stop = false;    // SIGTERM or SIGINT
+  bool hangup = false;  // SIGHUP: reopen the log, re-read what can change at run time
+};
+// Takes what the handlers wrote to StopSignal::fd() since the last call (never blocks).
+ReceivedSignals ReadSignals(int fd);
 
 // Raises the soft limit on open files to the hard limit and returns the limit now in force. Every
 // TCP peer holds a descriptor, and libzmq aborts the process when it cannot make one for its own
@@ -39,7 +47,10 @@ Result<int> Daemonize();
 // Tells a waiting parent how start-up went (no-op for fd < 0, as in foreground mode).
 void ReportStarted(int fd, const Status& status);
 
-// Writes the process id to `path` (folder created); RemovePidFile on clean exit.
+// Writes the process id to `path` (folder created) and holds an flock on it while the process
+// lives, so that a second daemon on the same home is refused with AlreadyExists "already running
+// (pid N ...)" before it touches anything, and a file left by a killed daemon does not count.
+// RemovePidFile removes it on the way out (only when this process wrote it).
 Status WritePidFile(const std::string& path);
 void RemovePidFile(const std::string& path);
 
