@@ -5,7 +5,7 @@ packages=(build-essential cmake pkg-config python3
           libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libsodium-dev librocksdb-dev catch2
           libcli11-dev libpugixml-dev libfmt-dev nlohmann-json3-dev libzstd-dev
           libncurses-dev tmux libcpp-httplib-dev prometheus clang-format clang libclang-rt-14-dev
-          iproute2 nftables logrotate)
+          iproute2 nftables logrotate libsystemd-dev help2man lintian fakeroot systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,10 +1,15 @@
-// zclusterd -c FILE [-f] [-t] [-d] [--ports-file FILE]: the cluster daemon, master or worker by
-// its config.
+// zclusterd -c FILE [-f] [-t] [-d] [-u USER] [--ports-file FILE]: the cluster daemon, master or
+// worker by its config.
 #include <CLI/CLI.hpp>
 
+#include <grp.h>
+#include <pwd.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/key_material.h"
@@ -26,9 +31,31 @@ Status StartAndRun(const ClusterConfig& config, KeyMaterial keys, ClusterLog& lo
   if (started.ok() && !ports_file.empty()) started = WritePortsFile(ports_file, (*node)->ports());
   ReportStarted(ready_fd, started);
   if (!started.ok()) return started;
+  // Under systemd (Type=notify) the unit is started once the ports are bound; a no-op elsewhere.
+  sd_notify(0, "READY=1\nSTATUS=Serving");
   Status ran = (*node)->Run(stop_fd);
+  sd_notify(0, "STOPPING=1");
   if (!ports_file.empty()) ::unlink(ports_file.c_str());
   return ran;
+}
+
+// Becomes `user` (its uid, gid and groups) when started as root. Every port zcluster binds is
+// above 1024 (<port> must be; the agent port's default is 1514), so nothing the daemon does needs
+// root: it gives it up before it creates a file, and every file it makes is the user's.
+Status DropPrivileges(const std::string& user) {
+  if (user.empty()) return Status::Ok();
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) return Status::NotFound("--user: no user '" + user + "' on this host");
+  if (::geteuid() != 0) {
+    if (::geteuid() == pw->pw_uid) return Status::Ok();
+    return Status::PermissionDenied("--user " + user + " needs zclusterd to start as root");
+  }
+  if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 ||
+      ::setuid(pw->pw_uid) != 0) {
+    return Status::PermissionDenied("--user " + user + ": " + std::strerror(errno));
+  }
+  if (::setuid(0) == 0) return Status::Internal("--user " + user + ": root could be regained");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -45,6 +72,9 @@ int main(int argc, char** argv) {
   app.add_option("--ports-file", ports_file,
                  "once bound, write the listening ports here as JSON (for <port>0 and "
                  "<agent_port>0, where the kernel chooses)");
+  std::string user;
+  app.add_option("-u,--user", user,
+                 "when started as root, run as this user (and its groups) from the start");
   app.set_version_flag("-V,--version", "zclusterd " ZCLUSTER_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -56,6 +86,8 @@ int main(int argc, char** argv) {
   // Before anything else is checked: Wazuh's stock block is disabled, with no key.
   if (config->disabled) {
     std::fprintf(stderr, "zclusterd: the cluster is disabled (<cluster><disabled>yes); exiting\n");
+    // A systemd unit on a disabled config ends as a clean exit, not a failed start.
+    if (!test_only) sd_notify(0, "READY=1\nSTATUS=The cluster is disabled");
     return 0;
   }
   for (const std::string& warning : config->warnings) {
@@ -72,6 +104,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
+  }
+  if (Status dropped = DropPrivileges(user); !dropped.ok()) {
+    std::fprintf(stderr, "zclusterd: %s\n", dropped.message().c_str());
+    return 1;
   }
   int ready_fd = -1;
   if (!foreground) {
