@@ -32,6 +32,7 @@ Status MasterAgents::LoadRegistry() {
 Status MasterAgents::LoadStatuses() {
   status_.assign(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
   counter_.assign(registry_.entries().size(), 0);
+  node_of_.assign(registry_.entries().size(), 0);
   return store_.ForEach(store::Table::kAgents, [this](std::string_view id, std::string_view row) {
     std::size_t at = registry_.IndexOf(std::string(id));
     if (at == ClientKeys::npos) return Status::Ok();
@@ -40,9 +41,56 @@ Status MasterAgents::LoadStatuses() {
     if (rec.ok()) {
       status_[at] = rec->state.status;
       counter_[at] = rec->counter;
+      node_of_[at] = NodeIndex(rec->node);
     }
     return Status::Ok();
   });
+}
+
+std::uint32_t MasterAgents::NodeIndex(const std::string& node) {
+  // Few workers: a linear search of a short list.
+  for (std::size_t i = 0; i < node_names_.size(); ++i) {
+    if (node_names_[i] == node) return static_cast<std::uint32_t>(i);
+  }
+  node_names_.push_back(node);
+  return static_cast<std::uint32_t>(node_names_.size() - 1);
+}
+
+std::set<std::string> MasterAgents::NodesWithActiveAgents() const {
+  std::vector<bool> active(node_names_.size(), false);
+  for (std::size_t i = 0; i < status_.size() && i < node_of_.size(); ++i) {
+    if (status_[i] == schemas::AgentStatus::kActive) active[node_of_[i]] = true;
+  }
+  std::set<std::string> nodes;
+  for (std::size_t n = 1; n < active.size(); ++n) {
+    if (active[n]) nodes.insert(node_names_[n]);
+  }
+  return nodes;
+}
+
+Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,
+                                                   std::uint64_t unix_now) {
+  const std::uint32_t n = NodeIndex(node);
+  const std::vector<ClientKey>& entries = registry_.entries();
+  store::StoreBatch writes;
+  std::vector<std::size_t> changed;
+  for (std::size_t i = 0; i < status_.size() && i < node_of_.size() && i < entries.size(); ++i) {
+    if (node_of_[i] != n || status_[i] != schemas::AgentStatus::kActive || entries[i].removed) {
+      continue;
+    }
+    Result<std::optional<schemas::AgentRecord>> stored = Stored(entries[i].id);
+    if (!stored.ok()) return stored.status();
+    if (!*stored) continue;
+    schemas::AgentRecord rec = std::move(**stored);
+    rec.state.status = schemas::AgentStatus::kDisconnected;
+    rec.state.disconnection_time = unix_now;
+    writes.Put(store::Table::kAgents, rec.id, store::EncodeAgentRow(rec));
+    changed.push_back(i);
+  }
+  if (changed.empty()) return std::size_t{0};
+  ZC_RETURN_IF_ERROR(store_.Write(writes));
+  for (std::size_t i : changed) status_[i] = schemas::AgentStatus::kDisconnected;
+  return changed.size();
 }
 
 schemas::AgentStatusCounts MasterAgents::CountByStatus() const {
@@ -71,8 +119,10 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   // By registry position; the registry can only have grown since they were last sized.
   status_.resize(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
   counter_.resize(registry_.entries().size(), 0);
+  node_of_.resize(registry_.entries().size(), 0);
   std::uint64_t written = 0, older = 0;
   std::vector<std::pair<std::size_t, schemas::AgentStatus>> statuses;
+  std::vector<std::pair<std::size_t, std::uint32_t>> nodes;
   for (const WorkerBatch& wb : batches) {
     const std::string& worker = *wb.worker;
     schemas::AgentInfoAck ack{wb.batch->batch, {}, {}};
@@ -122,6 +172,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
       }
       counter_[at] = counter;
       statuses.emplace_back(at, u.state.status);
+      nodes.emplace_back(at, NodeIndex(worker));
       ++written;
     }
     acks.push_back(std::move(ack));
@@ -135,6 +186,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   // batch that arrived together (group commit), not one per batch.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
   for (const auto& [at, status] : statuses) status_[at] = status;
+  for (const auto& [at, node] : nodes) node_of_[at] = node;
   stored_ += written;
   if (older > 0) {
     ignored_older_ += older;
@@ -184,6 +236,7 @@ Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std
   registry_stamp_ = FileChangeStamp(path_);
   status_.resize(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
   counter_.resize(registry_.entries().size(), 0);
+  node_of_.resize(registry_.entries().size(), 0);
   log_.Info("Main", "Agent {} '{}' registered", added->id, added->name);
   return schemas::AgentEntry{added->id, added->name, added->ip, added->key};
 }

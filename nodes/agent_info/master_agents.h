@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -80,6 +81,12 @@ class MasterAgents {
 
   // Registered agents by the status of their stored record (never_connected without one).
   schemas::AgentStatusCounts CountByStatus() const;
+  // The workers that hold at least one agent the master shows as active.
+  std::set<std::string> NodesWithActiveAgents() const;
+  // Marks every active agent last reported by `node` disconnected as of `unix_now`, in one
+  // durable write, as Wazuh's monitord does for the agents of a worker that is gone: a report
+  // through any worker makes an agent active again. Returns how many changed.
+  Result<std::size_t> MarkDisconnected(const std::string& node, std::uint64_t unix_now);
 
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
   std::uint64_t stored() const { return stored_; }  // agent records persisted since start
@@ -110,6 +117,11 @@ class MasterAgents {
   // The newest report counter applied for each registry entry, by position: an update carrying
   // an older one is ignored, whichever worker sends it and however late.
   std::vector<std::uint64_t> counter_;
+  // The worker that last reported each registry entry, by position, as an index into
+  // node_names_ (0: none): four bytes per agent rather than a name.
+  std::vector<std::uint32_t> node_of_;
+  std::vector<std::string> node_names_{""};
+  std::uint32_t NodeIndex(const std::string& node);
   std::uint64_t ignored_older_ = 0;
 };
 

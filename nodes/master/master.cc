@@ -223,6 +223,37 @@ void Master::Impl::Heartbeat(SteadyClock::time_point now) {
   next_heartbeat = now + std::chrono::milliseconds(500);
   // A disk that came back is found here, not at the next change someone makes.
   store->Recover().IgnoreError();
+  DisconnectAgentsOfLostWorkers(now);
+}
+
+void Master::Impl::DisconnectAgentsOfLostWorkers(SteadyClock::time_point now) {
+  if (now < next_lost_check) return;
+  next_lost_check = now + std::chrono::seconds(1);
+  std::set<std::string> connected;
+  for (const schemas::NodeInfo& n : sessions.Connected()) connected.insert(n.name);
+  const auto limit = std::chrono::duration<double>(config.intervals.agents_disconnection_time);
+  std::map<std::string, SteadyClock::time_point> still_absent;
+  for (const std::string& node : agents->NodesWithActiveAgents()) {
+    if (connected.count(node)) continue;
+    auto seen = absent_since.find(node);
+    const SteadyClock::time_point since = seen == absent_since.end() ? now : seen->second;
+    if (now - since < limit) {
+      still_absent.emplace(node, since);
+      continue;
+    }
+    Result<std::size_t> marked =
+        agents->MarkDisconnected(node, static_cast<std::uint64_t>(UnixNow()));
+    if (!marked.ok()) {
+      log.Error("Agent-info", "Agents of lost worker '{}' not marked disconnected: {}", node,
+                marked.status().message());
+      still_absent.emplace(node, since);  // tried again in a second
+      continue;
+    }
+    log.Info("Agent-info",
+             "Worker '{}' has been gone for more than {:.0f}s: {} agents marked disconnected", node,
+             limit.count(), *marked);
+  }
+  absent_since = std::move(still_absent);
 }
 
 Master::Master(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

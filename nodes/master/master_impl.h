@@ -58,6 +58,9 @@ struct Master::Impl {
   bool heartbeat_files = false;
   std::map<std::string, schemas::Keepalive> worker_state;  // each worker's last keepalive
   SteadyClock::time_point next_heartbeat{};
+  SteadyClock::time_point next_lost_check{};
+  // Workers holding active agents but not connected, since when this master has seen them gone.
+  std::map<std::string, SteadyClock::time_point> absent_since;
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),
@@ -121,6 +124,9 @@ struct Master::Impl {
   void Publish(const Result<MasterGroups::Changes>& changes);
 
   void Heartbeat(SteadyClock::time_point now);
+  // Once a second: the agents of a worker gone for longer than agents_disconnection_time are
+  // marked disconnected.
+  void DisconnectAgentsOfLostWorkers(SteadyClock::time_point now);
 
   // Answers the control socket's requests.
   ControlAnswer Control(const schemas::Message& request, const std::string& client);

@@ -450,3 +450,46 @@ TEST_CASE("an agent that moved while its old worker was cut off keeps its newest
   CHECK(rec.state.labels.at("seen") == "new");
   CHECK(rec.node == "w2");
 }
+
+TEST_CASE("the agents of a worker gone past agents_disconnection_time turn disconnected and back",
+          "[integration][agents]") {
+  Cluster c;
+  nodes::ClientKeys agents = MakeAgents(10);
+  NodeOptions master = NodeOptions::Master();
+  master.agents_disconnection_time = 2;
+  c.Configure("master", master);
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  for (const std::string n : {"master", "w1"}) {
+    std::filesystem::create_directories(c.Home(n) + "/etc");
+    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
+  }
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  auto report = [&] {
+    RunResult sim = c.Run(
+        {"zcluster-agent-sim", "--worker", "127.0.0.1:" + std::to_string(c.AgentPort("w1")),
+         "--server-key", c.KeyPrefix("w1") + ".pub", "--keys", c.Home("w1") + "/etc/client.keys"});
+    INFO(sim.output);
+    REQUIRE(sim.exit_code == 0);
+  };
+  auto count = [&](schemas::AgentStatus status) {
+    std::size_t n = 0;
+    for (const auto& [id, a] : MasterAgents(c)) n += a.state.status == status;
+    return n;
+  };
+  report();
+  REQUIRE(WaitFor([&] { return count(schemas::AgentStatus::kActive) == 10; }, 15s));
+  // The worker dies with its agents active: after the master's 2 s, they are disconnected.
+  c.Kill("w1", SIGKILL);
+  CHECK(WaitFor([&] { return count(schemas::AgentStatus::kDisconnected) == 10; }, 20s));
+  CHECK(c.Log("master").find("Worker 'w1' has been gone for more than 2s: 10 agents marked "
+                             "disconnected") != std::string::npos);
+  for (const auto& [id, a] : MasterAgents(c)) CHECK(a.state.disconnection_time > 0);
+  // Back, with its agents reporting again: active.
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  report();
+  CHECK(WaitFor([&] { return count(schemas::AgentStatus::kActive) == 10; }, 15s));
+}
