@@ -73,11 +73,15 @@ void EncodeBody(msgpack::sbuffer& b, const NodeStatus& m) {
       .uint("agents_pending", m.agents_pending);
 }
 void EncodeBody(msgpack::sbuffer& b, const Health& m) {
-  MapWriter w(b, 2);
-  w.str("master_store_error", m.master_store_error);
+  MapWriter w(b, 6);
+  w.str("master_store_error", m.master_store_error)
+      .str("master_name", m.master_name)
+      .str("master_version", m.master_version)
+      .str("master_address", m.master_address);
+  w.strings("lost", m.lost);
   w.key("workers").pack_array(static_cast<std::uint32_t>(m.workers.size()));
   for (const WorkerHealth& h : m.workers) {
-    MapWriter(b, 19)
+    MapWriter(b, 22)
         .str("name", h.name)
         .real("last_keepalive", h.last_keepalive)
         .real("agent_sync_start", h.agent_sync_start)
@@ -96,7 +100,10 @@ void EncodeBody(msgpack::sbuffer& b, const Health& m) {
         .uint("files_created", h.files_created)
         .uint("files_updated", h.files_updated)
         .uint("files_deleted", h.files_deleted)
-        .str("store_error", h.store_error);
+        .str("store_error", h.store_error)
+        .str("version", h.version)
+        .str("address", h.address)
+        .uint("active_agents", h.active_agents);
   }
 }
 
@@ -186,6 +193,10 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
   if (type == Health::kType) {
     Health m;
     if (r.has("master_store_error")) m.master_store_error = r.str("master_store_error");
+    if (r.has("master_name")) m.master_name = r.str("master_name");
+    if (r.has("master_version")) m.master_version = r.str("master_version");
+    if (r.has("master_address")) m.master_address = r.str("master_address");
+    if (r.has("lost")) m.lost = r.strings("lost", kMaxNodes, kMaxNameLength);
     if (const msgpack::object* arr = r.array("workers", kMaxNodes)) {
       for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
         FieldReader w(arr->via.array.ptr[i], "health.workers[]");
@@ -208,6 +219,9 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
                        w.uint("files_updated"),
                        w.uint("files_deleted"),
                        w.has("store_error") ? w.str("store_error") : ""};
+        if (w.has("version")) h.version = w.str("version");
+        if (w.has("address")) h.address = w.str("address");
+        if (w.has("active_agents")) h.active_agents = w.uint("active_agents");
         if (!w.status().ok()) return w.status();
         m.workers.push_back(std::move(h));
       }

@@ -75,6 +75,12 @@ std::string When(double unix_seconds) {
   return unix_seconds <= 0 ? "-" : UtcTime(unix_seconds, "%Y/%m/%d %H:%M:%S");
 }
 
+// Every time in the JSON of -l, -a and -i: ISO 8601 in UTC, or null for "never".
+nlohmann::json IsoTime(double unix_seconds) {
+  if (unix_seconds <= 0) return nullptr;
+  return UtcTime(unix_seconds, "%Y-%m-%dT%H:%M:%SZ");
+}
+
 }  // namespace
 
 std::string RenderAgentsTable(const schemas::AgentList& list) {
@@ -93,28 +99,29 @@ std::string RenderAgentsJson(const schemas::AgentList& list) {
   nlohmann::json agents = nlohmann::json::array();
   for (const schemas::AgentRecord& a : list.agents) {
     const schemas::AgentOs& os = a.state.os;
-    agents.push_back({{"id", a.id},
-                      {"name", a.state.name},
-                      {"ip", a.state.ip},
-                      {"status", schemas::AgentStatusName(a.state.status)},
-                      {"version", a.state.version},
-                      {"node", a.node},
-                      {"groups", a.groups},
-                      {"os",
-                       {{"name", os.name},
-                        {"version", os.version},
-                        {"major", os.major},
-                        {"minor", os.minor},
-                        {"codename", os.codename},
-                        {"platform", os.platform},
-                        {"build", os.build},
-                        {"uname", os.uname},
-                        {"arch", os.arch}}},
-                      {"labels", a.state.labels},
-                      {"config_sum", a.state.config_sum},
-                      {"merged_sum", a.state.merged_sum},
-                      {"last_keepalive", a.state.last_keepalive},
-                      {"disconnection_time", a.state.disconnection_time}});
+    agents.push_back(
+        {{"id", a.id},
+         {"name", a.state.name},
+         {"ip", a.state.ip},
+         {"status", schemas::AgentStatusName(a.state.status)},
+         {"version", a.state.version},
+         {"node", a.node},
+         {"groups", a.groups},
+         {"os",
+          {{"name", os.name},
+           {"version", os.version},
+           {"major", os.major},
+           {"minor", os.minor},
+           {"codename", os.codename},
+           {"platform", os.platform},
+           {"build", os.build},
+           {"uname", os.uname},
+           {"arch", os.arch}}},
+         {"labels", a.state.labels},
+         {"config_sum", a.state.config_sum},
+         {"merged_sum", a.state.merged_sum},
+         {"last_keepalive", IsoTime(static_cast<double>(a.state.last_keepalive))},
+         {"disconnection_time", IsoTime(static_cast<double>(a.state.disconnection_time))}});
   }
   return nlohmann::json{{"agents", agents}}.dump() + "\n";
 }
@@ -132,28 +139,83 @@ schemas::AgentList FilterAgents(schemas::AgentList list, const std::vector<std::
   return list;
 }
 
-std::string RenderHealthTable(const schemas::Health& health) {
-  std::vector<std::vector<std::string>> rows{{"WORKER", "LAST-KEEPALIVE", "AGENT-SYNC-START",
-                                              "AGENT-SYNC-END", "AGENTS-SENT", "UNKNOWN", "PENDING",
-                                              "GROUPS", "FILES", "LAST-INTEGRITY-SYNC"}};
-  for (const schemas::WorkerHealth& w : health.workers) {
-    rows.push_back(
-        {w.name, When(w.last_keepalive), When(w.agent_sync_start), When(w.agent_sync_end),
-         std::to_string(w.agents_sent), std::to_string(w.agents_unknown),
-         std::to_string(w.agents_pending), GroupsState(w), FilesState(w),
-         w.integrity_end > 0 ? fmt::format("{} (+{} ~{} -{})", When(w.integrity_end),
-                                           w.files_created, w.files_updated, w.files_deleted)
-                             : "-"});
+std::string RenderHealthTable(const schemas::Health& health, bool more) {
+  std::vector<std::vector<std::string>> rows;
+  if (more) {
+    rows.push_back({"NODE", "TYPE", "VERSION", "ADDRESS", "ACTIVE-AGENTS", "LAST-KEEPALIVE",
+                    "AGENT-SYNC-START", "AGENT-SYNC-END", "AGENTS-SENT", "UNKNOWN", "PENDING",
+                    "GROUPS", "FILES", "LAST-INTEGRITY-SYNC"});
+  } else {
+    rows.push_back({"NODE", "TYPE", "VERSION", "ADDRESS", "ACTIVE-AGENTS", "LAST-KEEPALIVE",
+                    "AGENT-SYNC-END", "GROUPS", "FILES"});
   }
-  // Below the table, where an operator on call sees it: which node cannot write, and why.
-  std::string disks;
+  rows.push_back(more
+                     ? std::vector<std::string>{health.master_name, "master", health.master_version,
+                                                health.master_address, "-", "-", "-", "-", "-", "-",
+                                                "-", "-", "-", "-"}
+                     : std::vector<std::string>{health.master_name, "master", health.master_version,
+                                                health.master_address, "-", "-", "-", "-", "-"});
+  for (const schemas::WorkerHealth& w : health.workers) {
+    if (more) {
+      rows.push_back({w.name, "worker", w.version.empty() ? "-" : w.version,
+                      w.address.empty() ? "-" : w.address, std::to_string(w.active_agents),
+                      When(w.last_keepalive), When(w.agent_sync_start), When(w.agent_sync_end),
+                      std::to_string(w.agents_sent), std::to_string(w.agents_unknown),
+                      std::to_string(w.agents_pending), GroupsState(w), FilesState(w),
+                      w.integrity_end > 0
+                          ? fmt::format("{} (+{} ~{} -{})", When(w.integrity_end), w.files_created,
+                                        w.files_updated, w.files_deleted)
+                          : "-"});
+    } else {
+      rows.push_back({w.name, "worker", w.version.empty() ? "-" : w.version,
+                      w.address.empty() ? "-" : w.address, std::to_string(w.active_agents),
+                      When(w.last_keepalive), When(w.agent_sync_end), GroupsState(w),
+                      FilesState(w)});
+    }
+  }
+  // Below the table, where an operator on call sees it: what is wrong, and where.
+  std::string problems;
+  for (const std::string& p : HealthProblems(health)) problems += p + "\n";
+  return Table(rows) + problems;
+}
+
+std::vector<std::string> HealthProblems(const schemas::Health& health) {
+  std::vector<std::string> problems;
+  for (const std::string& name : health.lost) {
+    problems.push_back("Lost: " + name + " is not connected to the master");
+  }
   if (!health.master_store_error.empty()) {
-    disks += "Disk problem on the master: " + health.master_store_error + "\n";
+    problems.push_back("Disk problem on the master: " + health.master_store_error);
   }
   for (const schemas::WorkerHealth& w : health.workers) {
-    if (!w.store_error.empty()) disks += "Disk problem on " + w.name + ": " + w.store_error + "\n";
+    if (!w.store_error.empty())
+      problems.push_back("Disk problem on " + w.name + ": " + w.store_error);
+    if (GroupsState(w) != "in sync") {
+      problems.push_back("Out of sync: " + w.name + "'s groups are " + GroupsState(w));
+    }
+    if (FilesState(w) != "in sync") {
+      problems.push_back("Out of sync: " + w.name + "'s files are " + FilesState(w));
+    }
   }
-  return Table(rows) + disks;
+  return problems;
+}
+
+schemas::Health FilterHealth(schemas::Health health, const std::vector<std::string>& nodes) {
+  if (nodes.empty()) return health;
+  auto wanted = [&](const std::string& name) {
+    return std::find(nodes.begin(), nodes.end(), name) != nodes.end();
+  };
+  std::erase_if(health.workers, [&](const schemas::WorkerHealth& w) { return !wanted(w.name); });
+  std::erase_if(health.lost, [&](const std::string& name) { return !wanted(name); });
+  return health;
+}
+
+schemas::NodeList FilterNodes(schemas::NodeList list, const std::vector<std::string>& nodes) {
+  if (nodes.empty()) return list;
+  std::erase_if(list.nodes, [&](const schemas::NodeInfo& n) {
+    return std::find(nodes.begin(), nodes.end(), n.name) == nodes.end();
+  });
+  return list;
 }
 
 std::string RenderGroupTable(const schemas::GroupTable& table) {
@@ -237,10 +299,14 @@ std::string RenderHealthJson(const schemas::Health& health) {
   for (const schemas::WorkerHealth& w : health.workers) {
     workers.push_back(
         {{"name", w.name},
-         {"last_keepalive", w.last_keepalive},
+         {"type", "worker"},
+         {"version", w.version},
+         {"address", w.address},
+         {"active_agents", w.active_agents},
+         {"last_keepalive", IsoTime(w.last_keepalive)},
          {"agent_info_sync",
-          {{"start", w.agent_sync_start},
-           {"end", w.agent_sync_end},
+          {{"start", IsoTime(w.agent_sync_start)},
+           {"end", IsoTime(w.agent_sync_end)},
            {"agents_sent", w.agents_sent},
            {"agents_unknown", w.agents_unknown},
            {"pending", w.agents_pending}}},
@@ -251,14 +317,22 @@ std::string RenderHealthJson(const schemas::Health& health) {
            {"master_seq", w.master_files_seq},
            {"state", FilesState(w)},
            {"integrity_sync",
-            {{"start", w.integrity_start},
-             {"end", w.integrity_end},
+            {{"start", IsoTime(w.integrity_start)},
+             {"end", IsoTime(w.integrity_end)},
              {"created", w.files_created},
              {"updated", w.files_updated},
              {"deleted", w.files_deleted}}}}},
          {"store_error", w.store_error}});
   }
-  return nlohmann::json{{"workers", workers}, {"master_store_error", health.master_store_error}}
+  return nlohmann::json{{"master",
+                         {{"name", health.master_name},
+                          {"type", "master"},
+                          {"version", health.master_version},
+                          {"address", health.master_address},
+                          {"store_error", health.master_store_error}}},
+                        {"workers", workers},
+                        {"lost", health.lost},
+                        {"problems", HealthProblems(health)}}
              .dump() +
          "\n";
 }

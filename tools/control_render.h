@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "zcluster/schemas/messages.h"
 
@@ -16,16 +17,25 @@ std::string RenderNodesJson(const schemas::NodeList& list);
 // ID NAME IP STATUS VERSION NODE GROUPS, by id.
 std::string RenderAgentsTable(const schemas::AgentList& list);
 // {"agents":[{"id":…,"name":…,"ip":…,"status":…,"version":…,"node":…,"os":{…},"labels":{…},
-// "last_keepalive":…},…]}; last_keepalive in unix seconds.
+// "last_keepalive":…,"disconnection_time":…},…]}; times in ISO 8601 UTC, null for never.
 std::string RenderAgentsJson(const schemas::AgentList& list);
 // Wazuh's cluster_control -a filters: keep agents reporting to one of `nodes` (if any) and in
 // one of `statuses` (if any).
 schemas::AgentList FilterAgents(schemas::AgentList list, const std::vector<std::string>& nodes,
                                 const std::vector<std::string>& statuses);
 
-// Per worker: last keepalive and the last agent-info sync (start, end, agents sent, pending).
-std::string RenderHealthTable(const schemas::Health& health);
+// Every node, the master first: version, address, active agents, last keepalive, agent-info,
+// groups and files state; `more` adds the last sync rounds' details. Problems follow the table.
+std::string RenderHealthTable(const schemas::Health& health, bool more = false);
+// {"master":{name,type,version,address,store_error},"workers":[…],"lost":[…],"problems":[…]};
+// times in ISO 8601 UTC, null for never.
 std::string RenderHealthJson(const schemas::Health& health);
+// What an operator must hear of: lost workers, workers out of sync, disk problems. -i exits 2
+// when there is any.
+std::vector<std::string> HealthProblems(const schemas::Health& health);
+// Wazuh's -fn for -i and -l: only these nodes (all when empty; the master's own row stays).
+schemas::Health FilterHealth(schemas::Health health, const std::vector<std::string>& nodes);
+schemas::NodeList FilterNodes(schemas::NodeList list, const std::vector<std::string>& nodes);
 
 // A node's own group table: AGENT GROUPS rows; JSON {"seq":N,"groups":{"001":["default"],…}}.
 std::string RenderGroupTable(const schemas::GroupTable& table);

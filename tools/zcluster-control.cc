@@ -2,6 +2,7 @@
 // its control socket (<home>/queue/cluster/control.sock, found from the config).
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 
@@ -18,15 +19,32 @@ int Fail(const Status& s) {
   return 1;
 }
 
-// Wazuh's cluster_control spells its filters -fn and -fs; CLI11 takes one letter after a dash.
+// Wazuh's cluster_control spells its filters -fn and -fs (CLI11 takes one letter after a dash)
+// and takes `-i more` for the detailed health view.
 std::vector<std::string> WazuhSpellings(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::string& a : args) {
-    if (a == "-fn") a = "--filter-node";
-    if (a == "-fs") a = "--filter-status";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-fn") args[i] = "--filter-node";
+    if (args[i] == "-fs") args[i] = "--filter-agent-status";
+    if ((args[i] == "-i" || args[i] == "--health") && i + 1 < args.size() &&
+        args[i + 1] == "more") {
+      args[i + 1] = "--more";
+    }
   }
   std::reverse(args.begin(), args.end());  // CLI11's parse(vector) takes them reversed
   return args;
+}
+
+// Wazuh's agent statuses, as -fs takes them (any case; "never connected" with a space or dash).
+Result<std::vector<std::string>> AgentStatuses(std::vector<std::string> given) {
+  for (std::string& s : given) {
+    for (char& c : s) c = (c == ' ' || c == '-') ? '_' : static_cast<char>(std::tolower(c));
+    if (s != "active" && s != "disconnected" && s != "never_connected" && s != "pending") {
+      return Status::InvalidArgument("-fs: unknown agent status '" + s +
+                                     "'; give active, disconnected, never_connected or pending");
+    }
+  }
+  return given;
 }
 
 }  // namespace
@@ -38,11 +56,18 @@ int main(int argc, char** argv) {
   std::vector<std::string> nodes, statuses, groups;
   int timeout_ms = 10000;
   app.add_option("-c,--config", config_path, "the node's ossec.conf")->capture_default_str();
-  app.add_flag("-l,--list", list_nodes, "list the connected nodes");
-  app.add_flag("-a,--agents", list_agents, "list the agents (master)");
-  app.add_option("--filter-node", nodes, "with -a: only agents of these nodes (also -fn)");
-  app.add_option("--filter-status", statuses, "with -a: only these statuses (also -fs)");
-  app.add_flag("-i,--health", health, "per-worker health (master)");
+  bool more = false;
+  app.add_flag("-l,--list,--list-nodes", list_nodes, "list the connected nodes");
+  app.add_flag("-a,--agents,--list-agents", list_agents, "list the agents");
+  app.add_option("--filter-node", nodes,
+                 "with -l, -a or -i: only these nodes, or the agents of these nodes (also -fn)");
+  app.add_option("--filter-agent-status,--filter-status", statuses,
+                 "with -a: only agents in these statuses: active, disconnected, never_connected, "
+                 "pending (also -fs)");
+  app.add_flag("-i,--health", health,
+               "every node's health; exits 2 when a worker is lost or out of sync or a disk "
+               "fails (-i more: the last sync rounds too)");
+  app.add_flag("--more", more, "with -i: the last sync rounds' details");
   bool status = false;
   app.add_flag("--status", status, "this node's stream positions and agent counters");
   app.add_flag("--json", json, "print JSON instead of a table");
@@ -76,6 +101,22 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  const int actions =
+      list_nodes + list_agents + health + status + !local.empty() + agent->parsed() + grp->parsed();
+  if (actions > 1) {
+    return Fail(Status::InvalidArgument(
+        "-l, -a, -i, --status, --local, agent and group cannot be combined: give one"));
+  }
+  if (!nodes.empty() && !list_nodes && !list_agents && !health) {
+    return Fail(Status::InvalidArgument("-fn filters -l, -a or -i: give one of them"));
+  }
+  if (!statuses.empty() && !list_agents) {
+    return Fail(Status::InvalidArgument("-fs filters agents: give it with -a"));
+  }
+  if (more && !health) return Fail(Status::InvalidArgument("'more' goes with -i"));
+  Result<std::vector<std::string>> wanted_statuses = AgentStatuses(statuses);
+  if (!wanted_statuses.ok()) return Fail(wanted_statuses.status());
+
   schemas::Message request;
   if (list_nodes)
     request = schemas::NodesQuery{};
@@ -107,15 +148,20 @@ int main(int argc, char** argv) {
       nodes::ControlRequest(config->control_path(), request, std::chrono::milliseconds(timeout_ms));
   if (!reply.ok()) return Fail(reply.status());
   std::string out;
+  int exit_code = 0;
   if (const auto* e = std::get_if<schemas::ErrorReply>(&*reply)) {
     return Fail(Status(e->code, e->message));
   } else if (const auto* list = std::get_if<schemas::NodeList>(&*reply)) {
-    out = json ? nodes::RenderNodesJson(*list) : nodes::RenderNodesTable(*list);
+    schemas::NodeList shown = nodes::FilterNodes(*list, nodes);
+    out = json ? nodes::RenderNodesJson(shown) : nodes::RenderNodesTable(shown);
   } else if (const auto* agents = std::get_if<schemas::AgentList>(&*reply)) {
-    schemas::AgentList shown = nodes::FilterAgents(*agents, nodes, statuses);
+    schemas::AgentList shown = nodes::FilterAgents(*agents, nodes, *wanted_statuses);
     out = json ? nodes::RenderAgentsJson(shown) : nodes::RenderAgentsTable(shown);
   } else if (const auto* h = std::get_if<schemas::Health>(&*reply)) {
-    out = json ? nodes::RenderHealthJson(*h) : nodes::RenderHealthTable(*h);
+    schemas::Health shown = nodes::FilterHealth(*h, nodes);
+    out = json ? nodes::RenderHealthJson(shown) : nodes::RenderHealthTable(shown, more);
+    // A Nagios-style check reads the status: 2 when something needs a person.
+    exit_code = nodes::HealthProblems(shown).empty() ? 0 : 2;
   } else if (const auto* table = std::get_if<schemas::GroupTable>(&*reply)) {
     out = glist->parsed() ? nodes::RenderGroupList(*table, group, json)
           : json          ? nodes::RenderGroupTableJson(*table)
@@ -134,5 +180,5 @@ int main(int argc, char** argv) {
     return Fail(Status::Internal("unexpected reply"));
   }
   std::fputs(out.c_str(), stdout);
-  return 0;
+  return exit_code;
 }

@@ -56,16 +56,19 @@ std::uint32_t MasterAgents::NodeIndex(const std::string& node) {
   return static_cast<std::uint32_t>(node_names_.size() - 1);
 }
 
-std::set<std::string> MasterAgents::NodesWithActiveAgents() const {
-  std::vector<bool> active(node_names_.size(), false);
-  for (std::size_t i = 0; i < status_.size() && i < node_of_.size(); ++i) {
-    if (status_[i] == schemas::AgentStatus::kActive) active[node_of_[i]] = true;
+std::map<std::string, MasterAgents::NodeAgents> MasterAgents::AgentsByNode() const {
+  std::vector<NodeAgents> counts(node_names_.size());
+  const std::vector<ClientKey>& entries = registry_.entries();
+  for (std::size_t i = 0; i < status_.size() && i < node_of_.size() && i < entries.size(); ++i) {
+    if (entries[i].removed) continue;
+    ++counts[node_of_[i]].total;
+    if (status_[i] == schemas::AgentStatus::kActive) ++counts[node_of_[i]].active;
   }
-  std::set<std::string> nodes;
-  for (std::size_t n = 1; n < active.size(); ++n) {
-    if (active[n]) nodes.insert(node_names_[n]);
+  std::map<std::string, NodeAgents> by_node;
+  for (std::size_t n = 1; n < counts.size(); ++n) {
+    if (counts[n].total > 0) by_node.emplace(node_names_[n], counts[n]);
   }
-  return nodes;
+  return by_node;
 }
 
 Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,

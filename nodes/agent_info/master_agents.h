@@ -81,8 +81,13 @@ class MasterAgents {
 
   // Registered agents by the status of their stored record (never_connected without one).
   schemas::AgentStatusCounts CountByStatus() const;
-  // The workers that hold at least one agent the master shows as active.
-  std::set<std::string> NodesWithActiveAgents() const;
+  // Per worker that last reported at least one agent: how many it holds, and how many of them
+  // the master shows as active.
+  struct NodeAgents {
+    std::size_t total = 0;
+    std::size_t active = 0;
+  };
+  std::map<std::string, NodeAgents> AgentsByNode() const;
   // Marks every active agent last reported by `node` disconnected as of `unix_now`, in one
   // durable write, as Wazuh's monitord does for the agents of a worker that is gone: a report
   // through any worker makes an agent active again. Returns how many changed.

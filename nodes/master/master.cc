@@ -73,6 +73,7 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
     if (ack != nullptr) NoteGroupsPosition(env, std::get<schemas::Keepalive>(m), ack);
     if (r && std::holds_alternative<schemas::Welcome>(*r)) {
       const std::string* name = sessions.NameOf(env.routing_id);
+      if (name != nullptr) seen_workers.insert(*name);
       monitor.Event("accepted", "cluster", env.peer_address, name != nullptr ? *name : "");
     }
     if (r) reply(*r);
@@ -233,8 +234,8 @@ void Master::Impl::DisconnectAgentsOfLostWorkers(SteadyClock::time_point now) {
   for (const schemas::NodeInfo& n : sessions.Connected()) connected.insert(n.name);
   const auto limit = std::chrono::duration<double>(config.intervals.agents_disconnection_time);
   std::map<std::string, SteadyClock::time_point> still_absent;
-  for (const std::string& node : agents->NodesWithActiveAgents()) {
-    if (connected.count(node)) continue;
+  for (const auto& [node, held] : agents->AgentsByNode()) {
+    if (held.active == 0 || connected.count(node)) continue;
     auto seen = absent_since.find(node);
     const SteadyClock::time_point since = seen == absent_since.end() ? now : seen->second;
     if (now - since < limit) {

@@ -105,10 +105,20 @@ schemas::Message Master::Impl::GroupsResult(const Result<MasterGroups::Changes>&
 schemas::Health Master::Impl::HealthReport() const {
   schemas::Health health;
   health.master_store_error = store->write_error().substr(0, schemas::kMaxTextLength);
+  health.master_name = config.node_name;
+  health.master_version = ZCLUSTER_VERSION;
+  health.master_address = config.nodes.empty() ? config.bind_addr : config.nodes.front();
+  const std::map<std::string, MasterAgents::NodeAgents> by_node = agents->AgentsByNode();
+  std::set<std::string> connected;
   for (const schemas::NodeInfo& n : sessions.Connected()) {
+    connected.insert(n.name);
     schemas::WorkerHealth h{};
     h.name = n.name;
     h.last_keepalive = n.last_keepalive;
+    h.version = n.version;
+    h.address = n.address;
+    if (auto held = by_node.find(n.name); held != by_node.end())
+      h.active_agents = held->second.active;
     h.master_groups_seq = groups->seq();
     h.master_files_seq = integrity->state().seq;
     if (auto k = worker_state.find(n.name); k != worker_state.end()) {
@@ -134,6 +144,12 @@ schemas::Health Master::Impl::HealthReport() const {
       h.agents_pending = s->second.pending;
     }
     health.workers.push_back(std::move(h));
+  }
+  std::set<std::string> known = seen_workers;
+  for (const auto& [node, held] : by_node) known.insert(node);
+  for (const std::string& name : known) {
+    if (!connected.count(name) && health.lost.size() < schemas::kMaxNodes)
+      health.lost.push_back(name);
   }
   return health;
 }

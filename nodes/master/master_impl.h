@@ -61,6 +61,7 @@ struct Master::Impl {
   SteadyClock::time_point next_lost_check{};
   // Workers holding active agents but not connected, since when this master has seen them gone.
   std::map<std::string, SteadyClock::time_point> absent_since;
+  std::set<std::string> seen_workers;  // every worker welcomed since start, for -i's "lost"
 
   Impl(const ClusterConfig& c, ClusterLog& l)
       : config(c),

@@ -86,10 +86,33 @@ int main() {
   Print(HealthQuery{});
   Print(StatusQuery{});
   Print(NodeStatus{"worker-1", "worker", 42, 17, true, 0, 2000, 3});
-  Print(Health{{WorkerHealth{"worker-1", 1764000060, 1764000000, 1764000000.25, 2000, 1, 0, 42, 42,
-                             true, 17, 17, true, 1764000000.5, 1764000000.75, 2, 1, 0,
-                             "store: write: IO error: No space left on device"}},
-               ""});
+  Print(Health{{WorkerHealth{"worker-1",
+                             1764000060,
+                             1764000000,
+                             1764000000.25,
+                             2000,
+                             1,
+                             0,
+                             42,
+                             42,
+                             true,
+                             17,
+                             17,
+                             true,
+                             1764000000.5,
+                             1764000000.75,
+                             2,
+                             1,
+                             0,
+                             "store: write: IO error: No space left on device",
+                             "0.1.0",
+                             "10.0.0.2",
+                             1999}},
+               "",
+               "master",
+               "0.1.0",
+               "10.0.0.1",
+               {"worker-2"}});
   Print(GroupsDelta{{{41, "001", {"default", "web"}}, {42, "002", {}}}});
   Print(StreamHeartbeat{"groups", 42});
   Print(GroupsSyncRequest{40});

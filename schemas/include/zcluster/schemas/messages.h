@@ -137,6 +137,9 @@ struct WorkerHealth {
   double integrity_start = 0, integrity_end = 0;
   std::uint64_t files_created = 0, files_updated = 0, files_deleted = 0;
   std::string store_error{};  // from its last keepalive: why its database refuses writes, or ""
+  std::string version{};      // the software it said hello with
+  std::string address{};      // the IP it connects from
+  std::uint64_t active_agents = 0;  // agents the master shows as active through it
   bool operator==(const WorkerHealth&) const = default;
 };
 
@@ -145,6 +148,9 @@ struct Health {
   static constexpr std::string_view kType = "health";
   std::vector<WorkerHealth> workers;
   std::string master_store_error{};  // why the master's database refuses writes, or ""
+  std::string master_name{}, master_version{}, master_address{};
+  // Workers the master knows (seen since it started, or holding agents) that are not connected.
+  std::vector<std::string> lost{};
   bool operator==(const Health&) const = default;
 };
 
