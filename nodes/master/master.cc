@@ -84,6 +84,7 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
   if (!worker.ok()) {
     return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
   }
+  if (AnswerForwarded(env, m)) return;
   if (const auto* stats = std::get_if<schemas::NodeStats>(&m)) {
     // Bounded by the workers that completed a hello; the name is the session's, not the claim.
     if (worker_stats.size() >= kMaxWorkerStats && !worker_stats.count(*worker)) return;

@@ -11,25 +11,7 @@ ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::
   };
   if (std::holds_alternative<schemas::NodesQuery>(request)) return Nodes();
   if (const auto* query = std::get_if<schemas::AgentsQuery>(&request)) {
-    if (Status s = agents->ReloadRegistryIfChanged(); !s.ok()) {
-      return schemas::ErrorReply{s.code(), s.message(), "agents_query"};
-    }
-    if (query->ids.empty()) {
-      if (listings.size() >= kMaxListings) {
-        return schemas::ErrorReply{Code::kUnavailable,
-                                   fmt::format("busy: {} agent listings in progress", kMaxListings),
-                                   "agents_query"};
-      }
-      listings.push_back({client, agents->StartListing()});
-      reactor->Wake(listing_timer, reactor->now());
-      return ControlAnswer::Later();
-    }
-    Result<schemas::AgentList> list = agents->List(query->ids);
-    if (!list.ok()) return schemas::ErrorReply{list.status().code(), list.status().message(), ""};
-    for (schemas::AgentRecord& a : list->agents) {
-      if (const auto* g = groups->Of(a.id)) a.groups = *g;
-    }
-    return *list;
+    return AgentsAnswer(*query, client, false);
   }
   if (const auto* add = std::get_if<schemas::AgentAdd>(&request)) {
     if (!add->groups.empty()) {
@@ -71,6 +53,48 @@ ControlAnswer Master::Impl::Control(const schemas::Message& request, const std::
   return std::nullopt;
 }
 
+ControlAnswer Master::Impl::AgentsAnswer(const schemas::AgentsQuery& query,
+                                         const std::string& client, bool for_worker) {
+  if (Status s = agents->ReloadRegistryIfChanged(); !s.ok()) {
+    return schemas::ErrorReply{s.code(), s.message(), "agents_query"};
+  }
+  if (query.ids.empty()) {
+    if (listings.size() >= kMaxListings) {
+      return schemas::ErrorReply{Code::kUnavailable,
+                                 fmt::format("busy: {} agent listings in progress", kMaxListings),
+                                 "agents_query"};
+    }
+    listings.push_back({client, agents->StartListing(), for_worker});
+    reactor->Wake(listing_timer, reactor->now());
+    return ControlAnswer::Later();
+  }
+  Result<schemas::AgentList> list = agents->List(query.ids);
+  if (!list.ok()) {
+    return schemas::ErrorReply{list.status().code(), list.status().message(), "agents_query"};
+  }
+  for (schemas::AgentRecord& a : list->agents) {
+    if (const auto* g = groups->Of(a.id)) a.groups = *g;
+  }
+  return *list;
+}
+
+bool Master::Impl::AnswerForwarded(const bus::Envelope& env, const schemas::Message& m) {
+  std::optional<schemas::Message> answer;
+  if (std::holds_alternative<schemas::NodesQuery>(m)) {
+    answer = Nodes();
+  } else if (std::holds_alternative<schemas::HealthQuery>(m)) {
+    answer = HealthReport();
+  } else if (const auto* query = std::get_if<schemas::AgentsQuery>(&m)) {
+    ControlAnswer a = AgentsAnswer(*query, env.routing_id, true);
+    if (a.later()) return true;
+    answer = std::move(a.now());
+  } else {
+    return false;
+  }
+  SendToWorker(env.routing_id, schemas::Encode(*answer)).IgnoreError();  // gone: nothing to do
+  return true;
+}
+
 std::optional<SteadyClock::time_point> Master::Impl::ServeListings(SteadyClock::time_point now) {
   if (listings.empty()) return std::nullopt;
   PendingListing& job = listings.front();
@@ -82,12 +106,18 @@ std::optional<SteadyClock::time_point> Master::Impl::ServeListings(SteadyClock::
     s = agents->ContinueListing(job.listing, kListingStep,
                                 [this](const std::string& id) { return groups->Of(id); });
   } while (s.ok() && !job.listing.done() && SteadyClock::now() < until);
+  auto answer = [this, &job](bus::Frames frames) {
+    if (job.for_worker) {
+      SendToWorker(job.client, std::move(frames)).IgnoreError();  // gone: nothing to do
+    } else {
+      control->Reply(job.client, std::move(frames));
+    }
+  };
   if (!s.ok()) {
-    control->Reply(job.client,
-                   schemas::Encode(schemas::ErrorReply{s.code(), s.message(), "agents_query"}));
+    answer(schemas::Encode(schemas::ErrorReply{s.code(), s.message(), "agents_query"}));
     listings.pop_front();
   } else if (job.listing.done()) {
-    control->Reply(job.client, job.listing.Finish());
+    answer(job.listing.Finish());
     listings.pop_front();
   }
   // Due again at once: the reactor drains every socket before the next slice.

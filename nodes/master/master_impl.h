@@ -131,12 +131,19 @@ struct Master::Impl {
 
   // Answers the control socket's requests.
   ControlAnswer Control(const schemas::Message& request, const std::string& client);
+  // -a: a few agents at once, or every agent in slices of the loop (ServeListings).
+  ControlAnswer AgentsAnswer(const schemas::AgentsQuery& query, const std::string& client,
+                             bool for_worker);
+  // -l, -a and -i that a worker forwards for its own control client, answered to that worker.
+  // False for any other message.
+  bool AnswerForwarded(const bus::Envelope& env, const schemas::Message& m);
 
   // Listings of every agent in progress: one slice per turn of the loop (ServeListings), so a
   // listing of 100,000 agents never holds keepalives and acks for its whole length.
   struct PendingListing {
-    std::string client;
+    std::string client;  // a control client, or a worker's routing id when `for_worker`
     MasterAgents::Listing listing;
+    bool for_worker = false;  // forwarded by a worker for its own control client
   };
   std::deque<PendingListing> listings;
   static constexpr std::size_t kMaxListings = 4;  // more at once are refused: busy

@@ -125,6 +125,7 @@ void Worker::Impl::OnStreamMessage(const schemas::Message& m, SteadyClock::time_
 }
 
 void Worker::Impl::OnMasterMessage(const schemas::Message& m, SteadyClock::time_point now) {
+  if (RelayForwarded(m)) return;
   if (const auto* sync = std::get_if<schemas::GroupsSync>(&m)) {
     RequestGroupsSync(groups->OnSync(*sync), now);
     return;
@@ -153,6 +154,7 @@ void Worker::Impl::Tick(SteadyClock::time_point now) {
   }
   if (link.state() != MasterLink::State::kConnected) {
     if (std::exchange(connected, false)) integrity->SessionEnded();
+    if (!forwarded.empty()) FailForwarded("the connection to the master was lost");
     return;
   }
   if (link.sessions() != sessions_seen) {

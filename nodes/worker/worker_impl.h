@@ -3,6 +3,8 @@
 // Private to nodes/.
 #pragma once
 
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +56,9 @@ struct Worker::Impl {
   std::uint64_t sessions_seen = 0;
   bool connected = false;  // as last told to the integrity actor
   const std::string files_delta_type = schemas::Encode(schemas::FilesDelta{})[0];
+  // Control clients waiting for the master, by request type ("agents_query", ...).
+  std::map<std::string, std::deque<std::string>> forwarded;
+  static constexpr std::size_t kMaxForwarded = 16;  // per type; more at once are refused: busy
 
   Impl(const ClusterConfig& c, ClusterLog& l);
   ~Impl();
@@ -79,6 +84,14 @@ struct Worker::Impl {
   void SendStats();
 
   ControlAnswer Control(const schemas::Message& request, const std::string& client);
+  // -l, -a and -i on a worker are answered by the master, as in Wazuh: the request goes over the
+  // link, and the reply of each type comes back in the order they were asked (the master
+  // answers each type in order), to the client waiting longest for that type.
+  ControlAnswer Forward(const schemas::Message& request, const std::string& client);
+  // A reply from the master to a forwarded request: relayed; false if it is not one.
+  bool RelayForwarded(const schemas::Message& m);
+  // The link is gone: every forwarded request is answered with an error now.
+  void FailForwarded(std::string_view why);
   schemas::NodeList Nodes() const;
 };
 

@@ -55,8 +55,8 @@ TEST_CASE("a master and two workers meet over CURVE", "[integration]") {
   CHECK(j["nodes"][1]["version"] == ZCLUSTER_VERSION);
   CHECK(j["nodes"][2]["address"] == "127.0.0.1");
 
-  // A worker knows its master, and says so on its own control socket.
-  REQUIRE(WaitFor([&] { return c.Nodes("w1").size() == 2; }, 5s));
+  // A worker knows its master, and answers -l with the master's view of the cluster.
+  REQUIRE(WaitFor([&] { return c.Nodes("w1").size() == 3; }, 5s));
   CHECK(c.Log("w1").find("INFO: [Worker w1] [Main] Successfully connected to master 'master'") !=
         std::string::npos);
   CHECK(c.Log("master").find("INFO: [Worker w2] [Main] Connected: address 127.0.0.1") !=

@@ -2,11 +2,17 @@
 // refusals of what cannot be combined, and -i's exit status for a Nagios-style check.
 #include <signal.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "integration/cluster_fixture.h"
 #include "support/wait.h"
+#include "zcluster/bench/deployment.h"
+#include "zcluster/nodes/client_keys.h"
+#include "zcluster/nodes/control.h"
 
 using namespace zcluster;
 using namespace zcluster::testing;
@@ -67,4 +73,61 @@ TEST_CASE("cluster_control's flags and filters work and -i exits 2 while a worke
   // Back: healthy again.
   c.Start("w2");
   CHECK(WaitFor([&] { return control({"-i"}).exit_code == 0; }, 30s));
+}
+
+TEST_CASE("on a worker -l -a and -i are answered by the master", "[integration][control]") {
+  Cluster c;
+  nodes::ClientKeys agents = bench::MakeAgents(5);
+  c.Configure("master", NodeOptions::Master());
+  c.Configure("w1", {});
+  c.Configure("w2", {});
+  c.Authorize("w1");
+  c.Authorize("w2");
+  for (const std::string n : {"master", "w1", "w2"}) {
+    std::filesystem::create_directories(c.Home(n) + "/etc");
+    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
+  }
+  c.Start("master");
+  c.Start("w1");
+  c.Start("w2");
+  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  auto on_w1 = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"zcluster-control", "-c", c.ConfigPath("w1")});
+    return c.Run(args);
+  };
+  RunResult nodes = on_w1({"-l"});
+  INFO(nodes.output);
+  CHECK(nodes.exit_code == 0);
+  CHECK(nodes.output.find("\nw2 ") != std::string::npos);  // the cluster's view, not w1's own
+  RunResult listed = on_w1({"-a", "--json"});
+  REQUIRE(listed.exit_code == 0);
+  CHECK(nlohmann::json::parse(listed.output)["agents"].size() == 5);
+  RunResult health = on_w1({"-i", "--json"});
+  CHECK(nlohmann::json::parse(health.output)["workers"].size() == 2);
+  // Several at once, of several types: each gets its own answer.
+  std::vector<std::thread> clients;
+  std::atomic<int> good{0};
+  for (int i = 0; i < 6; ++i) {
+    clients.emplace_back([&, i] {
+      Result<schemas::Message> r =
+          nodes::ControlRequest(c.Home("w1") + "/queue/cluster/control.sock",
+                                i % 2 ? schemas::Message(schemas::AgentsQuery{})
+                                      : schemas::Message(schemas::NodesQuery{}),
+                                std::chrono::milliseconds(10000));
+      const bool right = r.ok() && (i % 2 ? std::holds_alternative<schemas::AgentList>(*r)
+                                          : std::holds_alternative<schemas::NodeList>(*r));
+      if (right) ++good;
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  CHECK(good == 6);
+  // Without its master, a worker says so at once rather than answering for the cluster.
+  c.Kill("master", SIGKILL);
+  RunResult alone;
+  CHECK(WaitFor([&] { return (alone = on_w1({"-a"})).exit_code == 1; }, 20s));
+  INFO(alone.output);
+  CHECK(alone.output.find("not connected to the master") != std::string::npos);
+  RunResult l = on_w1({"-l"});
+  INFO(l.output);
+  CHECK(l.exit_code == 0);
 }
