@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "control_render.h"
+#include "zcluster/bus/curve_keys.h"
 #include "zcluster/nodes/cluster_config.h"
 #include "zcluster/nodes/control.h"
 
@@ -47,6 +48,25 @@ Result<std::vector<std::string>> AgentStatuses(std::vector<std::string> given) {
   return given;
 }
 
+// The request over CURVE to a master's <admin><bind> endpoint, as the admin key PREFIX.
+Result<schemas::Message> AskRemote(const std::string& host, const std::string& key_prefix,
+                                   const std::string& server_key, const schemas::Message& request,
+                                   int timeout_ms) {
+  if (key_prefix.empty() || server_key.empty()) {
+    return Status::InvalidArgument("--host needs --key PREFIX and --server-key FILE");
+  }
+  const bool has_port = host.find(':') != std::string::npos;
+  const std::string endpoint = "tcp://" + host + (has_port ? "" : ":1519");
+  Result<std::string> secret = bus::ReadSecretKeyFile(key_prefix + ".key");
+  if (!secret.ok()) return secret.status();
+  Result<std::string> own_public = bus::ReadPublicKeyFile(key_prefix + ".pub");
+  if (!own_public.ok()) return own_public.status();
+  Result<std::string> master_public = bus::ReadPublicKeyFile(server_key);
+  if (!master_public.ok()) return master_public.status();
+  return nodes::RemoteControlRequest(endpoint, *master_public, {*own_public, *secret}, request,
+                                     std::chrono::milliseconds(timeout_ms));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +93,12 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print JSON instead of a table");
   app.add_option("--local", local, "this node's own table: 'groups' or 'files'")
       ->check(CLI::IsMember({"groups", "files"}));
+  std::string host, key_prefix, server_key;
+  app.add_option("--host", host,
+                 "a master's remote administration endpoint, HOST[:PORT] (port 1519 by default), "
+                 "instead of the local node");
+  app.add_option("--key", key_prefix, "with --host: this admin's key pair, PREFIX.key/PREFIX.pub");
+  app.add_option("--server-key", server_key, "with --host: the master's public key file");
   app.add_option("--timeout", timeout_ms, "milliseconds to wait for the node")
       ->check(CLI::Range(1, 600000))
       ->capture_default_str();
@@ -142,10 +168,17 @@ int main(int argc, char** argv) {
     return Fail(Status::InvalidArgument(
         "nothing to do: give -l, -a, -i, --status, --local, agent or group"));
 
-  Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
-  if (!config.ok()) return Fail(config.status());
-  Result<schemas::Message> reply =
-      nodes::ControlRequest(config->control_path(), request, std::chrono::milliseconds(timeout_ms));
+  Result<schemas::Message> reply = Status::Internal("no request made");
+  if (!host.empty()) {
+    Result<schemas::Message> remote = AskRemote(host, key_prefix, server_key, request, timeout_ms);
+    if (!remote.ok()) return Fail(remote.status());
+    reply = std::move(remote);
+  } else {
+    Result<nodes::ClusterConfig> config = nodes::LoadClusterConfig(config_path);
+    if (!config.ok()) return Fail(config.status());
+    reply = nodes::ControlRequest(config->control_path(), request,
+                                  std::chrono::milliseconds(timeout_ms));
+  }
   if (!reply.ok()) return Fail(reply.status());
   std::string out;
   int exit_code = 0;

@@ -294,15 +294,17 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   NodeMonitor* monitor = &impl->monitor;
   auto refusal = [master_log, monitor](const bus::ZapVerdict& v,
                                        const bus::ZapAuthenticator::RefusalNote& note) {
-    const char* socket = v.domain == bus::ZapAuthenticator::kMonitorDomain ? "monitor" : "cluster";
+    const char* socket = v.domain == bus::ZapAuthenticator::kMonitorDomain ? "monitor"
+                         : v.domain == std::string_view(kAdminDomain)      ? "admin"
+                                                                           : "cluster";
     monitor->HandshakeRefused(socket, v.address, v.public_z85, note.log);
     if (!note.log) return;
-    master_log.Warning("Main", "Refused CURVE handshake{} from {}: {} (key {}){}",
-                       socket == std::string_view("monitor") ? " on the monitor endpoint" : "",
-                       v.address, v.status_text, v.public_z85.empty() ? "none" : v.public_z85,
-                       note.unlogged
-                           ? fmt::format("; {} more refusals from there not logged", note.unlogged)
-                           : "");
+    master_log.Warning(
+        "Main", "Refused CURVE handshake{} from {}: {} (key {}){}",
+        socket == std::string_view("cluster") ? "" : fmt::format(" on the {} endpoint", socket),
+        v.address, v.status_text, v.public_z85.empty() ? "none" : v.public_z85,
+        note.unlogged ? fmt::format("; {} more refusals from there not logged", note.unlogged)
+                      : "");
   };
   if (keys.allowed.size() == 0) {
     master_log.Warning("Main", "No worker key is authorized: no worker can connect");
@@ -341,6 +343,23 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!control.ok()) return control.status();
   impl->control.emplace(std::move(control).value());
   impl->control->CountTraffic(&impl->monitor.traffic(), "control");
+  if (config.admin_port) {
+    bus::SocketOptions admin_options;
+    admin_options.max_message_bytes = 1 << 20;  // a request is small; the largest is a group list
+    Result<ControlServer> admin = ControlServer::BindCurve(
+        impl->ctx, *impl->zap, keys.own, config.admin_endpoint(), admin_options, kAdminDomain);
+    if (!admin.ok()) return admin.status();
+    impl->admin.emplace(std::move(admin).value());
+    impl->admin->CountTraffic(&impl->monitor.traffic(), "admin");
+    Result<std::unique_ptr<ListenerWatch>> admin_watch =
+        ListenerWatch::Watch(impl->ctx, impl->admin->socket(), impl->budget,
+                             {"admin", "<tuning><connections_per_address>", per_address, true},
+                             master_log, impl->monitor);
+    if (!admin_watch.ok()) return admin_watch.status();
+    impl->admin_watch = std::move(admin_watch).value();
+    master_log.Info("Main", "Remote administration on {} ({} keys)", impl->admin->endpoint(),
+                    keys.allowed.size(kAdminDomain));
+  }
   Result<std::unique_ptr<MonitorSockets>> monitor_sockets = MonitorSockets::Bind(
       impl->ctx, config, *impl->zap, keys, impl->monitor, impl->budget, master_log);
   if (!monitor_sockets.ok()) return monitor_sockets.status();
@@ -372,6 +391,7 @@ ListeningPorts Master::ports() const {
   p.stream_port = PortOf(impl_->pub->endpoint());
   if (impl_->metrics) p.metrics_port = impl_->metrics->port();
   p.monitor_port = impl_->monitor_sockets->tcp_port();
+  if (impl_->admin) p.admin_port = PortOf(impl_->admin->endpoint());
   return p;
 }
 
@@ -423,6 +443,23 @@ Status Master::Run(int stop_fd) {
     m.control->ServePending(answers, m.log);
     return Status::Ok();
   });
+  if (m.admin) {
+    ControlServer::Handler admin_answers = [&m](const schemas::Message& request,
+                                                const std::string& client) {
+      return m.Control(request, std::string(Impl::kAdminClient) + client);
+    };
+    ControlServer::Gate gate = [&m](const schemas::Message& request, const bus::Envelope& peer) {
+      return m.AdminGate(request, peer);
+    };
+    reactor.AddReader(m.admin->socket(), [&m, admin_answers, gate] {
+      m.admin->ServePending(admin_answers, m.log, gate);
+      return Status::Ok();
+    });
+    reactor.AddReader(m.admin_watch->socket(), [&m] {
+      m.admin_watch->Drain();
+      return Status::Ok();
+    });
+  }
   m.monitor_sockets->Serve(
       reactor, [&m] { return m.ClusterView(); }, m.log);
   auto now = reactor.now();
@@ -445,7 +482,7 @@ Status Master::Run(int stop_fd) {
         m.SendToWorker(routing_id, std::move(f)).IgnoreError();  // gone: it asks again
       },
       [&m](bus::Frames f) { m.PublishFrames(std::move(f)); },
-      [&m](const std::string& client, bus::Frames f) { m.control->Reply(client, std::move(f)); }};
+      [&m](const std::string& client, bus::Frames f) { m.ReplyToControl(client, std::move(f)); }};
   reactor.AddReader(m.integrity->socket(), [&] { return m.integrity->Drain(integrity_out); });
   reactor.AddTimer(now, [&m](SteadyClock::time_point t) {
     m.Heartbeat(t);

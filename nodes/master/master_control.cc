@@ -95,6 +95,37 @@ bool Master::Impl::AnswerForwarded(const bus::Envelope& env, const schemas::Mess
   return true;
 }
 
+void Master::Impl::ReplyToControl(const std::string& client, bus::Frames frames) {
+  if (admin && client.starts_with(kAdminClient)) {
+    admin->Reply(client.substr(kAdminClient.size()), std::move(frames));
+  } else {
+    control->Reply(client, std::move(frames));
+  }
+}
+
+std::optional<schemas::ErrorReply> Master::Impl::AdminGate(const schemas::Message& request,
+                                                           const bus::Envelope& peer) {
+  const std::string type(schemas::TypeOf(request));
+  const bool changes = std::holds_alternative<schemas::AgentAdd>(request) ||
+                       std::holds_alternative<schemas::AgentRemove>(request) ||
+                       std::holds_alternative<schemas::GroupAssign>(request) ||
+                       std::holds_alternative<schemas::GroupUnassign>(request);
+  if (!changes) return std::nullopt;
+  if (peer.user_id.starts_with("admin:")) {
+    log.Info("Admin", "{} by key '{}' from {}", type, peer.user_id, peer.peer_address);
+    return std::nullopt;
+  }
+  // Bounded like every refusal a peer can repeat: a line per address per 30 s, 20 in all.
+  bus::LineBudget::Verdict note = admin_refusals.Take(peer.peer_address, SteadyClock::now());
+  if (note.log) {
+    log.Warning("Admin", "Refused {} from key '{}' at {}: its role is read{}", type, peer.user_id,
+                peer.peer_address,
+                note.unlogged ? fmt::format("; {} more from there not logged", note.unlogged) : "");
+  }
+  return schemas::ErrorReply{Code::kPermissionDenied,
+                             "this key's role is read: it may not change agents or groups", type};
+}
+
 std::optional<SteadyClock::time_point> Master::Impl::ServeListings(SteadyClock::time_point now) {
   if (listings.empty()) return std::nullopt;
   PendingListing& job = listings.front();
@@ -110,7 +141,7 @@ std::optional<SteadyClock::time_point> Master::Impl::ServeListings(SteadyClock::
     if (job.for_worker) {
       SendToWorker(job.client, std::move(frames)).IgnoreError();  // gone: nothing to do
     } else {
-      control->Reply(job.client, std::move(frames));
+      ReplyToControl(job.client, std::move(frames));
     }
   };
   if (!s.ok()) {

@@ -18,6 +18,7 @@
 #include "monitor/node_monitor.h"
 #include "runtime/node_home.h"
 #include "zcluster/bus/connection_guard.h"
+#include "zcluster/bus/line_budget.h"
 #include "zcluster/bus/reactor.h"
 #include "zcluster/bus/sockets.h"
 #include "zcluster/bus/zap_authenticator.h"
@@ -46,6 +47,9 @@ struct Master::Impl {
   std::optional<bus::PublisherSocket> pub;
   std::unique_ptr<ListenerWatch> pub_watch;  // watches `pub`; destroyed before it
   std::optional<ControlServer> control;
+  std::optional<ControlServer> admin;          // with <admin><bind>: control over CURVE
+  std::unique_ptr<ListenerWatch> admin_watch;  // watches `admin`; destroyed before it
+  bus::LineBudget admin_refusals{std::chrono::seconds(30), 20};  // audit lines of refusals
   std::unique_ptr<MonitorSockets> monitor_sockets;  // the monitor endpoints and the tap
   std::unique_ptr<MetricsServer> metrics;           // with <monitor><metrics_bind>
   WorkerSessions sessions;
@@ -78,6 +82,8 @@ struct Master::Impl {
     metrics.reset();
     monitor_sockets.reset();
     control.reset();
+    admin_watch.reset();
+    admin.reset();
     pub_watch.reset();
     pub.reset();
     router_watch.reset();
@@ -131,6 +137,15 @@ struct Master::Impl {
 
   // Answers the control socket's requests.
   ControlAnswer Control(const schemas::Message& request, const std::string& client);
+  // A client of the admin endpoint, as Control and the deferred answers name it: its routing id
+  // behind a prefix no local client is given by libzmq.
+  static constexpr std::string_view kAdminClient = "\001admin\001";
+  // Where a deferred answer goes: the local control socket or the admin endpoint.
+  void ReplyToControl(const std::string& client, bus::Frames frames);
+  // The admin endpoint's roles: a read key may ask, an admin key may also change agents and
+  // groups. Every change and every refusal is audited in cluster.log with the key and address.
+  std::optional<schemas::ErrorReply> AdminGate(const schemas::Message& request,
+                                               const bus::Envelope& peer);
   // -a: a few agents at once, or every agent in slices of the loop (ServeListings).
   ControlAnswer AgentsAnswer(const schemas::AgentsQuery& query, const std::string& client,
                              bool for_worker);

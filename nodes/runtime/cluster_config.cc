@@ -223,6 +223,18 @@ Status Validate(const ClusterConfig& c) {
   } else if (!c.monitor_authorized_keys.empty()) {
     return Bad("<monitor><authorized_keys>", "has no use without <monitor><bind>");
   }
+  // Remote administration is the master's, and fails closed like the monitor endpoint.
+  if (c.admin_port) {
+    if (c.node_type != NodeType::kMaster) {
+      return Bad("<admin><bind>", "is the master's: a worker forwards -l, -a and -i to it");
+    }
+    if (c.admin_authorized_keys.empty()) {
+      return Bad("<admin><authorized_keys>", "is required with <admin><bind>");
+    }
+    if (!c.curve) return Bad("<admin><bind>", "needs <curve>: admins connect with its public key");
+  } else if (!c.admin_authorized_keys.empty()) {
+    return Bad("<admin><authorized_keys>", "has no use without <admin><bind>");
+  }
   // A worker connects to the master's ports, so it cannot leave them to the kernel.
   if (c.node_type == NodeType::kWorker && c.port == 0) {
     return Bad("<port>", "must name the master's port on a worker, got '0'");
@@ -268,6 +280,10 @@ std::string ClusterConfig::master_endpoint() const {
 std::string ClusterConfig::stream_endpoint() const {
   std::string endpoint = master_endpoint();
   return endpoint.substr(0, endpoint.rfind(':') + 1) + std::to_string(stream_port_or_next());
+}
+
+std::string ClusterConfig::admin_endpoint() const {
+  return "tcp://" + admin_host + ":" + std::to_string(admin_port.value_or(0));
 }
 
 std::string ClusterConfig::monitor_endpoint() const {
@@ -362,11 +378,11 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
     ZC_RETURN_IF_ERROR(ParseBool(n, "<disabled>", &c.disabled));
     if (c.disabled) return c;
   }
-  ZC_RETURN_IF_ERROR(
-      CheckOnly(block, "",
-                {"name", "node_name", "node_type", "key", "port", "bind_addr", "nodes", "hidden",
-                 "disabled", "home", "curve", "intervals", "agent_port", "stream_port", "tuning",
-                 "reload_command", "sync_files", "monitor", "haproxy_helper"}));
+  ZC_RETURN_IF_ERROR(CheckOnly(
+      block, "", {"name",           "node_name",  "node_type",  "key",         "port",
+                  "bind_addr",      "nodes",      "hidden",     "disabled",    "home",
+                  "curve",          "intervals",  "agent_port", "stream_port", "tuning",
+                  "reload_command", "sync_files", "monitor",    "admin",       "haproxy_helper"}));
   if (block.child("haproxy_helper")) {
     c.warnings.push_back(
         "<haproxy_helper> is Wazuh's load-balancer helper; zcluster has none and ignores it");
@@ -442,6 +458,14 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
           ParseHostPort(Text(m), "<monitor><bind>", "1518", &c.monitor_host, &c.monitor_port));
     }
     c.monitor_authorized_keys = Resolve(Text(n.child("authorized_keys")), base_dir);
+  }
+  if (auto n = block.child("admin")) {
+    ZC_RETURN_IF_ERROR(CheckOnly(n, "<admin>", {"bind", "authorized_keys"}));
+    if (auto m = n.child("bind")) {
+      ZC_RETURN_IF_ERROR(
+          ParseHostPort(Text(m), "<admin><bind>", "1519", &c.admin_host, &c.admin_port));
+    }
+    c.admin_authorized_keys = Resolve(Text(n.child("authorized_keys")), base_dir);
   }
   if (auto n = block.child("agent_port")) {
     std::string v = Text(n);

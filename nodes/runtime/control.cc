@@ -109,7 +109,7 @@ ControlServer::~ControlServer() {
   if (!path_.empty()) ::unlink(path_.c_str());
 }
 
-void ControlServer::ServePending(const Handler& handle, const Logger& log) {
+void ControlServer::ServePending(const Handler& handle, const Logger& log, const Gate& gate) {
   for (int budget = 100; budget > 0; --budget) {
     Result<std::optional<bus::Envelope>> got = router_.Receive();
     if (!got.ok()) {
@@ -121,8 +121,11 @@ void ControlServer::ServePending(const Handler& handle, const Logger& log) {
     if (meter_ != nullptr) meter_->In(peer_, env.frames);
     schemas::Message reply = schemas::ErrorReply{Code::kInvalidArgument, "", ""};
     Result<schemas::Message> request = schemas::Decode(env.frames);
+    std::optional<schemas::ErrorReply> refused;
     if (!request.ok()) {
       reply = schemas::ErrorReply{Code::kInvalidArgument, request.status().message(), ""};
+    } else if (gate && (refused = gate(*request, env))) {
+      reply = std::move(*refused);
     } else if (ControlAnswer answer = handle(*request, env.routing_id); answer.later()) {
       continue;
     } else if (answer.now()) {

@@ -11,9 +11,11 @@ Status InElement(std::string_view element, const Status& s) {
   return Status(s.code(), "config: <cluster><curve><" + std::string(element) + "> " + s.message());
 }
 
-// Every NAME.pub of `dir`, listed for `domain` under NAME. Errors name `element`.
+// Every NAME.pub of `dir`, listed for `domain` under `user_prefix` + NAME. Errors name
+// `element`.
 Status LoadAuthorizedKeys(const std::string& dir, const std::string& domain,
-                          std::string_view element, bus::AllowList* out) {
+                          std::string_view element, bus::AllowList* out,
+                          const std::string& user_prefix = "") {
   auto In = [element](const Status& s) {
     return Status(s.code(), "config: <cluster>" + std::string(element) + " " + s.message());
   };
@@ -32,7 +34,7 @@ Status LoadAuthorizedKeys(const std::string& dir, const std::string& domain,
     if (out->Find(*key, domain)) {
       return In(Status::InvalidArgument("'" + p.string() + "' repeats another's key"));
     }
-    ZC_RETURN_IF_ERROR(out->Add(*key, node, domain));
+    ZC_RETURN_IF_ERROR(out->Add(*key, user_prefix + node, domain));
   }
   return Status::Ok();
 }
@@ -69,6 +71,23 @@ Result<KeyMaterial> LoadKeyMaterial(const ClusterConfig& config) {
     Result<std::string> m = bus::ReadPublicKeyFile(f.master_public_key);
     if (!m.ok()) return InElement("master_public_key", m.status());
     k.master_public = *m;
+  }
+  if (config.admin_port) {
+    // A role per folder: read/ may ask, admin/ may also change. A key in both is refused, so a
+    // key's role is never a matter of which folder was read first.
+    for (const char* role : {"read", "admin"}) {
+      const std::string dir = config.admin_authorized_keys + "/" + role;
+      if (!std::filesystem::is_directory(dir)) continue;
+      ZC_RETURN_IF_ERROR(LoadAuthorizedKeys(dir, kAdminDomain,
+                                            std::string("<admin><authorized_keys>/") + role,
+                                            &k.allowed, std::string(role) + ":"));
+    }
+    if (k.allowed.size(kAdminDomain) == 0) {
+      return Status::InvalidArgument("config: <cluster><admin><authorized_keys> '" +
+                                     config.admin_authorized_keys +
+                                     "' holds no read/NAME.pub or admin/NAME.pub: no admin could "
+                                     "connect");
+    }
   }
   if (config.monitor_port) {
     ZC_RETURN_IF_ERROR(LoadAuthorizedKeys(config.monitor_authorized_keys,

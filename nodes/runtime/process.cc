@@ -206,6 +206,7 @@ Status WritePortsFile(const std::string& path, const ListeningPorts& ports) {
   if (ports.agent_port != 0) json["agent_port"] = ports.agent_port;
   if (ports.metrics_port != 0) json["metrics_port"] = ports.metrics_port;
   if (ports.monitor_port != 0) json["monitor_port"] = ports.monitor_port;
+  if (ports.admin_port != 0) json["admin_port"] = ports.admin_port;
   std::error_code ignored;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
   return WriteFileAtomically(path, json.dump() + "\n", 0644);

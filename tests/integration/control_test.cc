@@ -11,6 +11,7 @@
 #include "integration/cluster_fixture.h"
 #include "support/wait.h"
 #include "zcluster/bench/deployment.h"
+#include "zcluster/bus/curve_keys.h"
 #include "zcluster/nodes/client_keys.h"
 #include "zcluster/nodes/control.h"
 
@@ -130,4 +131,65 @@ TEST_CASE("on a worker -l -a and -i are answered by the master", "[integration][
   RunResult l = on_w1({"-l"});
   INFO(l.output);
   CHECK(l.exit_code == 0);
+}
+
+TEST_CASE("remote administration: a read key asks, an admin key changes, others get nothing",
+          "[integration][control]") {
+  Cluster c;
+  const std::string admins = c.Home("admins");
+  std::filesystem::create_directories(admins + "/authorized/read");
+  std::filesystem::create_directories(admins + "/authorized/admin");
+  for (const auto& [name, role] :
+       {std::pair{"alice", "read"}, std::pair{"bob", "admin"}, std::pair{"mallory", ""}}) {
+    bus::CurveKeyPair pair = *bus::GenerateKeyPair();
+    REQUIRE(bus::WriteKeyPair(admins + "/" + name, pair).ok());
+    if (*role) WriteFile(admins + "/authorized/" + role + "/" + name + ".pub", pair.public_z85);
+  }
+  NodeOptions master = NodeOptions::Master();
+  master.extra = "<admin><bind>127.0.0.1:0</bind><authorized_keys>" + admins +
+                 "/authorized</authorized_keys></admin>";
+  c.Configure("master", master);
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  std::filesystem::create_directories(c.Home("master") + "/etc");
+  REQUIRE(bench::MakeAgents(1).Save(c.Home("master") + "/etc/client.keys").ok());
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  const std::uint16_t port = c.ReportedPort("master", "admin_port");
+  REQUIRE(port != 0);
+  auto as = [&](const std::string& key, std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"zcluster-control", "--host", "127.0.0.1:" + std::to_string(port), "--key", key,
+                 "--server-key", c.KeyPrefix("master") + ".pub", "--timeout", "5000"});
+    return c.Run(args);
+  };
+
+  // A read key lists, and is refused a change, which the master audits.
+  RunResult listed = as(admins + "/alice", {"-l"});
+  INFO(listed.output);
+  CHECK(listed.exit_code == 0);
+  CHECK(listed.output.find("w1") != std::string::npos);
+  CHECK(as(admins + "/alice", {"-a", "--json"}).exit_code == 0);
+  RunResult refused = as(admins + "/alice", {"agent", "add", "sneaky"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output.find("role is read") != std::string::npos);
+  CHECK(c.WaitForLog("master", "Refused agent_add from key 'read:alice' at 127.0.0.1", 5s));
+  CHECK(ReadFile(c.Home("master") + "/etc/client.keys").find("sneaky") == std::string::npos);
+
+  // An admin key changes, and the change is audited too.
+  RunResult added = as(admins + "/bob", {"agent", "add", "welcome", "10.0.0.7"});
+  INFO(added.output);
+  CHECK(added.exit_code == 0);
+  CHECK(c.WaitForLog("master", "agent_add by key 'admin:bob' from 127.0.0.1", 5s));
+  CHECK(ReadFile(c.Home("master") + "/etc/client.keys").find("welcome 10.0.0.7") !=
+        std::string::npos);
+
+  // A key that is not listed, and a worker's key (another allow-list), get nothing.
+  RunResult stranger = as(admins + "/mallory", {"-l"});
+  CHECK(stranger.exit_code == 1);
+  CHECK(stranger.output.find("w1") == std::string::npos);
+  RunResult worker_key = as(c.KeyPrefix("w1"), {"-l"});
+  CHECK(worker_key.exit_code == 1);
+  CHECK(c.WaitForLog("master", "Refused CURVE handshake on the admin endpoint", 5s));
 }

@@ -332,3 +332,25 @@ TEST_CASE("an XML error names the file and the line", "[nodes][config]") {
   INFO(c.status().message());
   CHECK(c.status().message().rfind("config: /etc/ossec.conf line 3: XML error: ", 0) == 0);
 }
+
+TEST_CASE("remote administration is the master's and names its keys", "[nodes][config]") {
+  const std::string curve =
+      "<curve><secret_key>m.key</secret_key><public_key>m.pub</public_key>"
+      "<authorized_keys>workers</authorized_keys></curve>";
+  Result<ClusterConfig> c = Parse(curve +
+                                  "<admin><bind>127.0.0.1:1519</bind><authorized_keys>admins"
+                                  "</authorized_keys></admin>");
+  REQUIRE(c.ok());
+  CHECK(c->admin_endpoint() == "tcp://127.0.0.1:1519");
+  CHECK(c->admin_authorized_keys == "/etc/zc/admins");
+  CHECK(Error(curve + "<admin><bind>127.0.0.1:1519</bind></admin>") ==
+        "config: <cluster><admin><authorized_keys> is required with <admin><bind>");
+  CHECK(Error("<key>" + kKey +
+              "</key><admin><bind>127.0.0.1:1519</bind><authorized_keys>a"
+              "</authorized_keys></admin>") ==
+        "config: <cluster><admin><bind> needs <curve>: admins connect with its public key");
+  CHECK(Error("<key>" + kKey +
+              "</key><node_type>worker</node_type><nodes><node>10.0.0.1</node></nodes>"
+              "<admin><bind>127.0.0.1:1519</bind><authorized_keys>a</authorized_keys></admin>")
+            .find("is the master's") != std::string::npos);
+}

@@ -82,6 +82,12 @@ struct ClusterConfig {
   std::string monitor_host;
   std::optional<std::uint16_t> monitor_port;
   std::string monitor_authorized_keys;
+  // <admin><bind>IPv4:PORT</bind>: the master also answers control requests on TCP, with CURVE,
+  // to the keys of <admin><authorized_keys>: a folder whose read/NAME.pub keys may ask (-l, -a,
+  // -i, tables) and whose admin/NAME.pub keys may also change agents and groups. Master only.
+  std::string admin_host;
+  std::optional<std::uint16_t> admin_port;
+  std::string admin_authorized_keys;
   Intervals intervals;
 
   std::string log_path() const { return home + "/logs/cluster.log"; }
@@ -90,6 +96,8 @@ struct ClusterConfig {
   std::string monitor_path() const { return home + "/queue/cluster/monitor.sock"; }
   // tcp://HOST:PORT of the TCP monitor endpoint (with <monitor><bind>).
   std::string monitor_endpoint() const;
+  // tcp://HOST:PORT of the remote administration endpoint (with <admin><bind>).
+  std::string admin_endpoint() const;
   std::string tap_path() const { return home + "/queue/cluster/tap.sock"; }
   std::string db_path() const { return home + "/var/db/cluster"; }
   std::string pid_path() const { return home + "/var/run/zclusterd.pid"; }

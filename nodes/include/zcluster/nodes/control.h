@@ -56,7 +56,12 @@ class ControlServer {
   // Removes the socket file: a client then learns at once that the node is not running.
   ~ControlServer();
   // Answers every queued request without blocking.
-  void ServePending(const Handler& handle, const Logger& log);
+  // Decides, before the handler sees it, whether this peer may make this request: an error
+  // reply refuses it. For sockets whose peers differ in what they may do (the admin endpoint's
+  // read and admin keys).
+  using Gate = std::function<std::optional<schemas::ErrorReply>(const schemas::Message& request,
+                                                                const bus::Envelope& peer)>;
+  void ServePending(const Handler& handle, const Logger& log, const Gate& gate = nullptr);
   // The answer to a request its handler deferred. A client that gave up is not an error.
   void Reply(const std::string& client, bus::Frames reply);
   // Counts every request and reply as traffic with `peer` (nullptr: not counted).

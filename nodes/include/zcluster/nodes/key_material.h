@@ -13,11 +13,16 @@ namespace zcluster::nodes {
 // its ZAP User-Id is this marker and the master accepts any well-formed node name from it.
 inline constexpr const char* kAnyWorkerUserId = "*shared-key*";
 
+// The ZAP domain of the master's remote administration endpoint (<admin><bind>). Its keys' user
+// ids are "read:NAME" or "admin:NAME": the role, then the key file's name.
+inline constexpr const char* kAdminDomain = "zcluster-admin";
+
 struct KeyMaterial {
   bus::CurveKeyPair own;      // this node's pair
   std::string master_public;  // workers: the master's public key
   // Keys let into this node's server sockets, by ZAP domain: on a master the workers' (cluster
-  // domain, user id the node name); with <monitor><bind> the admins' (monitor domain).
+  // domain, user id the node name); with <monitor><bind> the admins' (monitor domain); with
+  // <admin><bind> the administrators' (kAdminDomain, user id "read:NAME" or "admin:NAME").
   bus::AllowList allowed;
   bool shared_key_mode = false;  // keys derived from <key>
 };

@@ -61,6 +61,7 @@ struct ListeningPorts {
   std::uint16_t agent_port = 0;    // a worker's agent port
   std::uint16_t metrics_port = 0;  // the master's Prometheus endpoint, when it serves one
   std::uint16_t monitor_port = 0;  // the TCP monitor endpoint, with <monitor><bind>
+  std::uint16_t admin_port = 0;    // the master's remote administration, with <admin><bind>
 };
 // The port of a bound endpoint such as "tcp://127.0.0.1:40123" (0 when it has none).
 std::uint16_t PortOf(const std::string& endpoint);
