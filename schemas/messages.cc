@@ -22,7 +22,7 @@ void EncodeBody(msgpack::sbuffer& b, const Welcome& m) {
       .real("max_silence", m.max_silence);
 }
 void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
-  MapWriter(b, 11)
+  MapWriter(b, 14)
       .uint("n", m.n)
       .uint("groups_seq", m.groups_seq)
       .uint("groups_digest", m.groups_digest)
@@ -33,7 +33,10 @@ void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
       .uint("files_created", m.files_created)
       .uint("files_updated", m.files_updated)
       .uint("files_deleted", m.files_deleted)
-      .str("store_error", m.store_error);
+      .str("store_error", m.store_error)
+      .real("agent_sync_start", m.agent_sync_start)
+      .real("agent_sync_end", m.agent_sync_end)
+      .uint("agents_sent", m.agents_sent);
 }
 void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m) {
   MapWriter(b, 2).uint("n", m.n).boolean("resync_groups", m.resync_groups);
@@ -154,6 +157,9 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     if (r.has("files_updated")) m.files_updated = r.uint("files_updated");
     if (r.has("files_deleted")) m.files_deleted = r.uint("files_deleted");
     if (r.has("store_error")) m.store_error = r.str("store_error");
+    if (r.has("agent_sync_start")) m.agent_sync_start = r.real("agent_sync_start");
+    if (r.has("agent_sync_end")) m.agent_sync_end = r.real("agent_sync_end");
+    if (r.has("agents_sent")) m.agents_sent = r.uint("agents_sent");
     return Finish(r, m);
   }
   if (type == KeepaliveAck::kType) {

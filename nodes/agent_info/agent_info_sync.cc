@@ -1,5 +1,7 @@
 #include "agent_info/agent_info_sync.h"
 
+#include "zcluster/nodes/clock.h"
+
 namespace zcluster::nodes {
 
 void AgentInfoSync::SessionStarted() { agents_.RequeueInFlight(); }
@@ -13,8 +15,12 @@ void AgentInfoSync::Pump(SteadyClock::time_point now, const Send& send) {
     if (!in_round_) {
       in_round_ = true;
       round_start_ = now;
+      round_start_unix_ = UnixNow();
       round_sent_ = 0;
-      log_.Debug("Agent-info sync", "Starting.");
+      // At INFO when this round's "Finished" line will be (at most one per kInfoEvery), as
+      // Wazuh opens each task with "Starting.".
+      log_.At(now - last_info_ >= kInfoEvery ? LogLevel::kInfo : LogLevel::kDebug,
+              "Agent-info sync", "Starting.");
     }
     round_sent_ += batch->updates.size();
   }
@@ -33,6 +39,7 @@ Status AgentInfoSync::OnAck(const schemas::AgentInfoAck& ack, SteadyClock::time_
     // Under steady churn every change is a round of its own: one INFO line per kInfoEvery at
     // most, the rest at DEBUG, so cluster.log stays readable.
     double took = std::chrono::duration<double>(now - round_start_).count();
+    last_round_ = Round{round_start_unix_, round_start_unix_ + took, round_sent_};
     ++rounds_since_info_;
     if (now - last_info_ >= kInfoEvery) {
       log_.Info("Agent-info sync",

@@ -28,12 +28,22 @@ class AgentInfoSync {
   // Requeues stale batches and marks silent agents disconnected; call about once a second.
   Status Housekeeping(SteadyClock::time_point now);
 
+  // The last finished round, as its "Finished" line told it: what the keepalive carries to the
+  // master, so that -i shows the same round and count as this worker's log.
+  struct Round {
+    double start = 0, end = 0;  // unix times; 0: none yet
+    std::uint64_t sent = 0;
+  };
+  const Round& last_round() const { return last_round_; }
+
  private:
   WorkerAgents& agents_;
   Logger log_;
   bool in_round_ = false;
   SteadyClock::time_point round_start_{};
   std::uint64_t round_sent_ = 0;
+  double round_start_unix_ = 0;
+  Round last_round_;
   static constexpr std::chrono::seconds kInfoEvery{10};
   SteadyClock::time_point last_info_{};
   std::uint64_t rounds_since_info_ = 0;

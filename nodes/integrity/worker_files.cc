@@ -107,10 +107,7 @@ Status WorkerFiles::InstallInline(const schemas::FileChange& change) {
   // As a one-chunk download, so it takes the same checks, temp file, hash test and rename.
   DropDownload(path);
   downloads_[path] = Download{change.entry, 0, have != actual_.end()};
-  if (!in_round_) {
-    in_round_ = true;
-    round_ = IntegritySyncStats{UnixNow(), 0, 0, 0, 0};
-  }
+  if (!in_round_) StartRound();
   log_.Debug("Integrity sync", "{} arrived with its change", path);
   return WriteChunks(schemas::FileData{
       {{path, change.entry.hash, 0, change.entry.size, false, change.content, change.entry.size}}});
@@ -144,6 +141,11 @@ Result<bool> WorkerFiles::OnSync(const schemas::FilesSync& sync) {
   synced_ = true;
   ZC_RETURN_IF_ERROR(Reconcile(true));
   return Apply(follower_.OnSynced(sync.seq));
+}
+
+void WorkerFiles::AbandonDownload(const std::string& path) {
+  if (downloads_.count(path) != 0 && in_round_) ++round_dropped_;
+  DropDownload(path);
 }
 
 void WorkerFiles::DropDownload(const std::string& path_ref) {
@@ -234,10 +236,7 @@ Status WorkerFiles::Reconcile(bool rescan, std::size_t inline_created, std::size
   for (const auto& [path, have] : actual_) {
     if (!expected_.count(path)) extra.push_back(path);
   }
-  if (create + update + extra.size() > 0 && !in_round_) {
-    in_round_ = true;
-    round_ = IntegritySyncStats{UnixNow(), 0, 0, 0, 0};
-  }
+  if (create + update + extra.size() > 0 && !in_round_) StartRound();
   for (const std::string& path : extra) {
     Delete(path);
     ++remove;
@@ -279,14 +278,14 @@ Status WorkerFiles::WriteChunks(const schemas::FileData& data) {
     Download& d = it->second;
     if (c.stale) {
       // The master moved on: its next change brings the new version.
-      DropDownload(c.path);
+      AbandonDownload(c.path);
       continue;
     }
     std::string raw(c.raw_length, '\0');
     std::size_t n = ZSTD_decompress(raw.data(), raw.size(), c.data.data(), c.data.size());
     if (ZSTD_isError(n) || n != c.raw_length || c.offset + n > d.entry.size) {
       log_.Warning("Integrity sync", "Bad chunk of {} at {}: dropped", c.path, c.offset);
-      DropDownload(c.path);
+      AbandonDownload(c.path);
       continue;
     }
     std::string abs = Abs(c.path);
@@ -302,7 +301,7 @@ Status WorkerFiles::WriteChunks(const schemas::FileData& data) {
     Status ok = CheckWritablePath(scanner_.home(), c.path, scanner_.set());
     if (!ok.ok()) {
       log_.Warning("Integrity sync", "Refused {}: {}", c.path, ok.message());
-      DropDownload(c.path);
+      AbandonDownload(c.path);
       continue;
     }
     Fd fd(TempName(abs), O_WRONLY | O_CREAT | O_NOFOLLOW, 0600);
@@ -325,7 +324,7 @@ Status WorkerFiles::WriteChunks(const schemas::FileData& data) {
         failed = Status::Unavailable("cannot write " + TempName(abs) + ": " +
                                      std::strerror(write_errno));
       }
-      DropDownload(c.path);
+      AbandonDownload(c.path);
       continue;
     }
     d.received += n;
@@ -344,7 +343,7 @@ void WorkerFiles::DropOrphans() {
   if (in_flight_ > 0 || !queue_.empty() || downloads_.empty()) return;
   log_.Warning("Integrity sync", "{} downloads did not complete: planned again at the next check",
                downloads_.size());
-  while (!downloads_.empty()) DropDownload(downloads_.begin()->first);
+  while (!downloads_.empty()) AbandonDownload(downloads_.begin()->first);
 }
 
 Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
@@ -370,7 +369,7 @@ Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
       log_.Warning("Integrity sync", "{} did not match its hash after download: fetching again",
                    path);
       schemas::FileEntry want = d.entry;
-      DropDownload(path);
+      AbandonDownload(path);
       expected_[path] = want;  // unchanged; the next reconcile plans it again
       continue;
     }
@@ -397,7 +396,7 @@ Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
     std::string abs = Abs(path), tmp = TempName(abs);
     if (::rename(tmp.c_str(), abs.c_str()) != 0) {
       int saved = errno;
-      DropDownload(path);
+      AbandonDownload(path);
       return Status::Unavailable("cannot rename " + tmp + ": " + std::strerror(saved));
     }
     folders.insert(std::filesystem::path(abs).parent_path().string());
@@ -413,13 +412,31 @@ Status WorkerFiles::FinishAll(const std::vector<std::string>& paths) {
   return Status::Ok();
 }
 
+void WorkerFiles::StartRound() {
+  in_round_ = true;
+  round_ = IntegritySyncStats{UnixNow(), 0, 0, 0, 0};
+  round_dropped_ = 0;
+  // Wazuh opens each sync task with "Starting."; bounded like the other lines of a busy stream.
+  const auto now = SteadyClock::now();
+  const bool info = now - last_start_line_ >= std::chrono::seconds(10);
+  if (info) last_start_line_ = now;
+  log_.At(info ? LogLevel::kInfo : LogLevel::kDebug, "Integrity sync", "Starting.");
+}
+
 void WorkerFiles::MaybeFinishRound() {
   if (!in_round_ || !downloads_.empty()) return;
   in_round_ = false;
   round_.end = UnixNow();
   last_sync_ = round_;
-  log_.Info("Integrity sync", "Created {}, updated {}, deleted {}. Finished in {:.3f}s.",
-            round_.created, round_.updated, round_.deleted, round_.end - round_.start);
+  // What was planned and did not happen is said here too, so the counts add up with the
+  // "Files to create" line above.
+  log_.Info(
+      "Integrity sync", "Created {}, updated {}, deleted {}{}. Finished in {:.3f}s.",
+      round_.created, round_.updated, round_.deleted,
+      round_dropped_ > 0
+          ? fmt::format("; {} did not complete (planned again at the next check)", round_dropped_)
+          : "",
+      round_.end - round_.start);
   if (reload_due_) RunReloadHook();
 }
 

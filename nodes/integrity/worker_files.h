@@ -18,6 +18,7 @@
 
 #include "integrity/file_scanner.h"
 #include "streams/stream_follower.h"
+#include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/cluster_log.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
@@ -122,6 +123,11 @@ class WorkerFiles {
   bool scanned_ = false;  // actual_ holds what is on disk (a rescan has run since the load)
   bool in_round_ = false;
   IntegritySyncStats round_, last_sync_;
+  std::size_t round_dropped_ = 0;  // downloads of this round dropped unfinished
+  SteadyClock::time_point last_start_line_{};
+  void StartRound();
+  // Drops a download of this round that will not complete, and counts it for the round's line.
+  void AbandonDownload(const std::string& path);
 };
 
 }  // namespace zcluster::nodes

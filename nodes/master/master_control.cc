@@ -204,6 +204,14 @@ schemas::Health Master::Impl::HealthReport() const {
       h.agents_unknown = s->second.unknown;
       h.agents_pending = s->second.pending;
     }
+    // The round as the worker counted and logged it, when its keepalive says: its log line and
+    // -i then tell the same round.
+    if (auto k = worker_state.find(n.name);
+        k != worker_state.end() && k->second.agent_sync_end > 0) {
+      h.agent_sync_start = k->second.agent_sync_start;
+      h.agent_sync_end = k->second.agent_sync_end;
+      h.agents_sent = k->second.agents_sent;
+    }
     health.workers.push_back(std::move(h));
   }
   std::set<std::string> known = seen_workers;

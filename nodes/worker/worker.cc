@@ -67,6 +67,10 @@ void Worker::Impl::FillKeepalive(schemas::Keepalive& ka) const {
   ka.files_deleted = s.deleted;
   // Within a keepalive's text limit: RocksDB's messages name a path and can run long.
   ka.store_error = store->write_error().substr(0, schemas::kMaxTextLength);
+  const AgentInfoSync::Round& round = agent_sync->last_round();
+  ka.agent_sync_start = round.start;
+  ka.agent_sync_end = round.end;
+  ka.agents_sent = round.sent;
 }
 
 Status Worker::Impl::SendToMaster(bus::Frames frames) {

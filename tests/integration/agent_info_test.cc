@@ -494,3 +494,44 @@ TEST_CASE("the agents of a worker gone past agents_disconnection_time turn disco
   report();
   CHECK(WaitFor([&] { return count(schemas::AgentStatus::kActive) == 10; }, 15s));
 }
+
+TEST_CASE("zcluster-control -i tells the same agent-info round as the worker's log line",
+          "[integration][agents]") {
+  Cluster c;
+  nodes::ClientKeys agents = MakeAgents(30);
+  c.Configure("master", NodeOptions::Master());
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  for (const std::string n : {"master", "w1"}) {
+    std::filesystem::create_directories(c.Home(n) + "/etc");
+    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
+  }
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  RunResult sim = c.Run({"zcluster-agent-sim", "--worker",
+                         "127.0.0.1:" + std::to_string(c.AgentPort("w1")), "--server-key",
+                         c.KeyPrefix("w1") + ".pub", "--keys", c.Home("w1") + "/etc/client.keys"});
+  REQUIRE(sim.exit_code == 0);
+  REQUIRE(c.WaitForLog("w1", "[Agent-info sync] Finished in", 15s));
+  CHECK(c.Log("w1").find("INFO: [Worker w1] [Agent-info sync] Starting.") != std::string::npos);
+  // The worker's last "Sent N agents", and the same N in -i once a keepalive has carried it.
+  auto last_sent = [&] {
+    const std::string log = c.Log("w1");
+    const auto at = log.rfind("agents.");
+    const auto sent = log.rfind("Sent ", at);
+    return std::stoul(log.substr(sent + 5, at - sent - 5));
+  };
+  std::size_t logged = 0, shown = 0;
+  CHECK(WaitFor(
+      [&] {
+        logged = last_sent();
+        nlohmann::json j = nlohmann::json::parse(
+            c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-i", "--json"}).output);
+        shown = j["workers"][0]["agent_info_sync"]["agents_sent"].get<std::size_t>();
+        return logged == shown;
+      },
+      15s));
+  INFO("logged " << logged << ", -i shows " << shown);
+  CHECK(logged > 0);
+}

@@ -20,9 +20,12 @@ namespace {
 
 struct Side {
   TempDir dir;
-  ClusterLog log{false};
+  std::unique_ptr<ClusterLog> log_file =
+      std::move(ClusterLog::Open(dir / "cluster.log", false, false)).value();
+  ClusterLog& log = *log_file;
   std::unique_ptr<store::NodeStore> store;
   std::string home() const { return dir / "home"; }
+  std::string Log() const { return ReadFile(dir / "cluster.log"); }
   explicit Side(const char* type) {
     std::filesystem::create_directories(home() + "/etc/rules");
     store = std::move(store::NodeStore::Open(dir / "db", {"c", type, type})).value();
@@ -272,6 +275,13 @@ TEST_CASE("a chunk that cannot be written stops neither the others nor the next 
   CHECK_FALSE(std::filesystem::exists(w.home() + "/etc/rules/b.xml"));
   // Nothing waits for a chunk that will not come, so the integrity check may run and repair.
   CHECK_FALSE(w.files->busy());
+  // The round's line adds up with "Files to create: 3": two created, one not.
+  INFO(w.Log());
+  CHECK(w.Log().find("Files to create: 3 | Files to update: 0 | Files to delete: 0") !=
+        std::string::npos);
+  CHECK(w.Log().find("Created 2, updated 0, deleted 0; 1 did not complete (planned again at the "
+                     "next check)") != std::string::npos);
+  CHECK(w.Log().find("INFO: [Worker w] [Integrity sync] Starting.") != std::string::npos);
   std::filesystem::remove(w.home() + "/etc/rules/.b.xml.zc-tmp");
   REQUIRE(w.files->Reconcile(true).ok());
   CHECK(w.files->busy());

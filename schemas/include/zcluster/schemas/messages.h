@@ -71,7 +71,10 @@ struct Keepalive {
   double integrity_start = 0;       // its last integrity sync (repair round), unix times
   double integrity_end = 0;
   std::uint64_t files_created = 0, files_updated = 0, files_deleted = 0;
-  std::string store_error{};  // why its database refuses writes ("" while it takes them)
+  std::string store_error{};    // why its database refuses writes ("" while it takes them)
+  double agent_sync_start = 0;  // its last finished agent-info round, unix times (0: none yet)
+  double agent_sync_end = 0;
+  std::uint64_t agents_sent = 0;  // agents it sent in that round
   bool operator==(const Keepalive&) const = default;
 };
 
