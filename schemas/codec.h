@@ -251,6 +251,7 @@ void EncodeBody(msgpack::sbuffer& b, const Hello& m);
 void EncodeBody(msgpack::sbuffer& b, const Welcome& m);
 void EncodeBody(msgpack::sbuffer& b, const Keepalive& m);
 void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m);
+void EncodeBody(msgpack::sbuffer& b, const Goodbye& m);
 void EncodeBody(msgpack::sbuffer& b, const ErrorReply& m);
 void EncodeBody(msgpack::sbuffer& b, const NodesQuery& m);
 void EncodeBody(msgpack::sbuffer& b, const NodeList& m);

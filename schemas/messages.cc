@@ -41,6 +41,7 @@ void EncodeBody(msgpack::sbuffer& b, const Keepalive& m) {
 void EncodeBody(msgpack::sbuffer& b, const KeepaliveAck& m) {
   MapWriter(b, 2).uint("n", m.n).boolean("resync_groups", m.resync_groups);
 }
+void EncodeBody(msgpack::sbuffer& b, const Goodbye& m) { MapWriter(b, 1).str("reason", m.reason); }
 void EncodeBody(msgpack::sbuffer& b, const ErrorReply& m) {
   MapWriter(b, 3)
       .uint("code", static_cast<std::uint64_t>(m.code))
@@ -160,6 +161,11 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     if (r.has("agent_sync_start")) m.agent_sync_start = r.real("agent_sync_start");
     if (r.has("agent_sync_end")) m.agent_sync_end = r.real("agent_sync_end");
     if (r.has("agents_sent")) m.agents_sent = r.uint("agents_sent");
+    return Finish(r, m);
+  }
+  if (type == Goodbye::kType) {
+    Goodbye m;
+    if (r.has("reason")) m.reason = r.str("reason");
     return Finish(r, m);
   }
   if (type == KeepaliveAck::kType) {

@@ -126,6 +126,15 @@ std::optional<schemas::Message> WorkerSessions::OnHello(const bus::Envelope& fro
                           "zcluster " ZCLUSTER_VERSION, max_silence_.count()};
 }
 
+std::optional<std::string> WorkerSessions::Drop(const std::string& routing_id) {
+  auto route = name_by_route_.find(routing_id);
+  if (route == name_by_route_.end()) return std::nullopt;
+  std::string name = route->second;
+  name_by_route_.erase(route);
+  by_name_.erase(name);
+  return name;
+}
+
 std::vector<std::string> WorkerSessions::Expire(SteadyClock::time_point now) {
   std::vector<std::string> dropped;
   for (auto it = by_name_.begin(); it != by_name_.end();) {

@@ -52,6 +52,8 @@ class WorkerSessions {
   // to (refreshing its liveness), or the refusal to send back (Unauthenticated: say hello first;
   // PermissionDenied: another key on this connection, the session is dropped).
   Result<std::string> Authenticate(const bus::Envelope& from, SteadyClock::time_point now);
+  // Ends the session of a worker that said goodbye; its name, or nullopt if it had none.
+  std::optional<std::string> Drop(const std::string& routing_id);
   // Drops every session silent for longer than max_silence; returns the names dropped.
   std::vector<std::string> Expire(SteadyClock::time_point now);
   // When the next session would expire, if any.

@@ -84,6 +84,20 @@ void Master::Impl::HandleWorker(const bus::Envelope& env) {
   if (!worker.ok()) {
     return reply(schemas::ErrorReply{worker.status().code(), worker.status().message(), type});
   }
+  if (const auto* bye = std::get_if<schemas::Goodbye>(&m)) {
+    // A clean stop: the session ends now rather than after its silence, and the line says so,
+    // once per worker per 30 s however often it restarts.
+    if (sessions.Drop(env.routing_id)) {
+      worker_state.erase(*worker);
+      monitor.Event("disconnected", "cluster", env.peer_address, *worker);
+      if (goodbye_lines.Take(*worker, SteadyClock::now()).log) {
+        Logger(log.sink(), "Worker " + *worker)
+            .Info("Main", "Disconnected cleanly: {}",
+                  bye->reason.empty() ? "no reason" : bye->reason);
+      }
+    }
+    return;
+  }
   if (AnswerForwarded(env, m)) return;
   if (const auto* stats = std::get_if<schemas::NodeStats>(&m)) {
     // Bounded by the workers that completed a hello; the name is the session's, not the claim.
@@ -207,7 +221,11 @@ void Master::Impl::Publish(const Result<MasterGroups::Changes>& changes) {
   ForEachDelta<schemas::GroupsDelta>(
       *changes, static_cast<std::size_t>(config.delta_batch),
       [this](const schemas::GroupsDelta& d) { PublishFrames(schemas::Encode(d)); });
-  log.At(changes->size() >= 100 ? LogLevel::kInfo : LogLevel::kDebug, "Agent-groups send",
+  // Every group change is worth a line, but a script assigning agents one by one must not
+  // write one each: at INFO once per 10 s (and for any large change), the rest at DEBUG.
+  const bool info = changes->size() >= 100 || start - last_groups_info >= std::chrono::seconds(10);
+  if (info) last_groups_info = start;
+  log.At(info ? LogLevel::kInfo : LogLevel::kDebug, "Agent-groups send",
          "Published {} changes, stream at {}. Finished in {:.3f}s.", changes->size(),
          changes->back().seq, std::chrono::duration<double>(SteadyClock::now() - start).count());
   next_heartbeat = SteadyClock::now() + std::chrono::seconds(1);

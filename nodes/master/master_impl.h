@@ -50,6 +50,7 @@ struct Master::Impl {
   std::optional<ControlServer> admin;          // with <admin><bind>: control over CURVE
   std::unique_ptr<ListenerWatch> admin_watch;  // watches `admin`; destroyed before it
   bus::LineBudget admin_refusals{std::chrono::seconds(30), 20};  // audit lines of refusals
+  bus::LineBudget goodbye_lines{std::chrono::seconds(30), 20};   // clean disconnects, per worker
   std::unique_ptr<MonitorSockets> monitor_sockets;  // the monitor endpoints and the tap
   std::unique_ptr<MetricsServer> metrics;           // with <monitor><metrics_bind>
   WorkerSessions sessions;
@@ -63,6 +64,7 @@ struct Master::Impl {
   std::map<std::string, schemas::Keepalive> worker_state;  // each worker's last keepalive
   SteadyClock::time_point next_heartbeat{};
   SteadyClock::time_point next_lost_check{};
+  SteadyClock::time_point last_groups_info{};  // the last "Agent-groups send" line at INFO
   // Workers holding active agents but not connected, since when this master has seen them gone.
   std::map<std::string, SteadyClock::time_point> absent_since;
   std::set<std::string> seen_workers;  // every worker welcomed since start, for -i's "lost"

@@ -359,6 +359,11 @@ Status Worker::Run(int stop_fd) {
     }
     if (got.stop) {
       w.log.Info("Main", "Stopping");
+      if (w.link.state() == MasterLink::State::kConnected &&
+          w.SendToMaster(schemas::Encode(schemas::Goodbye{"stopping"})).ok()) {
+        // Linger a moment at close so the goodbye leaves before the socket does.
+        w.dealer->socket().set(zmq::sockopt::linger, 500);
+      }
       reactor.Stop();
     }
     return Status::Ok();

@@ -508,3 +508,21 @@ TEST_CASE("1100 idle TCP connections to the master and to a worker's agent port 
   CHECK(c.Running("w1"));
   CHECK(c.Log("master").find("Open files limit") != std::string::npos);
 }
+
+TEST_CASE("a worker that stops says goodbye and the master drops it at once with an INFO line",
+          "[integration]") {
+  Cluster c;
+  NodeOptions master = NodeOptions::Master();
+  master.max_silence = 120;  // silence cannot be why it goes
+  c.Configure("master", master);
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  c.Kill("w1", SIGTERM);
+  CHECK(WaitFor([&] { return c.WorkerNames("master").empty(); }, 10s));
+  CHECK(c.Log("master").find("INFO: [Worker w1] [Main] Disconnected cleanly: stopping") !=
+        std::string::npos);
+  CHECK(c.Log("master").find("No keep alives have been received from w1") == std::string::npos);
+}

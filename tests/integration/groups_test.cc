@@ -109,6 +109,12 @@ TEST_CASE("a worker started after the changes converges", "[integration][groups]
   CHECK(c.GroupTableOf("w1").groups.at(ids[0]) == std::vector<std::string>{"db"});
   CHECK(c.WaitForLog("w1", "[Agent-groups recv full] Received the whole table: 300 agents at 302",
                      5s));
+  // The first change is logged at INFO; the second, a moment later, only at DEBUG.
+  const std::string log = c.Log("master");
+  CHECK(log.find("INFO: [Master] [Agent-groups send] Published 300 changes, stream at 300.") !=
+        std::string::npos);
+  CHECK(log.find("DEBUG: [Master] [Agent-groups send] Published 2 changes, stream at 302.") !=
+        std::string::npos);
 }
 
 TEST_CASE("300000 group changes against a worker with HWM 1 converge through gap resync",

@@ -147,3 +147,18 @@ TEST_CASE("<logging><log_format>plain,json writes cluster.json beside cluster.lo
   CHECK(n >= 2);
   CHECK(ReadFile(c.Home("master") + "/logs/cluster.log").find("Listening on") != std::string::npos);
 }
+
+TEST_CASE("zcluster-control says at once that a killed node is not running", "[integration]") {
+  Cluster c;
+  c.Configure("master", NodeOptions::Master());
+  c.Start("master");
+  c.Kill("master", SIGKILL);  // its control socket file and pid file stay behind
+  REQUIRE(std::filesystem::exists(c.Home("master") + "/queue/cluster/control.sock"));
+  const auto start = std::chrono::steady_clock::now();
+  RunResult r = c.Run({"zcluster-control", "-c", c.ConfigPath("master"), "-l"});
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("is zclusterd running?") != std::string::npos);
+  // Not the 10 s reply timeout: the socket is probed before anything is sent.
+  CHECK(took < 3s);
+}

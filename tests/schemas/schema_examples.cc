@@ -64,6 +64,7 @@ int main() {
   Print(Keepalive{7, 42, 0x1234abcd5678ef90, 17, 0x0f1e2d3c4b5a6978, 1764000000.5, 1764000000.75, 2,
                   1, 0, "", 1764000000, 1764000000.25, 2000});
   Print(KeepaliveAck{7, false});
+  Print(Goodbye{"stopping"});
   Print(ErrorReply{Code::kFailedPrecondition,
                    "cluster name 'x' does not match the master's 'wazuh'", "hello"});
   Print(NodesQuery{});

@@ -86,6 +86,14 @@ struct KeepaliveAck {
   bool operator==(const KeepaliveAck&) const = default;
 };
 
+// worker → master: the worker is stopping; the master ends its session at once instead of
+// waiting for its silence, and logs a clean disconnect. No reply.
+struct Goodbye {
+  static constexpr std::string_view kType = "goodbye";
+  std::string reason;  // at most kMaxTextLength bytes
+  bool operator==(const Goodbye&) const = default;
+};
+
 // Any reply that refuses a request. `code` is a zcluster::Code number.
 struct ErrorReply {
   static constexpr std::string_view kType = "error";
@@ -186,7 +194,7 @@ using Message =
                  StreamHeartbeat, GroupsSyncRequest, GroupsSync, GroupAssign, GroupUnassign,
                  GroupsChanged, GroupTableQuery, GroupTable, FilesDelta, FilesSyncRequest,
                  FilesSync, FileFetch, FileData, FileTableQuery, FileTable, StatusQuery, NodeStatus,
-                 NodeStats, MonitorQuery, ClusterStats>;
+                 NodeStats, MonitorQuery, ClusterStats, Goodbye>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;
