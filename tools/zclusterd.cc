@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
   Result<std::unique_ptr<ClusterLog>> log =
       ClusterLog::Open(config->log_path(), foreground, debug,
                        config->log_json ? config->json_log_path() : "", config->log_plain);
+  // Wazuh's wazuh_clusterd.debug turns DEBUG lines on too, and SIGHUP re-reads it.
+  if (log.ok()) (*log)->SetDebug(ClusterDebugLevel(config->home) >= 1);
   Status status = !stop.ok() ? stop.status() : log.status();
   if (status.ok()) status = WritePidFile(config->pid_path());
   const std::string tag =

@@ -24,6 +24,7 @@ void Master::Impl::OnHangup() {
     log.Error("Main", "SIGHUP: log not reopened, lines still go to the old file: {}",
               reopened.message());
   }
+  log.sink().SetDebug(ClusterDebugLevel(config.home) >= 1);
   Result<KeyMaterial> keys = LoadKeyMaterial(config);
   if (!keys.ok()) {
     log.Error("Main", "SIGHUP: keys not re-read, the ones in use stay: {}",
@@ -32,8 +33,8 @@ void Master::Impl::OnHangup() {
   }
   authorized_workers = keys->allowed.Users();
   zap->Replace(std::move(keys->allowed));
-  log.Info("Main", "SIGHUP: reopened the log; {} worker keys authorized",
-           authorized_workers->size());
+  log.Info("Main", "SIGHUP: reopened the log; {} worker keys authorized; debug lines {}",
+           authorized_workers->size(), log.sink().debug() ? "on" : "off");
 }
 
 void Master::Impl::HandleWorker(const bus::Envelope& env) {

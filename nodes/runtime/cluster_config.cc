@@ -545,6 +545,22 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
 
 }  // namespace
 
+int ClusterDebugLevel(const std::string& home) {
+  for (const char* file : {"/etc/local_internal_options.conf", "/etc/internal_options.conf"}) {
+    std::ifstream in(home + file);
+    std::optional<int> level;
+    for (std::string line; std::getline(in, line);) {
+      line = Trim(line);
+      constexpr std::string_view kKey = "wazuh_clusterd.debug=";
+      if (line.rfind(kKey, 0) != 0) continue;
+      std::string v = Trim(std::string_view(line).substr(kKey.size()));
+      if (v == "0" || v == "1" || v == "2") level = v[0] - '0';  // the last one counts
+    }
+    if (level) return *level;
+  }
+  return 0;
+}
+
 Result<ClusterConfig> LoadClusterConfig(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("config: cannot read '" + path + "'");

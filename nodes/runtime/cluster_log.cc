@@ -28,7 +28,7 @@ std::string_view LevelName(LogLevel level) {
 
 }  // namespace
 
-ClusterLog::ClusterLog(bool debug) : debug_(debug) {}
+ClusterLog::ClusterLog(bool debug) : debug_(debug), forced_debug_(debug) {}
 
 namespace {
 

@@ -350,8 +350,10 @@ Status Worker::Run(int stop_fd) {
     const ReceivedSignals got = ReadSignals(stop_fd);
     if (got.hangup) {
       // A worker reads its keys at start (a restart changes them); only the log is reopened.
+      w.log.sink().SetDebug(ClusterDebugLevel(w.config.home) >= 1);
       if (Status reopened = w.log.sink().Reopen(); reopened.ok()) {
-        w.log.Info("Main", "SIGHUP: reopened the log");
+        w.log.Info("Main", "SIGHUP: reopened the log; debug lines {}",
+                   w.log.sink().debug() ? "on" : "off");
       } else {
         w.log.Error("Main", "SIGHUP: log not reopened, lines still go to the old file: {}",
                     reopened.message());

@@ -127,7 +127,7 @@ std::string Cluster::Configure(const std::string& name, const NodeOptions& o) {
   spec.netns = o.netns;
   spec.open_files_limit = o.open_files_limit;
   spec.authorize = false;
-  spec.debug = true;
+  spec.debug = o.debug;
   Status s = d_->Configure(spec);
   REQUIRE(s.ToString() == "ok");
   return ConfigPath(name);

@@ -33,6 +33,7 @@ struct NodeOptions {
   std::string bind_addr = "127.0.0.1";
   std::string netns;                   // runs inside this network namespace
   std::uint64_t open_files_limit = 0;  // soft and hard limit (prlimit); 0: the test's own
+  bool debug = true;                   // zclusterd -d
 
   static NodeOptions Master() {
     NodeOptions o;

@@ -162,3 +162,28 @@ TEST_CASE("zcluster-control says at once that a killed node is not running", "[i
   // Not the 10 s reply timeout: the socket is probed before anything is sent.
   CHECK(took < 3s);
 }
+
+TEST_CASE("SIGHUP re-reads Wazuh's wazuh_clusterd.debug and turns DEBUG lines on and off",
+          "[integration]") {
+  Cluster c;
+  NodeOptions master = NodeOptions::Master();
+  master.debug = false;
+  c.Configure("master", master);
+  c.Configure("w1", {});
+  c.Authorize("w1");
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  CHECK(c.Log("master").find("DEBUG:") == std::string::npos);
+  const std::string options = c.Home("master") + "/etc/local_internal_options.conf";
+  std::filesystem::create_directories(c.Home("master") + "/etc");
+  WriteFile(options, "# Wazuh's own switch\nwazuh_clusterd.debug=1\n");
+  c.Signal("master", SIGHUP);
+  CHECK(c.WaitForLog("master", "debug lines on", 10s));
+  // Keepalives come every 0.5 s and are logged at DEBUG.
+  CHECK(c.WaitForLog("master", "DEBUG: [Worker w1] [Keep alive] Received keep alive", 10s));
+  WriteFile(options, "wazuh_clusterd.debug=0\n");
+  c.Signal("master", SIGHUP);
+  CHECK(c.WaitForLog("master", "debug lines off", 10s));
+  CHECK(c.Running("master"));
+}

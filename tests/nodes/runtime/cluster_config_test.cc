@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
+#include "support/temp_dir.h"
+
 using namespace zcluster;
 using namespace zcluster::nodes;
 
@@ -353,4 +357,18 @@ TEST_CASE("remote administration is the master's and names its keys", "[nodes][c
               "</key><node_type>worker</node_type><nodes><node>10.0.0.1</node></nodes>"
               "<admin><bind>127.0.0.1:1519</bind><authorized_keys>a</authorized_keys></admin>")
             .find("is the master's") != std::string::npos);
+}
+
+TEST_CASE("wazuh_clusterd.debug is read from local_internal_options.conf first",
+          "[nodes][config]") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "etc");
+  CHECK(ClusterDebugLevel(dir.path()) == 0);
+  testing::WriteFile(dir / "etc/internal_options.conf", "wazuh_clusterd.debug=2\n");
+  CHECK(ClusterDebugLevel(dir.path()) == 2);
+  testing::WriteFile(dir / "etc/local_internal_options.conf",
+                     "# local\n wazuh_clusterd.debug = 1\nwazuh_clusterd.debug=0\n");
+  CHECK(ClusterDebugLevel(dir.path()) == 0);  // the last line of the local file counts
+  testing::WriteFile(dir / "etc/local_internal_options.conf", "wazuh_clusterd.debug=9\n");
+  CHECK(ClusterDebugLevel(dir.path()) == 2);  // nonsense is ignored: the next file decides
 }

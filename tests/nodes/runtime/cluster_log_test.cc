@@ -109,3 +109,23 @@ TEST_CASE("the JSON log has one object per line with time level tag subtag and m
   CHECK(time.back() == 'Z');
   CHECK(objects[1]["level"] == "ERROR");
 }
+
+TEST_CASE("DEBUG lines turn on and off at run time unless -d forced them on", "[nodes][log]") {
+  testing::TempDir dir;
+  auto log = ClusterLog::Open(dir / "cluster.log", false, false);
+  REQUIRE(log.ok());
+  Logger master(**log, "Master");
+  master.Debug("Main", "first");
+  (*log)->SetDebug(true);
+  master.Debug("Main", "second");
+  (*log)->SetDebug(false);
+  master.Debug("Main", "third");
+  const std::string text = testing::ReadFile(dir / "cluster.log");
+  CHECK(text.find("first") == std::string::npos);
+  CHECK(text.find("second") != std::string::npos);
+  CHECK(text.find("third") == std::string::npos);
+  auto forced = ClusterLog::Open(dir / "forced.log", false, true);
+  REQUIRE(forced.ok());
+  (*forced)->SetDebug(false);
+  CHECK((*forced)->debug());
+}

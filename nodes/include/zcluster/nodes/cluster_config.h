@@ -118,6 +118,11 @@ struct ClusterConfig {
   std::vector<std::string> warnings;
 };
 
+// Wazuh's debug level for the cluster daemon, `wazuh_clusterd.debug=N` (0, 1 or 2), from
+// <home>/etc/local_internal_options.conf, else <home>/etc/internal_options.conf; 0 when neither
+// sets it. Read at start and on SIGHUP: 1 or more turns DEBUG lines on.
+int ClusterDebugLevel(const std::string& home);
+
 // Parses ossec.conf text. `base_dir` resolves relative key paths; `source` (the file's path) goes
 // into XML syntax errors. Errors are one line naming the element, and its line where the error is
 // the element itself: "config: <cluster><port> must be between 1025 and 65534, got '80'",

@@ -5,6 +5,7 @@
 // Thread-safe: the ZAP handler's thread logs refusals while the node's loop logs the rest.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -38,6 +39,10 @@ class ClusterLog {
   // Closes and opens the files again by name, so that lines go to a new file once logrotate has
   // moved the old one away (its postrotate sends SIGHUP). On failure the old files stay in use.
   Status Reopen();
+  // Turns DEBUG lines on or off at run time (SIGHUP re-reads Wazuh's wazuh_clusterd.debug). A
+  // log opened with `debug` (zclusterd -d) keeps them on whatever this says.
+  void SetDebug(bool on) { debug_ = forced_debug_ || on; }
+  bool debug() const { return debug_; }
 
  private:
   std::mutex mu_;
@@ -45,7 +50,8 @@ class ClusterLog {
   std::FILE* file_ = nullptr;       // guarded by mu_; the plain log, when kept
   std::FILE* json_file_ = nullptr;  // guarded by mu_; the JSON log, when kept
   bool echo_stderr_ = true;
-  bool debug_ = false;
+  std::atomic<bool> debug_{false};
+  bool forced_debug_ = false;
 };
 
 // A ClusterLog with its tag fixed: Logger(log, "Worker w1").Info("Keep alive", "sent {}", n).
