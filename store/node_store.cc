@@ -16,8 +16,8 @@ namespace {
 
 constexpr const char* kMeta = "meta";  // identity, schema version, stream positions
 // Column family names by Table, in enum order; handle i + 2 (after default and meta).
-constexpr const char* kTables[] = {"agents",     "agent_counters", "agent_pending", "groups",
-                                   "log.groups", "files",          "log.files"};
+constexpr const char* kTables[] = {"agents", "agent_counters", "agent_pending", "groups",
+                                   "log.groups", "files", "log.files", "agents.seen"};
 
 Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
   Result<std::uint64_t> v = store::DecodeU64(s);
@@ -103,7 +103,7 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   // Memory is sized for a node that shares a small machine with a manager: RocksDB's defaults
   // (64 MiB of memtable and a block cache per table, nine tables) would let a master with
   // 100,000 agents grow past 400 MiB. All memtables together stay under 16 MiB (the agents
-  // table, which takes nearly every write, gets the room for 8 MiB of them so that it is not
+  // tables, which take nearly every write, get the room for 8 MiB each so that they are not
   // flushed and compacted every few thousand records), and every table shares one 8 MiB cache.
   // No compression: the data is a few dozen MB at most, and snappy cost the master's write path
   // more than the disk space is worth.
@@ -125,7 +125,8 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, family}, {kMeta, family}};
   for (const char* name : kTables) {
-    families.emplace_back(name, std::string(name) == "agents" ? agents : family);
+    bool busy = std::string(name) == "agents" || std::string(name) == "agents.seen";
+    families.emplace_back(name, busy ? agents : family);
   }
   auto db = std::make_unique<Db>();
   rocksdb::DB* raw = nullptr;

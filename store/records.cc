@@ -45,6 +45,79 @@ Result<schemas::AgentRecord> DecodeAgentRow(std::string_view id, std::string_vie
   return rec;
 }
 
+namespace {
+
+constexpr char kSeenRowFormat = 1;
+constexpr std::size_t kSeenRowFixed = 2 + 3 * 8;  // format, status, three integers
+constexpr std::size_t kMaxNodeName = 256;
+
+void AppendU64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+std::uint64_t ReadU64(std::string_view bytes, std::size_t at) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<unsigned char>(bytes[at + i]);
+  return v;
+}
+
+}  // namespace
+
+std::string EncodeAgentSeenRow(const AgentSeenRow& row) {
+  std::string out;
+  out.reserve(kSeenRowFixed + row.node.size());
+  out.push_back(kSeenRowFormat);
+  out.push_back(static_cast<char>(row.status));
+  AppendU64(out, row.last_keepalive);
+  AppendU64(out, row.disconnection_time);
+  AppendU64(out, row.counter);
+  out += row.node;
+  return out;
+}
+
+Result<AgentSeenRow> DecodeAgentSeenRow(std::string_view id, std::string_view bytes) {
+  auto damaged = [&](const char* why) {
+    return Status::DataLoss("store: last seen of agent " + std::string(id) + ": " + why);
+  };
+  if (bytes.size() < kSeenRowFixed || bytes.size() > kSeenRowFixed + kMaxNodeName) {
+    return damaged("wrong size");
+  }
+  if (bytes[0] != kSeenRowFormat) return damaged("unknown format");
+  auto status = static_cast<unsigned char>(bytes[1]);
+  if (status > static_cast<unsigned char>(schemas::AgentStatus::kDisconnected)) {
+    return damaged("unknown status");
+  }
+  AgentSeenRow row;
+  row.status = static_cast<schemas::AgentStatus>(status);
+  row.last_keepalive = ReadU64(bytes, 2);
+  row.disconnection_time = ReadU64(bytes, 10);
+  row.counter = ReadU64(bytes, 18);
+  row.node = std::string(bytes.substr(kSeenRowFixed));
+  return row;
+}
+
+void ApplySeen(const AgentSeenRow& seen, schemas::AgentRecord& record) {
+  record.state.status = seen.status;
+  record.state.last_keepalive = seen.last_keepalive;
+  record.state.disconnection_time = seen.disconnection_time;
+  record.counter = seen.counter;
+  record.node = seen.node;
+}
+
+std::string EncodeAgentCounterRow(std::uint64_t counter, std::uint64_t last_keepalive) {
+  std::string out;
+  out.reserve(16);
+  AppendU64(out, counter);
+  AppendU64(out, last_keepalive);
+  return out;
+}
+
+Result<AgentCounterRow> DecodeAgentCounterRow(std::string_view id, std::string_view bytes) {
+  if (bytes.size() == 8) return AgentCounterRow{ReadU64(bytes, 0), std::nullopt};
+  if (bytes.size() == 16) return AgentCounterRow{ReadU64(bytes, 0), ReadU64(bytes, 8)};
+  return Status::DataLoss("store: counter of agent " + std::string(id) + ": wrong size");
+}
+
 std::string EncodeGroupsRow(const std::vector<std::string>& groups) { return Pack(groups); }
 
 Result<std::vector<std::string>> DecodeGroupsRow(std::string_view agent, std::string_view bytes) {

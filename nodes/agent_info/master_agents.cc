@@ -29,19 +29,45 @@ Status MasterAgents::LoadRegistry() {
   return LoadStatuses();
 }
 
+void MasterAgents::Resize() {
+  const std::size_t n = registry_.entries().size();
+  status_.resize(n, schemas::AgentStatus::kNeverConnected);
+  counter_.resize(n, 0);
+  node_of_.resize(n, 0);
+  rows_.resize(n, 0);
+}
+
 Status MasterAgents::LoadStatuses() {
-  status_.assign(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
-  counter_.assign(registry_.entries().size(), 0);
-  node_of_.assign(registry_.entries().size(), 0);
-  return store_.ForEach(store::Table::kAgents, [this](std::string_view id, std::string_view row) {
+  status_.clear();
+  counter_.clear();
+  node_of_.clear();
+  rows_.clear();
+  Resize();
+  ZC_RETURN_IF_ERROR(
+      store_.ForEach(store::Table::kAgents, [this](std::string_view id, std::string_view row) {
+        std::size_t at = registry_.IndexOf(std::string(id));
+        if (at == ClientKeys::npos) return Status::Ok();
+        rows_[at] |= kRecordRow;
+        // A row that does not decode is reported by the listing; here it counts as never
+        // connected.
+        Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, row);
+        if (rec.ok()) {
+          status_[at] = rec->state.status;
+          counter_[at] = rec->counter;
+          node_of_[at] = NodeIndex(rec->node);
+        }
+        return Status::Ok();
+      }));
+  return store_.ForEach(store::Table::kAgentSeen, [this](std::string_view id,
+                                                         std::string_view row) {
     std::size_t at = registry_.IndexOf(std::string(id));
     if (at == ClientKeys::npos) return Status::Ok();
-    // A row that does not decode is reported by the listing; here it counts as never connected.
-    Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, row);
-    if (rec.ok()) {
-      status_[at] = rec->state.status;
-      counter_[at] = rec->counter;
-      node_of_[at] = NodeIndex(rec->node);
+    rows_[at] |= kSeenRow;
+    Result<store::AgentSeenRow> seen = store::DecodeAgentSeenRow(id, row);
+    if (seen.ok()) {
+      status_[at] = seen->status;
+      counter_[at] = seen->counter;
+      node_of_[at] = NodeIndex(seen->node);
     }
     return Status::Ok();
   });
@@ -85,14 +111,18 @@ Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,
     if (!stored.ok()) return stored.status();
     if (!*stored) continue;
     schemas::AgentRecord rec = std::move(**stored);
-    rec.state.status = schemas::AgentStatus::kDisconnected;
-    rec.state.disconnection_time = unix_now;
-    writes.Put(store::Table::kAgents, rec.id, store::EncodeAgentRow(rec));
+    writes.Put(store::Table::kAgentSeen, rec.id,
+               store::EncodeAgentSeenRow({schemas::AgentStatus::kDisconnected,
+                                          rec.state.last_keepalive, unix_now, rec.counter,
+                                          rec.node}));
     changed.push_back(i);
   }
   if (changed.empty()) return std::size_t{0};
   ZC_RETURN_IF_ERROR(store_.Write(writes));
-  for (std::size_t i : changed) status_[i] = schemas::AgentStatus::kDisconnected;
+  for (std::size_t i : changed) {
+    status_[i] = schemas::AgentStatus::kDisconnected;
+    rows_[i] |= kSeenRow;
+  }
   return changed.size();
 }
 
@@ -116,78 +146,64 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
     const std::vector<WorkerBatch>& batches, std::vector<std::string>* saved) {
   auto now = SteadyClock::now();
   std::vector<schemas::AgentInfoAck> acks;
-  // Records staged by this group, encoded as they will be stored: a later update of the same
-  // agent builds on (and replaces) an earlier one, and each agent is written once.
-  std::unordered_map<std::string, std::string> staged;
   // By registry position; the registry can only have grown since they were last sized.
-  status_.resize(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
-  counter_.resize(registry_.entries().size(), 0);
-  node_of_.resize(registry_.entries().size(), 0);
+  Resize();
+  // The rows each agent will have once this group is written, by registry position. The writes
+  // go in update order, so a later update of the same agent lands over an earlier one.
+  std::unordered_map<std::size_t, std::uint8_t> staged;
+  store::StoreBatch writes;
   std::uint64_t written = 0, older = 0;
   std::vector<std::pair<std::size_t, schemas::AgentStatus>> statuses;
   std::vector<std::pair<std::size_t, std::uint32_t>> nodes;
   for (const WorkerBatch& wb : batches) {
     const std::string& worker = *wb.worker;
+    const std::uint32_t node = NodeIndex(worker);
     schemas::AgentInfoAck ack{wb.batch->batch, {}, {}};
     for (const schemas::AgentUpdate& u : wb.batch->updates) {
-      const ClientKey* key = registry_.Find(u.id);
-      if (key == nullptr) {
+      const std::size_t at = registry_.IndexOf(u.id);
+      if (at == ClientKeys::npos) {
         ack.unknown.push_back(u.id);
         continue;
       }
-      const std::size_t at = registry_.IndexOf(u.id);
       if (u.counter != 0 && u.counter < counter_[at]) {
         ++older;  // acknowledged all the same: the worker has nothing newer to send
         continue;
       }
       const std::uint64_t counter = std::max(counter_[at], u.counter);
-      std::string& slot = staged[u.id];
+      auto was = staged.find(at);
+      std::uint8_t rows = was != staged.end() ? was->second : rows_[at];
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
         schemas::AgentRecord rec{u.id, u.state, worker, {}, counter};
-        rec.state.name = key->name;
-        slot = store::EncodeAgentRow(rec);
+        rec.state.name = registry_.entries()[at].name;
+        writes.Put(store::Table::kAgents, u.id, store::EncodeAgentRow(rec));
+        if (rows & kSeenRow) writes.Delete(store::Table::kAgentSeen, u.id);
+        rows = kRecordRow;
+      } else if (!(rows & kRecordRow)) {
+        // Nothing to update (the master lost its store): a blank record would hide the agent's
+        // OS, version and labels, so the worker is asked for the whole state.
+        ack.resend.push_back(u.id);
+        continue;
       } else {
-        // A keepalive-only update changes two fields of the last record.
-        std::optional<schemas::AgentRecord> before;
-        if (!slot.empty()) {
-          Result<schemas::AgentRecord> rec = store::DecodeAgentRow(u.id, slot);
-          if (!rec.ok()) return rec.status();
-          before = std::move(rec).value();
-        } else {
-          Result<std::optional<schemas::AgentRecord>> got = Stored(u.id);
-          if (!got.ok()) return got.status();
-          before = std::move(got).value();
-        }
-        if (!before) {
-          // Nothing to update (the master lost its store): a blank record would hide the
-          // agent's OS, version and labels, so the worker is asked for the whole state.
-          staged.erase(u.id);
-          ack.resend.push_back(u.id);
-          continue;
-        }
-        schemas::AgentRecord rec = std::move(*before);
-        rec.state.last_keepalive = u.state.last_keepalive;
-        rec.state.status = u.state.status;
-        rec.node = worker;
-        rec.counter = counter;
-        slot = store::EncodeAgentRow(rec);
+        // Two fields of the record change: written apart, without reading the record.
+        writes.Put(store::Table::kAgentSeen, u.id,
+                   store::EncodeAgentSeenRow({u.state.status, u.state.last_keepalive,
+                                              u.state.disconnection_time, counter, worker}));
+        rows |= kSeenRow;
       }
+      if (was == staged.end()) saved->push_back(u.id);
+      staged[at] = rows;
       counter_[at] = counter;
       statuses.emplace_back(at, u.state.status);
-      nodes.emplace_back(at, NodeIndex(worker));
+      nodes.emplace_back(at, node);
       ++written;
     }
     acks.push_back(std::move(ack));
   }
-  store::StoreBatch writes;
-  for (auto& [id, record] : staged) {
-    saved->push_back(id);
-    writes.Put(store::Table::kAgents, id, std::move(record));
-  }
   // Durable before the acks: the workers forget what we acknowledge. One synced write for every
   // batch that arrived together (group commit), not one per batch.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
+  for (const auto& [at, rows] : staged) rows_[at] = rows;
   for (const auto& [at, status] : statuses) status_[at] = status;
   for (const auto& [at, node] : nodes) node_of_[at] = node;
   stored_ += written;
@@ -237,9 +253,7 @@ Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std
   ZC_RETURN_IF_ERROR(next.Save(path_));
   registry_ = std::move(next);
   registry_stamp_ = FileChangeStamp(path_);
-  status_.resize(registry_.entries().size(), schemas::AgentStatus::kNeverConnected);
-  counter_.resize(registry_.entries().size(), 0);
-  node_of_.resize(registry_.entries().size(), 0);
+  Resize();
   log_.Info("Main", "Agent {} '{}' registered", added->id, added->name);
   return schemas::AgentEntry{added->id, added->name, added->ip, added->key};
 }
@@ -255,6 +269,7 @@ Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
   registry_stamp_ = FileChangeStamp(path_);
   store::StoreBatch erase;
   erase.Delete(store::Table::kAgents, id);
+  erase.Delete(store::Table::kAgentSeen, id);
   ZC_RETURN_IF_ERROR(store_.Write(erase));
   log_.Info("Main", "Agent {} '{}' removed", entry.id, entry.name);
   return entry;
@@ -296,6 +311,13 @@ Result<std::optional<schemas::AgentRecord>> MasterAgents::Stored(const std::stri
   if (!raw->has_value()) return std::optional<schemas::AgentRecord>();
   Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, **raw);
   if (!rec.ok()) return rec.status();
+  Result<std::optional<std::string>> seen = store_.Get(store::Table::kAgentSeen, id);
+  if (!seen.ok()) return seen.status();
+  if (seen->has_value()) {
+    Result<store::AgentSeenRow> row = store::DecodeAgentSeenRow(id, **seen);
+    if (!row.ok()) return row.status();
+    store::ApplySeen(*row, *rec);
+  }
   return std::optional<schemas::AgentRecord>(std::move(rec).value());
 }
 
@@ -311,6 +333,15 @@ Result<schemas::AgentList> MasterAgents::List(const std::vector<std::string>& id
           Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
           if (!rec.ok()) return rec.status();
           records.emplace(std::string(id), std::move(rec).value());
+          return Status::Ok();
+        }));
+    ZC_RETURN_IF_ERROR(
+        store_.ForEach(store::Table::kAgentSeen, [&](std::string_view id, std::string_view value) {
+          auto it = records.find(std::string(id));
+          if (it == records.end()) return Status::Ok();  // a record removed since
+          Result<store::AgentSeenRow> seen = store::DecodeAgentSeenRow(id, value);
+          if (!seen.ok()) return seen.status();
+          store::ApplySeen(*seen, it->second);
           return Status::Ok();
         }));
   } else {

@@ -126,6 +126,13 @@ class MasterAgents {
   // node_names_ (0: none): four bytes per agent rather than a name.
   std::vector<std::uint32_t> node_of_;
   std::vector<std::string> node_names_{""};
+  // Which rows each registry entry has in the store, by position: a keepalive-only update needs
+  // a record to lay its fields over, and a full record's write removes a last-seen row.
+  static constexpr std::uint8_t kRecordRow = 1;  // kAgents
+  static constexpr std::uint8_t kSeenRow = 2;    // kAgentSeen
+  std::vector<std::uint8_t> rows_;
+  // Sizes the by-position vectors to the registry, new entries with nothing stored.
+  void Resize();
   std::uint32_t NodeIndex(const std::string& node);
   std::uint64_t ignored_older_ = 0;
 };

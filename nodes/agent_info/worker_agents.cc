@@ -6,10 +6,12 @@ namespace zcluster::nodes {
 namespace {
 
 // Equal but for the keepalive time: such a change travels as a keepalive-only update.
+// Field by field rather than on a copy: it runs for every report an agent sends.
 bool SameButKeepalive(const schemas::AgentState& a, const schemas::AgentState& b) {
-  schemas::AgentState x = a;
-  x.last_keepalive = b.last_keepalive;
-  return x == b;
+  return a.status == b.status && a.disconnection_time == b.disconnection_time &&
+         a.name == b.name && a.ip == b.ip && a.version == b.version &&
+         a.config_sum == b.config_sum && a.merged_sum == b.merged_sum && a.os == b.os &&
+         a.labels == b.labels;
 }
 
 std::uint64_t Now() { return static_cast<std::uint64_t>(UnixNow()); }
@@ -34,8 +36,10 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
   ZC_RETURN_IF_ERROR(
       store.ForEach(store::Table::kAgentCounters, [&](std::string_view id, std::string_view value) {
         auto it = w->agents_.find(std::string(id));
-        Result<std::uint64_t> c = store::DecodeU64(value);
-        if (it != w->agents_.end() && c.ok()) it->second.counter = *c;
+        Result<store::AgentCounterRow> row = store::DecodeAgentCounterRow(id, value);
+        if (it == w->agents_.end() || !row.ok()) return Status::Ok();
+        it->second.counter = row->counter;
+        if (row->last_keepalive) it->second.state.last_keepalive = *row->last_keepalive;
         return Status::Ok();
       }));
   // Unacknowledged before the restart: the master may have none of it, so send it whole.
@@ -64,14 +68,18 @@ void WorkerAgents::Enqueue(const std::string& id, Entry& e) {
 Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time_point now) {
   store::StoreBatch batch;
   for (const Report& r : reports) {
-    batch.Put(store::Table::kAgentCounters, r.id, store::EncodeU64(r.counter));
+    // The counter row carries the keepalive time: a report that changes nothing else is this
+    // one small write, and the whole record is written only when more than the time changed.
+    batch.Put(store::Table::kAgentCounters, r.id,
+              store::EncodeAgentCounterRow(r.counter, r.state.last_keepalive));
     auto it = agents_.find(r.id);
-    bool changed = it == agents_.end() || it->second.state != r.state;
-    if (changed) {
+    if (it == agents_.end() || !SameButKeepalive(it->second.state, r.state)) {
       batch.Put(store::Table::kAgents, r.id,
                 store::EncodeAgentRow({r.id, r.state, params_.node, {}}));
-      batch.Put(store::Table::kAgentPending, r.id, "");
     }
+    bool changed = it == agents_.end() || it->second.state != r.state;
+    bool marked = it != agents_.end() && it->second.version > it->second.acked_version;
+    if (changed && !marked) batch.Put(store::Table::kAgentPending, r.id, "");
   }
   // Durable first: an agent is acknowledged only for what a crash cannot take back.
   ZC_RETURN_IF_ERROR(store_.Write(batch));

@@ -2,6 +2,8 @@
 // a row that cannot be read is DataLoss naming its table and key, never an empty value.
 #include "zcluster/store/records.h"
 
+#include "zcluster/store/node_store.h"
+
 #include <catch2/catch.hpp>
 
 #include <msgpack.hpp>
@@ -46,6 +48,28 @@ TEST_CASE("every table's rows round-trip", "[store]") {
 
   schemas::FileChange fc{9, false, mf.entry, ""};
   CHECK(*DecodeFileChangeRow(9, EncodeFileChangeRow(fc)) == fc);
+
+  AgentSeenRow seen{schemas::AgentStatus::kDisconnected, 1700000000, 1700000600, 42, "w2"};
+  CHECK(*DecodeAgentSeenRow("001", EncodeAgentSeenRow(seen)) == seen);
+  CHECK(EncodeAgentSeenRow(seen).size() == 28);  // a few dozen bytes, not a record's hundreds
+  Result<AgentCounterRow> counter = DecodeAgentCounterRow("001", EncodeAgentCounterRow(9, 77));
+  REQUIRE(counter.ok());
+  CHECK(counter->counter == 9);
+  CHECK(counter->last_keepalive == std::optional<std::uint64_t>(77));
+}
+
+TEST_CASE("a last-seen row lays its fields over the record and leaves the rest", "[store]") {
+  schemas::AgentRecord rec{"001", {}, "w1", {}, 5};
+  rec.state.version = "Wazuh v4.14.0";
+  rec.state.last_keepalive = 100;
+  rec.state.disconnection_time = 90;
+  ApplySeen({schemas::AgentStatus::kActive, 200, 0, 6, "w2"}, rec);
+  CHECK(rec.state.last_keepalive == 200);
+  CHECK(rec.state.disconnection_time == 0);
+  CHECK(rec.state.status == schemas::AgentStatus::kActive);
+  CHECK(rec.counter == 6);
+  CHECK(rec.node == "w2");
+  CHECK(rec.state.version == "Wazuh v4.14.0");
 }
 
 TEST_CASE("rows keep the encoding existing databases hold", "[store]") {
@@ -70,6 +94,14 @@ TEST_CASE("a row that cannot be read is DataLoss naming its key", "[store]") {
   CHECK(is_loss_of(DecodeMasterFileRow("etc/a", kGarbage).status(), "'etc/a'"));
   CHECK(is_loss_of(DecodeExpectedFileRow("etc/a", Pack(std::make_tuple(1))).status(), "'etc/a'"));
   CHECK(is_loss_of(DecodeFileChangeRow(12, kGarbage).status(), "entry 12"));
+  std::string seen = EncodeAgentSeenRow({schemas::AgentStatus::kActive, 1, 0, 1, "w1"});
+  CHECK(is_loss_of(DecodeAgentSeenRow("017", seen.substr(0, 20)).status(), "agent 017"));
+  CHECK(is_loss_of(DecodeAgentSeenRow("017", "\x02" + seen.substr(1)).status(), "agent 017"));
+  CHECK(is_loss_of(DecodeAgentSeenRow("017", seen.substr(0, 1) + "\x09" + seen.substr(2)).status(),
+                   "agent 017"));
+  CHECK(is_loss_of(DecodeAgentSeenRow("017", seen + std::string(300, 'x')).status(), "agent 017"));
+  CHECK(is_loss_of(DecodeAgentCounterRow("017", "12345").status(), "agent 017"));
+  CHECK(DecodeAgentCounterRow("017", EncodeU64(3))->last_keepalive == std::nullopt);
 }
 
 TEST_CASE("a damaged row whose header claims billions of entries is refused unallocated",

@@ -99,3 +99,67 @@ TEST_CASE("a keepalive-only update for an agent without a record asks for the wh
   f.Send("w1", {f.id, true, State("v6", 600), 6});
   CHECK(f.Record().state.version == "v6");
 }
+
+TEST_CASE("a keepalive-only update is a small write beside the record, which stays as it was",
+          "[nodes][agents]") {
+  Fixture f;
+  f.Send("w1", {f.id, true, State("v1", 100), 1});
+  auto row = [&](store::Table table) {
+    Result<std::optional<std::string>> got = f.store->Get(table, f.id);
+    REQUIRE(got.ok());
+    return *got;
+  };
+  std::optional<std::string> record = row(store::Table::kAgents);
+  REQUIRE(record.has_value());
+  CHECK_FALSE(row(store::Table::kAgentSeen).has_value());
+
+  f.Send("w2", {f.id, false, State("", 200), 2});
+  CHECK(row(store::Table::kAgents) == record);  // not rewritten
+  std::optional<std::string> seen = row(store::Table::kAgentSeen);
+  REQUIRE(seen.has_value());
+  CHECK(seen->size() < 40);
+  schemas::AgentRecord shown = f.Record();
+  CHECK(shown.state.last_keepalive == 200);
+  CHECK(shown.node == "w2");
+  CHECK(shown.counter == 2);
+  CHECK(shown.state.version == "v1");
+  // The whole table as -a lists it agrees with the one-agent answer.
+  Result<schemas::AgentList> all = f.agents->List();
+  REQUIRE(all.ok());
+  REQUIRE(all->agents.size() == 1);
+  CHECK(all->agents[0] == shown);
+
+  // After a restart the master still knows the agent has a record (no resend) and the keepalive.
+  f.agents.reset();
+  f.agents = std::move(MasterAgents::Load(*f.store, f.dir / "client.keys", Logger(f.log, "Master")))
+                 .value();
+  f.Send("w2", {f.id, false, State("", 300), 3});
+  CHECK(f.Record().state.last_keepalive == 300);
+  CHECK(f.agents->CountByStatus()[static_cast<std::size_t>(schemas::AgentStatus::kActive)] == 1);
+
+  // A whole record replaces both rows; a later keepalive in the same group lands over it.
+  const std::string worker = "w1";
+  schemas::AgentInfoBatch batch{
+      7, 0, {{f.id, true, State("v4", 400), 4}, {f.id, false, State("", 500), 5}}};
+  std::vector<std::string> saved;
+  REQUIRE(f.agents->ApplyAll({{&worker, &batch}}, &saved).ok());
+  CHECK(saved == std::vector<std::string>{f.id});
+  CHECK(f.Record().state.version == "v4");
+  CHECK(f.Record().state.last_keepalive == 500);
+  f.Send("w1", {f.id, true, State("v6", 600), 6});
+  CHECK_FALSE(row(store::Table::kAgentSeen).has_value());
+  CHECK(f.Record().state.last_keepalive == 600);
+
+  // A worker gone: its agents turn disconnected through the small row as well.
+  Result<std::size_t> marked = f.agents->MarkDisconnected("w1", 900);
+  REQUIRE(marked.ok());
+  CHECK(*marked == 1);
+  CHECK(f.Record().state.status == schemas::AgentStatus::kDisconnected);
+  CHECK(f.Record().state.disconnection_time == 900);
+  CHECK(f.Record().state.version == "v6");
+
+  // Removing the agent removes both rows.
+  REQUIRE(f.agents->Remove(f.id).ok());
+  CHECK_FALSE(row(store::Table::kAgents).has_value());
+  CHECK_FALSE(row(store::Table::kAgentSeen).has_value());
+}

@@ -196,3 +196,40 @@ TEST_CASE("an agent the master asks to resend goes out with its whole state and 
   REQUIRE(f.agents->OnAck({again.batch, {}, {}}).ok());
   CHECK_FALSE(f.agents->NextBatch(f.t0).has_value());
 }
+
+TEST_CASE("a keepalive-only report rewrites only the counter row, and a restart keeps its time",
+          "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("web", 100));
+  auto row = [&](store::Table table) {
+    Result<std::optional<std::string>> got = f.store->Get(table, "001");
+    REQUIRE(got.ok());
+    return *got;
+  };
+  std::optional<std::string> record = row(store::Table::kAgents);
+  REQUIRE(record.has_value());
+  f.Report("001", State("web", 200));
+  CHECK(row(store::Table::kAgents) == record);
+  CHECK(row(store::Table::kAgentCounters)->size() == 16);
+  // Unacknowledged, so sent whole after a restart, with the newest time.
+  f.Open();
+  REQUIRE(f.agents->Find("001") != nullptr);
+  CHECK(f.agents->Find("001")->last_keepalive == 200);
+  schemas::AgentInfoBatch b = f.Next();
+  REQUIRE(b.updates.size() == 1);
+  CHECK(b.updates[0].full);
+  CHECK(b.updates[0].state.last_keepalive == 200);
+  f.Ack(b);
+  CHECK_FALSE(row(store::Table::kAgentPending).has_value());
+  // Acknowledged, then a keepalive: a keepalive-only update, and marked pending for a restart.
+  f.Report("001", State("web", 300));
+  CHECK(row(store::Table::kAgentPending).has_value());
+  b = f.Next();
+  REQUIRE(b.updates.size() == 1);
+  CHECK_FALSE(b.updates[0].full);
+  // Anything beyond the time is a record write again.
+  schemas::AgentState moved = State("web", 400);
+  moved.ip = "10.0.0.9";
+  f.Report("001", moved);
+  CHECK(row(store::Table::kAgents) != record);
+}

@@ -31,12 +31,13 @@ struct NodeIdentity {
 // The tables (RocksDB column families) of a node. Values are schemas/ encodings unless said.
 enum class Table {
   kAgents,         // agent id → EncodeAgentRecord (master: the cluster's table; worker: its own)
-  kAgentCounters,  // worker: agent id → last accepted report counter (8 bytes, big-endian)
+  kAgentCounters,  // worker: agent id → last accepted report counter and its keepalive time
   kAgentPending,   // worker: agent id → change not yet acknowledged by the master
   kGroups,         // agent id → msgpack array of group names (master: the truth; worker: copy)
   kGroupsLog,      // master: sequence number (EncodeU64) → one change of the groups stream
   kFiles,          // path → file metadata (master: with its stat cache; worker: expected)
   kFilesLog,       // master: sequence number (EncodeU64) → one change of the files stream
+  kAgentSeen,      // master: agent id → the fields a keepalive-only update changes
 };
 
 // Writes that commit together or not at all.

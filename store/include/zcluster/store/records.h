@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +19,33 @@ namespace zcluster::store {
 std::string EncodeAgentRow(const schemas::AgentRecord& record);
 Result<schemas::AgentRecord> DecodeAgentRow(std::string_view id, std::string_view bytes);
 
-// kAgentCounters: agent id → the last report counter the worker accepted (EncodeU64).
+// kAgentSeen: agent id → what a keepalive-only update changes (status, keepalive, disconnection
+// time, report counter, reporting node), written alone so that the report that changes nothing
+// else costs a write of a few dozen bytes and no read. It overrides those fields of the agent's
+// kAgents row; a write of the whole record removes it.
+struct AgentSeenRow {
+  schemas::AgentStatus status = schemas::AgentStatus::kActive;
+  std::uint64_t last_keepalive = 0;
+  std::uint64_t disconnection_time = 0;
+  std::uint64_t counter = 0;
+  std::string node;
+  bool operator==(const AgentSeenRow&) const = default;
+};
+std::string EncodeAgentSeenRow(const AgentSeenRow& row);
+Result<AgentSeenRow> DecodeAgentSeenRow(std::string_view id, std::string_view bytes);
+// The record as it stands once `seen` is laid over it.
+void ApplySeen(const AgentSeenRow& seen, schemas::AgentRecord& record);
+
+// kAgentCounters (worker): agent id → the last report counter the worker accepted and the
+// keepalive time of that report, 16 bytes (two EncodeU64). The keepalive time overrides the
+// kAgents row's, which is written only when more than the keepalive changed. A row of 8 bytes
+// (the counter alone, as older stores hold) leaves the kAgents row's time as it is.
+struct AgentCounterRow {
+  std::uint64_t counter = 0;
+  std::optional<std::uint64_t> last_keepalive;
+};
+std::string EncodeAgentCounterRow(std::uint64_t counter, std::uint64_t last_keepalive);
+Result<AgentCounterRow> DecodeAgentCounterRow(std::string_view id, std::string_view bytes);
 // kAgentPending: agent id → "" while the agent has a change the master has not acknowledged.
 
 // kGroups: agent id → its groups, in order (a msgpack array of strings).
