@@ -36,29 +36,38 @@ schemas::AgentReport SignReport(const std::string& id, std::uint64_t counter,
   return r;
 }
 
-void ReportVerifier::SetKeys(const ClientKeys& keys) {
-  keys_.clear();
-  registered_.clear();
-  for (const ClientKey& k : keys.entries()) {
-    if (k.removed) continue;
-    keys_[k.id] = DeriveAgentMacKey(k.key);
-    registered_[k.id] = {k.name, k.ip};
+void ReportVerifier::SetKeys(ClientKeys keys) {
+  // Counters follow their agents to their new positions; agents no longer registered lose them.
+  std::vector<std::uint64_t> counters(keys.size(), 0);
+  for (std::size_t i = 0; i < counters_.size() && i < keys_.size(); ++i) {
+    if (counters_[i] == 0) continue;
+    std::size_t at = keys.IndexOf(keys_.id(i));
+    if (at != ClientKeys::npos) counters[at] = counters_[i];
   }
-  std::erase_if(counters_, [this](const auto& kv) { return !keys_.count(kv.first); });
+  counters_ = std::move(counters);
+  // Released before the new keys are derived: a reload holds two registries, not two of all.
+  mac_keys_.clear();
+  mac_keys_.shrink_to_fit();
+  keys_ = std::move(keys);
+  mac_keys_.resize(keys_.size());
+  for (std::size_t i = 0; i < keys_.size(); ++i) {
+    if (!keys_.removed(i)) mac_keys_[i] = DeriveAgentMacKey(std::string(keys_.key(i)));
+  }
 }
 
 std::optional<std::string> ReportVerifier::Contradiction(const std::string& id,
                                                          const schemas::AgentState& state) const {
-  auto it = registered_.find(id);
-  if (it == registered_.end()) return "unknown agent id " + id;
-  const auto& [name, ip] = it->second;
+  std::size_t at = keys_.IndexOf(id);
+  if (at == ClientKeys::npos) return "unknown agent id " + id;
+  std::string_view name = keys_.name(at), ip = keys_.ip(at);
   if (state.name != name) {
-    return "agent " + id + " is registered as '" + name + "', not '" + state.name + "'";
+    return "agent " + id + " is registered as '" + std::string(name) + "', not '" + state.name +
+           "'";
   }
   // A registration with one address pins it; "any" and a network leave it to the agent.
-  bool single = ip != "any" && ip.find('/') == std::string::npos;
+  bool single = ip != "any" && ip.find('/') == std::string_view::npos;
   if (single && !state.ip.empty() && state.ip != ip) {
-    return "agent " + id + " is registered at " + ip + ", not " + state.ip;
+    return "agent " + id + " is registered at " + std::string(ip) + ", not " + state.ip;
   }
   return std::nullopt;
 }
@@ -67,8 +76,8 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report) {
   auto refuse = [](ReportRefusal why, std::string message) {
     return ReportVerdict{why, Status::PermissionDenied(std::move(message))};
   };
-  auto key = keys_.find(report.id);
-  if (key == keys_.end()) {
+  std::size_t at = keys_.IndexOf(report.id);
+  if (at == ClientKeys::npos) {
     return refuse(ReportRefusal::kUnknownAgent, "unknown agent id " + report.id);
   }
   if (report.mac.size() != crypto_auth_BYTES) {
@@ -77,10 +86,10 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report) {
   std::string in = MacInput(report.id, report.counter, report.state);
   if (crypto_auth_verify(reinterpret_cast<const unsigned char*>(report.mac.data()),
                          reinterpret_cast<const unsigned char*>(in.data()), in.size(),
-                         key->second.data()) != 0) {
+                         mac_keys_[at].data()) != 0) {
     return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);
   }
-  std::uint64_t& last = counters_[report.id];
+  std::uint64_t& last = counters_[at];
   if (report.counter <= last) {
     return refuse(ReportRefusal::kReplayed, "replayed or stale report from agent " + report.id +
                                                 " (counter " + std::to_string(report.counter) +
@@ -91,13 +100,13 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report) {
 }
 
 void ReportVerifier::RestoreCounter(const std::string& id, std::uint64_t counter) {
-  std::uint64_t& last = counters_[id];
-  if (counter > last) last = counter;
+  std::size_t at = keys_.IndexOf(id);
+  if (at != ClientKeys::npos && counter > counters_[at]) counters_[at] = counter;
 }
 
 std::uint64_t ReportVerifier::counter(const std::string& id) const {
-  auto it = counters_.find(id);
-  return it == counters_.end() ? 0 : it->second;
+  std::size_t at = keys_.IndexOf(id);
+  return at == ClientKeys::npos ? 0 : counters_[at];
 }
 
 }  // namespace zcluster::nodes

@@ -26,11 +26,16 @@ Result<bool> AgentPort::ReloadKeysIfChanged() {
   if (stamp == keys_stamp_) return false;
   Result<ClientKeys> keys = ClientKeys::Load(path_);
   if (!keys.ok()) return keys.status();
-  verifier_.SetKeys(*keys);
+  if (keys->skipped() > 0) {
+    log_.Warning("Main", "client.keys: {} lines are not agents and were skipped", keys->skipped());
+    for (const std::string& problem : keys->problems()) log_.Warning("Main", "{}", problem);
+  }
+  const std::size_t active = keys->active();
+  verifier_.SetKeys(std::move(keys).value());
   bool first = keys_stamp_.empty();
   keys_stamp_ = stamp;
   if (!first) agents_.RegistryChanged();
-  log_.Info("Main", "Loaded client.keys: {} agents", keys->active());
+  log_.Info("Main", "Loaded client.keys: {} agents", active);
   return true;
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -65,54 +66,226 @@ std::string FileChangeStamp(const std::string& path) {
   return fmt::format("{}:{}.{}:{}", st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino);
 }
 
-Result<ClientKeys> ClientKeys::Parse(const std::string& text) {
-  ClientKeys keys;
-  // One allocation for 100,000 entries instead of a doubling vector (the master's start-up
-  // peak was the registry's growth: heaptrack, see bench/RESULTS.md).
-  keys.entries_.reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
-  std::istringstream in(text);
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
-    ClientKey k;
-    std::string extra;
-    if (!(fields >> k.id >> k.name >> k.ip >> k.key) || (fields >> extra)) {
-      return Status::InvalidArgument(
-          fmt::format("client.keys line {}: expected 'ID NAME IP KEY'", number));
-    }
-    if (k.name[0] == '!' || k.name[0] == '#') {
-      k.removed = true;
-      k.name.erase(0, 1);
-    }
-    if (!schemas::IsValidAgentId(k.id)) {
-      return Status::InvalidArgument(fmt::format("client.keys line {}: bad id '{}'", number, k.id));
-    }
-    if (keys.by_id_.count(k.id)) {
-      return Status::InvalidArgument(
-          fmt::format("client.keys line {}: id {} appears twice", number, k.id));
-    }
-    keys.by_id_[k.id] = keys.entries_.size();
-    keys.entries_.push_back(std::move(k));
+namespace {
+
+constexpr std::size_t kMaxField = 255;  // an entry keeps each field's length in a byte
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+// Up to five whitespace-separated fields of `line` (a fifth means too many).
+std::size_t SplitFields(std::string_view line, std::string_view (&out)[5]) {
+  std::size_t n = 0, i = 0;
+  while (n < 5) {
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    if (i == line.size()) break;
+    std::size_t start = i;
+    while (i < line.size() && !IsSpace(line[i])) ++i;
+    out[n++] = line.substr(start, i - start);
   }
+  return n;
+}
+
+// "001" and "1" are different ids: the length goes above the value (at most 16 digits, below
+// 2^54), so that equal packed ids are equal strings.
+std::uint64_t PackId(std::string_view id) {
+  std::uint64_t value = 0;
+  for (char c : id) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  return static_cast<std::uint64_t>(id.size()) << 54 | value;
+}
+
+}  // namespace
+
+void ClientKeys::Problem(std::string what) {
+  if (problems_.size() < kMaxProblems) problems_.push_back(std::move(what));
+  ++skipped_;
+}
+
+Status ClientKeys::Append(std::string_view id, std::string_view name, std::string_view ip,
+                          std::string_view key, bool removed) {
+  std::size_t bytes = id.size() + name.size() + ip.size() + key.size();
+  if (arena_.size() + bytes > UINT32_MAX) {
+    return Status::InvalidArgument("client.keys holds more than 4 GiB of agents");
+  }
+  Entry e{static_cast<std::uint32_t>(arena_.size()),
+          {static_cast<std::uint8_t>(id.size()), static_cast<std::uint8_t>(name.size()),
+           static_cast<std::uint8_t>(ip.size()), static_cast<std::uint8_t>(key.size())},
+          removed};
+  arena_.append(id).append(name).append(ip).append(key);
+  entries_.push_back(e);
+  active_ += removed ? 0 : 1;
+  return Status::Ok();
+}
+
+bool ClientKeys::AddLine(std::string_view line, std::size_t number) {
+  std::string_view f[5];
+  std::size_t n = SplitFields(line, f);
+  auto refuse = [&](std::string why) {
+    Problem(fmt::format("client.keys line {}: {}", number, why));
+    return false;
+  };
+  if (n != 4) return refuse("expected 'ID NAME IP KEY'");
+  if (!schemas::IsValidAgentId(f[0])) return refuse(fmt::format("bad id '{}'", f[0]));
+  std::string_view name = f[1];
+  bool removed = name[0] == '!' || name[0] == '#';
+  if (removed) name.remove_prefix(1);
+  if (name.size() > kMaxField || f[2].size() > kMaxField || f[3].size() > kMaxField) {
+    return refuse(fmt::format("a field is longer than {} characters", kMaxField));
+  }
+  if (!Append(f[0], name, f[2], f[3], removed).ok()) return refuse("past 4 GiB of agents");
+  line_of_.push_back(static_cast<std::uint32_t>(number));
+  return true;
+}
+
+void ClientKeys::Index() {
+  by_id_.clear();
+  by_id_.reserve(entries_.size());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    by_id_.emplace_back(PackId(id(i)), static_cast<std::uint32_t>(i));
+  }
+  std::sort(by_id_.begin(), by_id_.end());
+  // An id a line holds already: the later line is not an agent. Rare, so the entries are only
+  // rebuilt when it happens.
+  std::vector<bool> repeated(entries_.size(), false);
+  bool any = false;
+  for (std::size_t i = 1; i < by_id_.size(); ++i) {
+    if (by_id_[i].first != by_id_[i - 1].first) continue;
+    repeated[by_id_[i].second] = any = true;
+  }
+  if (any) {
+    ClientKeys kept;
+    kept.arena_.reserve(arena_.size());
+    std::size_t other = 0;
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      for (; other < other_lines_.size() && other_lines_[other].first <= i; ++other) {
+        kept.other_lines_.emplace_back(kept.entries_.size(), other_lines_[other].second);
+      }
+      std::uint32_t number = i < line_of_.size() ? line_of_[i] : 0;
+      if (repeated[i]) {
+        ClientKey k = entry(i);
+        kept.Problem(fmt::format("client.keys line {}: id {} appears twice", number, k.id));
+        kept.other_lines_.emplace_back(
+            kept.entries_.size(),
+            fmt::format("{} {}{} {} {}", k.id, k.removed ? "!" : "", k.name, k.ip, k.key));
+        continue;
+      }
+      (void)kept.Append(id(i), name(i), ip(i), key(i), removed(i));
+    }
+    for (; other < other_lines_.size(); ++other) {
+      kept.other_lines_.emplace_back(kept.entries_.size(), other_lines_[other].second);
+    }
+    // The repeated ids are named after the lines found while reading.
+    std::vector<std::string> repeats = std::move(kept.problems_);
+    std::size_t repeated_count = kept.skipped_;
+    kept.problems_ = std::move(problems_);
+    kept.skipped_ = skipped_;
+    for (std::string& p : repeats) kept.Problem(std::move(p));
+    kept.skipped_ += repeated_count - repeats.size();
+    *this = std::move(kept);
+    return Index();
+  }
+  line_of_.clear();
+  line_of_.shrink_to_fit();
+}
+
+Result<ClientKeys> ClientKeys::Parse(std::string_view text) {
+  ClientKeys keys;
+  std::size_t lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  keys.entries_.reserve(lines);
+  keys.arena_.reserve(text.size());
+  std::size_t number = 0;
+  while (!text.empty()) {
+    std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    ++number;
+    if (line.empty()) continue;
+    if (line[0] == '#' || !keys.AddLine(line, number)) {
+      keys.other_lines_.emplace_back(keys.entries_.size(), std::string(line));
+    }
+  }
+  keys.Index();
   return keys;
 }
 
 Result<ClientKeys> ClientKeys::Load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) {
     if (errno == ENOENT) return ClientKeys{};
     return Status::Unavailable("cannot read '" + path + "': " + std::strerror(errno));
   }
-  // Read straight into one string (a stringstream would hold a second copy of a 10 MB file).
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return Parse(text);
+  // Line by line into the arena: the file's text is never held whole beside it.
+  ClientKeys keys;
+  struct stat st {};
+  if (::fstat(::fileno(f), &st) == 0 && st.st_size > 0) {
+    if (static_cast<std::uint64_t>(st.st_size) > UINT32_MAX) {
+      std::fclose(f);
+      return Status::InvalidArgument("'" + path + "' is over 4 GiB");
+    }
+    keys.arena_.reserve(static_cast<std::size_t>(st.st_size));
+    // About 90 bytes a line.
+    keys.entries_.reserve(static_cast<std::size_t>(st.st_size) / 80 + 16);
+  }
+  char* buffer = nullptr;
+  std::size_t capacity = 0;
+  std::size_t number = 0;
+  ssize_t got;
+  errno = 0;
+  while ((got = ::getline(&buffer, &capacity, f)) >= 0) {
+    std::string_view line(buffer, static_cast<std::size_t>(got));
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    ++number;
+    if (line.empty()) continue;
+    if (line[0] == '#' || !keys.AddLine(line, number)) {
+      keys.other_lines_.emplace_back(keys.entries_.size(), std::string(line));
+    }
+  }
+  int error = std::ferror(f) ? errno : 0;
+  std::free(buffer);
+  std::fclose(f);
+  if (error != 0) {
+    return Status::Unavailable("cannot read '" + path + "': " + std::strerror(error));
+  }
+  keys.entries_.shrink_to_fit();
+  keys.arena_.shrink_to_fit();
+  keys.Index();
+  return keys;
+}
+
+std::string_view ClientKeys::Field(std::size_t i, int field) const {
+  const Entry& e = entries_[i];
+  std::size_t at = e.offset;
+  for (int f = 0; f < field; ++f) at += e.length[f];
+  return std::string_view(arena_).substr(at, e.length[field]);
+}
+
+ClientKey ClientKeys::entry(std::size_t i) const {
+  return {std::string(id(i)), std::string(name(i)), std::string(ip(i)), std::string(key(i)),
+          removed(i)};
+}
+
+std::size_t ClientKeys::memory() const {
+  std::size_t other = 0;
+  for (const auto& [before, line] : other_lines_) other += sizeof before + line.capacity();
+  return arena_.capacity() + entries_.capacity() * sizeof(Entry) +
+         by_id_.capacity() * sizeof(by_id_[0]) + other;
 }
 
 std::string ClientKeys::Serialize() const {
   std::string out;
-  for (const ClientKey& k : entries_) {
-    out += fmt::format("{} {}{} {} {}\n", k.id, k.removed ? "!" : "", k.name, k.ip, k.key);
+  out.reserve(arena_.size() + entries_.size() * 5);
+  std::size_t other = 0;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    for (; other < other_lines_.size() && other_lines_[other].first <= i; ++other) {
+      out.append(other_lines_[other].second).push_back('\n');
+    }
+    out.append(id(i)).push_back(' ');
+    if (removed(i)) out.push_back('!');
+    out.append(name(i)).push_back(' ');
+    out.append(ip(i)).push_back(' ');
+    out.append(key(i)).push_back('\n');
+  }
+  for (; other < other_lines_.size(); ++other) {
+    out.append(other_lines_[other].second).push_back('\n');
   }
   return out;
 }
@@ -121,24 +294,27 @@ Status ClientKeys::Save(const std::string& path) const {
   return WriteFileAtomically(path, Serialize(), 0640);
 }
 
-std::size_t ClientKeys::IndexOf(const std::string& id) const {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end() || entries_[it->second].removed) return npos;
+std::size_t ClientKeys::IndexOf(std::string_view id) const {
+  if (!schemas::IsValidAgentId(id)) return npos;
+  std::uint64_t packed = PackId(id);
+  auto it =
+      std::lower_bound(by_id_.begin(), by_id_.end(), std::make_pair(packed, std::uint32_t{0}));
+  if (it == by_id_.end() || it->first != packed || entries_[it->second].removed) return npos;
   return it->second;
 }
 
-const ClientKey* ClientKeys::Find(const std::string& id) const {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end() || entries_[it->second].removed) return nullptr;
-  return &entries_[it->second];
+std::optional<ClientKey> ClientKeys::Find(std::string_view id) const {
+  std::size_t at = IndexOf(id);
+  if (at == npos) return std::nullopt;
+  return entry(at);
 }
 
 ClientKeys ClientKeys::Slice(std::size_t from, std::size_t to) const {
   ClientKeys part;
   for (std::size_t i = from; i < std::min(to, entries_.size()); ++i) {
-    part.by_id_[entries_[i].id] = part.entries_.size();
-    part.entries_.push_back(entries_[i]);
+    (void)part.Append(id(i), name(i), ip(i), key(i), removed(i));
   }
+  part.Index();
   return part;
 }
 
@@ -153,32 +329,30 @@ Result<ClientKey> ClientKeys::Add(const std::string& name, const std::string& ip
         "optional /prefix, got '" +
         ip + "'");
   }
-  unsigned long next = 1;
-  for (const ClientKey& k : entries_) {
-    if (!k.removed && k.name == name) {
-      return Status::AlreadyExists("an agent named '" + name + "' exists with id " + k.id);
+  std::uint64_t next = 1;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (!removed(i) && this->name(i) == name) {
+      return Status::AlreadyExists("an agent named '" + name + "' exists with id " +
+                                   std::string(id(i)));
     }
-    next = std::max(next, std::stoul(k.id) + 1);
+    std::uint64_t value = PackId(id(i)) & ((std::uint64_t{1} << 54) - 1);
+    next = std::max(next, value + 1);
   }
   ClientKey k{fmt::format("{:03d}", next), name, ip, NewKey(), false};
-  by_id_[k.id] = entries_.size();
-  entries_.push_back(k);
+  if (!schemas::IsValidAgentId(k.id)) return Status::OutOfRange("no agent id is left");
+  ZC_RETURN_IF_ERROR(Append(k.id, k.name, k.ip, k.key, false));
+  std::pair<std::uint64_t, std::uint32_t> indexed{PackId(k.id),
+                                                  static_cast<std::uint32_t>(entries_.size() - 1)};
+  by_id_.insert(std::upper_bound(by_id_.begin(), by_id_.end(), indexed), indexed);
   return k;
 }
 
-Status ClientKeys::Remove(const std::string& id) {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end() || entries_[it->second].removed) {
-    return Status::NotFound("no agent with id '" + id + "'");
-  }
-  entries_[it->second].removed = true;
+Status ClientKeys::Remove(std::string_view id) {
+  std::size_t at = IndexOf(id);
+  if (at == npos) return Status::NotFound("no agent with id '" + std::string(id) + "'");
+  entries_[at].removed = true;
+  --active_;
   return Status::Ok();
-}
-
-std::size_t ClientKeys::active() const {
-  std::size_t n = 0;
-  for (const ClientKey& k : entries_) n += k.removed ? 0 : 1;
-  return n;
 }
 
 }  // namespace zcluster::nodes

@@ -24,13 +24,17 @@ Status MasterAgents::LoadRegistry() {
   std::string stamp = FileChangeStamp(path_);
   Result<ClientKeys> keys = ClientKeys::Load(path_);
   if (!keys.ok()) return keys.status();
-  registry_ = std::move(keys).value();
+  if (keys->skipped() > 0) {
+    log_.Warning("Main", "client.keys: {} lines are not agents and were skipped", keys->skipped());
+    for (const std::string& problem : keys->problems()) log_.Warning("Main", "{}", problem);
+  }
+  registry_ = std::make_shared<const ClientKeys>(std::move(keys).value());
   registry_stamp_ = stamp;
   return LoadStatuses();
 }
 
 void MasterAgents::Resize() {
-  const std::size_t n = registry_.entries().size();
+  const std::size_t n = registry_->size();
   status_.resize(n, schemas::AgentStatus::kNeverConnected);
   counter_.resize(n, 0);
   node_of_.resize(n, 0);
@@ -45,7 +49,7 @@ Status MasterAgents::LoadStatuses() {
   Resize();
   ZC_RETURN_IF_ERROR(
       store_.ForEach(store::Table::kAgents, [this](std::string_view id, std::string_view row) {
-        std::size_t at = registry_.IndexOf(std::string(id));
+        std::size_t at = registry_->IndexOf(id);
         if (at == ClientKeys::npos) return Status::Ok();
         rows_[at] |= kRecordRow;
         // A row that does not decode is reported by the listing; here it counts as never
@@ -58,19 +62,19 @@ Status MasterAgents::LoadStatuses() {
         }
         return Status::Ok();
       }));
-  return store_.ForEach(store::Table::kAgentSeen, [this](std::string_view id,
-                                                         std::string_view row) {
-    std::size_t at = registry_.IndexOf(std::string(id));
-    if (at == ClientKeys::npos) return Status::Ok();
-    rows_[at] |= kSeenRow;
-    Result<store::AgentSeenRow> seen = store::DecodeAgentSeenRow(id, row);
-    if (seen.ok()) {
-      status_[at] = seen->status;
-      counter_[at] = seen->counter;
-      node_of_[at] = NodeIndex(seen->node);
-    }
-    return Status::Ok();
-  });
+  return store_.ForEach(store::Table::kAgentSeen,
+                        [this](std::string_view id, std::string_view row) {
+                          std::size_t at = registry_->IndexOf(id);
+                          if (at == ClientKeys::npos) return Status::Ok();
+                          rows_[at] |= kSeenRow;
+                          Result<store::AgentSeenRow> seen = store::DecodeAgentSeenRow(id, row);
+                          if (seen.ok()) {
+                            status_[at] = seen->status;
+                            counter_[at] = seen->counter;
+                            node_of_[at] = NodeIndex(seen->node);
+                          }
+                          return Status::Ok();
+                        });
 }
 
 std::uint32_t MasterAgents::NodeIndex(const std::string& node) {
@@ -84,9 +88,9 @@ std::uint32_t MasterAgents::NodeIndex(const std::string& node) {
 
 std::map<std::string, MasterAgents::NodeAgents> MasterAgents::AgentsByNode() const {
   std::vector<NodeAgents> counts(node_names_.size());
-  const std::vector<ClientKey>& entries = registry_.entries();
-  for (std::size_t i = 0; i < status_.size() && i < node_of_.size() && i < entries.size(); ++i) {
-    if (entries[i].removed) continue;
+  const ClientKeys& registry = *registry_;
+  for (std::size_t i = 0; i < status_.size() && i < node_of_.size() && i < registry.size(); ++i) {
+    if (registry.removed(i)) continue;
     ++counts[node_of_[i]].total;
     if (status_[i] == schemas::AgentStatus::kActive) ++counts[node_of_[i]].active;
   }
@@ -100,21 +104,21 @@ std::map<std::string, MasterAgents::NodeAgents> MasterAgents::AgentsByNode() con
 Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,
                                                    std::uint64_t unix_now) {
   const std::uint32_t n = NodeIndex(node);
-  const std::vector<ClientKey>& entries = registry_.entries();
+  const ClientKeys& registry = *registry_;
   store::StoreBatch writes;
   std::vector<std::size_t> changed;
-  for (std::size_t i = 0; i < status_.size() && i < node_of_.size() && i < entries.size(); ++i) {
-    if (node_of_[i] != n || status_[i] != schemas::AgentStatus::kActive || entries[i].removed) {
+  for (std::size_t i = 0; i < status_.size() && i < node_of_.size() && i < registry.size(); ++i) {
+    if (node_of_[i] != n || status_[i] != schemas::AgentStatus::kActive || registry.removed(i)) {
       continue;
     }
-    Result<std::optional<schemas::AgentRecord>> stored = Stored(entries[i].id);
+    Result<std::optional<schemas::AgentRecord>> stored = Stored(std::string(registry.id(i)));
     if (!stored.ok()) return stored.status();
     if (!*stored) continue;
     schemas::AgentRecord rec = std::move(**stored);
-    writes.Put(store::Table::kAgentSeen, rec.id,
-               store::EncodeAgentSeenRow({schemas::AgentStatus::kDisconnected,
-                                          rec.state.last_keepalive, unix_now, rec.counter,
-                                          rec.node}));
+    writes.Put(
+        store::Table::kAgentSeen, rec.id,
+        store::EncodeAgentSeenRow({schemas::AgentStatus::kDisconnected, rec.state.last_keepalive,
+                                   unix_now, rec.counter, rec.node}));
     changed.push_back(i);
   }
   if (changed.empty()) return std::size_t{0};
@@ -128,9 +132,9 @@ Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,
 
 schemas::AgentStatusCounts MasterAgents::CountByStatus() const {
   schemas::AgentStatusCounts c{};
-  const std::vector<ClientKey>& entries = registry_.entries();
-  for (std::size_t i = 0; i < entries.size() && i < status_.size(); ++i) {
-    if (!entries[i].removed) ++c[static_cast<std::size_t>(status_[i])];
+  const ClientKeys& registry = *registry_;
+  for (std::size_t i = 0; i < registry.size() && i < status_.size(); ++i) {
+    if (!registry.removed(i)) ++c[static_cast<std::size_t>(status_[i])];
   }
   return c;
 }
@@ -138,7 +142,7 @@ schemas::AgentStatusCounts MasterAgents::CountByStatus() const {
 Status MasterAgents::ReloadRegistryIfChanged() {
   if (FileChangeStamp(path_) == registry_stamp_) return Status::Ok();
   ZC_RETURN_IF_ERROR(LoadRegistry());
-  log_.Info("Main", "Reloaded client.keys: {} agents", registry_.active());
+  log_.Info("Main", "Reloaded client.keys: {} agents", registry_->active());
   return Status::Ok();
 }
 
@@ -160,7 +164,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
     const std::uint32_t node = NodeIndex(worker);
     schemas::AgentInfoAck ack{wb.batch->batch, {}, {}};
     for (const schemas::AgentUpdate& u : wb.batch->updates) {
-      const std::size_t at = registry_.IndexOf(u.id);
+      const std::size_t at = registry_->IndexOf(u.id);
       if (at == ClientKeys::npos) {
         ack.unknown.push_back(u.id);
         continue;
@@ -175,7 +179,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
         schemas::AgentRecord rec{u.id, u.state, worker, {}, counter};
-        rec.state.name = registry_.entries()[at].name;
+        rec.state.name = registry_->name(at);
         writes.Put(store::Table::kAgents, u.id, store::EncodeAgentRow(rec));
         if (rows & kSeenRow) writes.Delete(store::Table::kAgentSeen, u.id);
         rows = kRecordRow;
@@ -247,10 +251,10 @@ void MasterAgents::NoteBatch(const std::string& worker, const schemas::AgentInfo
 }
 
 Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std::string& ip) {
-  ClientKeys next = registry_;
-  Result<ClientKey> added = next.Add(name, ip);
+  auto next = std::make_shared<ClientKeys>(*registry_);
+  Result<ClientKey> added = next->Add(name, ip);
   if (!added.ok()) return added.status();
-  ZC_RETURN_IF_ERROR(next.Save(path_));
+  ZC_RETURN_IF_ERROR(next->Save(path_));
   registry_ = std::move(next);
   registry_stamp_ = FileChangeStamp(path_);
   Resize();
@@ -259,12 +263,12 @@ Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std
 }
 
 Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
-  const ClientKey* k = registry_.Find(id);
-  if (k == nullptr) return Status::NotFound("no agent with id '" + id + "'");
+  std::optional<ClientKey> k = registry_->Find(id);
+  if (!k) return Status::NotFound("no agent with id '" + id + "'");
   schemas::AgentEntry entry{k->id, k->name, k->ip, ""};
-  ClientKeys next = registry_;
-  ZC_RETURN_IF_ERROR(next.Remove(id));
-  ZC_RETURN_IF_ERROR(next.Save(path_));
+  auto next = std::make_shared<ClientKeys>(*registry_);
+  ZC_RETURN_IF_ERROR(next->Remove(id));
+  ZC_RETURN_IF_ERROR(next->Save(path_));
   registry_ = std::move(next);
   registry_stamp_ = FileChangeStamp(path_);
   store::StoreBatch erase;
@@ -276,30 +280,30 @@ Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
 }
 
 MasterAgents::Listing MasterAgents::StartListing() const {
-  std::vector<Listing::Agent> agents;
-  agents.reserve(registry_.entries().size());
-  for (const ClientKey& k : registry_.entries()) {
-    if (!k.removed) agents.push_back({k.id, k.name, k.ip});
-  }
-  return Listing(std::move(agents));
+  // The registry is never changed in place: the listing keeps the one it started with.
+  return Listing(registry_);
+}
+
+schemas::AgentRecord MasterAgents::NeverConnected(const ClientKeys& registry, std::size_t at) {
+  schemas::AgentRecord rec{std::string(registry.id(at)), {}, "", {}};
+  rec.state.name = registry.name(at);
+  rec.state.ip = registry.ip(at);
+  rec.state.status = schemas::AgentStatus::kNeverConnected;
+  return rec;
 }
 
 Status MasterAgents::ContinueListing(Listing& listing, std::size_t n,
                                      const GroupsOf& groups_of) const {
+  const ClientKeys& registry = *listing.registry_;
   for (; n > 0 && !listing.done(); --n) {
-    const Listing::Agent& a = listing.agents_[listing.next_++];
-    Result<std::optional<schemas::AgentRecord>> stored = Stored(a.id);
+    const std::size_t at = listing.next_++;
+    if (registry.removed(at)) continue;
+    std::string id(registry.id(at));
+    Result<std::optional<schemas::AgentRecord>> stored = Stored(id);
     if (!stored.ok()) return stored.status();
-    schemas::AgentRecord rec;
-    if (stored->has_value()) {
-      rec = std::move(**stored);
-    } else {
-      rec = {a.id, {}, "", {}};
-      rec.state.name = a.name;
-      rec.state.ip = a.ip;
-      rec.state.status = schemas::AgentStatus::kNeverConnected;
-    }
-    if (const std::vector<std::string>* g = groups_of(a.id)) rec.groups = *g;
+    schemas::AgentRecord rec =
+        stored->has_value() ? std::move(**stored) : NeverConnected(registry, at);
+    if (const std::vector<std::string>* g = groups_of(id)) rec.groups = *g;
     listing.writer_.Add(rec);
   }
   return Status::Ok();
@@ -324,10 +328,11 @@ Result<std::optional<schemas::AgentRecord>> MasterAgents::Stored(const std::stri
 Result<schemas::AgentList> MasterAgents::List(const std::vector<std::string>& ids) const {
   // The records live in the store only: a master with 100,000 agents keeps none of them in
   // memory between questions.
+  const ClientKeys& registry = *registry_;
   std::unordered_map<std::string, schemas::AgentRecord> records;
-  std::vector<const ClientKey*> keys;
+  std::vector<std::size_t> positions;
   if (ids.empty()) {
-    for (const ClientKey& k : registry_.entries()) keys.push_back(&k);
+    for (std::size_t i = 0; i < registry.size(); ++i) positions.push_back(i);
     ZC_RETURN_IF_ERROR(
         store_.ForEach(store::Table::kAgents, [&](std::string_view id, std::string_view value) {
           Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
@@ -346,28 +351,20 @@ Result<schemas::AgentList> MasterAgents::List(const std::vector<std::string>& id
         }));
   } else {
     for (const std::string& id : ids) {
-      const ClientKey* k = registry_.Find(id);
-      if (k == nullptr) continue;
-      keys.push_back(k);
+      std::size_t at = registry.IndexOf(id);
+      if (at == ClientKeys::npos) continue;
+      positions.push_back(at);
       Result<std::optional<schemas::AgentRecord>> rec = Stored(id);
       if (!rec.ok()) return rec.status();
       if (rec->has_value()) records.emplace(id, std::move(**rec));
     }
   }
   schemas::AgentList list;
-  for (const ClientKey* key : keys) {
-    const ClientKey& k = *key;
-    if (k.removed) continue;
-    auto it = records.find(k.id);
-    if (it != records.end()) {
-      list.agents.push_back(std::move(it->second));
-    } else {
-      schemas::AgentRecord rec{k.id, {}, "", {}};
-      rec.state.name = k.name;
-      rec.state.ip = k.ip;
-      rec.state.status = schemas::AgentStatus::kNeverConnected;
-      list.agents.push_back(std::move(rec));
-    }
+  for (std::size_t at : positions) {
+    if (registry.removed(at)) continue;
+    auto it = records.find(std::string(registry.id(at)));
+    list.agents.push_back(it != records.end() ? std::move(it->second)
+                                              : NeverConnected(registry, at));
   }
   return list;
 }

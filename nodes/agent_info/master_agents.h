@@ -45,7 +45,9 @@ class MasterAgents {
   // Several batches (from several workers) made durable by one synced write; acks in order.
   Result<std::vector<schemas::AgentInfoAck>> ApplyAll(const std::vector<WorkerBatch>& batches,
                                                       std::vector<std::string>* saved);
-  bool Registered(const std::string& id) const { return registry_.Find(id) != nullptr; }
+  bool Registered(const std::string& id) const {
+    return registry_->IndexOf(id) != ClientKeys::npos;
+  }
   // Registers an agent: client.keys is rewritten atomically before the reply.
   Result<schemas::AgentEntry> Add(const std::string& name, const std::string& ip);
   // Removes an agent from client.keys and from the agent table.
@@ -57,19 +59,17 @@ class MasterAgents {
   // whole table: the registry as it was at StartListing, each agent with its stored record.
   class Listing {
    public:
-    bool done() const { return next_ == agents_.size(); }
+    bool done() const { return next_ == registry_->size(); }
     // The agent_list message; only once done.
     schemas::Frames Finish() { return writer_.Finish(); }
 
    private:
     friend class MasterAgents;
-    struct Agent {
-      std::string id, name, ip;
-    };
-    explicit Listing(std::vector<Agent> agents)
-        : agents_(std::move(agents)), writer_(static_cast<std::uint32_t>(agents_.size())) {}
-    std::vector<Agent> agents_;
-    std::size_t next_ = 0;
+    explicit Listing(std::shared_ptr<const ClientKeys> registry)
+        : registry_(std::move(registry)),
+          writer_(static_cast<std::uint32_t>(registry_->active())) {}
+    std::shared_ptr<const ClientKeys> registry_;
+    std::size_t next_ = 0;  // registry position
     schemas::AgentListWriter writer_;
   };
   Listing StartListing() const;
@@ -107,13 +107,15 @@ class MasterAgents {
   Status LoadStatuses();
   // The agent's record in the store, if it has one.
   Result<std::optional<schemas::AgentRecord>> Stored(const std::string& id) const;
+  static schemas::AgentRecord NeverConnected(const ClientKeys& registry, std::size_t at);
   void NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
                  const schemas::AgentInfoAck& ack, SteadyClock::time_point now);
 
   store::NodeStore& store_;
   std::string path_;
   Logger log_;
-  ClientKeys registry_;
+  // Replaced whole, never changed in place, so that a listing can hold on to the one it began.
+  std::shared_ptr<const ClientKeys> registry_ = std::make_shared<const ClientKeys>();
   std::string registry_stamp_;  // size, mtime and inode of client.keys when last read
   std::map<std::string, AgentSyncStats> stats_;
   std::uint64_t stored_ = 0;

@@ -70,7 +70,7 @@ struct Port {
     REQUIRE(m.ok());
     return *m;
   }
-  const ClientKey& web() const { return registry.entries().front(); }
+  ClientKey web() const { return registry.entries().front(); }
 };
 
 schemas::AgentState State() {

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "zcluster/nodes/client_keys.h"
 #include "zcluster/schemas/messages.h"
@@ -40,11 +40,12 @@ struct ReportVerdict {
 class ReportVerifier {
  public:
   // Replaces the registry (client.keys changed); counters of agents still present are kept.
-  void SetKeys(const ClientKeys& keys);
+  void SetKeys(ClientKeys keys);
   // Accepted, or why not: unknown id, bad MAC, replayed counter. When accepted the counter
   // becomes the agent's latest.
   ReportVerdict Verify(const schemas::AgentReport& report);
-  // Counters persisted by the worker are restored with this after a restart.
+  // Counters persisted by the worker are restored with this after a restart (after SetKeys: an
+  // agent the registry does not hold has no counter to keep).
   void RestoreCounter(const std::string& id, std::uint64_t counter);
   std::uint64_t counter(const std::string& id) const;
   // Why an accepted report's state contradicts the agent's registration (another name, or an IP
@@ -53,9 +54,10 @@ class ReportVerifier {
                                            const schemas::AgentState& state) const;
 
  private:
-  std::unordered_map<std::string, AgentMacKey> keys_;
-  std::unordered_map<std::string, std::pair<std::string, std::string>> registered_;  // name, IP
-  std::unordered_map<std::string, std::uint64_t> counters_;
+  // By registry position: the MAC key derived from each agent's secret, and its last counter.
+  ClientKeys keys_;
+  std::vector<AgentMacKey> mac_keys_;
+  std::vector<std::uint64_t> counters_;
 };
 
 }  // namespace zcluster::nodes
