@@ -20,7 +20,8 @@ AgentSplit SplitAgents(const nodes::ClientKeys& all, std::size_t workers, std::s
 
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
-                double churn, bool churn_first_round, std::chrono::milliseconds drain) {
+                double churn, bool churn_first_round, std::chrono::milliseconds drain,
+                bool keep_truth) {
   std::vector<Result<nodes::AgentSimResult>> results(workers.size(), Status::Internal("not run"));
   auto start = Clock::now();
   std::vector<std::thread> threads;
@@ -35,6 +36,7 @@ SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
       o.churn_first_round = churn_first_round;
       o.connections = 8;
       o.drain = drain;
+      o.keep_truth = keep_truth;
       results[i] = nodes::RunAgentSimulation(agents[i], o);
     });
   }

@@ -31,7 +31,8 @@ struct SimRun {
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
                 double churn, bool churn_first_round = false,
-                std::chrono::milliseconds drain = std::chrono::seconds(60));
+                std::chrono::milliseconds drain = std::chrono::seconds(60),
+                bool keep_truth = true);
 
 // Waits until every worker has handed everything to the master and the master has persisted at
 // least `stored_at_least` records since it started; returns its count then.

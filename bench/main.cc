@@ -39,12 +39,15 @@ int main(int argc, char** argv) {
   std::string scenario, json_path;
   BenchOptions o;
   app.add_option("scenario", scenario,
-                 "raw, agent-info, groups, files, loop, connect, qa, all or soak")
+                 "raw, agent-info, groups, files, loop, connect, qa, all, soak or scale")
       ->required()
       ->check(CLI::IsMember(
-          {"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all", "soak"}));
+          {"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all", "soak", "scale"}));
   app.add_option("--workers", o.workers, "workers (default: the scenario's target size)");
-  app.add_option("--agents", o.agents, "agents per worker (agent-info) or in all (qa, soak)");
+  app.add_option("--agents", o.agents,
+                 "agents per worker (agent-info) or in all (qa, soak, scale)");
+  app.add_option("--rate", o.rate,
+                 "agent reports per second in all (scale; default: every agent every 10 s)");
   app.add_option("--changes", o.changes, "group assignment changes (groups)");
   app.add_option("--files", o.files, "files on the master (files, qa, soak)");
   app.add_option("--file-bytes", o.file_bytes, "bytes per file (files)");
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
   if (wanted("connect")) ok = run(RunConnect(o, raw), "connect");
   if (wanted("qa")) ok = run(RunQa(o, raw), "qa");
   if (ok && scenario == "soak") ok = run(RunSoak(o, raw), "soak");
+  if (ok && scenario == "scale") ok = run(RunScale(o, raw), "scale");
 
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);

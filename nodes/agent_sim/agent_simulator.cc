@@ -113,7 +113,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       auto u = agent.unacked.find(ack->counter);
       if (u == agent.unacked.end()) continue;
       // Acks come in order per agent: this state is now the newest acknowledged one.
-      result.truth[ack->id] = u->second;
+      if (o.keep_truth) result.truth[ack->id] = u->second;
       agent.unacked.erase(agent.unacked.begin(), std::next(u));
       ++result.acked;
     }

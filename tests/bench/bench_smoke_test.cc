@@ -2,6 +2,7 @@
 // checks its own result and reports. A harness that rots fails here, not on release day.
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "support/temp_dir.h"
@@ -50,4 +51,26 @@ TEST_CASE("zcluster-bench soak --smoke restarts workers and reports memory and d
   CHECK(figures["agent reports acknowledged"] > 0);
   CHECK(figures["master RSS at the end"] > 0);
   CHECK(figures["master open descriptors at the end"] > 0);
+}
+
+TEST_CASE("zcluster-bench scale --smoke reports throughput, CPU per report, memory and start time",
+          "[integration][bench]") {
+  TempDir dir;
+  std::string json = dir / "scale.json";
+  std::string command = std::string(ZC_BENCH) + " scale --smoke -q --agents 3000 --json " + json +
+                        " > " + (dir / "out.txt") + " 2>&1";
+  int rc = std::system(command.c_str());
+  INFO(ReadFile(dir / "out.txt"));
+  REQUIRE(rc == 0);
+  nlohmann::json j = nlohmann::json::parse(ReadFile(json));
+  REQUIRE(j["scenarios"].size() == 2);
+  const nlohmann::json& scale = j["scenarios"][1];
+  CHECK(scale["scenario"] == "scale");
+  std::map<std::string, double> figures;
+  for (const auto& f : scale["figures"]) figures[f["name"]] = f["value"];
+  CHECK(figures["agent reports sustained (keepalives, 1 % full changes)"] > 0);
+  CHECK(figures["keepalive-only updates persisted (backlog)"] > 0);
+  CHECK(figures["master RSS at rest (restarted)"] > 0);
+  CHECK(figures["master start with 3002 agents (to its first answer)"] > 0);
+  CHECK(scale["latencies"][0]["n"].get<int>() > 0);
 }

@@ -23,6 +23,7 @@ struct BenchOptions {
   std::size_t file_bytes = 0;
   std::size_t samples = 0;  // latency samples
   double duration = 0;      // seconds of load (agent-info lag, qa)
+  double rate = 0;          // agent reports per second in all (scale)
   std::string observe;      // "monitor" or "dump": watch the master meanwhile (Deployment::Observe)
   std::function<void(const std::string&)> progress;  // one line of progress
 };
@@ -47,6 +48,9 @@ Result<ScenarioResult> RunConnect(const BenchOptions& options, const RawFigures&
 Result<ScenarioResult> RunQa(const BenchOptions& options, const RawFigures& raw);
 // Ten minutes of churn on every flow with a worker restarted every minute: memory and descriptors
 // over time. Not part of "all": it is a run of its own.
+// A million agents reporting keepalives at Wazuh's pace: what the cluster sustains, and what
+// it costs in CPU and memory per report.
+Result<ScenarioResult> RunScale(const BenchOptions& options, const RawFigures& raw);
 Result<ScenarioResult> RunSoak(const BenchOptions& options, const RawFigures& raw);
 
 }  // namespace zcluster::bench

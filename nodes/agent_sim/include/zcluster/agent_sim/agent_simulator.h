@@ -27,6 +27,9 @@ struct AgentSimOptions {
   // How long without a report sent or acknowledged before the run ends: the wait for the last
   // acks, for a first connection, and for acks lost with a killed worker.
   std::chrono::milliseconds drain{10000};
+  // Remember each agent's last acknowledged state in `truth` (a million agents' states are a few
+  // hundred MB: the scale bench does without).
+  bool keep_truth = true;
 };
 
 struct AgentSimResult {
