@@ -138,7 +138,7 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   r.figures = {
       Figure("agent records persisted (backlog of changes)", drain_rate, "records/s")
           .Target(300000, true)
-          .Ratio(drain_rate / raw.pipeline_records_per_s, "msgpack decode + RocksDB write"),
+          .Ratio(drain_rate / raw.pipeline_records_per_s, "msgpack parse + RocksDB write"),
       Figure("  first sightings (record + default group)", first_seen->first, "records/s"),
       {"agent reports accepted by workers (master frozen)",
        static_cast<double>(front.acked) / front.seconds, "reports/s"},

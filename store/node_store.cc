@@ -16,8 +16,8 @@ namespace {
 
 constexpr const char* kMeta = "meta";  // identity, schema version, stream positions
 // Column family names by Table, in enum order; handle i + 2 (after default and meta).
-constexpr const char* kTables[] = {"agents", "agent_counters", "agent_pending", "groups",
-                                   "log.groups", "files", "log.files", "agents.seen"};
+constexpr const char* kTables[] = {"agents",     "agent_counters", "agent_pending", "groups",
+                                   "log.groups", "files",          "log.files",     "agents.seen"};
 
 Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
   Result<std::uint64_t> v = store::DecodeU64(s);
@@ -199,7 +199,11 @@ Result<std::uint64_t> NodeStore::Position(const std::string& stream) const {
   return DecodeU64(raw, "position of " + stream);
 }
 
-Status NodeStore::Write(const StoreBatch& batch) {
+Status NodeStore::Write(const StoreBatch& batch) { return Apply(batch, true); }
+
+Status NodeStore::WriteUnsynced(const StoreBatch& batch) { return Apply(batch, false); }
+
+Status NodeStore::Apply(const StoreBatch& batch, bool sync) {
   rocksdb::WriteBatch wb;
   for (const StoreBatch::Op& op : batch.ops_) {
     rocksdb::Status s;
@@ -220,9 +224,9 @@ Status NodeStore::Write(const StoreBatch& batch) {
     ZC_RETURN_IF_ERROR(FromRocks(s, "store: batch"));
   }
   if (write_failed_.load()) ZC_RETURN_IF_ERROR(Recover());
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  Status s = FromRocks(db_->db->Write(sync, &wb), "store: write");
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  Status s = FromRocks(db_->db->Write(options, &wb), "store: write");
   if (!s.ok()) {
     std::lock_guard<std::mutex> lock(write_error_mu_);
     write_error_ = s.message();

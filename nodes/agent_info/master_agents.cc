@@ -169,13 +169,17 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         ack.unknown.push_back(u.id);
         continue;
       }
-      if (u.counter != 0 && u.counter < counter_[at]) {
+      auto was = staged.find(at);
+      std::uint8_t rows = was != staged.end() ? was->second : rows_[at];
+      // A keepalive of the report already applied is a repeat (a worker sends its agents'
+      // keepalives again after a restart): applying it could only undo what the master did
+      // since, such as marking the agent disconnected.
+      const bool repeat = !u.full && u.counter == counter_[at] && (rows & kRecordRow);
+      if (u.counter != 0 && (u.counter < counter_[at] || repeat)) {
         ++older;  // acknowledged all the same: the worker has nothing newer to send
         continue;
       }
       const std::uint64_t counter = std::max(counter_[at], u.counter);
-      auto was = staged.find(at);
-      std::uint8_t rows = was != staged.end() ? was->second : rows_[at];
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
         schemas::AgentRecord rec{u.id, u.state, worker, {}, counter};

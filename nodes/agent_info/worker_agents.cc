@@ -1,5 +1,7 @@
 #include "agent_info/worker_agents.h"
 
+#include <algorithm>
+
 #include "zcluster/store/records.h"
 
 namespace zcluster::nodes {
@@ -8,10 +10,9 @@ namespace {
 // Equal but for the keepalive time: such a change travels as a keepalive-only update.
 // Field by field rather than on a copy: it runs for every report an agent sends.
 bool SameButKeepalive(const schemas::AgentState& a, const schemas::AgentState& b) {
-  return a.status == b.status && a.disconnection_time == b.disconnection_time &&
-         a.name == b.name && a.ip == b.ip && a.version == b.version &&
-         a.config_sum == b.config_sum && a.merged_sum == b.merged_sum && a.os == b.os &&
-         a.labels == b.labels;
+  return a.status == b.status && a.disconnection_time == b.disconnection_time && a.name == b.name &&
+         a.ip == b.ip && a.version == b.version && a.config_sum == b.config_sum &&
+         a.merged_sum == b.merged_sum && a.os == b.os && a.labels == b.labels;
 }
 
 std::uint64_t Now() { return static_cast<std::uint64_t>(UnixNow()); }
@@ -39,7 +40,10 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
         Result<store::AgentCounterRow> row = store::DecodeAgentCounterRow(id, value);
         if (it == w->agents_.end() || !row.ok()) return Status::Ok();
         it->second.counter = row->counter;
-        if (row->last_keepalive) it->second.state.last_keepalive = *row->last_keepalive;
+        if (row->last_keepalive) {
+          it->second.state.last_keepalive = *row->last_keepalive;
+          it->second.version = 2;  // the master may not have it: a keepalive-only change
+        }
         return Status::Ok();
       }));
   // Unacknowledged before the restart: the master may have none of it, so send it whole.
@@ -48,10 +52,17 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
         auto it = w->agents_.find(std::string(id));
         if (it == w->agents_.end()) return Status::Ok();
         it->second.acked_version = 0;
-        w->Enqueue(it->first, it->second);
+        it->second.pending_row = true;
         return Status::Ok();
       }));
-  for (const auto& [id, e] : w->agents_) w->pending_ += e.version > e.acked_version ? 1 : 0;
+  // Sent in id order, as the store holds them.
+  std::vector<std::string> pending;
+  for (const auto& [id, e] : w->agents_) {
+    if (e.version > e.acked_version) pending.push_back(id);
+  }
+  std::sort(pending.begin(), pending.end());
+  for (const std::string& id : pending) w->Enqueue(id, w->agents_.at(id));
+  w->pending_ = pending.size();
   return w;
 }
 
@@ -76,10 +87,10 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     if (it == agents_.end() || !SameButKeepalive(it->second.state, r.state)) {
       batch.Put(store::Table::kAgents, r.id,
                 store::EncodeAgentRow({r.id, r.state, params_.node, {}}));
+      if (it == agents_.end() || !it->second.pending_row) {
+        batch.Put(store::Table::kAgentPending, r.id, "");
+      }
     }
-    bool changed = it == agents_.end() || it->second.state != r.state;
-    bool marked = it != agents_.end() && it->second.version > it->second.acked_version;
-    if (changed && !marked) batch.Put(store::Table::kAgentPending, r.id, "");
   }
   // Durable first: an agent is acknowledged only for what a crash cannot take back.
   ZC_RETURN_IF_ERROR(store_.Write(batch));
@@ -89,6 +100,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     e.last_report = now;
     if (e.version != 0 && e.state == r.state) continue;
     bool keepalive_only = e.version != 0 && SameButKeepalive(e.state, r.state);
+    if (!keepalive_only) e.pending_row = true;
     e.state = r.state;
     if (e.version <= e.acked_version) ++pending_;
     ++e.version;
@@ -121,6 +133,7 @@ Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
   ZC_RETURN_IF_ERROR(store_.Write(batch));
   for (const std::string& id : silent) {
     Entry& e = agents_.at(id);
+    e.pending_row = true;
     e.state.status = schemas::AgentStatus::kDisconnected;
     e.state.disconnection_time = when;
     if (e.version <= e.acked_version) ++pending_;
@@ -180,11 +193,12 @@ Status WorkerAgents::OnAck(const schemas::AgentInfoAck& ack) {
     bool was_pending = e.version > e.acked_version;
     e.acked_version = std::max(e.acked_version, version);
     if (e.version <= e.acked_version) {
-      batch.Delete(store::Table::kAgentPending, id);
+      if (e.pending_row) batch.Delete(store::Table::kAgentPending, id);
       if (was_pending) --pending_;
     }
   }
-  if (Status s = store_.Write(batch); !s.ok()) {
+  // Not synced: a mark a crash brings back only sends that agent whole once more.
+  if (Status s = batch.empty() ? Status::Ok() : store_.WriteUnsynced(batch); !s.ok()) {
     Requeue(flight);  // not cleared: the changes are sent again
     return s;
   }
@@ -192,6 +206,7 @@ Status WorkerAgents::OnAck(const schemas::AgentInfoAck& ack) {
     auto a = agents_.find(id);
     if (a == agents_.end()) continue;
     a->second.in_flight = false;
+    if (a->second.version <= a->second.acked_version) a->second.pending_row = false;
     if (unknown.count(id)) {
       unknown_.insert(id);
     } else {

@@ -9,6 +9,11 @@
 // whole state if anything but the keepalive time changed since the last ack, else a cheap
 // keepalive-only update.
 //
+// A keepalive-only report is one small write (the counter row, with the keepalive time); only a
+// full change also marks the agent pending in the store. So after a restart every agent's
+// keepalive is sent again (a few dozen bytes each, and the master ignores what it has), and an
+// agent marked pending is sent whole.
+//
 // Threading: owned by the worker's loop thread.
 #pragma once
 
@@ -84,6 +89,7 @@ class WorkerAgents {
     std::uint64_t acked_version = 0;
     bool queued = false;
     bool in_flight = false;
+    bool pending_row = false;  // a kAgentPending row says a full change is unacknowledged
     SteadyClock::time_point last_report{};
   };
   struct InFlight {

@@ -157,6 +157,14 @@ TEST_CASE("a keepalive-only update is a small write beside the record, which sta
   CHECK(f.Record().state.status == schemas::AgentStatus::kDisconnected);
   CHECK(f.Record().state.disconnection_time == 900);
   CHECK(f.Record().state.version == "v6");
+  // The worker restarts and repeats the keepalive of the report the master applied: nothing
+  // changes; a newer report makes the agent active again.
+  f.Send("w1", {f.id, false, State("", 600), 6});
+  CHECK(f.Record().state.status == schemas::AgentStatus::kDisconnected);
+  f.Send("w1", {f.id, false, State("", 950), 7});
+  CHECK(f.Record().state.status == schemas::AgentStatus::kActive);
+  CHECK(f.Record().state.disconnection_time == 0);
+  REQUIRE(f.agents->MarkDisconnected("w1", 990).ok());
 
   // Removing the agent removes both rows.
   REQUIRE(f.agents->Remove(f.id).ok());

@@ -34,7 +34,7 @@ struct RawFigures {
   double batch_mb_per_s = 0;     // CURVE DEALER→ROUTER, agent-info-batch-sized messages
   double changes_per_s = 0;      // CURVE PUB→SUB, group changes delivered to W subscribers
   std::size_t subscribers = 0;
-  double pipeline_records_per_s = 0;  // msgpack decode + RocksDB batched synced write
+  double pipeline_records_per_s = 0;  // msgpack parse in place + RocksDB synced WriteBatch
   double handshakes_per_s = 0;        // CURVE DEALER connects to one ROUTER, first message through
 };
 

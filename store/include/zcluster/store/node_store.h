@@ -98,6 +98,10 @@ class NodeStore {
   // (a full or read-only disk) stops RocksDB's writes; the next Write first asks it to resume,
   // so writing starts again by itself once the disk takes data.
   Status Write(const StoreBatch& batch);
+  // The same, without waiting for the disk: for bookkeeping whose loss in a crash only means
+  // work done again (a change sent twice), never a change lost. It becomes durable with the
+  // next synced write, which syncs everything written before it.
+  Status WriteUnsynced(const StoreBatch& batch);
   // False from a failed write until a write, or Recover, succeeds again.
   bool writable() const { return !write_failed_.load(); }
   // After a failed write: asks RocksDB to resume (at most once a second), so that a node whose
@@ -120,6 +124,7 @@ class NodeStore {
  private:
   struct Db;
   NodeStore(std::unique_ptr<Db> db, NodeIdentity identity);
+  Status Apply(const StoreBatch& batch, bool sync);
   std::unique_ptr<Db> db_;
   NodeIdentity identity_;
   std::uint64_t starts_ = 0;
