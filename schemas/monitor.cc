@@ -9,7 +9,7 @@ using codec::FieldReader;
 using codec::MapWriter;
 
 void PackStats(msgpack::sbuffer& b, const NodeStats& m) {
-  MapWriter w(b, 30);
+  MapWriter w(b, 31);
   w.str("name", m.name)
       .str("type", m.type)
       .str("software", m.software)
@@ -33,6 +33,7 @@ void PackStats(msgpack::sbuffer& b, const NodeStats& m) {
       .uint("reports_replayed", m.reports_replayed)
       .uint("reports_malformed", m.reports_malformed)
       .uint("reports_mismatched", m.reports_mismatched)
+      .uint("reports_rate_limited", m.reports_rate_limited)
       .real("last_repair", m.last_repair)
       .uint("files_created", m.files_created)
       .uint("files_updated", m.files_updated)
@@ -134,6 +135,7 @@ NodeStats ReadStats(FieldReader& r) {
   m.reports_replayed = r.uint("reports_replayed");
   m.reports_malformed = r.uint("reports_malformed");
   m.reports_mismatched = r.uint("reports_mismatched");
+  if (r.has("reports_rate_limited")) m.reports_rate_limited = r.uint("reports_rate_limited");
   m.last_repair = r.real("last_repair");
   m.files_created = r.uint("files_created");
   m.files_updated = r.uint("files_updated");

@@ -69,6 +69,7 @@ json StatsJson(const schemas::NodeStats& n) {
           {"reports_replayed", n.reports_replayed},
           {"reports_malformed", n.reports_malformed},
           {"reports_mismatched", n.reports_mismatched},
+          {"reports_rate_limited", n.reports_rate_limited},
           {"last_repair", n.last_repair},
           {"files_created", n.files_created},
           {"files_updated", n.files_updated},

@@ -45,6 +45,8 @@ void ReportVerifier::SetKeys(ClientKeys keys) {
     if (at != ClientKeys::npos) counters[at] = counters_[i];
   }
   counters_ = std::move(counters);
+  window_.assign(keys.size(), 0);
+  in_window_.assign(keys.size(), 0);
   // Released before the new keys are derived: a reload holds two registries, not two of all.
   mac_keys_.clear();
   mac_keys_.shrink_to_fit();
@@ -72,7 +74,8 @@ std::optional<std::string> ReportVerifier::Contradiction(const std::string& id,
   return std::nullopt;
 }
 
-ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report) {
+ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report,
+                                     SteadyClock::time_point now) {
   auto refuse = [](ReportRefusal why, std::string message) {
     return ReportVerdict{why, Status::PermissionDenied(std::move(message))};
   };
@@ -94,6 +97,21 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report) {
     return refuse(ReportRefusal::kReplayed, "replayed or stale report from agent " + report.id +
                                                 " (counter " + std::to_string(report.counter) +
                                                 " <= " + std::to_string(last) + ")");
+  }
+  if (rate_limit_ > 0) {
+    auto second = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(now - epoch_).count());
+    if (window_[at] != second) {
+      window_[at] = second;
+      in_window_[at] = 0;
+    }
+    if (in_window_[at] >= rate_limit_) {
+      return ReportVerdict{
+          ReportRefusal::kRateLimited,
+          Status::Unavailable("agent " + report.id + " sent more than " +
+                              std::to_string(rate_limit_) + " reports in a second; send it later")};
+    }
+    ++in_window_[at];
   }
   last = report.counter;
   return ReportVerdict{};

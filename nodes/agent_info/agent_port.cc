@@ -94,9 +94,20 @@ Status AgentPort::ServePending() {
       verdict = verifier_.Verify(*report);  // a new agent registered a moment ago
     }
     if (!verdict.ok()) {
-      std::uint64_t* counter = verdict.refusal == ReportRefusal::kUnknownAgent ? &counters_.unknown
-                               : verdict.refusal == ReportRefusal::kBadMac     ? &counters_.bad_mac
-                                                                           : &counters_.replayed;
+      std::uint64_t* counter = &counters_.replayed;
+      switch (verdict.refusal) {
+        case ReportRefusal::kUnknownAgent:
+          counter = &counters_.unknown;
+          break;
+        case ReportRefusal::kBadMac:
+          counter = &counters_.bad_mac;
+          break;
+        case ReportRefusal::kRateLimited:
+          counter = &counters_.rate_limited;
+          break;
+        default:
+          break;
+      }
       Reject(env, verdict.status, counter);
       continue;
     }

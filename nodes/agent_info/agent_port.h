@@ -28,7 +28,8 @@ struct AgentPortCounters {
   std::uint64_t bad_mac = 0;
   std::uint64_t replayed = 0;  // counter not above the last accepted one
   std::uint64_t malformed = 0;
-  std::uint64_t mismatched = 0;  // signed, but contradicting client.keys (another name or IP)
+  std::uint64_t mismatched = 0;    // signed, but contradicting client.keys (another name or IP)
+  std::uint64_t rate_limited = 0;  // past <tuning><agent_reports_per_second> for its agent
 };
 
 class AgentPort {
@@ -48,6 +49,10 @@ class AgentPort {
                                                  const Logger& log, GroupsOf groups_of);
   // Serves every queued report.
   Status ServePending();
+  // Reports one agent may have accepted per second (0: no limit).
+  void SetRateLimit(std::uint32_t reports_per_second) {
+    verifier_.SetRateLimit(reports_per_second);
+  }
   // Re-reads client.keys when it changed on disk (and tells WorkerAgents); true when it did.
   Result<bool> ReloadKeysIfChanged();
 

@@ -117,7 +117,8 @@ std::string RenderPrometheus(const schemas::ClusterStats& stats) {
          {std::pair{"accepted", n.reports_accepted}, std::pair{"unknown", n.reports_unknown},
           std::pair{"bad_mac", n.reports_bad_mac}, std::pair{"replayed", n.reports_replayed},
           std::pair{"malformed", n.reports_malformed},
-          std::pair{"mismatched", n.reports_mismatched}}) {
+          std::pair{"mismatched", n.reports_mismatched},
+          std::pair{"rate_limited", n.reports_rate_limited}}) {
       w.Sample({{"node", n.name}, {"result", result}}, count(v));
     }
   }

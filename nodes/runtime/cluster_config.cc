@@ -491,7 +491,7 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
   if (auto n = block.child("tuning")) {
     ZC_RETURN_IF_ERROR(CheckOnly(n, "<tuning>",
                                  {"pub_hwm", "sub_hwm", "delta_batch", "connections_per_address",
-                                  "agent_connections_per_address"}));
+                                  "agent_connections_per_address", "agent_reports_per_second"}));
     struct Tunable {
       const char* name;
       int* out;
@@ -501,7 +501,8 @@ Result<ClusterConfig> ParseBlock(std::string_view xml, const std::string& base_d
          {Tunable{"pub_hwm", &c.pub_hwm, 1}, Tunable{"sub_hwm", &c.sub_hwm, 1},
           Tunable{"delta_batch", &c.delta_batch, 1},
           Tunable{"connections_per_address", &c.connections_per_address, 0},
-          Tunable{"agent_connections_per_address", &c.agent_connections_per_address, 0}}) {
+          Tunable{"agent_connections_per_address", &c.agent_connections_per_address, 0},
+          Tunable{"agent_reports_per_second", &c.agent_reports_per_second, 0}}) {
       if (auto k = n.child(name)) {
         std::string v = Text(k);
         int value = 0;

@@ -92,6 +92,7 @@ schemas::NodeStats Worker::Impl::Stats() const {
   s.reports_replayed = port.replayed;
   s.reports_malformed = port.malformed;
   s.reports_mismatched = port.mismatched;
+  s.reports_rate_limited = port.rate_limited;
   s.last_repair = ka.integrity_end;
   s.files_created = ka.files_created;
   s.files_updated = ka.files_updated;
@@ -268,6 +269,7 @@ Result<std::unique_ptr<Worker>> Worker::Start(const ClusterConfig& config, KeyMa
         return of ? *of : std::vector<std::string>{};
       });
   if (!port.ok()) return port.status();
+  (*port)->SetRateLimit(static_cast<std::uint32_t>(config.agent_reports_per_second));
   impl->agent_port = std::move(port).value();
   impl->agent_port->CountTraffic(&impl->monitor.traffic());
   // Agents come and go by the thousand: their connections are guarded, not shown as events.

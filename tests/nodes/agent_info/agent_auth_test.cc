@@ -91,3 +91,30 @@ TEST_CASE("restored counters survive a restart", "[nodes][agents][auth]") {
   CHECK_FALSE(v.Verify(SignReport("001", 100, State(), DeriveAgentMacKey(kKey1))).ok());
   CHECK(v.Verify(SignReport("001", 101, State(), DeriveAgentMacKey(kKey1))).ok());
 }
+
+TEST_CASE("an agent past its reports per second is refused until the next second, others not",
+          "[nodes][agents][auth]") {
+  ReportVerifier v;
+  v.SetKeys(TwoAgents());
+  v.SetRateLimit(3);
+  const AgentMacKey key = DeriveAgentMacKey(kKey1);
+  const auto t0 = SteadyClock::now() + std::chrono::seconds(5);
+  std::uint64_t counter = 0;
+  for (int i = 0; i < 3; ++i) CHECK(v.Verify(SignReport("001", ++counter, State(), key), t0).ok());
+  ReportVerdict flooded = v.Verify(SignReport("001", ++counter, State(), key), t0);
+  CHECK(flooded.refusal == ReportRefusal::kRateLimited);
+  CHECK(flooded.status.code() == Code::kUnavailable);
+  CHECK(flooded.status.message() ==
+        "agent 001 sent more than 3 reports in a second; send it later");
+  // Refused reports do not move the counter: the agent may send that report again.
+  CHECK(v.counter("001") == 3);
+  // Someone without the key cannot spend the agent's allowance: a forged report is a bad MAC.
+  schemas::AgentState db = State();
+  db.name = "db-1";
+  const AgentMacKey other =
+      DeriveAgentMacKey("fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
+  CHECK(v.Verify(SignReport("002", 1, db, other), t0).ok());
+  CHECK(v.Verify(SignReport("001", 9, State(), other), t0).refusal == ReportRefusal::kBadMac);
+  // The next second, the agent is heard again.
+  CHECK(v.Verify(SignReport("001", counter, State(), key), t0 + std::chrono::seconds(1)).ok());
+}

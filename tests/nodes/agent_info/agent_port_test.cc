@@ -217,3 +217,23 @@ TEST_CASE("the largest honest report passes and a larger frame closes the connec
   CHECK(acked);
   CHECK(p.port->counters().accepted >= 2);
 }
+
+TEST_CASE("an agent that floods the port is refused past its rate and counted",
+          "[nodes][agents][port]") {
+  Port p;
+  p.port->SetRateLimit(3);
+  AgentMacKey key = DeriveAgentMacKey(p.web().key);
+  // Seven reports within a second or two: whichever second they fall in, at most six fit.
+  std::size_t refused = 0;
+  for (std::uint64_t counter = 1; counter <= 7; ++counter) {
+    schemas::Message m = p.Exchange(schemas::Encode(SignReport(p.web().id, counter, State(), key)));
+    if (const auto* e = std::get_if<schemas::ErrorReply>(&m)) {
+      CHECK(e->code == Code::kUnavailable);
+      CHECK(e->message.find("more than 3 reports in a second") != std::string::npos);
+      ++refused;
+    }
+  }
+  CHECK(refused >= 1);
+  CHECK(p.port->counters().rate_limited == refused);
+  CHECK(p.port->counters().accepted == 7 - refused);
+}

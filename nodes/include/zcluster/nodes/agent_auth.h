@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "zcluster/nodes/client_keys.h"
+#include "zcluster/nodes/clock.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::nodes {
@@ -27,7 +28,7 @@ schemas::AgentReport SignReport(const std::string& id, std::uint64_t counter,
                                 const schemas::AgentState& state, const AgentMacKey& key);
 
 // Why a report was refused, for counters and replies.
-enum class ReportRefusal { kNone, kUnknownAgent, kBadMac, kReplayed };
+enum class ReportRefusal { kNone, kUnknownAgent, kBadMac, kReplayed, kRateLimited };
 
 struct ReportVerdict {
   ReportRefusal refusal = ReportRefusal::kNone;
@@ -41,9 +42,13 @@ class ReportVerifier {
  public:
   // Replaces the registry (client.keys changed); counters of agents still present are kept.
   void SetKeys(ClientKeys keys);
-  // Accepted, or why not: unknown id, bad MAC, replayed counter. When accepted the counter
-  // becomes the agent's latest.
-  ReportVerdict Verify(const schemas::AgentReport& report);
+  // Accepted, or why not: unknown id, bad MAC, replayed counter, or more than the agent's
+  // reports in the second of `now`. When accepted the counter becomes the agent's latest.
+  ReportVerdict Verify(const schemas::AgentReport& report,
+                       SteadyClock::time_point now = SteadyClock::now());
+  // Reports one agent may have accepted per second (0: no limit). Counted only once the MAC
+  // holds, so that nobody but the agent can spend its allowance.
+  void SetRateLimit(std::uint32_t reports_per_second) { rate_limit_ = reports_per_second; }
   // Counters persisted by the worker are restored with this after a restart (after SetKeys: an
   // agent the registry does not hold has no counter to keep).
   void RestoreCounter(const std::string& id, std::uint64_t counter);
@@ -58,6 +63,12 @@ class ReportVerifier {
   ClientKeys keys_;
   std::vector<AgentMacKey> mac_keys_;
   std::vector<std::uint64_t> counters_;
+  // By registry position: the second (since epoch_) of the agent's current window, and the
+  // reports accepted in it.
+  std::vector<std::uint32_t> window_;
+  std::vector<std::uint32_t> in_window_;
+  std::uint32_t rate_limit_ = 0;
+  SteadyClock::time_point epoch_ = SteadyClock::now();
 };
 
 }  // namespace zcluster::nodes

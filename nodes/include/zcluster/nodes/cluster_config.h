@@ -62,6 +62,10 @@ struct ClusterConfig {
   // <tuning><agent_connections_per_address>: the same on a worker's agent port. 0 (the default):
   // no cap, since a site's agents may all reach the worker from one NAT address.
   int agent_connections_per_address = 0;
+  // <tuning><agent_reports_per_second>: reports one agent may have accepted per second on a
+  // worker; the rest are refused and counted (rate_limited). 0: no limit. A Wazuh agent reports
+  // every 10 s.
+  int agent_reports_per_second = 100;
   std::string reload_command;  // <reload_command>: worker, after rules/decoders/lists change
   // <sync_files>: more paths to keep identical, beside Wazuh's set (see FileSet::Default):
   // <folder mode="0660" reload="no">etc/extra</folder>, <file mode="0640">etc/x.conf</file>.

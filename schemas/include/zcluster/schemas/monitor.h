@@ -65,7 +65,8 @@ struct NodeStats {
                 agents_pending = 0;
   // A worker's agent port: reports accepted and refused by reason.
   std::uint64_t reports_accepted = 0, reports_unknown = 0, reports_bad_mac = 0,
-                reports_replayed = 0, reports_malformed = 0, reports_mismatched = 0;
+                reports_replayed = 0, reports_malformed = 0, reports_mismatched = 0,
+                reports_rate_limited = 0;
   double last_repair = 0;  // the end of the last integrity repair (0: none), unix time
   std::uint64_t files_created = 0, files_updated = 0, files_deleted = 0;  // in that repair
   std::vector<TrafficRow> traffic;
