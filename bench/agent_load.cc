@@ -57,7 +57,7 @@ SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
 }
 
 Result<std::uint64_t> WaitForDrain(Deployment& d, const std::vector<std::string>& workers,
-                                   std::uint64_t stored_at_least) {
+                                   std::uint64_t stored_at_least, std::chrono::milliseconds bound) {
   std::vector<std::string> all = workers;
   all.insert(all.begin(), "master");
   std::uint64_t stored = 0;
@@ -71,7 +71,7 @@ Result<std::uint64_t> WaitForDrain(Deployment& d, const std::vector<std::string>
         }
         return true;
       },
-      std::chrono::seconds(120));
+      bound);
   if (!s.ok()) return Status::Unavailable("agent info did not drain to the master: " + s.message());
   return stored;
 }

@@ -31,12 +31,12 @@ struct SimRun {
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
                 double churn, bool churn_first_round = false,
-                std::chrono::milliseconds drain = std::chrono::seconds(60),
-                bool keep_truth = true);
+                std::chrono::milliseconds drain = std::chrono::seconds(60), bool keep_truth = true);
 
 // Waits until every worker has handed everything to the master and the master has persisted at
 // least `stored_at_least` records since it started; returns its count then.
 Result<std::uint64_t> WaitForDrain(Deployment& d, const std::vector<std::string>& workers,
-                                   std::uint64_t stored_at_least);
+                                   std::uint64_t stored_at_least,
+                                   std::chrono::milliseconds bound = std::chrono::seconds(120));
 
 }  // namespace zcluster::bench
