@@ -54,9 +54,9 @@ Status MasterAgents::LoadStatuses() {
         rows_[at] |= kRecordRow;
         // A row that does not decode is reported by the listing; here it counts as never
         // connected.
-        Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, row);
+        Result<store::AgentRowSummary> rec = store::SummarizeAgentRow(id, row);
         if (rec.ok()) {
-          status_[at] = rec->state.status;
+          status_[at] = rec->status;
           counter_[at] = rec->counter;
           node_of_[at] = NodeIndex(rec->node);
         }

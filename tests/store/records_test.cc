@@ -58,6 +58,22 @@ TEST_CASE("every table's rows round-trip", "[store]") {
   CHECK(counter->last_keepalive == std::optional<std::uint64_t>(77));
 }
 
+TEST_CASE("an agent row's summary agrees with the whole record", "[store]") {
+  schemas::AgentRecord rec{"001", {}, "w3", {"web"}, 77};
+  rec.state.name = "web";
+  rec.state.status = schemas::AgentStatus::kDisconnected;
+  rec.state.labels = {{"status", "active"}};  // a label named like a field is not the field
+  Result<AgentRowSummary> s = SummarizeAgentRow("001", EncodeAgentRow(rec));
+  REQUIRE(s.ok());
+  CHECK(s->status == schemas::AgentStatus::kDisconnected);
+  CHECK(s->counter == 77);
+  CHECK(s->node == "w3");
+  CHECK(SummarizeAgentRow("017", kGarbage).status().code() == Code::kDataLoss);
+  CHECK(
+      SummarizeAgentRow("017", Pack(std::map<std::string, int>{{"node", 1}})).status().message() ==
+      "store: agent 017: no state.status");
+}
+
 TEST_CASE("a last-seen row lays its fields over the record and leaves the rest", "[store]") {
   schemas::AgentRecord rec{"001", {}, "w1", {}, 5};
   rec.state.version = "Wazuh v4.14.0";

@@ -18,6 +18,14 @@ namespace zcluster::store {
 // kAgents: agent id → its record, as schemas/ encodes it (EncodeAgentRecord).
 std::string EncodeAgentRow(const schemas::AgentRecord& record);
 Result<schemas::AgentRecord> DecodeAgentRow(std::string_view id, std::string_view bytes);
+// What a master needs of every row at start (status, counter, node), read in place without
+// building the record: a million rows in a fraction of a second. DataLoss as DecodeAgentRow.
+struct AgentRowSummary {
+  schemas::AgentStatus status = schemas::AgentStatus::kNeverConnected;
+  std::uint64_t counter = 0;
+  std::string node;
+};
+Result<AgentRowSummary> SummarizeAgentRow(std::string_view id, std::string_view bytes);
 
 // kAgentSeen: agent id → what a keepalive-only update changes (status, keepalive, disconnection
 // time, report counter, reporting node), written alone so that the report that changes nothing
