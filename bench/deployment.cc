@@ -169,6 +169,16 @@ Status Deployment::WriteConfig(const NodeSpec& spec) {
                      : "<master_public_key>" + KeyPrefix("master") + ".pub</master_public_key>") +
         "</curve>";
   }
+  std::string extra = spec.extra;
+  if (extra.find("agent_reports_per_second") == std::string::npos) {
+    std::string limit = fmt::format("<agent_reports_per_second>{}</agent_reports_per_second>",
+                                    spec.agent_reports_per_second);
+    if (std::size_t at = extra.find("<tuning>"); at != std::string::npos) {
+      extra.insert(at + std::string_view("<tuning>").size(), limit);
+    } else {
+      extra += "<tuning>" + limit + "</tuning>";
+    }
+  }
   // Port 0 until the node has bound one: the kernel chooses, the ports file tells.
   std::string conf = fmt::format(
       "<ossec_config>\n  <cluster>\n    <name>{}</name>\n    <node_name>{}</node_name>\n"
@@ -185,7 +195,7 @@ Status Deployment::WriteConfig(const NodeSpec& spec) {
       spec.cluster.empty() ? cluster_ : spec.cluster, spec.name, spec.master ? "master" : "worker",
       port_, stream_port_, spec.bind_addr, Home(spec.name), AgentPort(spec.name), curve,
       spec.keep_alive, spec.max_silence, spec.agents_disconnection_time, spec.local_integrity,
-      spec.integrity_check, spec.extra);
+      spec.integrity_check, extra);
   return WriteText(ConfigPath(spec.name), conf);
 }
 

@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <optional>
+
+#include "zcluster/schemas/agents.h"
 #include "zcluster/store/records.h"
 
 namespace zcluster::nodes {
@@ -21,33 +24,115 @@ std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::st
   return v;
 }
 
+namespace {
+
+constexpr int kValueBits = 54;  // 16 digits are below 2^54; the length goes above
+
+// "001" → its value with its length above it, so that "1" and "001" differ; nullopt for a key
+// that is not an agent id.
+std::optional<std::uint64_t> PackAgentId(std::string_view id) {
+  if (!schemas::IsValidAgentId(id)) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : id) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  return static_cast<std::uint64_t>(id.size()) << kValueBits | value;
+}
+
+std::string UnpackAgentId(std::uint64_t packed) {
+  std::string id = std::to_string(packed & ((std::uint64_t{1} << kValueBits) - 1));
+  std::size_t length = static_cast<std::size_t>(packed >> kValueBits);
+  if (id.size() < length) id.insert(0, length - id.size(), '0');
+  return id;
+}
+
+}  // namespace
+
+GroupTable::ListId GroupTable::Intern(std::vector<std::string> groups) {
+  auto known = list_ids_.find(groups);
+  if (known != list_ids_.end()) {
+    ++users_[known->second];
+    return known->second;
+  }
+  ListId id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+    lists_[id] = groups;
+    users_[id] = 1;
+  } else {
+    id = static_cast<ListId>(lists_.size());
+    lists_.push_back(groups);
+    users_.push_back(1);
+  }
+  list_ids_.emplace(std::move(groups), id);
+  return id;
+}
+
+void GroupTable::Release(ListId list) {
+  if (--users_[list] > 0) return;
+  list_ids_.erase(lists_[list]);
+  lists_[list].clear();
+  free_.push_back(list);
+}
+
+template <typename Table>
+auto GroupTable::Slot(Table& table, const std::string& agent)
+    -> decltype(&table.by_id_.begin()->second) {
+  if (std::optional<std::uint64_t> packed = PackAgentId(agent)) {
+    auto it = table.by_id_.find(*packed);
+    return it == table.by_id_.end() ? nullptr : &it->second;
+  }
+  auto it = table.by_name_.find(agent);
+  return it == table.by_name_.end() ? nullptr : &it->second;
+}
+
 bool GroupTable::Set(const std::string& agent, std::vector<std::string> groups) {
-  auto it = rows_.find(agent);
-  if (it != rows_.end()) {
-    if (it->second == groups) return false;
-    digest_ -= GroupRowDigest(agent, it->second);
+  if (ListId* slot = Slot(*this, agent)) {
+    if (lists_[*slot] == groups) return false;
+    digest_ -= GroupRowDigest(agent, lists_[*slot]);
+    Release(*slot);
     if (groups.empty()) {
-      rows_.erase(it);
+      if (std::optional<std::uint64_t> packed = PackAgentId(agent)) {
+        by_id_.erase(*packed);
+      } else {
+        by_name_.erase(agent);
+      }
       return true;
     }
-    it->second = std::move(groups);
-    digest_ += GroupRowDigest(agent, it->second);
+    digest_ += GroupRowDigest(agent, groups);
+    *slot = Intern(std::move(groups));
     return true;
   }
   if (groups.empty()) return false;
   digest_ += GroupRowDigest(agent, groups);
-  rows_.emplace(agent, std::move(groups));
+  ListId list = Intern(std::move(groups));
+  if (std::optional<std::uint64_t> packed = PackAgentId(agent)) {
+    by_id_.emplace(*packed, list);
+  } else {
+    by_name_.emplace(agent, list);
+  }
   return true;
 }
 
 void GroupTable::Clear() {
-  rows_.clear();
+  by_id_.clear();
+  by_name_.clear();
+  lists_.clear();
+  users_.clear();
+  free_.clear();
+  list_ids_.clear();
   digest_ = 0;
 }
 
 const std::vector<std::string>* GroupTable::Find(const std::string& agent) const {
-  auto it = rows_.find(agent);
-  return it == rows_.end() ? nullptr : &it->second;
+  const ListId* slot = Slot(*this, agent);
+  return slot == nullptr ? nullptr : &lists_[*slot];
+}
+
+schemas::GroupMap GroupTable::Rows() const {
+  schemas::GroupMap rows;
+  for (const auto& [packed, list] : by_id_) rows.emplace(UnpackAgentId(packed), lists_[list]);
+  for (const auto& [name, list] : by_name_) rows.emplace(name, lists_[list]);
+  return rows;
 }
 
 Status GroupTable::Load(const store::NodeStore& store) {

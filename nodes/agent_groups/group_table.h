@@ -6,7 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "zcluster/schemas/groups.h"
@@ -22,15 +25,34 @@ class GroupTable {
   // Sets an agent's groups; an empty list removes its row. Returns whether anything changed.
   bool Set(const std::string& agent, std::vector<std::string> groups);
   void Clear();
+  // The agent's groups, or nullptr; valid until the next Set or Clear.
   const std::vector<std::string>* Find(const std::string& agent) const;
-  const schemas::GroupMap& rows() const { return rows_; }
+  // Every row, in id order, as the messages carry them (built on each call).
+  schemas::GroupMap Rows() const;
+  std::size_t size() const { return by_id_.size() + by_name_.size(); }
+  std::size_t distinct_lists() const { return list_ids_.size(); }
   std::uint64_t digest() const { return digest_; }
 
   // Fills an empty table with the groups table of `store`; DataLoss naming a corrupt row.
   Status Load(const store::NodeStore& store);
 
  private:
-  schemas::GroupMap rows_;
+  // A million agents share a handful of group lists: each distinct list is held once, with the
+  // number of agents that have it, and an agent's row is the list's number. Agent ids (digits)
+  // are kept packed in an integer; any other key, in a map of its own.
+  using ListId = std::uint32_t;
+  ListId Intern(std::vector<std::string> groups);
+  void Release(ListId list);
+  // The agent's row, or nullptr; for a const table through a const one.
+  template <typename Table>
+  static auto Slot(Table& table, const std::string& agent)
+      -> decltype(&table.by_id_.begin()->second);
+  std::unordered_map<std::uint64_t, ListId> by_id_;
+  std::map<std::string, ListId> by_name_;
+  std::deque<std::vector<std::string>> lists_;  // a deque: Find's pointers survive new lists
+  std::vector<std::uint32_t> users_;            // agents per list; 0: free
+  std::vector<ListId> free_;
+  std::map<std::vector<std::string>, ListId> list_ids_;
   std::uint64_t digest_ = 0;
 };
 

@@ -88,7 +88,7 @@ Result<MasterGroups::Changes> MasterGroups::Commit(
 Result<MasterGroups::Changes> MasterGroups::Adopt(const schemas::GroupTable& worker_table) {
   if (worker_table.seq <= log_.seq()) return Changes{};
   std::vector<std::pair<std::string, std::vector<std::string>>> ours;
-  for (const auto& [agent, groups] : table_.rows()) {
+  for (const auto& [agent, groups] : table_.Rows()) {
     if (!worker_table.groups.count(agent)) ours.push_back({agent, groups});
   }
   store::StoreBatch batch;
@@ -166,7 +166,7 @@ Result<schemas::GroupsSync> MasterGroups::SyncFrom(std::uint64_t from) const {
   if (from == sync.seq) return sync;
   if (log_.NeedsFull(from)) {
     sync.full = true;
-    sync.groups = table_.rows();
+    sync.groups = table_.Rows();
     return sync;
   }
   ZC_RETURN_IF_ERROR(log_.ReadAfter(from, [&](std::uint64_t seq, std::string_view entry) {
@@ -179,7 +179,7 @@ Result<schemas::GroupsSync> MasterGroups::SyncFrom(std::uint64_t from) const {
 }
 
 schemas::GroupTable MasterGroups::Table() const {
-  return schemas::GroupTable{log_.seq(), table_.rows(), Defined()};
+  return schemas::GroupTable{log_.seq(), table_.Rows(), Defined()};
 }
 
 }  // namespace zcluster::nodes

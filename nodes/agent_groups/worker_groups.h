@@ -33,7 +33,7 @@ class WorkerGroups {
   std::uint64_t applied() const { return follower_.applied(); }
   std::uint64_t digest() const { return table_.digest(); }
   const std::vector<std::string>* Of(const std::string& agent) const { return table_.Find(agent); }
-  schemas::GroupTable Table() const { return {applied(), table_.rows(), {}}; }
+  schemas::GroupTable Table() const { return {applied(), table_.Rows(), {}}; }
 
  private:
   WorkerGroups(store::NodeStore& store, const Logger& log, std::uint64_t applied)

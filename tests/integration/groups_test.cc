@@ -31,8 +31,8 @@ std::vector<std::string> Setup(Cluster& c, std::size_t n, const std::vector<std:
     // loopback could swallow the whole burst, so the master's per-worker queue is tiny too: PUB
     // must drop, deterministically.
     std::string conf = ReadFile(c.ConfigPath("master"));
-    conf.replace(conf.find("</cluster>"), 10,
-                 "<tuning><delta_batch>1</delta_batch><pub_hwm>1</pub_hwm></tuning></cluster>");
+    conf.replace(conf.find("<tuning>"), 8,
+                 "<tuning><delta_batch>1</delta_batch><pub_hwm>1</pub_hwm>");
     WriteFile(c.ConfigPath("master"), conf);
   }
   for (const std::string& w : workers) {
@@ -40,8 +40,8 @@ std::vector<std::string> Setup(Cluster& c, std::size_t n, const std::vector<std:
     c.Authorize(w);
     if (sub_hwm != 1000) {
       std::string conf = ReadFile(c.ConfigPath(w));
-      conf.replace(conf.find("</cluster>"), 10,
-                   "<tuning><sub_hwm>" + std::to_string(sub_hwm) + "</sub_hwm></tuning></cluster>");
+      conf.replace(conf.find("<tuning>"), 8,
+                   "<tuning><sub_hwm>" + std::to_string(sub_hwm) + "</sub_hwm>");
       WriteFile(c.ConfigPath(w), conf);
     }
   }

@@ -1,6 +1,8 @@
 // The master's group table and stream log, and a worker applying it, with real stores.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 
 #include "agent_groups/master_groups.h"
@@ -151,6 +153,39 @@ TEST_CASE("the digest does not depend on the order rows were set", "[nodes][grou
   b.Set("002", {});
   a.Set("002", {});
   CHECK(a.digest() == b.digest());
+}
+
+TEST_CASE("agents share each distinct group list, and the rows come back as they were set",
+          "[nodes][groups]") {
+  GroupTable t;
+  for (int i = 1; i <= 1000; ++i) {
+    t.Set(fmt::format("{:03}", i),
+          i % 2 ? std::vector<std::string>{"default"} : std::vector<std::string>{"web", "db"});
+  }
+  t.Set("0042", {"web"});      // "0042" is not "042"
+  t.Set("not-an-id", {"db"});  // any other key is kept too
+  CHECK(t.size() == 1002);
+  CHECK(t.distinct_lists() == 4);
+  CHECK(*t.Find("042") == std::vector<std::string>{"web", "db"});
+  CHECK(*t.Find("0042") == std::vector<std::string>{"web"});
+  CHECK(*t.Find("not-an-id") == std::vector<std::string>{"db"});
+  CHECK(t.Find("1001") == nullptr);
+  schemas::GroupMap rows = t.Rows();
+  CHECK(rows.size() == 1002);
+  CHECK(rows.at("001") == std::vector<std::string>{"default"});
+  CHECK(rows.at("0042") == std::vector<std::string>{"web"});
+  // A list nobody has any more is let go, and its place reused.
+  t.Set("0042", {});
+  t.Set("not-an-id", {});
+  CHECK(t.distinct_lists() == 2);
+  t.Set("001", {"db"});
+  CHECK(t.distinct_lists() == 3);
+  CHECK(*t.Find("001") == std::vector<std::string>{"db"});
+  CHECK(*t.Find("003") == std::vector<std::string>{"default"});
+  // The digest is that of a table that held one list per agent.
+  GroupTable plain;
+  for (const auto& [agent, groups] : t.Rows()) plain.Set(agent, groups);
+  CHECK(plain.digest() == t.digest());
 }
 
 TEST_CASE("a group row that cannot be read stops the load with DataLoss", "[nodes][groups]") {

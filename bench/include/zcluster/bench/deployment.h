@@ -42,6 +42,9 @@ struct NodeSpec {
   std::string netns;  // a network namespace to run in (`ip netns exec`); empty: this machine's
   // Soft and hard open-files limit the node runs under (`prlimit`); 0: the harness's own.
   std::uint64_t open_files_limit = 0;
+  // <tuning><agent_reports_per_second> on a worker. Off by default here: a simulator drives a
+  // few hundred agents far faster than real agents report, to stand for many more of them.
+  int agent_reports_per_second = 0;
 };
 
 // Peak resident memory and CPU time of a running process, from /proc.
