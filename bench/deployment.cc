@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -170,7 +171,13 @@ Status Deployment::WriteConfig(const NodeSpec& spec) {
         "</curve>";
   }
   std::string extra = spec.extra;
-  if (extra.find("agent_reports_per_second") == std::string::npos) {
+  if (!knows_rate_limit_) {
+    // An older zclusterd (--tools-dir, for before/after figures) refuses what it does not know.
+    std::ifstream binary(tools_dir_ + "/zclusterd", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(binary)), std::istreambuf_iterator<char>());
+    knows_rate_limit_ = bytes.find("agent_reports_per_second") != std::string::npos;
+  }
+  if (*knows_rate_limit_ && extra.find("agent_reports_per_second") == std::string::npos) {
     std::string limit = fmt::format("<agent_reports_per_second>{}</agent_reports_per_second>",
                                     spec.agent_reports_per_second);
     if (std::size_t at = extra.find("<tuning>"); at != std::string::npos) {

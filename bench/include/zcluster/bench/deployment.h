@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,6 +140,7 @@ class Deployment {
   std::uint16_t port_ = 0, stream_port_ = 0;
   bool keep_;
   std::map<std::string, NodeSpec> specs_;
+  std::optional<bool> knows_rate_limit_;  // whether this zclusterd reads the report limit
   std::map<std::string, bus::CurveKeyPair> keys_;
   std::map<std::string, std::uint16_t> agent_ports_;
   std::map<std::string, pid_t> pids_;
