@@ -47,34 +47,23 @@ Status MasterAgents::LoadStatuses() {
   node_of_.clear();
   rows_.clear();
   Resize();
-  ZC_RETURN_IF_ERROR(
-      store_.ForEach(store::Table::kAgents, [this](std::string_view id, std::string_view row) {
-        std::size_t at = registry_->IndexOf(id);
-        if (at == ClientKeys::npos) return Status::Ok();
-        rows_[at] |= kRecordRow;
-        // A row that does not decode is reported by the listing; here it counts as never
-        // connected.
-        Result<store::AgentRowSummary> rec = store::SummarizeAgentRow(id, row);
-        if (rec.ok()) {
-          status_[at] = rec->status;
-          counter_[at] = rec->counter;
-          node_of_[at] = NodeIndex(rec->node);
-        }
-        return Status::Ok();
-      }));
-  return store_.ForEach(store::Table::kAgentSeen,
-                        [this](std::string_view id, std::string_view row) {
-                          std::size_t at = registry_->IndexOf(id);
-                          if (at == ClientKeys::npos) return Status::Ok();
-                          rows_[at] |= kSeenRow;
-                          Result<store::AgentSeenRow> seen = store::DecodeAgentSeenRow(id, row);
-                          if (seen.ok()) {
-                            status_[at] = seen->status;
-                            counter_[at] = seen->counter;
-                            node_of_[at] = NodeIndex(seen->node);
-                          }
-                          return Status::Ok();
-                        });
+  // The record's fields, then the last-seen row's over them (it is the newer where both are).
+  // A row that does not decode is reported by the listing; here it counts as never connected.
+  auto load = [this](store::Table table, std::uint8_t row_kind, auto summarize) {
+    return store_.ForEach(table, [&](std::string_view id, std::string_view row) {
+      std::size_t at = registry_->IndexOf(id);
+      if (at == ClientKeys::npos) return Status::Ok();
+      rows_[at] |= row_kind;
+      if (auto s = summarize(id, row); s.ok()) {
+        status_[at] = s->status;
+        counter_[at] = s->counter;
+        node_of_[at] = NodeIndex(s->node);
+      }
+      return Status::Ok();
+    });
+  };
+  ZC_RETURN_IF_ERROR(load(store::Table::kAgents, kRecordRow, store::SummarizeAgentRow));
+  return load(store::Table::kAgentSeen, kSeenRow, store::DecodeAgentSeenRow);
 }
 
 std::uint32_t MasterAgents::NodeIndex(const std::string& node) {
