@@ -41,8 +41,8 @@ int main(int argc, char** argv) {
   app.add_option("scenario", scenario,
                  "raw, agent-info, groups, files, loop, connect, qa, all, soak or scale")
       ->required()
-      ->check(CLI::IsMember(
-          {"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all", "soak", "scale"}));
+      ->check(CLI::IsMember({"raw", "agent-info", "groups", "files", "loop", "connect", "qa", "all",
+                             "soak", "scale"}));
   app.add_option("--workers", o.workers, "workers (default: the scenario's target size)");
   app.add_option("--agents", o.agents,
                  "agents per worker (agent-info) or in all (qa, soak, scale)");
