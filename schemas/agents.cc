@@ -131,6 +131,20 @@ bool IsValidAgentId(std::string_view id) {
   return true;
 }
 
+std::optional<std::uint64_t> PackAgentId(std::string_view id) {
+  if (!IsValidAgentId(id)) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : id) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  return static_cast<std::uint64_t>(id.size()) << 54 | value;
+}
+
+std::string UnpackAgentId(std::uint64_t packed) {
+  std::string id = std::to_string(PackedAgentIdValue(packed));
+  std::size_t length = static_cast<std::size_t>(packed >> 54);
+  if (id.size() < length) id.insert(0, length - id.size(), '0');
+  return id;
+}
+
 bool IsValidAgentName(std::string_view name) {
   if (name.empty() || name.size() > kMaxAgentNameLength) return false;
   for (char c : name) {

@@ -24,27 +24,8 @@ std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::st
   return v;
 }
 
-namespace {
-
-constexpr int kValueBits = 54;  // 16 digits are below 2^54; the length goes above
-
-// "001" → its value with its length above it, so that "1" and "001" differ; nullopt for a key
-// that is not an agent id.
-std::optional<std::uint64_t> PackAgentId(std::string_view id) {
-  if (!schemas::IsValidAgentId(id)) return std::nullopt;
-  std::uint64_t value = 0;
-  for (char c : id) value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  return static_cast<std::uint64_t>(id.size()) << kValueBits | value;
-}
-
-std::string UnpackAgentId(std::uint64_t packed) {
-  std::string id = std::to_string(packed & ((std::uint64_t{1} << kValueBits) - 1));
-  std::size_t length = static_cast<std::size_t>(packed >> kValueBits);
-  if (id.size() < length) id.insert(0, length - id.size(), '0');
-  return id;
-}
-
-}  // namespace
+using schemas::PackAgentId;
+using schemas::UnpackAgentId;
 
 GroupTable::ListId GroupTable::Intern(std::vector<std::string> groups) {
   auto known = list_ids_.find(groups);

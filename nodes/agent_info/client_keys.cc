@@ -85,13 +85,8 @@ std::size_t SplitFields(std::string_view line, std::string_view (&out)[5]) {
   return n;
 }
 
-// "001" and "1" are different ids: the length goes above the value (at most 16 digits, below
-// 2^54), so that equal packed ids are equal strings.
-std::uint64_t PackId(std::string_view id) {
-  std::uint64_t value = 0;
-  for (char c : id) value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  return static_cast<std::uint64_t>(id.size()) << 54 | value;
-}
+// Ids already checked as agent ids.
+std::uint64_t PackId(std::string_view id) { return *schemas::PackAgentId(id); }
 
 }  // namespace
 
@@ -335,7 +330,7 @@ Result<ClientKey> ClientKeys::Add(const std::string& name, const std::string& ip
       return Status::AlreadyExists("an agent named '" + name + "' exists with id " +
                                    std::string(id(i)));
     }
-    std::uint64_t value = PackId(id(i)) & ((std::uint64_t{1} << 54) - 1);
+    std::uint64_t value = schemas::PackedAgentIdValue(PackId(id(i)));
     next = std::max(next, value + 1);
   }
   ClientKey k{fmt::format("{:03d}", next), name, ip, NewKey(), false};

@@ -26,6 +26,14 @@ inline constexpr std::size_t kMaxAgents = 1000000;      // agents in one agent_l
 
 // "001": 1..16 ASCII digits.
 bool IsValidAgentId(std::string_view id);
+// An agent id as one integer, for tables of a million agents: the value with the length above
+// it (16 digits are below 2^54), so that "1" and "001" stay apart. nullopt for an invalid id.
+std::optional<std::uint64_t> PackAgentId(std::string_view id);
+std::string UnpackAgentId(std::uint64_t packed);
+// The id's numeric value ("007" → 7).
+inline std::uint64_t PackedAgentIdValue(std::uint64_t packed) {
+  return packed & ((std::uint64_t{1} << 54) - 1);
+}
 // Wazuh's agent name rule: 1..128 of A-Z a-z 0-9 . - _
 bool IsValidAgentName(std::string_view name);
 
