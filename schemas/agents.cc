@@ -50,7 +50,7 @@ AgentState ReadStateFields(FieldReader& r) {
   s.name = r.str("name", kMaxAgentNameLength);
   s.ip = r.str("ip", kMaxFieldLength);
   if (const msgpack::object* os = r.map("os")) {
-    FieldReader o(*os, r.Field("os"));
+    FieldReader o(*os, r, "os");
     s.os = {o.str("name", kMaxFieldLength),     o.str("version", kMaxFieldLength),
             o.str("major", kMaxFieldLength),    o.str("minor", kMaxFieldLength),
             o.str("codename", kMaxFieldLength), o.str("platform", kMaxFieldLength),
@@ -74,7 +74,7 @@ AgentState ReadStateFields(FieldReader& r) {
 AgentState ReadState(FieldReader& parent, std::string_view key) {
   const msgpack::object* obj = parent.map(key);
   if (obj == nullptr) return {};
-  FieldReader r(*obj, parent.Field(key));
+  FieldReader r(*obj, parent, key);
   AgentState s = ReadStateFields(r);
   if (!r.status().ok()) parent.Fail(r.status().message());
   return s;
@@ -310,7 +310,7 @@ std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReade
     if (const msgpack::object* arr = r.array("updates", kMaxBatchUpdates)) {
       m.updates.reserve(arr->via.array.size);
       for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
-        FieldReader u(arr->via.array.ptr[i], "agent_info.updates[]");
+        FieldReader u(arr->via.array.ptr[i], r, "updates", /*item=*/true);
         AgentUpdate up;
         up.id = ReadId(u);
         // Added within protocol 1: optional, so an older worker's batch still reads.
@@ -346,7 +346,7 @@ std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReade
     if (const msgpack::object* arr = r.array("agents", kMaxAgents)) {
       m.agents.reserve(arr->via.array.size);
       for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
-        FieldReader a(arr->via.array.ptr[i], "agent_list.agents[]");
+        FieldReader a(arr->via.array.ptr[i], r, "agents", /*item=*/true);
         AgentRecord rec = ReadRecord(a);
         if (!a.status().ok()) return a.status();
         m.agents.push_back(std::move(rec));

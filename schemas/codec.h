@@ -72,22 +72,21 @@ class MapWriter {
 };
 
 // Reads fields of a msgpack map, keeping the first error so that decoders read straight through.
+// Nothing is allocated to read a map: a field is found by a walk over its few keys (the first of
+// a repeated key wins), and a reader's dotted name is built only for an error message.
 class FieldReader {
  public:
-  FieldReader(const msgpack::object& obj, std::string_view type) : type_(type) {
-    if (obj.type != msgpack::type::MAP) {
-      Fail("body must be a map");
-      return;
-    }
-    for (std::uint32_t i = 0; i < obj.via.map.size; ++i) {
-      const auto& kv = obj.via.map.ptr[i];
-      if (kv.key.type != msgpack::type::STR) {
-        Fail("map keys must be strings");
-        return;
-      }
-      fields_.emplace(std::string_view(kv.key.via.str.ptr, kv.key.via.str.size), &kv.val);
-    }
+  // A message's body; `type` names it in errors and must outlive the reader.
+  FieldReader(const msgpack::object& obj, std::string_view type) : type_(type) { Open(obj); }
+  // The map under `parent`'s field `key`, or (`item`) one item of its array `key`. The parent
+  // must outlive the reader.
+  FieldReader(const msgpack::object& obj, const FieldReader& parent, std::string_view key,
+              bool item = false)
+      : type_(key), parent_(&parent), item_(item) {
+    Open(obj);
   }
+  FieldReader(const FieldReader&) = delete;
+  FieldReader& operator=(const FieldReader&) = delete;
 
   std::string str(std::string_view key, std::size_t max_len = kMaxTextLength) {
     const msgpack::object* v = Find(key);
@@ -185,9 +184,14 @@ class FieldReader {
     if (v->type != msgpack::type::MAP) return Fail(Field(key) + " must be a map"), nullptr;
     return v;
   }
-  bool has(std::string_view key) const { return fields_.count(key) != 0; }
-  // The dotted name of a field, for nested readers' messages: "agent_report.state".
-  std::string Field(std::string_view key) const { return type_ + "." + std::string(key); }
+  bool has(std::string_view key) const { return Lookup(key) != nullptr; }
+  // The dotted name of a field, for error messages: "agent_report.state".
+  std::string Field(std::string_view key) const { return Name() + "." + std::string(key); }
+  // This reader's own dotted name: "agent_info.updates[]".
+  std::string Name() const {
+    if (parent_ == nullptr) return std::string(type_);
+    return parent_->Field(type_) + (item_ ? "[]" : "");
+  }
   const msgpack::object* array(std::string_view key, std::size_t max_items) {
     const msgpack::object* v = Find(key);
     if (v == nullptr) return nullptr;
@@ -201,18 +205,39 @@ class FieldReader {
   const Status& status() const { return status_; }
 
  private:
+  void Open(const msgpack::object& obj) {
+    if (obj.type != msgpack::type::MAP) {
+      Fail(Name() + ": body must be a map");
+      return;
+    }
+    for (std::uint32_t i = 0; i < obj.via.map.size; ++i) {
+      if (obj.via.map.ptr[i].key.type != msgpack::type::STR) {
+        Fail(Name() + ": map keys must be strings");
+        return;
+      }
+    }
+    fields_ = obj.via.map.ptr;
+    size_ = obj.via.map.size;
+  }
+  const msgpack::object* Lookup(std::string_view key) const {
+    for (std::uint32_t i = 0; i < size_; ++i) {
+      const msgpack::object& k = fields_[i].key;
+      if (std::string_view(k.via.str.ptr, k.via.str.size) == key) return &fields_[i].val;
+    }
+    return nullptr;
+  }
   const msgpack::object* Find(std::string_view key) {
     if (!status_.ok()) return nullptr;
-    auto it = fields_.find(key);
-    if (it == fields_.end()) {
-      Fail(Field(key) + " is missing");
-      return nullptr;
-    }
-    return it->second;
+    const msgpack::object* v = Lookup(key);
+    if (v == nullptr) Fail(Field(key) + " is missing");
+    return v;
   }
 
-  std::string type_;
-  std::map<std::string_view, const msgpack::object*, std::less<>> fields_;
+  std::string_view type_;  // the body's name, or the key under parent_
+  const FieldReader* parent_ = nullptr;
+  bool item_ = false;
+  const msgpack::object_kv* fields_ = nullptr;
+  std::uint32_t size_ = 0;
   Status status_;
 };
 
@@ -305,7 +330,7 @@ std::vector<T> ReadList(FieldReader& r, std::string_view key, std::size_t max, R
   if (arr == nullptr) return out;
   out.reserve(arr->via.array.size);
   for (std::uint32_t i = 0; i < arr->via.array.size; ++i) {
-    FieldReader item(arr->via.array.ptr[i], r.Field(key) + "[]");
+    FieldReader item(arr->via.array.ptr[i], r, key, /*item=*/true);
     T value = read(item);
     if (!item.status().ok()) {
       r.Fail(item.status().message());

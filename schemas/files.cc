@@ -54,7 +54,7 @@ std::vector<FileChange> ReadChanges(FieldReader& r, std::string_view key) {
     ch.deleted = c.boolean("deleted");
     if (c.has("content")) ch.content = c.bin("content", kMaxInlineBytes + 4096);
     if (const msgpack::object* e = c.map("entry")) {
-      FieldReader er(*e, c.Field("entry"));
+      FieldReader er(*e, c, "entry");
       ch.entry = ReadEntryFields(er);
       if (!er.status().ok()) c.Fail(er.status().message());
     }

@@ -211,7 +211,7 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     if (r.has("lost")) m.lost = r.strings("lost", kMaxNodes, kMaxNameLength);
     if (const msgpack::object* arr = r.array("workers", kMaxNodes)) {
       for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
-        FieldReader w(arr->via.array.ptr[i], "health.workers[]");
+        FieldReader w(arr->via.array.ptr[i], r, "workers", /*item=*/true);
         WorkerHealth h{w.name("name"),
                        w.real("last_keepalive"),
                        w.real("agent_sync_start"),
@@ -244,7 +244,7 @@ Result<Message> DecodeBody(std::string_view type, const msgpack::object& body) {
     NodeList m;
     if (const msgpack::object* arr = r.array("nodes", kMaxNodes)) {
       for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
-        FieldReader n(arr->via.array.ptr[i], "node_list.nodes[]");
+        FieldReader n(arr->via.array.ptr[i], r, "nodes", /*item=*/true);
         NodeInfo info;
         info.name = n.name("name");
         info.type = n.str("type", kMaxNameLength);

@@ -67,12 +67,12 @@ std::vector<TrafficRow> ReadTraffic(FieldReader& r) {
   std::vector<TrafficRow> rows;
   const msgpack::object* arr = r.array("traffic", kMaxTrafficRows);
   for (std::uint32_t i = 0; arr != nullptr && i < arr->via.array.size && r.status().ok(); ++i) {
-    FieldReader t(arr->via.array.ptr[i], "node_stats.traffic[]");
+    FieldReader t(arr->via.array.ptr[i], r, "traffic", /*item=*/true);
     TrafficRow row{t.str("peer", kMaxNameLength), t.str("type", kMaxNameLength), false,
                    t.uint("messages"), t.uint("bytes")};
     std::string direction = t.str("direction", 3);
     if (t.status().ok() && direction != "in" && direction != "out") {
-      t.Fail("node_stats.traffic[].direction must be \"in\" or \"out\"");
+      t.Fail(t.Field("direction") + " must be \"in\" or \"out\"");
     }
     row.out = direction == "out";
     if (!t.status().ok()) return r.Fail(t.status().message()), rows;
@@ -85,7 +85,7 @@ std::vector<MonitorEvent> ReadEvents(FieldReader& r) {
   std::vector<MonitorEvent> events;
   const msgpack::object* arr = r.array("events", kMaxMonitorEvents);
   for (std::uint32_t i = 0; arr != nullptr && i < arr->via.array.size && r.status().ok(); ++i) {
-    FieldReader e(arr->via.array.ptr[i], "node_stats.events[]");
+    FieldReader e(arr->via.array.ptr[i], r, "events", /*item=*/true);
     MonitorEvent event{e.uint("seq"),
                        e.real("time"),
                        e.str("kind", kMaxNameLength),
@@ -102,7 +102,7 @@ std::vector<HandshakeFailures> ReadFailures(FieldReader& r) {
   std::vector<HandshakeFailures> failures;
   const msgpack::object* arr = r.array("handshake_failures", kMaxFailureAddresses);
   for (std::uint32_t i = 0; arr != nullptr && i < arr->via.array.size && r.status().ok(); ++i) {
-    FieldReader f(arr->via.array.ptr[i], "node_stats.handshake_failures[]");
+    FieldReader f(arr->via.array.ptr[i], r, "handshake_failures", /*item=*/true);
     HandshakeFailures row{f.str("address", kMaxNameLength * 2), f.uint("count")};
     if (!f.status().ok()) return r.Fail(f.status().message()), failures;
     failures.push_back(std::move(row));
@@ -203,7 +203,7 @@ std::optional<Result<Message>> DecodeMonitorBody(std::string_view type, FieldRea
     m.protocol = static_cast<std::uint32_t>(r.uint("protocol", UINT32_MAX));
     const msgpack::object* arr = r.array("nodes", kMaxNodes);
     for (std::uint32_t i = 0; arr != nullptr && i < arr->via.array.size && r.status().ok(); ++i) {
-      FieldReader n(arr->via.array.ptr[i], "cluster_stats.nodes[]");
+      FieldReader n(arr->via.array.ptr[i], r, "nodes", /*item=*/true);
       NodeStats stats = ReadStats(n);
       if (!n.status().ok()) return n.status();
       m.nodes.push_back(std::move(stats));

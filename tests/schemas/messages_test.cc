@@ -124,7 +124,7 @@ TEST_CASE("decode refuses malformed messages with a clear error", "[schemas]") {
   SECTION("body is not a map") {
     Result<Message> r = Decode({Pack(std::string("keepalive")), Pack(std::vector<int>{1})});
     REQUIRE_FALSE(r.ok());
-    CHECK(r.status().message() == "body must be a map");
+    CHECK(r.status().message() == "keepalive: body must be a map");
   }
   SECTION("missing field") {
     Result<Message> r = Decode(Raw("hello", Body().add("cluster", std::string("wazuh"))));
