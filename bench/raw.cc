@@ -22,6 +22,7 @@
 #include "zcluster/schemas/agents.h"
 #include "zcluster/schemas/groups.h"
 #include "zcluster/store/node_store.h"
+#include "zcluster/store/records.h"
 
 namespace zcluster::bench {
 namespace {
@@ -250,7 +251,7 @@ Result<double> DecodeAndStore(const schemas::Frames& frames, std::size_t batches
       store::StoreBatch writes;
       for (const schemas::AgentUpdate& u : std::get<schemas::AgentInfoBatch>(*m).updates) {
         writes.Put(store::Table::kAgents, u.id,
-                   schemas::EncodeAgentRecord({u.id, u.state, "w", {}}));
+                   store::EncodeAgentRow(u.id, u.state, u.state.name, "w", u.counter));
         ++records;
       }
       ZC_RETURN_IF_ERROR((*db)->Write(writes));

@@ -22,9 +22,10 @@ void PackOs(msgpack::sbuffer& b, const AgentOs& os) {
       .str("arch", os.arch);
 }
 
-void PackState(msgpack::sbuffer& b, const AgentState& s) {
+// `name` stands for the state's own (a master stores the registry's name, whatever was reported).
+void PackState(msgpack::sbuffer& b, const AgentState& s, std::string_view name) {
   MapWriter w(b, 10);
-  w.str("name", s.name).str("ip", s.ip);
+  w.str("name", name).str("ip", s.ip);
   w.key("os");
   PackOs(b, s.os);
   w.str("version", s.version)
@@ -87,6 +88,8 @@ std::string ReadId(FieldReader& r, std::string_view key = "id") {
   return id;
 }
 
+void PackState(msgpack::sbuffer& b, const AgentState& s) { PackState(b, s, s.name); }
+
 void PackRecord(msgpack::sbuffer& b, const AgentRecord& rec) {
   MapWriter w(b, 5);
   w.str("id", rec.id)
@@ -96,6 +99,10 @@ void PackRecord(msgpack::sbuffer& b, const AgentRecord& rec) {
   w.key("state");
   PackState(b, rec.state);
 }
+
+// A record's encoding is a few hundred bytes: an sbuffer's default 8 KiB would be a large
+// allocation for each one.
+constexpr std::size_t kRecordBuffer = 512;
 
 AgentRecord ReadRecord(FieldReader& r) {
   AgentRecord rec;
@@ -110,8 +117,7 @@ AgentRecord ReadRecord(FieldReader& r) {
 template <typename T, typename Read>
 Result<T> DecodeStandalone(std::string_view bytes, std::string_view what, Read read) {
   try {
-    std::string frame(bytes);
-    msgpack::object_handle h = codec::UnpackWhole(frame, codec::LimitsFor(frame));
+    msgpack::object_handle h = codec::UnpackWhole(bytes, codec::LimitsFor(bytes));
     FieldReader r(h.get(), what);
     T value = read(r);
     if (!r.status().ok()) return r.status();
@@ -178,7 +184,7 @@ std::optional<AgentStatus> AgentStatusFromName(std::string_view name) {
 }
 
 std::string EncodeAgentState(const AgentState& state) {
-  msgpack::sbuffer b;
+  msgpack::sbuffer b(kRecordBuffer);
   PackState(b, state);
   return {b.data(), b.size()};
 }
@@ -188,8 +194,18 @@ Result<AgentState> DecodeAgentState(std::string_view bytes) {
 }
 
 std::string EncodeAgentRecord(const AgentRecord& record) {
-  msgpack::sbuffer b;
+  msgpack::sbuffer b(kRecordBuffer);
   PackRecord(b, record);
+  return {b.data(), b.size()};
+}
+
+std::string EncodeAgentRecord(std::string_view id, const AgentState& state, std::string_view name,
+                              std::string_view node, std::uint64_t counter) {
+  msgpack::sbuffer b(kRecordBuffer);
+  MapWriter w(b, 5);
+  w.str("id", id).str("node", node).strings("groups", {}).uint("counter", counter);
+  w.key("state");
+  PackState(b, state, name);
   return {b.data(), b.size()};
 }
 

@@ -246,7 +246,7 @@ class FieldReader {
 // a 5-byte header could claim a million entries. Every array element takes at least one byte and
 // every map entry two, so counts beyond that are impossible in an honest frame and refused before
 // any allocation. Strings and bins are bounded by the frame itself.
-inline msgpack::unpack_limit LimitsFor(const std::string& frame) {
+inline msgpack::unpack_limit LimitsFor(std::string_view frame) {
   return msgpack::unpack_limit(/*array=*/frame.size(), /*map=*/frame.size() / 2,
                                /*str=*/frame.size(), /*bin=*/frame.size(), /*ext=*/0,
                                /*depth=*/16);
@@ -261,12 +261,15 @@ inline msgpack::unpack_limit LimitsFor(const std::string& frame) {
 inline std::uint64_t ObjectBudget(std::size_t frame_bytes) { return frame_bytes / 2 + 16; }
 void CheckObjectBudget(std::string_view frame);  // throws std::runtime_error
 
-inline msgpack::object_handle UnpackWhole(const std::string& frame,
+// Strings and bins in the object point into `frame`, which must outlive it: decoders copy what
+// they keep, so the zone holds only the objects.
+inline msgpack::object_handle UnpackWhole(std::string_view frame,
                                           const msgpack::unpack_limit& limits) {
   CheckObjectBudget(frame);
   std::size_t offset = 0;
+  auto in_place = [](msgpack::type::object_type, std::size_t, void*) { return true; };
   msgpack::object_handle h =
-      msgpack::unpack(frame.data(), frame.size(), offset, nullptr, nullptr, limits);
+      msgpack::unpack(frame.data(), frame.size(), offset, in_place, nullptr, limits);
   if (offset != frame.size()) throw std::runtime_error("trailing bytes after the msgpack object");
   return h;
 }

@@ -37,6 +37,11 @@ std::string EncodeAgentRow(const schemas::AgentRecord& record) {
   return schemas::EncodeAgentRecord(record);
 }
 
+std::string EncodeAgentRow(std::string_view id, const schemas::AgentState& state,
+                           std::string_view name, std::string_view node, std::uint64_t counter) {
+  return schemas::EncodeAgentRecord(id, state, name, node, counter);
+}
+
 Result<schemas::AgentRecord> DecodeAgentRow(std::string_view id, std::string_view bytes) {
   Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(bytes);
   if (!rec.ok()) {

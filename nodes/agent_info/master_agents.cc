@@ -171,9 +171,8 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
       const std::uint64_t counter = std::max(counter_[at], u.counter);
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
-        schemas::AgentRecord rec{u.id, u.state, worker, {}, counter};
-        rec.state.name = registry_->name(at);
-        writes.Put(store::Table::kAgents, u.id, store::EncodeAgentRow(rec));
+        writes.Put(store::Table::kAgents, u.id,
+                   store::EncodeAgentRow(u.id, u.state, registry_->name(at), worker, counter));
         if (rows & kSeenRow) writes.Delete(store::Table::kAgentSeen, u.id);
         rows = kRecordRow;
       } else if (!(rows & kRecordRow)) {

@@ -78,6 +78,10 @@ struct AgentRecord {
   bool operator==(const AgentRecord&) const = default;
 };
 std::string EncodeAgentRecord(const AgentRecord& record);
+// What EncodeAgentRecord makes of {id, state named `name`, node, no groups, counter}, without
+// copying the state into a record first.
+std::string EncodeAgentRecord(std::string_view id, const AgentState& state, std::string_view name,
+                              std::string_view node, std::uint64_t counter);
 Result<AgentRecord> DecodeAgentRecord(std::string_view bytes);
 
 // agent → worker (agent port). `mac` = HMAC-SHA-512-256 over id, counter and `state`, keyed with
