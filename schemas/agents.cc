@@ -127,6 +127,80 @@ Result<T> DecodeStandalone(std::string_view bytes, std::string_view what, Read r
   }
 }
 
+// Walks a stored record's msgpack and keeps the top map's "node" and "counter" and its "state"
+// map's "status", skipping everything else (the OS map, labels, groups) without building it.
+class RecordSummaryVisitor : public msgpack::null_visitor {
+ public:
+  bool start_map(std::uint32_t) { return Open(true); }
+  bool start_array(std::uint32_t) { return Open(false); }
+  bool end_map() { return Close(); }
+  bool end_array() { return Close(); }
+  bool start_map_key() {
+    in_key_ = true;
+    if (depth_ < kTracked) key_[depth_] = {};
+    return true;
+  }
+  bool end_map_key() {
+    in_key_ = false;
+    return true;
+  }
+  bool visit_str(const char* p, std::uint32_t n) {
+    std::string_view s(p, n);
+    if (in_key_) {
+      if (depth_ < kTracked) key_[depth_] = s;
+    } else if (At(1) && key_[1] == "node") {
+      summary_.node.assign(s);
+    } else if (At(2) && key_[1] == "state" && key_[2] == "status") {
+      status_ = AgentStatusFromName(s);
+      has_status_ = true;
+    }
+    return true;
+  }
+  bool visit_positive_integer(std::uint64_t v) {
+    if (!in_key_ && At(1) && key_[1] == "counter") summary_.counter = v;
+    return true;
+  }
+
+  Result<AgentRecordSummary> Finish() {
+    if (!root_is_map_) return Status::InvalidArgument("not a map");
+    if (!has_status_) return Status::InvalidArgument("no state.status");
+    if (!status_) return Status::InvalidArgument("state.status is not a known status");
+    summary_.status = *status_;
+    return std::move(summary_);
+  }
+
+ private:
+  // Depths 1 (the record's map) and 2 (a map inside it) are the ones read.
+  static constexpr std::size_t kTracked = 3;
+  bool Open(bool map) {
+    if (depth_ == 0) root_is_map_ = map;
+    ++depth_;
+    if (depth_ < kTracked) is_map_[depth_] = map;
+    return true;
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+  // Inside a value of the map at `depth`, itself (for depth 2) the value of a map at depth 1.
+  bool At(std::size_t depth) const {
+    if (depth_ != depth) return false;
+    for (std::size_t d = 1; d <= depth; ++d) {
+      if (!is_map_[d]) return false;
+    }
+    return true;
+  }
+
+  std::size_t depth_ = 0;
+  bool in_key_ = false;
+  bool root_is_map_ = false;
+  std::array<std::string_view, kTracked> key_{};
+  std::array<bool, kTracked> is_map_{};
+  bool has_status_ = false;
+  std::optional<AgentStatus> status_;
+  AgentRecordSummary summary_;
+};
+
 }  // namespace
 
 bool IsValidAgentId(std::string_view id) {
@@ -197,6 +271,19 @@ std::string EncodeAgentRecord(const AgentRecord& record) {
   msgpack::sbuffer b(kRecordBuffer);
   PackRecord(b, record);
   return {b.data(), b.size()};
+}
+
+Result<AgentRecordSummary> SummarizeAgentRecord(std::string_view bytes) {
+  RecordSummaryVisitor v;
+  std::size_t offset = 0;
+  try {
+    if (!msgpack::parse(bytes.data(), bytes.size(), offset, v) || offset != bytes.size()) {
+      return Status::InvalidArgument("malformed msgpack");
+    }
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("malformed msgpack: ") + e.what());
+  }
+  return v.Finish();
 }
 
 std::string EncodeAgentRecord(std::string_view id, const AgentState& state, std::string_view name,

@@ -123,46 +123,12 @@ Result<AgentCounterRow> DecodeAgentCounterRow(std::string_view id, std::string_v
   return Status::DataLoss("store: counter of agent " + std::string(id) + ": wrong size");
 }
 
-Result<AgentRowSummary> SummarizeAgentRow(std::string_view id, std::string_view bytes) {
-  auto damaged = [&](const std::string& why) {
-    return Status::DataLoss("store: agent " + std::string(id) + ": " + why);
-  };
-  try {
-    // Strings stay in `bytes`: nothing is copied but the node name.
-    auto in_place = [](msgpack::type::object_type, std::size_t, void*) { return true; };
-    const msgpack::unpack_limit limits(bytes.size(), bytes.size() / 2, bytes.size(), bytes.size(),
-                                       0, 16);
-    msgpack::object_handle h =
-        msgpack::unpack(bytes.data(), bytes.size(), in_place, nullptr, limits);
-    const msgpack::object& row = h.get();
-    if (row.type != msgpack::type::MAP) return damaged("not a map");
-    AgentRowSummary out;
-    bool has_state = false;
-    auto key_is = [](const msgpack::object& k, std::string_view name) {
-      return k.type == msgpack::type::STR &&
-             std::string_view(k.via.str.ptr, k.via.str.size) == name;
-    };
-    for (const msgpack::object_kv& kv : row.via.map) {
-      if (key_is(kv.key, "node") && kv.val.type == msgpack::type::STR) {
-        out.node.assign(kv.val.via.str.ptr, kv.val.via.str.size);
-      } else if (key_is(kv.key, "counter") && kv.val.type == msgpack::type::POSITIVE_INTEGER) {
-        out.counter = kv.val.via.u64;
-      } else if (key_is(kv.key, "state") && kv.val.type == msgpack::type::MAP) {
-        for (const msgpack::object_kv& s : kv.val.via.map) {
-          if (!key_is(s.key, "status") || s.val.type != msgpack::type::STR) continue;
-          std::optional<schemas::AgentStatus> status =
-              schemas::AgentStatusFromName(std::string_view(s.val.via.str.ptr, s.val.via.str.size));
-          if (!status) return damaged("state.status is not a known status");
-          out.status = *status;
-          has_state = true;
-        }
-      }
-    }
-    if (!has_state) return damaged("no state.status");
-    return out;
-  } catch (const std::exception& e) {
-    return damaged(e.what());
+Result<schemas::AgentRecordSummary> SummarizeAgentRow(std::string_view id, std::string_view bytes) {
+  Result<schemas::AgentRecordSummary> summary = schemas::SummarizeAgentRecord(bytes);
+  if (!summary.ok()) {
+    return Status::DataLoss("store: agent " + std::string(id) + ": " + summary.status().message());
   }
+  return summary;
 }
 
 std::string EncodeGroupsRow(const std::vector<std::string>& groups) { return Pack(groups); }

@@ -63,7 +63,7 @@ TEST_CASE("an agent row's summary agrees with the whole record", "[store]") {
   rec.state.name = "web";
   rec.state.status = schemas::AgentStatus::kDisconnected;
   rec.state.labels = {{"status", "active"}};  // a label named like a field is not the field
-  Result<AgentRowSummary> s = SummarizeAgentRow("001", EncodeAgentRow(rec));
+  Result<schemas::AgentRecordSummary> s = SummarizeAgentRow("001", EncodeAgentRow(rec));
   REQUIRE(s.ok());
   CHECK(s->status == schemas::AgentStatus::kDisconnected);
   CHECK(s->counter == 77);
@@ -72,6 +72,23 @@ TEST_CASE("an agent row's summary agrees with the whole record", "[store]") {
   CHECK(
       SummarizeAgentRow("017", Pack(std::map<std::string, int>{{"node", 1}})).status().message() ==
       "store: agent 017: no state.status");
+  // Nowhere but the state map's own field counts, and the row must be whole.
+  schemas::AgentRecord only_label{"001", {}, "w3", {}, 1};
+  only_label.state.labels = {{"status", "active"}};
+  std::string row = EncodeAgentRow(only_label);
+  CHECK(SummarizeAgentRow("001", row).ok());
+  CHECK(SummarizeAgentRow("001", row.substr(0, row.size() - 1)).status().code() == Code::kDataLoss);
+  CHECK(SummarizeAgentRow("001", row + '\x01').status().code() == Code::kDataLoss);
+  CHECK(SummarizeAgentRow("001", Pack(std::vector<int>{1})).status().message() ==
+        "store: agent 001: not a map");
+  CHECK(SummarizeAgentRow("001", Pack(std::map<std::string, std::map<std::string, std::string>>{
+                                     {"state", {{"status", "sleeping"}}}}))
+            .status()
+            .message() == "store: agent 001: state.status is not a known status");
+  CHECK(SummarizeAgentRow("001", Pack(std::map<std::string, std::vector<std::string>>{
+                                     {"state", {"status", "active"}}}))
+            .status()
+            .message() == "store: agent 001: no state.status");
 }
 
 TEST_CASE("a last-seen row lays its fields over the record and leaves the rest", "[store]") {

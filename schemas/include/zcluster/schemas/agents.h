@@ -78,6 +78,15 @@ struct AgentRecord {
   bool operator==(const AgentRecord&) const = default;
 };
 std::string EncodeAgentRecord(const AgentRecord& record);
+// What a master needs of every stored record at start (status, counter, node), read by a walk
+// over the bytes that builds nothing: a million records in a fraction of a second.
+// InvalidArgument for bytes that are not a record with a known state.status.
+struct AgentRecordSummary {
+  AgentStatus status = AgentStatus::kNeverConnected;
+  std::uint64_t counter = 0;
+  std::string node;
+};
+Result<AgentRecordSummary> SummarizeAgentRecord(std::string_view bytes);
 // What EncodeAgentRecord makes of {id, state named `name`, node, no groups, counter}, without
 // copying the state into a record first.
 std::string EncodeAgentRecord(std::string_view id, const AgentState& state, std::string_view name,
