@@ -200,11 +200,13 @@ void Worker::Impl::OnSocketEvents() {
         link.KeyRefused();
         break;
       case bus::SocketEventKind::kHandshakeFailed:
-        // The socket retries every few seconds: one line until a handshake succeeds.
+        // The socket retries every few seconds: one line until a handshake succeeds. libzmq
+        // says the same for a master too busy or paused to finish the handshake in time and for
+        // one whose key is not <master_public_key>: the line names both.
         if (std::exchange(handshake_failure_logged, true)) break;
         log.Warning("Main",
-                    "CURVE handshake with {} failed (is <master_public_key> the "
-                    "master's key?)",
+                    "CURVE handshake with {} failed: the master did not answer in time, or "
+                    "<master_public_key> is not its key",
                     e.endpoint);
         break;
       case bus::SocketEventKind::kDisconnected:
