@@ -148,16 +148,20 @@ class RecordSummaryVisitor : public msgpack::null_visitor {
     std::string_view s(p, n);
     if (in_key_) {
       if (depth_ < kTracked) key_[depth_] = s;
-    } else if (At(1) && key_[1] == "node") {
+    } else if (At(1) && key_[1] == "node" && !has_node_) {
       summary_.node.assign(s);
-    } else if (At(2) && key_[1] == "state" && key_[2] == "status") {
+      has_node_ = true;
+    } else if (At(2) && key_[1] == "state" && key_[2] == "status" && !has_status_) {
       status_ = AgentStatusFromName(s);
       has_status_ = true;
     }
     return true;
   }
   bool visit_positive_integer(std::uint64_t v) {
-    if (!in_key_ && At(1) && key_[1] == "counter") summary_.counter = v;
+    if (!in_key_ && At(1) && key_[1] == "counter" && !has_counter_) {
+      summary_.counter = v;
+      has_counter_ = true;
+    }
     return true;
   }
 
@@ -196,7 +200,8 @@ class RecordSummaryVisitor : public msgpack::null_visitor {
   bool root_is_map_ = false;
   std::array<std::string_view, kTracked> key_{};
   std::array<bool, kTracked> is_map_{};
-  bool has_status_ = false;
+  // The first of a repeated key counts, as it does for DecodeAgentRecord.
+  bool has_node_ = false, has_counter_ = false, has_status_ = false;
   std::optional<AgentStatus> status_;
   AgentRecordSummary summary_;
 };
