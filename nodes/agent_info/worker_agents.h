@@ -33,10 +33,8 @@
 namespace zcluster::nodes {
 
 struct WorkerAgentsParams {
-  std::string node;  // this worker's name, stored in each row
-  // Updates in one batch. Keepalive-only updates are a few dozen bytes: 5,000 of them drain a
-  // backlog about 15 % faster than 2,000 (fewer round trips); full ones stay bounded by bytes.
-  std::size_t max_batch_updates = 5000;
+  std::string node;                               // this worker's name, stored in each row
+  std::size_t max_batch_updates = 2000;           // updates in one batch
   std::size_t max_batch_bytes = 1 << 20;          // encoded size of one batch, about
   std::size_t max_in_flight = 8;                  // batches sent but not yet acknowledged
   std::chrono::duration<double> ack_timeout{10};  // an unacknowledged batch is resent after it
