@@ -4,6 +4,8 @@
 
 #include <msgpack.hpp>
 
+#include "zcluster/store/node_store.h"
+
 namespace zcluster::store {
 namespace {
 
@@ -56,14 +58,9 @@ constexpr char kSeenRowFormat = 1;
 constexpr std::size_t kSeenRowFixed = 2 + 3 * 8;  // format, status, three integers
 constexpr std::size_t kMaxNodeName = 256;
 
-void AppendU64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-std::uint64_t ReadU64(std::string_view bytes, std::size_t at) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<unsigned char>(bytes[at + i]);
-  return v;
+// The caller has checked the size: eight bytes are there.
+std::uint64_t U64At(std::string_view bytes, std::size_t at) {
+  return *DecodeU64(bytes.substr(at, 8));
 }
 
 }  // namespace
@@ -73,9 +70,9 @@ std::string EncodeAgentSeenRow(const AgentSeenRow& row) {
   out.reserve(kSeenRowFixed + row.node.size());
   out.push_back(kSeenRowFormat);
   out.push_back(static_cast<char>(row.status));
-  AppendU64(out, row.last_keepalive);
-  AppendU64(out, row.disconnection_time);
-  AppendU64(out, row.counter);
+  out += EncodeU64(row.last_keepalive);
+  out += EncodeU64(row.disconnection_time);
+  out += EncodeU64(row.counter);
   out += row.node;
   return out;
 }
@@ -94,9 +91,9 @@ Result<AgentSeenRow> DecodeAgentSeenRow(std::string_view id, std::string_view by
   }
   AgentSeenRow row;
   row.status = static_cast<schemas::AgentStatus>(status);
-  row.last_keepalive = ReadU64(bytes, 2);
-  row.disconnection_time = ReadU64(bytes, 10);
-  row.counter = ReadU64(bytes, 18);
+  row.last_keepalive = U64At(bytes, 2);
+  row.disconnection_time = U64At(bytes, 10);
+  row.counter = U64At(bytes, 18);
   row.node = std::string(bytes.substr(kSeenRowFixed));
   return row;
 }
@@ -112,14 +109,14 @@ void ApplySeen(const AgentSeenRow& seen, schemas::AgentRecord& record) {
 std::string EncodeAgentCounterRow(std::uint64_t counter, std::uint64_t last_keepalive) {
   std::string out;
   out.reserve(16);
-  AppendU64(out, counter);
-  AppendU64(out, last_keepalive);
+  out += EncodeU64(counter);
+  out += EncodeU64(last_keepalive);
   return out;
 }
 
 Result<AgentCounterRow> DecodeAgentCounterRow(std::string_view id, std::string_view bytes) {
-  if (bytes.size() == 8) return AgentCounterRow{ReadU64(bytes, 0), std::nullopt};
-  if (bytes.size() == 16) return AgentCounterRow{ReadU64(bytes, 0), ReadU64(bytes, 8)};
+  if (bytes.size() == 8) return AgentCounterRow{U64At(bytes, 0), std::nullopt};
+  if (bytes.size() == 16) return AgentCounterRow{U64At(bytes, 0), U64At(bytes, 8)};
   return Status::DataLoss("store: counter of agent " + std::string(id) + ": wrong size");
 }
 
