@@ -27,11 +27,15 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
       store.ForEach(store::Table::kAgents, [&](std::string_view id, std::string_view value) {
         Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
         if (!rec.ok()) return rec.status();
-        Entry& e = w->agents_[std::string(id)];
+        auto [slot, added] = w->agents_.try_emplace(std::string(id));
+        if (!added) return Status::Ok();  // a store yields each key once
+        Entry& e = slot->second;
         e.state = std::move(rec->state);
         e.version = e.full_version = e.acked_version = 1;
+        ++w->counts_[static_cast<std::size_t>(e.state.status)];
         // Silence is counted from this start: the worker cannot know how long it was down.
         e.last_report = now;
+        w->Watch(*slot);
         return Status::Ok();
       }));
   ZC_RETURN_IF_ERROR(
@@ -70,6 +74,26 @@ std::string WorkerAgents::Record(const std::string& id, const Entry& e) const {
   return store::EncodeAgentRow({id, e.state, params_.node, {}});
 }
 
+void WorkerAgents::Watch(Slot& slot) {
+  if (newest_ == &slot) return;
+  Unwatch(slot);
+  Entry& e = slot.second;
+  e.watched = true;
+  e.older = newest_;
+  if (newest_ != nullptr) newest_->second.newer = &slot;
+  newest_ = &slot;
+  if (oldest_ == nullptr) oldest_ = &slot;
+}
+
+void WorkerAgents::Unwatch(Slot& slot) {
+  Entry& e = slot.second;
+  if (!e.watched) return;
+  (e.older != nullptr ? e.older->second.newer : oldest_) = e.newer;
+  (e.newer != nullptr ? e.newer->second.older : newest_) = e.older;
+  e.older = e.newer = nullptr;
+  e.watched = false;
+}
+
 void WorkerAgents::Enqueue(const std::string& id, Entry& e) {
   if (e.queued || e.in_flight || e.version <= e.acked_version || unknown_.count(id)) return;
   e.queued = true;
@@ -95,12 +119,16 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
   // Durable first: an agent is acknowledged only for what a crash cannot take back.
   ZC_RETURN_IF_ERROR(store_.Write(batch));
   for (const Report& r : reports) {
-    Entry& e = agents_[r.id];
+    auto [slot, added] = agents_.try_emplace(r.id);
+    Entry& e = slot->second;
     e.counter = r.counter;
     e.last_report = now;
-    if (e.version != 0 && e.state == r.state) continue;
-    bool keepalive_only = e.version != 0 && SameButKeepalive(e.state, r.state);
+    Watch(*slot);
+    if (!added && e.state == r.state) continue;
+    bool keepalive_only = !added && SameButKeepalive(e.state, r.state);
     if (!keepalive_only) e.pending_row = true;
+    if (!added) --counts_[static_cast<std::size_t>(e.state.status)];
+    ++counts_[static_cast<std::size_t>(r.state.status)];
     e.state = r.state;
     if (e.version <= e.acked_version) ++pending_;
     ++e.version;
@@ -111,34 +139,42 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
 }
 
 Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
-  // A walk over every agent: once a second is plenty for a limit counted in minutes.
+  // Once a second is plenty for a limit counted in minutes.
   if (now < next_silence_check_) return Status::Ok();
   next_silence_check_ = now + std::chrono::seconds(1);
   auto limit = std::chrono::duration_cast<SteadyClock::duration>(params_.disconnection_time);
-  store::StoreBatch batch;
-  std::vector<std::string> silent;
-  for (auto& [id, e] : agents_) {
-    if (e.state.status != schemas::AgentStatus::kActive || now - e.last_report <= limit) continue;
-    silent.push_back(id);
+  // Oldest first: the walk ends at the first agent heard from within the limit.
+  std::vector<Slot*> expired;
+  for (Slot* s = oldest_; s != nullptr && now - s->second.last_report > limit;
+       s = s->second.newer) {
+    expired.push_back(s);
   }
-  if (silent.empty()) return Status::Ok();
-  std::uint64_t when = Now();
-  for (const std::string& id : silent) {
-    Entry e = agents_.at(id);
+  if (expired.empty()) return Status::Ok();
+  const std::uint64_t when = Now();
+  store::StoreBatch batch;
+  for (Slot* s : expired) {
+    if (s->second.state.status != schemas::AgentStatus::kActive) continue;
+    Entry e = s->second;
     e.state.status = schemas::AgentStatus::kDisconnected;
     e.state.disconnection_time = when;
-    batch.Put(store::Table::kAgents, id, Record(id, e));
-    batch.Put(store::Table::kAgentPending, id, "");
+    batch.Put(store::Table::kAgents, s->first, Record(s->first, e));
+    batch.Put(store::Table::kAgentPending, s->first, "");
   }
-  ZC_RETURN_IF_ERROR(store_.Write(batch));
-  for (const std::string& id : silent) {
-    Entry& e = agents_.at(id);
+  // Left in the order when the write fails: the next check tries them again.
+  if (!batch.empty()) ZC_RETURN_IF_ERROR(store_.Write(batch));
+  for (Slot* s : expired) {
+    // Out of the order until its next report: a silent agent is read once, not every second.
+    Unwatch(*s);
+    Entry& e = s->second;
+    if (e.state.status != schemas::AgentStatus::kActive) continue;
+    --counts_[static_cast<std::size_t>(schemas::AgentStatus::kActive)];
+    ++counts_[static_cast<std::size_t>(schemas::AgentStatus::kDisconnected)];
     e.pending_row = true;
     e.state.status = schemas::AgentStatus::kDisconnected;
     e.state.disconnection_time = when;
     if (e.version <= e.acked_version) ++pending_;
     e.full_version = ++e.version;
-    Enqueue(id, e);
+    Enqueue(s->first, e);
   }
   return Status::Ok();
 }
@@ -259,12 +295,6 @@ std::vector<std::pair<std::string, std::uint64_t>> WorkerAgents::Counters() cons
   out.reserve(agents_.size());
   for (const auto& [id, e] : agents_) out.emplace_back(id, e.counter);
   return out;
-}
-
-schemas::AgentStatusCounts WorkerAgents::CountByStatus() const {
-  schemas::AgentStatusCounts c{};
-  for (const auto& [id, e] : agents_) ++c[static_cast<std::size_t>(e.state.status)];
-  return c;
 }
 
 const schemas::AgentState* WorkerAgents::Find(const std::string& id) const {

@@ -74,13 +74,15 @@ class WorkerAgents {
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t held_back() const { return unknown_.size(); }
   std::size_t size() const { return agents_.size(); }
-  schemas::AgentStatusCounts CountByStatus() const;
+  schemas::AgentStatusCounts CountByStatus() const { return counts_; }
   // Counters restored from the store, for the report verifier.
   std::vector<std::pair<std::string, std::uint64_t>> Counters() const;
   // The state an agent last reported, or nullptr.
   const schemas::AgentState* Find(const std::string& id) const;
 
  private:
+  struct Entry;
+  using Slot = std::pair<const std::string, Entry>;  // an element of agents_: its address is stable
   struct Entry {
     schemas::AgentState state;
     std::uint64_t counter = 0;
@@ -91,6 +93,10 @@ class WorkerAgents {
     bool in_flight = false;
     bool pending_row = false;  // a kAgentPending row says a full change is unacknowledged
     SteadyClock::time_point last_report{};
+    // Neighbours in the silence order; the agent is in it while `watched`.
+    bool watched = false;
+    Slot* older = nullptr;
+    Slot* newer = nullptr;
   };
   struct InFlight {
     SteadyClock::time_point sent;
@@ -102,6 +108,12 @@ class WorkerAgents {
   void Enqueue(const std::string& id, Entry& e);
   void Requeue(InFlight& batch);
   std::string Record(const std::string& id, const Entry& e) const;
+  // The silence order: agents by last report, oldest first. A report moves its agent to the
+  // newest end, and the silence check takes agents off the oldest end, so it reads only the
+  // agents that fell silent instead of every agent each second. The steady clock never goes
+  // back, so appending keeps the order.
+  void Watch(Slot& slot);
+  void Unwatch(Slot& slot);
 
   store::NodeStore& store_;
   WorkerAgentsParams params_;
@@ -112,6 +124,9 @@ class WorkerAgents {
   std::uint64_t next_batch_ = 1;
   std::size_t pending_ = 0;  // agents whose version is above their acknowledged version
   SteadyClock::time_point next_silence_check_{};
+  Slot* oldest_ = nullptr;
+  Slot* newest_ = nullptr;
+  schemas::AgentStatusCounts counts_{};  // kept as statuses change: asked for every second
 };
 
 }  // namespace zcluster::nodes

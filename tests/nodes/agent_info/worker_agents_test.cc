@@ -1,5 +1,7 @@
 #include "agent_info/worker_agents.h"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "support/temp_dir.h"
@@ -180,6 +182,74 @@ TEST_CASE("agents silent past the disconnection time become disconnected", "[nod
   CHECK(b.updates[0].full);
   CHECK(b.updates[0].state.status == schemas::AgentStatus::kDisconnected);
   CHECK(b.updates[0].state.disconnection_time > 0);
+}
+
+std::size_t Count(const WorkerAgents& agents, schemas::AgentStatus status) {
+  return agents.CountByStatus()[static_cast<std::size_t>(status)];
+}
+
+TEST_CASE("only agents silent past the limit are marked, each once, until they report again",
+          "[nodes][agents]") {
+  using schemas::AgentStatus;
+  Fixture f;
+  for (const char* id : {"001", "002", "003"}) f.Report(id, State(id));
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 3);
+  while (f.agents->pending() > 0) f.Ack(f.Next());
+  // 002 reports again at t0 + 40 s: at t0 + 61 s only 001 and 003 have been silent for 60 s.
+  REQUIRE(f.agents->Apply({{"002", ++f.counter, State("002", 140)}}, f.t0 + 40s).ok());
+  while (f.agents->pending() > 0) f.Ack(f.Next());
+  REQUIRE(f.agents->MarkSilent(f.t0 + 61s).ok());
+  CHECK(f.agents->pending() == 2);
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 1);
+  CHECK(Count(*f.agents, AgentStatus::kDisconnected) == 2);
+  std::vector<std::string> marked;
+  while (f.agents->pending() > 0) {
+    schemas::AgentInfoBatch b = f.Next();
+    for (const auto& u : b.updates) {
+      CHECK(u.state.status == AgentStatus::kDisconnected);
+      marked.push_back(u.id);
+    }
+    f.Ack(b);
+  }
+  std::sort(marked.begin(), marked.end());
+  CHECK(marked == std::vector<std::string>{"001", "003"});
+  // Marked once: a later check changes nothing until 002 falls silent in its turn.
+  REQUIRE(f.agents->MarkSilent(f.t0 + 90s).ok());
+  CHECK(f.agents->pending() == 0);
+  // 001 comes back, and can fall silent again.
+  REQUIRE(f.agents->Apply({{"001", ++f.counter, State("001", 195)}}, f.t0 + 95s).ok());
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 2);
+  while (f.agents->pending() > 0) f.Ack(f.Next());
+  REQUIRE(f.agents->MarkSilent(f.t0 + 101s).ok());  // 002's turn (last heard at t0 + 40 s)
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 1);
+  REQUIRE(f.agents->MarkSilent(f.t0 + 156s).ok());
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 0);
+  CHECK(Count(*f.agents, AgentStatus::kDisconnected) == 3);
+}
+
+TEST_CASE(
+    "a restarted worker counts its agents by the status it stored, and times their silence "
+    "from its start",
+    "[nodes][agents]") {
+  using schemas::AgentStatus;
+  Fixture f;
+  f.Report("001", State("a"));
+  f.Report("002", State("b"));
+  while (f.agents->pending() > 0) f.Ack(f.Next());
+  REQUIRE(f.agents->MarkSilent(f.t0 + 61s).ok());  // both disconnected, and stored so
+  while (f.agents->pending() > 0) f.Ack(f.Next());
+  f.Open();
+  CHECK(f.agents->size() == 2);
+  CHECK(Count(*f.agents, AgentStatus::kDisconnected) == 2);
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 0);
+  REQUIRE(f.agents->Apply({{"001", ++f.counter, State("a", 300)}}, SteadyClock::now()).ok());
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 1);
+  CHECK(Count(*f.agents, AgentStatus::kDisconnected) == 1);
+  while (f.agents->pending() > 0) f.Ack(f.Next());
+  REQUIRE(f.agents->MarkSilent(SteadyClock::now() + 30s).ok());
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 1);
+  REQUIRE(f.agents->MarkSilent(SteadyClock::now() + 61s).ok());
+  CHECK(Count(*f.agents, AgentStatus::kActive) == 0);
 }
 
 TEST_CASE("an agent the master asks to resend goes out with its whole state and its counter",
