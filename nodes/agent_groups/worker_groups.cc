@@ -30,7 +30,10 @@ Result<bool> WorkerGroups::Apply(StreamFollower<schemas::GroupChange>::Step step
       }
     }
     batch.SetPosition(kStream, step.apply.back().seq);
-    if (Status written = store_.Write(batch); !written.ok()) {
+    // Not synced: the rows and the position are one atomic write, so a power cut takes both
+    // back together and the master, which holds every change, sends them again. A sync per
+    // delta in each of many workers queued them behind each other on the disk.
+    if (Status written = store_.WriteUnsynced(batch); !written.ok()) {
       follower_.Rewind(step.apply.front().seq - 1);  // the sync retry asks for them again
       return written;
     }

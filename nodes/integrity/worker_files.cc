@@ -65,7 +65,10 @@ Status WorkerFiles::StoreExpected(const std::vector<schemas::FileChange>& change
     }
   }
   batch.SetPosition(kStream, seq);
-  ZC_RETURN_IF_ERROR(store_.Write(batch));
+  // Not synced: the rows and the position are one atomic write, so a power cut takes both back
+  // together and the master sends the changes again. The files themselves are synced before
+  // they are renamed into place.
+  ZC_RETURN_IF_ERROR(store_.WriteUnsynced(batch));
   if (replace_all) expected_.clear();
   for (const schemas::FileChange& c : changes) {
     if (c.deleted) {
