@@ -78,7 +78,6 @@ void WorkerAgents::Watch(Slot& slot) {
   if (newest_ == &slot) return;
   Unwatch(slot);
   Entry& e = slot.second;
-  e.watched = true;
   e.older = newest_;
   if (newest_ != nullptr) newest_->second.newer = &slot;
   newest_ = &slot;
@@ -86,12 +85,11 @@ void WorkerAgents::Watch(Slot& slot) {
 }
 
 void WorkerAgents::Unwatch(Slot& slot) {
+  if (!Watched(slot)) return;
   Entry& e = slot.second;
-  if (!e.watched) return;
   (e.older != nullptr ? e.older->second.newer : oldest_) = e.newer;
   (e.newer != nullptr ? e.newer->second.older : newest_) = e.older;
   e.older = e.newer = nullptr;
-  e.watched = false;
 }
 
 void WorkerAgents::Enqueue(const std::string& id, Entry& e) {

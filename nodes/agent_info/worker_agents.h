@@ -93,8 +93,7 @@ class WorkerAgents {
     bool in_flight = false;
     bool pending_row = false;  // a kAgentPending row says a full change is unacknowledged
     SteadyClock::time_point last_report{};
-    // Neighbours in the silence order; the agent is in it while `watched`.
-    bool watched = false;
+    // Neighbours in the silence order (both null for the only agent in it, and for one not in it).
     Slot* older = nullptr;
     Slot* newer = nullptr;
   };
@@ -114,6 +113,7 @@ class WorkerAgents {
   // back, so appending keeps the order.
   void Watch(Slot& slot);
   void Unwatch(Slot& slot);
+  bool Watched(const Slot& slot) const { return slot.second.older != nullptr || oldest_ == &slot; }
 
   store::NodeStore& store_;
   WorkerAgentsParams params_;
