@@ -60,12 +60,13 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
         return Status::Ok();
       }));
   // Sent in id order, as the store holds them.
-  std::vector<std::string> pending;
-  for (const auto& [id, e] : w->agents_) {
-    if (e.version > e.acked_version) pending.push_back(id);
+  std::vector<Slot*> pending;
+  for (Slot& slot : w->agents_) {
+    if (slot.second.version > slot.second.acked_version) pending.push_back(&slot);
   }
-  std::sort(pending.begin(), pending.end());
-  for (const std::string& id : pending) w->Enqueue(id, w->agents_.at(id));
+  std::sort(pending.begin(), pending.end(),
+            [](const Slot* a, const Slot* b) { return a->first < b->first; });
+  for (Slot* slot : pending) w->Enqueue(*slot);
   w->pending_ = pending.size();
   return w;
 }
@@ -92,23 +93,30 @@ void WorkerAgents::Unwatch(Slot& slot) {
   e.older = e.newer = nullptr;
 }
 
-void WorkerAgents::Enqueue(const std::string& id, Entry& e) {
-  if (e.queued || e.in_flight || e.version <= e.acked_version || unknown_.count(id)) return;
+void WorkerAgents::Enqueue(Slot& slot) {
+  Entry& e = slot.second;
+  if (e.queued || e.in_flight || e.version <= e.acked_version || unknown_.count(slot.first)) {
+    return;
+  }
   e.queued = true;
-  queue_.push_back(id);
+  queue_.push_back(&slot);
 }
 
 Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time_point now) {
   store::StoreBatch batch;
+  // Each report's agent as found before the write (nullptr: new), so that it is looked up once.
+  std::vector<Slot*> found;
+  found.reserve(reports.size());
   for (const Report& r : reports) {
     // The counter row carries the keepalive time: a report that changes nothing else is this
     // one small write, and the whole record is written only when more than the time changed.
     batch.Put(store::Table::kAgentCounters, r.id,
               store::EncodeAgentCounterRow(r.counter, r.state.last_keepalive));
     auto it = agents_.find(r.id);
+    found.push_back(it == agents_.end() ? nullptr : &*it);
     if (it == agents_.end() || !SameButKeepalive(it->second.state, r.state)) {
       batch.Put(store::Table::kAgents, r.id,
-                store::EncodeAgentRow({r.id, r.state, params_.node, {}}));
+                store::EncodeAgentRow(r.id, r.state, r.state.name, params_.node, 0));
       if (it == agents_.end() || !it->second.pending_row) {
         batch.Put(store::Table::kAgentPending, r.id, "");
       }
@@ -116,8 +124,16 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
   }
   // Durable first: an agent is acknowledged only for what a crash cannot take back.
   ZC_RETURN_IF_ERROR(store_.Write(batch));
-  for (const Report& r : reports) {
-    auto [slot, added] = agents_.try_emplace(r.id);
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const Report& r = reports[i];
+    // A new agent reported twice in one burst is found by the emplace of its first report.
+    bool added = false;
+    Slot* slot = found[i];
+    if (slot == nullptr) {
+      auto emplaced = agents_.try_emplace(r.id);
+      slot = &*emplaced.first;
+      added = emplaced.second;
+    }
     Entry& e = slot->second;
     e.counter = r.counter;
     e.last_report = now;
@@ -131,7 +147,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     if (e.version <= e.acked_version) ++pending_;
     ++e.version;
     if (!keepalive_only) e.full_version = e.version;
-    Enqueue(r.id, e);
+    Enqueue(*slot);
   }
   return Status::Ok();
 }
@@ -172,7 +188,7 @@ Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
     e.state.disconnection_time = when;
     if (e.version <= e.acked_version) ++pending_;
     e.full_version = ++e.version;
-    Enqueue(s->first, e);
+    Enqueue(*s);
   }
   return Status::Ok();
 }
@@ -185,18 +201,16 @@ std::optional<schemas::AgentInfoBatch> WorkerAgents::NextBatch(SteadyClock::time
   std::size_t bytes = 0;
   while (!queue_.empty() && batch.updates.size() < params_.max_batch_updates &&
          bytes < params_.max_batch_bytes) {
-    std::string id = std::move(queue_.front());
+    Slot& slot = *queue_.front();
     queue_.pop_front();
-    auto it = agents_.find(id);
-    if (it == agents_.end()) continue;
-    Entry& e = it->second;
+    Entry& e = slot.second;
     e.queued = false;
-    if (e.in_flight || e.version <= e.acked_version || unknown_.count(id)) continue;
-    schemas::AgentUpdate u{id, e.full_version > e.acked_version, e.state, e.counter};
+    if (e.in_flight || e.version <= e.acked_version || unknown_.count(slot.first)) continue;
+    schemas::AgentUpdate u{slot.first, e.full_version > e.acked_version, e.state, e.counter};
     // A rough size: keepalive-only updates are a few dozen bytes, full ones a few hundred.
     bytes += u.full ? 256 + e.state.labels.size() * 64 : 32;
     e.in_flight = true;
-    flight.versions.emplace_back(id, e.version);
+    flight.versions.emplace_back(&slot, e.version);
     batch.updates.push_back(std::move(u));
   }
   if (batch.updates.empty()) return std::nullopt;
@@ -213,10 +227,9 @@ Status WorkerAgents::OnAck(const schemas::AgentInfoAck& ack) {
   std::set<std::string> unknown(ack.unknown.begin(), ack.unknown.end());
   std::set<std::string> resend(ack.resend.begin(), ack.resend.end());
   store::StoreBatch batch;
-  for (const auto& [id, version] : flight.versions) {
-    auto a = agents_.find(id);
-    if (a == agents_.end()) continue;
-    Entry& e = a->second;
+  for (const auto& [slot, version] : flight.versions) {
+    const std::string& id = slot->first;
+    Entry& e = slot->second;
     if (unknown.count(id)) continue;  // stays pending, sent again once the registry changes
     if (resend.count(id)) {
       // The master has no record to update: the whole state becomes a change of its own.
@@ -236,26 +249,23 @@ Status WorkerAgents::OnAck(const schemas::AgentInfoAck& ack) {
     Requeue(flight);  // not cleared: the changes are sent again
     return s;
   }
-  for (const auto& [id, version] : flight.versions) {
-    auto a = agents_.find(id);
-    if (a == agents_.end()) continue;
-    a->second.in_flight = false;
-    if (a->second.version <= a->second.acked_version) a->second.pending_row = false;
-    if (unknown.count(id)) {
-      unknown_.insert(id);
+  for (const auto& [slot, version] : flight.versions) {
+    Entry& e = slot->second;
+    e.in_flight = false;
+    if (e.version <= e.acked_version) e.pending_row = false;
+    if (unknown.count(slot->first)) {
+      unknown_.insert(slot->first);
     } else {
-      Enqueue(id, a->second);  // changed again while in flight: back in the queue
+      Enqueue(*slot);  // changed again while in flight: back in the queue
     }
   }
   return Status::Ok();
 }
 
 void WorkerAgents::Requeue(InFlight& batch) {
-  for (const auto& [id, version] : batch.versions) {
-    auto a = agents_.find(id);
-    if (a == agents_.end()) continue;
-    a->second.in_flight = false;
-    Enqueue(id, a->second);
+  for (const auto& [slot, version] : batch.versions) {
+    slot->second.in_flight = false;
+    Enqueue(*slot);
   }
 }
 
@@ -284,7 +294,7 @@ void WorkerAgents::RegistryChanged() {
   unknown_.clear();
   for (const std::string& id : held) {
     auto a = agents_.find(id);
-    if (a != agents_.end()) Enqueue(id, a->second);
+    if (a != agents_.end()) Enqueue(*a);
   }
 }
 

@@ -99,12 +99,12 @@ class WorkerAgents {
   };
   struct InFlight {
     SteadyClock::time_point sent;
-    std::vector<std::pair<std::string, std::uint64_t>> versions;  // agent id → version sent
+    std::vector<std::pair<Slot*, std::uint64_t>> versions;  // agent → version sent
   };
 
   WorkerAgents(store::NodeStore& store, WorkerAgentsParams params)
       : store_(store), params_(std::move(params)) {}
-  void Enqueue(const std::string& id, Entry& e);
+  void Enqueue(Slot& slot);
   void Requeue(InFlight& batch);
   std::string Record(const std::string& id, const Entry& e) const;
   // The silence order: agents by last report, oldest first. A report moves its agent to the
@@ -117,8 +117,9 @@ class WorkerAgents {
 
   store::NodeStore& store_;
   WorkerAgentsParams params_;
+  // Never erased from: queue_, in_flight_ and the silence order hold its elements' addresses.
   std::unordered_map<std::string, Entry> agents_;
-  std::deque<std::string> queue_;                // pending agents waiting for a batch
+  std::deque<Slot*> queue_;                      // pending agents waiting for a batch
   std::map<std::uint64_t, InFlight> in_flight_;  // by batch number
   std::set<std::string> unknown_;                // held back: the master does not know them
   std::uint64_t next_batch_ = 1;
