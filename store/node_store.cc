@@ -6,6 +6,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -203,9 +204,34 @@ Status NodeStore::Write(const StoreBatch& batch) { return Apply(batch, true); }
 
 Status NodeStore::WriteUnsynced(const StoreBatch& batch) { return Apply(batch, false); }
 
+// The order in which a batch's operations go into the write: by table, then by key. A memtable
+// is a skip list that remembers where its last insert landed, so keys in ascending order are
+// each found from their predecessor instead of from the top of a list that holds hundreds of
+// thousands of keys: most of the cost of a write of many small rows. Stable, so that two
+// operations on one key keep their order. A range deletion covers other keys than its own, so a
+// batch with one keeps the order it was given in.
+std::vector<std::uint32_t> StoreBatch::WriteOrder() const {
+  const std::vector<Op>& ops = ops_;
+  std::vector<std::uint32_t> order(ops.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  const bool ranges =
+      std::any_of(ops.begin(), ops.end(), [](const Op& op) { return op.kind == Op::kDeleteRange; });
+  if (ranges || ops.size() < 2) return order;
+  // Positions go to the meta family: ordered apart from the tables, whose values they share.
+  auto family = [](const Op& op) {
+    return op.kind == Op::kPosition ? -1 : static_cast<int>(op.table);
+  };
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const int fa = family(ops[a]), fb = family(ops[b]);
+    return fa != fb ? fa < fb : ops[a].key < ops[b].key;
+  });
+  return order;
+}
+
 Status NodeStore::Apply(const StoreBatch& batch, bool sync) {
   rocksdb::WriteBatch wb;
-  for (const StoreBatch::Op& op : batch.ops_) {
+  for (std::uint32_t i : batch.WriteOrder()) {
+    const StoreBatch::Op& op = batch.ops_[i];
     rocksdb::Status s;
     switch (op.kind) {
       case StoreBatch::Op::kPut:

@@ -1,5 +1,7 @@
 #include "zcluster/store/node_store.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 
 #include "support/temp_dir.h"
@@ -86,4 +88,38 @@ TEST_CASE("batches write several tables at once and survive reopen", "[store]") 
   Status stopped = (*store)->ForEach(
       Table::kAgents, [](std::string_view, std::string_view) { return Status::DataLoss("stop"); });
   CHECK(stopped.code() == Code::kDataLoss);
+}
+
+TEST_CASE("within a batch, a key's later operation lands over its earlier ones", "[store]") {
+  testing::TempDir dir;
+  auto store = NodeStore::Open(dir / "db", {"wazuh", "m", "master"});
+  REQUIRE(store.ok());
+  // Keys out of order and each written several times, across tables: the batch is written
+  // sorted by key, and each key must keep the order of its own operations.
+  StoreBatch batch;
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 40; k > 0; --k) {
+      const std::string key = fmt::format("{:03}", k);
+      batch.Put(Table::kAgentSeen, key, fmt::format("{}-{}", key, round));
+      batch.Put(Table::kAgents, key, fmt::format("r{}", round));
+      if (k % 2 == 0) batch.Delete(Table::kAgents, key);
+    }
+  }
+  batch.Put(Table::kAgents, "007", "last");
+  batch.SetPosition("groups", 9);
+  batch.SetPosition("groups", 5);
+  REQUIRE((*store)->Write(batch).ok());
+  for (int k = 1; k <= 40; ++k) {
+    const std::string key = fmt::format("{:03}", k);
+    CHECK(*(*store)->Get(Table::kAgentSeen, key) == std::optional(key + "-2"));
+    std::optional<std::string> record = *(*store)->Get(Table::kAgents, key);
+    if (key == "007") {
+      CHECK(record == std::optional<std::string>("last"));
+    } else if (k % 2 == 0) {
+      CHECK_FALSE(record.has_value());
+    } else {
+      CHECK(record == std::optional<std::string>("r2"));
+    }
+  }
+  CHECK(*(*store)->Position("groups") == 5);
 }

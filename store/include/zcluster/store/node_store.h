@@ -60,6 +60,8 @@ class StoreBatch {
 
  private:
   friend class NodeStore;
+  // Indexes of ops_ in the order they are written (node_store.cc says why).
+  std::vector<std::uint32_t> WriteOrder() const;
   struct Op {
     Table table;
     std::string key, value;  // for kDeleteRange: begin, end
