@@ -198,6 +198,9 @@ std::optional<schemas::AgentInfoBatch> WorkerAgents::NextBatch(SteadyClock::time
   schemas::AgentInfoBatch batch;
   batch.batch = next_batch_++;
   InFlight flight{now, {}};
+  const std::size_t most = std::min(queue_.size(), params_.max_batch_updates);
+  batch.updates.reserve(most);
+  flight.versions.reserve(most);
   std::size_t bytes = 0;
   while (!queue_.empty() && batch.updates.size() < params_.max_batch_updates &&
          bytes < params_.max_batch_bytes) {
@@ -206,7 +209,14 @@ std::optional<schemas::AgentInfoBatch> WorkerAgents::NextBatch(SteadyClock::time
     Entry& e = slot.second;
     e.queued = false;
     if (e.in_flight || e.version <= e.acked_version || unknown_.count(slot.first)) continue;
-    schemas::AgentUpdate u{slot.first, e.full_version > e.acked_version, e.state, e.counter};
+    schemas::AgentUpdate u{slot.first, e.full_version > e.acked_version, {}, e.counter};
+    if (u.full) {
+      u.state = e.state;
+    } else {
+      // All a keepalive-only update carries: no copy of the rest of the state.
+      u.state.last_keepalive = e.state.last_keepalive;
+      u.state.status = e.state.status;
+    }
     // A rough size: keepalive-only updates are a few dozen bytes, full ones a few hundred.
     bytes += u.full ? 256 + e.state.labels.size() * 64 : 32;
     e.in_flight = true;
