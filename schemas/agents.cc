@@ -128,7 +128,8 @@ Result<T> DecodeStandalone(std::string_view bytes, std::string_view what, Read r
 }
 
 // Walks a stored record's msgpack and keeps the top map's "node" and "counter" and its "state"
-// map's "status", skipping everything else (the OS map, labels, groups) without building it.
+// map's "status" and "last_keepalive", skipping everything else (the OS map, labels, groups)
+// without building it.
 class RecordSummaryVisitor : public msgpack::null_visitor {
  public:
   bool start_map(std::uint32_t) { return Open(true); }
@@ -158,9 +159,13 @@ class RecordSummaryVisitor : public msgpack::null_visitor {
     return true;
   }
   bool visit_positive_integer(std::uint64_t v) {
-    if (!in_key_ && At(1) && key_[1] == "counter" && !has_counter_) {
+    if (in_key_) return true;
+    if (At(1) && key_[1] == "counter" && !has_counter_) {
       summary_.counter = v;
       has_counter_ = true;
+    } else if (At(2) && key_[1] == "state" && key_[2] == "last_keepalive" && !has_keepalive_) {
+      summary_.last_keepalive = v;
+      has_keepalive_ = true;
     }
     return true;
   }
@@ -201,7 +206,7 @@ class RecordSummaryVisitor : public msgpack::null_visitor {
   std::array<std::string_view, kTracked> key_{};
   std::array<bool, kTracked> is_map_{};
   // The first of a repeated key counts, as it does for DecodeAgentRecord.
-  bool has_node_ = false, has_counter_ = false, has_status_ = false;
+  bool has_node_ = false, has_counter_ = false, has_status_ = false, has_keepalive_ = false;
   std::optional<AgentStatus> status_;
   AgentRecordSummary summary_;
 };

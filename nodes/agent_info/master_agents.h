@@ -124,6 +124,9 @@ class MasterAgents {
   // The newest report counter applied for each registry entry, by position: an update carrying
   // an older one is ignored, whichever worker sends it and however late.
   std::vector<std::uint64_t> counter_;
+  // The last keepalive time of each registry entry's stored record, by position: what marking a
+  // lost worker's agents disconnected writes back, without reading each record.
+  std::vector<std::uint64_t> last_keepalive_;
   // The worker that last reported each registry entry, by position, as an index into
   // node_names_ (0: none): four bytes per agent rather than a name.
   std::vector<std::uint32_t> node_of_;

@@ -62,12 +62,16 @@ TEST_CASE("an agent row's summary agrees with the whole record", "[store]") {
   schemas::AgentRecord rec{"001", {}, "w3", {"web"}, 77};
   rec.state.name = "web";
   rec.state.status = schemas::AgentStatus::kDisconnected;
-  rec.state.labels = {{"status", "active"}};  // a label named like a field is not the field
+  // Labels named like fields are not the fields.
+  rec.state.labels = {{"status", "active"}, {"last_keepalive", "5"}};
+  rec.state.last_keepalive = 1700000123;
+  rec.state.disconnection_time = 1700000999;
   Result<schemas::AgentRecordSummary> s = SummarizeAgentRow("001", EncodeAgentRow(rec));
   REQUIRE(s.ok());
   CHECK(s->status == schemas::AgentStatus::kDisconnected);
   CHECK(s->counter == 77);
   CHECK(s->node == "w3");
+  CHECK(s->last_keepalive == 1700000123);
   CHECK(SummarizeAgentRow("017", kGarbage).status().code() == Code::kDataLoss);
   CHECK(
       SummarizeAgentRow("017", Pack(std::map<std::string, int>{{"node", 1}})).status().message() ==

@@ -157,6 +157,7 @@ TEST_CASE("a keepalive-only update is a small write beside the record, which sta
   CHECK(f.Record().state.status == schemas::AgentStatus::kDisconnected);
   CHECK(f.Record().state.disconnection_time == 900);
   CHECK(f.Record().state.version == "v6");
+  CHECK(f.Record().state.last_keepalive == 600);
   // The worker restarts and repeats the keepalive of the report the master applied: nothing
   // changes; a newer report makes the agent active again.
   f.Send("w1", {f.id, false, State("", 600), 6});
@@ -170,4 +171,40 @@ TEST_CASE("a keepalive-only update is a small write beside the record, which sta
   REQUIRE(f.agents->Remove(f.id).ok());
   CHECK_FALSE(row(store::Table::kAgents).has_value());
   CHECK_FALSE(row(store::Table::kAgentSeen).has_value());
+}
+
+TEST_CASE("a restarted master marks a lost worker's agents with the keepalive each last stored",
+          "[nodes][agents]") {
+  Fixture f;
+  ClientKeys keys = std::move(ClientKeys::Load(f.dir / "client.keys")).value();
+  const std::string other = keys.Add("web-2", "any")->id;
+  const std::string never = keys.Add("web-3", "any")->id;
+  REQUIRE(keys.Save(f.dir / "client.keys").ok());
+  REQUIRE(f.agents->ReloadRegistryIfChanged().ok());
+  // One agent's last keepalive is in its record, the other's in the small row beside it; the
+  // third never reported and has nothing to mark.
+  schemas::AgentState second = State("v2", 300);
+  second.name = "web-2";
+  f.Send("w1", {f.id, true, State("v1", 200), 1});
+  f.Send("w1", {other, true, second, 1});
+  f.Send("w1", {other, false, State("", 450), 2});
+  f.agents.reset();
+  f.agents = std::move(MasterAgents::Load(*f.store, f.dir / "client.keys", Logger(f.log, "Master")))
+                 .value();
+
+  Result<std::size_t> marked = f.agents->MarkDisconnected("w1", 999);
+  REQUIRE(marked.ok());
+  CHECK(*marked == 2);
+  Result<schemas::AgentList> list = f.agents->List({f.id, other, never});
+  REQUIRE(list.ok());
+  REQUIRE(list->agents.size() == 3);
+  CHECK(list->agents[0].state.status == schemas::AgentStatus::kDisconnected);
+  CHECK(list->agents[0].state.last_keepalive == 200);
+  CHECK(list->agents[0].state.disconnection_time == 999);
+  CHECK(list->agents[0].state.version == "v1");
+  CHECK(list->agents[1].state.status == schemas::AgentStatus::kDisconnected);
+  CHECK(list->agents[1].state.last_keepalive == 450);
+  CHECK(list->agents[1].counter == 2);
+  CHECK(list->agents[1].node == "w1");
+  CHECK(list->agents[2].state.status == schemas::AgentStatus::kNeverConnected);
 }

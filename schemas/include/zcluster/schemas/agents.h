@@ -85,6 +85,7 @@ struct AgentRecordSummary {
   AgentStatus status = AgentStatus::kNeverConnected;
   std::uint64_t counter = 0;
   std::string node;
+  std::uint64_t last_keepalive = 0;  // the state's
 };
 Result<AgentRecordSummary> SummarizeAgentRecord(std::string_view bytes);
 // What EncodeAgentRecord makes of {id, state named `name`, node, no groups, counter}, without
