@@ -206,8 +206,8 @@ Status NodeStore::WriteUnsynced(const StoreBatch& batch) { return Apply(batch, f
 
 // The order in which a batch's operations go into the write: by table, then by key. A memtable
 // is a skip list that remembers where its last insert landed, so keys in ascending order are
-// each found from their predecessor instead of from the top of a list that holds hundreds of
-// thousands of keys: most of the cost of a write of many small rows. Stable, so that two
+// each found near their predecessor instead of from the top of a list that can hold hundreds of
+// thousands of keys, the larger part of a write of many small rows. Stable, so that two
 // operations on one key keep their order. A range deletion covers other keys than its own, so a
 // batch with one keeps the order it was given in.
 std::vector<std::uint32_t> StoreBatch::WriteOrder() const {
@@ -217,7 +217,7 @@ std::vector<std::uint32_t> StoreBatch::WriteOrder() const {
   const bool ranges =
       std::any_of(ops.begin(), ops.end(), [](const Op& op) { return op.kind == Op::kDeleteRange; });
   if (ranges || ops.size() < 2) return order;
-  // Positions go to the meta family: ordered apart from the tables, whose values they share.
+  // A position goes to the meta family, whatever table its op names.
   auto family = [](const Op& op) {
     return op.kind == Op::kPosition ? -1 : static_cast<int>(op.table);
   };
