@@ -53,8 +53,12 @@ void ChangesAgainstABadDisk(bool read_only) {
   c.Assign(ids, {"web"});
   REQUIRE(WaitFor([&] { return c.SameGroupTable("w1"); }, 20s));
 
-  // RocksDB keeps its log open for writing, so only the files can turn read-only under it.
-  const bool faulted = read_only ? disk.SetReadOnly(c.Home("w1") + "/etc", true) : disk.Fill();
+  // RocksDB keeps its log open for writing, so only the files can turn read-only under it. A
+  // mount turns read-only only while no file on it is open for writing (EBUSY otherwise), and the
+  // worker may still be installing the master's files: tried until it takes.
+  const bool faulted =
+      read_only ? WaitFor([&] { return disk.SetReadOnly(c.Home("w1") + "/etc", true); }, 20s)
+                : disk.Fill();
   INFO(disk.error());
   REQUIRE(faulted);
   // 80,000 group changes: enough to outgrow what RocksDB's log file has set aside.
