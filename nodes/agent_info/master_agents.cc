@@ -142,14 +142,21 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   std::vector<schemas::AgentInfoAck> acks;
   // By registry position; the registry can only have grown since they were last sized.
   Resize();
-  // The rows each agent will have once this group is written, by registry position. The writes
-  // go in update order, so a later update of the same agent lands over an earlier one.
-  std::unordered_map<std::size_t, std::uint8_t> staged;
+  // What each agent updated in this group will have once the group is written, by registry
+  // position. The writes go in update order, so a later update of the same agent lands over an
+  // earlier one. Taken into the by-position vectors only once the write is durable: after a
+  // failed write they still say what the store holds, so the batch the worker sends again is
+  // applied, not taken for a repeat.
+  struct Staged {
+    std::uint8_t rows;
+    schemas::AgentStatus status;
+    std::uint32_t node;
+    std::uint64_t counter;
+    std::uint64_t keepalive;
+  };
+  std::unordered_map<std::size_t, Staged> staged;
   store::StoreBatch writes;
   std::uint64_t written = 0, older = 0;
-  std::vector<std::pair<std::size_t, schemas::AgentStatus>> statuses;
-  std::vector<std::pair<std::size_t, std::uint64_t>> keepalives;
-  std::vector<std::pair<std::size_t, std::uint32_t>> nodes;
   for (const WorkerBatch& wb : batches) {
     const std::string& worker = *wb.worker;
     const std::uint32_t node = NodeIndex(worker);
@@ -161,16 +168,17 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         continue;
       }
       auto was = staged.find(at);
-      std::uint8_t rows = was != staged.end() ? was->second : rows_[at];
+      std::uint8_t rows = was != staged.end() ? was->second.rows : rows_[at];
+      const std::uint64_t applied = was != staged.end() ? was->second.counter : counter_[at];
       // A keepalive of the report already applied is a repeat (a worker sends its agents'
       // keepalives again after a restart): applying it could only undo what the master did
       // since, such as marking the agent disconnected.
-      const bool repeat = !u.full && u.counter == counter_[at] && (rows & kRecordRow);
-      if (u.counter != 0 && (u.counter < counter_[at] || repeat)) {
+      const bool repeat = !u.full && u.counter == applied && (rows & kRecordRow);
+      if (u.counter != 0 && (u.counter < applied || repeat)) {
         ++older;  // acknowledged all the same: the worker has nothing newer to send
         continue;
       }
-      const std::uint64_t counter = std::max(counter_[at], u.counter);
+      const std::uint64_t counter = std::max(applied, u.counter);
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
         writes.Put(store::Table::kAgents, u.id,
@@ -189,12 +197,13 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
                                               u.state.disconnection_time, counter, worker}));
         rows |= kSeenRow;
       }
-      if (was == staged.end()) saved->push_back(u.id);
-      staged[at] = rows;
-      counter_[at] = counter;
-      statuses.emplace_back(at, u.state.status);
-      keepalives.emplace_back(at, u.state.last_keepalive);
-      nodes.emplace_back(at, node);
+      const Staged now_staged{rows, u.state.status, node, counter, u.state.last_keepalive};
+      if (was == staged.end()) {
+        saved->push_back(u.id);
+        staged.emplace(at, now_staged);
+      } else {
+        was->second = now_staged;
+      }
       ++written;
     }
     acks.push_back(std::move(ack));
@@ -202,10 +211,13 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   // Durable before the acks: the workers forget what we acknowledge. One synced write for every
   // batch that arrived together (group commit), not one per batch.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
-  for (const auto& [at, rows] : staged) rows_[at] = rows;
-  for (const auto& [at, status] : statuses) status_[at] = status;
-  for (const auto& [at, keepalive] : keepalives) last_keepalive_[at] = keepalive;
-  for (const auto& [at, node] : nodes) node_of_[at] = node;
+  for (const auto& [at, s] : staged) {
+    rows_[at] = s.rows;
+    status_[at] = s.status;
+    node_of_[at] = s.node;
+    counter_[at] = s.counter;
+    last_keepalive_[at] = s.keepalive;
+  }
   stored_ += written;
   if (older > 0) {
     ignored_older_ += older;

@@ -4,10 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/small_disk.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 using namespace zcluster;
 using namespace zcluster::nodes;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -207,4 +210,60 @@ TEST_CASE("a restarted master marks a lost worker's agents with the keepalive ea
   CHECK(list->agents[1].counter == 2);
   CHECK(list->agents[1].node == "w1");
   CHECK(list->agents[2].state.status == schemas::AgentStatus::kNeverConnected);
+}
+
+TEST_CASE("a batch whose write failed is applied whole when the worker sends it again",
+          "[nodes][agents]") {
+  Fixture f;
+  ClientKeys keys = std::move(ClientKeys::Load(f.dir / "client.keys")).value();
+  const std::string big = keys.Add("web-2", "any")->id;
+  REQUIRE(keys.Save(f.dir / "client.keys").ok());
+  // The database moves onto a disk the test can fill.
+  f.agents.reset();
+  f.store.reset();
+  testing::SmallDisk disk(64);
+  if (!disk.available()) {
+    WARN("skipped: " << disk.error());
+    return;
+  }
+  REQUIRE(disk.Bind(f.dir / "db"));
+  f.store = std::move(store::NodeStore::Open(f.dir / "db", {"c", "master", "master"})).value();
+  f.agents = std::move(MasterAgents::Load(*f.store, f.dir / "client.keys", Logger(f.log, "Master")))
+                 .value();
+  f.Send("w1", {f.id, true, State("v1", 100), 1});
+
+  // Each batch: the keepalive of one agent, and a large record of another that eats the disk.
+  const std::string worker = "w1";
+  auto batch = [&](std::uint64_t n) {
+    schemas::AgentState large = State("v", 0);
+    large.name = "web-2";
+    large.labels["filler"] = std::string(256 << 10, 'x');
+    return schemas::AgentInfoBatch{
+        n, 0, {{f.id, false, State("", 100 + n), n}, {big, true, large, n}}};
+  };
+  REQUIRE(disk.Fill());
+  std::vector<std::string> saved;
+  std::uint64_t failed = 0;
+  for (std::uint64_t n = 2; n < 1000 && failed == 0; ++n) {
+    schemas::AgentInfoBatch b = batch(n);
+    if (!f.agents->ApplyAll({{&worker, &b}}, &saved).ok()) failed = n;
+  }
+  REQUIRE(failed != 0);
+
+  // The worker was not acknowledged, so it sends the same batch again once the disk has room:
+  // the keepalive lands, rather than being taken for one already applied.
+  disk.Free();
+  const schemas::AgentInfoBatch again = batch(failed);
+  Status last;
+  if (!testing::WaitFor(
+          [&] {
+            last = f.agents->ApplyAll({{&worker, &again}}, &saved).status();
+            return last.ok();
+          },
+          10s)) {
+    FAIL("the batch sent again is still refused: " << last.message());
+  }
+  CHECK(f.agents->ignored_older() == 0);
+  CHECK(f.Record().state.last_keepalive == 100 + failed);
+  CHECK(f.Record().counter == failed);
 }
