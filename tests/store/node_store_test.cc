@@ -123,3 +123,37 @@ TEST_CASE("within a batch, a key's later operation lands over its earlier ones",
   }
   CHECK(*(*store)->Position("groups") == 5);
 }
+
+TEST_CASE("range deletions go to the tables that take them, never to an agent table", "[store]") {
+  testing::TempDir dir;
+  auto store = NodeStore::Open(dir / "db", {"wazuh", "w", "worker"});
+  REQUIRE(store.ok());
+  // A whole-table replace of the files, several times over, between many agent writes: the
+  // agent tables' memtables keep an insert hint, which a range deletion must never reach.
+  for (int round = 0; round < 4; ++round) {
+    StoreBatch files;
+    files.DeleteRange(Table::kFiles, "", std::string(1, '\xff'));
+    for (int f = 0; f < 50; ++f) files.Put(Table::kFiles, fmt::format("f{:02}", (f * 7) % 50), "x");
+    REQUIRE((*store)->Write(files).ok());
+    StoreBatch agents;
+    for (int k = 0; k < 500; ++k) {
+      const std::string key = fmt::format("{:04}", (k * 37 + round) % 500);
+      agents.Put(Table::kAgents, key, fmt::format("r{}", round));
+      agents.Put(Table::kAgentSeen, key, "s");
+    }
+    REQUIRE((*store)->Write(agents).ok());
+  }
+  CHECK(*(*store)->Get(Table::kFiles, "f07") == std::optional<std::string>("x"));
+  CHECK((*(*store)->Get(Table::kAgents, "0123")).has_value());
+
+  // A range deletion in an agent table is refused whole, with the reason.
+  StoreBatch bad;
+  bad.Put(Table::kAgents, "9999", "new");
+  bad.DeleteRange(Table::kAgents, "0000", "0100");
+  Status s = (*store)->Write(bad);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.message().find("range deletion in an agent table") != std::string::npos);
+  CHECK_FALSE((*(*store)->Get(Table::kAgents, "9999")).has_value());
+  CHECK((*(*store)->Get(Table::kAgents, "0050")).has_value());
+  CHECK((*store)->writable());
+}
