@@ -35,6 +35,7 @@ struct RawFigures {
   double changes_per_s = 0;      // CURVE PUB→SUB, group changes delivered to W subscribers
   std::size_t subscribers = 0;
   double pipeline_records_per_s = 0;  // msgpack parse in place + RocksDB synced WriteBatch
+  double seen_rows_per_s = 0;         // RocksDB alone: small per-agent rows, sorted synced groups
   double handshakes_per_s = 0;        // CURVE DEALER connects to one ROUTER, first message through
 };
 
