@@ -192,6 +192,23 @@ std::vector<RawUpdate> SplitUpdates(std::string_view body) {
   return out;
 }
 
+// A fresh RocksDB in `dir` for one raw figure, with the store's memtable size and no
+// compression; `insert_hint` as the agent tables have it.
+Result<std::unique_ptr<rocksdb::DB>> OpenScratchDb(const std::string& dir, bool insert_hint) {
+  std::filesystem::remove_all(dir);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.compression = rocksdb::kNoCompression;
+  options.write_buffer_size = 8 << 20;
+  if (insert_hint) {
+    options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
+  }
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) return Status::Unavailable("raw: rocksdb: " + s.ToString());
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
 // Agent records per second with libmsgpack and RocksDB alone: an agent_info batch frame parsed
 // in place, and one synced WriteBatch of its records (each update's bytes as they came). No
 // zcluster code between the frame and the disk: the limit the master's drain is measured
@@ -199,17 +216,12 @@ std::vector<RawUpdate> SplitUpdates(std::string_view body) {
 Result<double> ParseAndStore(const schemas::Frames& frames, std::size_t batches) {
   std::string dir =
       std::filesystem::temp_directory_path() / fmt::format("zcb-raw-db-{}", ::getpid());
-  std::filesystem::remove_all(dir);
   double rate = 0;
   {
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    options.compression = rocksdb::kNoCompression;
-    options.write_buffer_size = 8 << 20;
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
-    if (!s.ok()) return Status::Unavailable("raw: rocksdb: " + s.ToString());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    Result<std::unique_ptr<rocksdb::DB>> opened = OpenScratchDb(dir, false);
+    if (!opened.ok()) return opened.status();
+    std::unique_ptr<rocksdb::DB> db = std::move(*opened);
+    rocksdb::Status s;
     rocksdb::WriteOptions sync;
     sync.sync = true;
     std::size_t records = 0;
@@ -243,18 +255,12 @@ Result<double> ParseAndStore(const schemas::Frames& frames, std::size_t batches)
 Result<double> SeenRowsStore(std::size_t agents, std::size_t updates) {
   std::string dir =
       std::filesystem::temp_directory_path() / fmt::format("zcb-raw-seen-{}", ::getpid());
-  std::filesystem::remove_all(dir);
   double rate = 0;
   {
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    options.compression = rocksdb::kNoCompression;
-    options.write_buffer_size = 8 << 20;
-    options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
-    if (!s.ok()) return Status::Unavailable("raw: rocksdb: " + s.ToString());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    Result<std::unique_ptr<rocksdb::DB>> opened = OpenScratchDb(dir, true);
+    if (!opened.ok()) return opened.status();
+    std::unique_ptr<rocksdb::DB> db = std::move(*opened);
+    rocksdb::Status s;
     std::vector<std::string> ids;
     for (std::size_t i = 0; i < agents; ++i) ids.push_back(fmt::format("{:06}", i + 1));
     std::mt19937_64 rng(1);
