@@ -18,15 +18,22 @@ namespace {
 
 constexpr const char* kMeta = "meta";  // identity, schema version, stream positions
 // Column family names by Table, in enum order; handle i + 2 (after default and meta).
-constexpr const char* kTables[] = {"agents",     "agent_counters", "agent_pending", "groups",
-                                   "log.groups", "files",          "log.files",     "agents.seen"};
+constexpr const char* kTables[] = {"agents",    "agent_counters", "agent_pending",
+                                   "groups",    "log.groups",     "files",
+                                   "log.files", "agents.seen",    "log.agents.seen"};
 
 // The agent tables: a row per agent, written thousands at a time, never by a range deletion.
 // Their memtables keep an insert hint. Debian's RocksDB (7.8) asserts inside the skip list when
 // a range deletion lands in a memtable that keeps one, so range deletions are refused there.
 bool KeepsInsertHint(Table t) {
-  return t == Table::kAgents || t == Table::kAgentSeen || t == Table::kAgentCounters ||
-         t == Table::kAgentPending;
+  return t == Table::kAgents || t == Table::kAgentCounters || t == Table::kAgentPending;
+}
+
+// A table's memtable. The master's agent table and its last-seen log take nearly every write:
+// they get room for 8 MiB so that they are not flushed and compacted every few thousand records.
+constexpr std::size_t kMemtableBytes = 2 << 20;
+std::size_t MemtableBytes(Table t) {
+  return t == Table::kAgents || t == Table::kAgentSeenLog ? 4 * kMemtableBytes : kMemtableBytes;
 }
 
 Result<std::uint64_t> DecodeU64(const std::string& s, const std::string& what) {
@@ -112,9 +119,8 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // Memory is sized for a node that shares a small machine with a manager: RocksDB's defaults
   // (64 MiB of memtable and a block cache per table, nine tables) would let a master with
-  // 100,000 agents grow past 400 MiB. All memtables together stay under 16 MiB (the agents
-  // tables, which take nearly every write, get the room for 8 MiB each so that they are not
-  // flushed and compacted every few thousand records), and every table shares one 8 MiB cache.
+  // 100,000 agents grow past 400 MiB. All memtables together stay under 16 MiB (MemtableBytes
+  // sizes each table's), and every table shares one 8 MiB cache.
   // No compression: the data is a few dozen MB at most, and snappy cost the master's write path
   // more than the disk space is worth.
   options.db_write_buffer_size = 16 << 20;
@@ -126,26 +132,24 @@ Result<std::unique_ptr<NodeStore>> NodeStore::Open(const std::string& dir,
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   rocksdb::ColumnFamilyOptions family;
-  family.write_buffer_size = 2 << 20;
+  family.write_buffer_size = kMemtableBytes;
   family.max_write_buffer_number = 2;
   family.compression = rocksdb::kNoCompression;
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, family}, {kMeta, family}};
   for (std::size_t t = 0; t < std::size(kTables); ++t) {
+    const Table table_id = static_cast<Table>(t);
     rocksdb::ColumnFamilyOptions table_options = family;
-    const char* name = kTables[t];
-    if (std::string(name) == "agents" || std::string(name) == "agents.seen") {
-      table_options.write_buffer_size = 8 << 20;
-    }
+    table_options.write_buffer_size = MemtableBytes(table_id);
     // A write's keys arrive sorted (WriteOrder), so each insert starts its search where the
     // last one landed and climbs only as far as the gap between them, rather than from the top
     // of a list of a hundred thousand keys. One hint per table: its prefix is empty.
-    if (KeepsInsertHint(static_cast<Table>(t))) {
+    if (KeepsInsertHint(table_id)) {
       table_options.memtable_insert_with_hint_prefix_extractor.reset(
           rocksdb::NewFixedPrefixTransform(0));
     }
-    families.emplace_back(name, table_options);
+    families.emplace_back(kTables[t], table_options);
   }
   auto db = std::make_unique<Db>();
   rocksdb::DB* raw = nullptr;
@@ -234,7 +238,8 @@ std::vector<std::uint32_t> StoreBatch::WriteOrder() const {
   for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   const bool ranges =
       std::any_of(ops.begin(), ops.end(), [](const Op& op) { return op.kind == Op::kDeleteRange; });
-  if (ranges || ops.size() < 2) return order;
+  // One or two operations, as most of a worker's writes are, need no order of their own.
+  if (ranges || ops.size() < 3) return order;
   // A position goes to the meta family, whatever table its op names.
   auto family = [](const Op& op) {
     return op.kind == Op::kPosition ? -1 : static_cast<int>(op.table);
@@ -269,12 +274,7 @@ Status NodeStore::Apply(const StoreBatch& batch, bool sync) {
     }
     return FromRocks(s, "store: batch");
   };
-  // One or two operations, as most of a worker's writes are, need no order of their own.
-  if (batch.ops_.size() < 3) {
-    for (const StoreBatch::Op& op : batch.ops_) ZC_RETURN_IF_ERROR(add(op));
-  } else {
-    for (std::uint32_t i : batch.WriteOrder()) ZC_RETURN_IF_ERROR(add(batch.ops_[i]));
-  }
+  for (std::uint32_t i : batch.WriteOrder()) ZC_RETURN_IF_ERROR(add(batch.ops_[i]));
   if (write_failed_.load()) ZC_RETURN_IF_ERROR(Recover());
   rocksdb::WriteOptions options;
   options.sync = sync;

@@ -38,43 +38,61 @@ void MasterAgents::Resize() {
   status_.resize(n, schemas::AgentStatus::kNeverConnected);
   counter_.resize(n, 0);
   last_keepalive_.resize(n, 0);
+  disconnection_.resize(n, 0);
   node_of_.resize(n, 0);
   rows_.resize(n, 0);
 }
 
 Status MasterAgents::LoadStatuses() {
+  fold_.reset();  // positions may have moved: a fold in progress starts again when next due
   status_.clear();
   counter_.clear();
   last_keepalive_.clear();
+  disconnection_.clear();
   node_of_.clear();
   rows_.clear();
   Resize();
-  // The record's fields, then the last-seen row's over them (it is the newer where both are).
-  // A row that does not decode is reported by the listing; here it counts as never connected.
-  auto load = [this](store::Table table, std::uint8_t row_kind, auto summarize) {
-    return store_.ForEach(table, [&](std::string_view id, std::string_view row) {
-      std::size_t at = registry_->IndexOf(id);
-      if (at == ClientKeys::npos) return Status::Ok();
-      rows_[at] |= row_kind;
-      if (auto s = summarize(id, row); s.ok()) {
-        status_[at] = s->status;
-        counter_[at] = s->counter;
-        last_keepalive_[at] = s->last_keepalive;
-        node_of_[at] = NodeIndex(s->node);
-      }
-      return Status::Ok();
-    });
-  };
-  ZC_RETURN_IF_ERROR(load(store::Table::kAgents, kRecordRow, store::SummarizeAgentRow));
-  return load(store::Table::kAgentSeen, kSeenRow, store::DecodeAgentSeenRow);
+  // The record's fields, then an older store's last-seen rows over them, then the log over both:
+  // each is newer than what comes before it. A row that does not decode is reported by the
+  // listing; here it counts as never connected.
+  ZC_RETURN_IF_ERROR(
+      store_.ForEach(store::Table::kAgents, [&](std::string_view id, std::string_view row) {
+        const std::size_t at = registry_->IndexOf(id);
+        if (at == ClientKeys::npos) return Status::Ok();
+        rows_[at] |= kRecordRow;
+        if (auto s = store::SummarizeAgentRow(id, row); s.ok()) {
+          status_[at] = s->status;
+          counter_[at] = s->counter;
+          last_keepalive_[at] = s->last_keepalive;
+          node_of_[at] = NodeIndex(s->node);
+        }
+        return Status::Ok();
+      }));
+  legacy_seen_rows_ = false;
+  ZC_RETURN_IF_ERROR(
+      store_.ForEach(store::Table::kAgentSeen, [&](std::string_view id, std::string_view row) {
+        legacy_seen_rows_ = true;
+        const std::size_t at = registry_->IndexOf(id);
+        if (at == ClientKeys::npos) return Status::Ok();
+        if (auto s = store::DecodeAgentSeenRow(id, row); s.ok()) {
+          rows_[at] |= kSeenRow;
+          status_[at] = s->status;
+          counter_[at] = s->counter;
+          last_keepalive_[at] = s->last_keepalive;
+          disconnection_[at] = s->disconnection_time;
+          node_of_[at] = NodeIndex(s->node);
+        }
+        return Status::Ok();
+      }));
+  return ReplaySeenLog();
 }
 
-std::uint32_t MasterAgents::NodeIndex(const std::string& node) {
+std::uint32_t MasterAgents::NodeIndex(std::string_view node) {
   // Few workers: a linear search of a short list.
   for (std::size_t i = 0; i < node_names_.size(); ++i) {
     if (node_names_[i] == node) return static_cast<std::uint32_t>(i);
   }
-  node_names_.push_back(node);
+  node_names_.emplace_back(node);
   return static_cast<std::uint32_t>(node_names_.size() - 1);
 }
 
@@ -97,7 +115,7 @@ Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,
                                                    std::uint64_t unix_now) {
   const std::uint32_t n = NodeIndex(node);
   const ClientKeys& registry = *registry_;
-  store::StoreBatch writes;
+  store::SeenLogGroup marks;
   std::vector<std::size_t> changed;
   // From what is kept by position: a worker that held 100,000 agents would otherwise hold the
   // loop for a read and a decode of each of their records.
@@ -106,15 +124,20 @@ Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,
         !(rows_[i] & kRecordRow)) {
       continue;
     }
-    writes.Put(store::Table::kAgentSeen, std::string(registry.id(i)),
-               store::EncodeAgentSeenRow({schemas::AgentStatus::kDisconnected, last_keepalive_[i],
-                                          unix_now, counter_[i], node}));
+    ZC_RETURN_IF_ERROR(marks.Add({registry.id(i), true, schemas::AgentStatus::kDisconnected,
+                                  last_keepalive_[i], unix_now, counter_[i], node}));
     changed.push_back(i);
   }
   if (changed.empty()) return std::size_t{0};
+  store::StoreBatch writes;
+  AddSeenLogGroup(marks, writes);
   ZC_RETURN_IF_ERROR(store_.Write(writes));
+  ++next_seen_seq_;
+  ++seen_log_groups_;
+  seen_log_entries_ += marks.size();
   for (std::size_t i : changed) {
     status_[i] = schemas::AgentStatus::kDisconnected;
+    disconnection_[i] = unix_now;
     rows_[i] |= kSeenRow;
   }
   return changed.size();
@@ -153,9 +176,12 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
     std::uint32_t node;
     std::uint64_t counter;
     std::uint64_t keepalive;
+    std::uint64_t disconnection;
   };
   std::unordered_map<std::size_t, Staged> staged;
   store::StoreBatch writes;
+  // Every change to the agents' last-seen fields, in the order applied: one row of the log.
+  store::SeenLogGroup seen;
   std::uint64_t written = 0, older = 0;
   for (const WorkerBatch& wb : batches) {
     const std::string& worker = *wb.worker;
@@ -179,11 +205,15 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         continue;
       }
       const std::uint64_t counter = std::max(applied, u.counter);
+      const store::SeenLogEntry entry{
+          u.id,    !u.full, u.state.status, u.state.last_keepalive, u.state.disconnection_time,
+          counter, worker};
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
         writes.Put(store::Table::kAgents, u.id,
                    store::EncodeAgentRow(u.id, u.state, registry_->name(at), worker, counter));
-        if (rows & kSeenRow) writes.Delete(store::Table::kAgentSeen, u.id);
+        // The log must say that an overlay it holds no longer applies.
+        if (rows & kSeenRow) ZC_RETURN_IF_ERROR(seen.Add(entry));
         rows = kRecordRow;
       } else if (!(rows & kRecordRow)) {
         // Nothing to update (the master lost its store): a blank record would hide the agent's
@@ -191,13 +221,13 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         ack.resend.push_back(u.id);
         continue;
       } else {
-        // Two fields of the record change: written apart, without reading the record.
-        writes.Put(store::Table::kAgentSeen, u.id,
-                   store::EncodeAgentSeenRow({u.state.status, u.state.last_keepalive,
-                                              u.state.disconnection_time, counter, worker}));
+        // A few fields of the record change: an entry of the group's log row, without reading
+        // or writing the record.
+        ZC_RETURN_IF_ERROR(seen.Add(entry));
         rows |= kSeenRow;
       }
-      const Staged now_staged{rows, u.state.status, node, counter, u.state.last_keepalive};
+      const Staged now_staged{rows,    u.state.status,         node,
+                              counter, u.state.last_keepalive, u.state.disconnection_time};
       if (was == staged.end()) {
         saved->push_back(u.id);
         staged.emplace(at, now_staged);
@@ -208,15 +238,22 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
     }
     acks.push_back(std::move(ack));
   }
+  if (!seen.empty()) AddSeenLogGroup(seen, writes);
   // Durable before the acks: the workers forget what we acknowledge. One synced write for every
   // batch that arrived together (group commit), not one per batch.
   ZC_RETURN_IF_ERROR(store_.Write(writes));
+  if (!seen.empty()) {
+    ++next_seen_seq_;
+    ++seen_log_groups_;
+    seen_log_entries_ += seen.size();
+  }
   for (const auto& [at, s] : staged) {
     rows_[at] = s.rows;
     status_[at] = s.status;
     node_of_[at] = s.node;
     counter_[at] = s.counter;
     last_keepalive_[at] = s.keepalive;
+    disconnection_[at] = s.disconnection;
   }
   stored_ += written;
   if (older > 0) {
@@ -271,18 +308,32 @@ Result<schemas::AgentEntry> MasterAgents::Add(const std::string& name, const std
 }
 
 Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
-  std::optional<ClientKey> k = registry_->Find(id);
-  if (!k) return Status::NotFound("no agent with id '" + id + "'");
-  schemas::AgentEntry entry{k->id, k->name, k->ip, ""};
+  const std::size_t at = registry_->IndexOf(id);
+  if (at == ClientKeys::npos) return Status::NotFound("no agent with id '" + id + "'");
+  const ClientKey k = registry_->entry(at);
+  schemas::AgentEntry entry{k.id, k.name, k.ip, ""};
   auto next = std::make_shared<ClientKeys>(*registry_);
   ZC_RETURN_IF_ERROR(next->Remove(id));
   ZC_RETURN_IF_ERROR(next->Save(path_));
   registry_ = std::move(next);
   registry_stamp_ = FileChangeStamp(path_);
+  // An id stays taken once removed; should an edit of client.keys bring it back, the agent
+  // starts with nothing stored.
   store::StoreBatch erase;
   erase.Delete(store::Table::kAgents, id);
-  erase.Delete(store::Table::kAgentSeen, id);
+  store::SeenLogGroup ended;
+  if (rows_[at] & kSeenRow) {
+    if (legacy_seen_rows_) erase.Delete(store::Table::kAgentSeen, id);
+    ZC_RETURN_IF_ERROR(ended.Add({id, false, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""}));
+    AddSeenLogGroup(ended, erase);
+  }
   ZC_RETURN_IF_ERROR(store_.Write(erase));
+  if (!ended.empty()) {
+    ++next_seen_seq_;
+    ++seen_log_groups_;
+    ++seen_log_entries_;
+  }
+  rows_[at] = 0;
   log_.Info("Main", "Agent {} '{}' removed", entry.id, entry.name);
   return entry;
 }
@@ -323,13 +374,7 @@ Result<std::optional<schemas::AgentRecord>> MasterAgents::Stored(const std::stri
   if (!raw->has_value()) return std::optional<schemas::AgentRecord>();
   Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, **raw);
   if (!rec.ok()) return rec.status();
-  Result<std::optional<std::string>> seen = store_.Get(store::Table::kAgentSeen, id);
-  if (!seen.ok()) return seen.status();
-  if (seen->has_value()) {
-    Result<store::AgentSeenRow> row = store::DecodeAgentSeenRow(id, **seen);
-    if (!row.ok()) return row.status();
-    store::ApplySeen(*row, *rec);
-  }
+  Overlay(*rec);
   return std::optional<schemas::AgentRecord>(std::move(rec).value());
 }
 
@@ -345,16 +390,8 @@ Result<schemas::AgentList> MasterAgents::List(const std::vector<std::string>& id
         store_.ForEach(store::Table::kAgents, [&](std::string_view id, std::string_view value) {
           Result<schemas::AgentRecord> rec = store::DecodeAgentRow(id, value);
           if (!rec.ok()) return rec.status();
+          Overlay(*rec);
           records.emplace(std::string(id), std::move(rec).value());
-          return Status::Ok();
-        }));
-    ZC_RETURN_IF_ERROR(
-        store_.ForEach(store::Table::kAgentSeen, [&](std::string_view id, std::string_view value) {
-          auto it = records.find(std::string(id));
-          if (it == records.end()) return Status::Ok();  // a record removed since
-          Result<store::AgentSeenRow> seen = store::DecodeAgentSeenRow(id, value);
-          if (!seen.ok()) return seen.status();
-          store::ApplySeen(*seen, it->second);
           return Status::Ok();
         }));
   } else {

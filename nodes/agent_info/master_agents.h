@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 #include "zcluster/nodes/cluster_log.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
+#include "zcluster/store/records.h"
 
 namespace zcluster::nodes {
 
@@ -93,6 +95,15 @@ class MasterAgents {
   // through any worker makes an agent active again. Returns how many changed.
   Result<std::size_t> MarkDisconnected(const std::string& node, std::uint64_t unix_now);
 
+  // Folds the last-seen log when it has grown past the registry's size: writes a snapshot of
+  // every agent's overlay, `positions` registry entries per call, and once the snapshot is whole,
+  // deletes the groups before it. The loop calls it often; it returns at once when there is
+  // nothing to fold. A fold interrupted by a crash leaves a log that replays to the same state.
+  Status ContinueFold(std::size_t positions);
+  bool folding() const { return fold_.has_value(); }
+  // Groups written to the last-seen log since start, and entries in them.
+  std::uint64_t seen_log_groups() const { return seen_log_groups_; }
+
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
   std::uint64_t stored() const { return stored_; }  // agent records persisted since start
   // Updates ignored since start because the master held a newer report of the agent.
@@ -102,9 +113,14 @@ class MasterAgents {
   MasterAgents(store::NodeStore& store, std::string path, const Logger& log)
       : store_(store), path_(std::move(path)), log_(log) {}
   Status LoadRegistry();
-  // Reads every stored record's status and counter into status_ and counter_ (at start and
-  // after client.keys changed).
+  // Reads every stored record's last-seen fields into the by-position vectors, then replays the
+  // last-seen log over them (at start and after client.keys changed).
   Status LoadStatuses();
+  Status ReplaySeenLog();
+  // The record as it stands with the agent's last-seen overlay, if it has one, laid over it.
+  void Overlay(schemas::AgentRecord& record) const;
+  // Appends `group` to `writes` as the next group of the last-seen log.
+  void AddSeenLogGroup(const store::SeenLogGroup& group, store::StoreBatch& writes) const;
   // The agent's record in the store, if it has one.
   Result<std::optional<schemas::AgentRecord>> Stored(const std::string& id) const;
   static schemas::AgentRecord NeverConnected(const ClientKeys& registry, std::size_t at);
@@ -127,18 +143,31 @@ class MasterAgents {
   // The last keepalive time of each registry entry's stored record, by position: what marking a
   // lost worker's agents disconnected writes back, without reading each record.
   std::vector<std::uint64_t> last_keepalive_;
+  std::vector<std::uint64_t> disconnection_;  // of the overlay, where there is one
   // The worker that last reported each registry entry, by position, as an index into
   // node_names_ (0: none): four bytes per agent rather than a name.
   std::vector<std::uint32_t> node_of_;
   std::vector<std::string> node_names_{""};
-  // Which rows each registry entry has in the store, by position: a keepalive-only update needs
-  // a record to lay its fields over, and a full record's write removes a last-seen row.
+  // What each registry entry has in the store, by position: a keepalive-only update needs a
+  // record to lay its fields over, and a full record's write ends an overlay, which the log must
+  // then say.
   static constexpr std::uint8_t kRecordRow = 1;  // kAgents
-  static constexpr std::uint8_t kSeenRow = 2;    // kAgentSeen
+  static constexpr std::uint8_t kSeenRow = 2;    // an overlay: in kAgentSeenLog or kAgentSeen
   std::vector<std::uint8_t> rows_;
+  // The last-seen log: the next group's sequence number, the entries written since the last
+  // fold began (all of them after a load), and whether an older store's kAgentSeen rows are left.
+  std::uint64_t next_seen_seq_ = 1;
+  std::uint64_t seen_log_entries_ = 0;
+  std::uint64_t seen_log_groups_ = 0;
+  bool legacy_seen_rows_ = false;
+  struct Fold {
+    std::uint64_t first_seq;  // the snapshot's first group: the groups before it go at the end
+    std::size_t next;         // registry position
+  };
+  std::optional<Fold> fold_;
   // Sizes the by-position vectors to the registry, new entries with nothing stored.
   void Resize();
-  std::uint32_t NodeIndex(const std::string& node);
+  std::uint32_t NodeIndex(std::string_view node);
   std::uint64_t ignored_older_ = 0;
 };
 

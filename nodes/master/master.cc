@@ -249,6 +249,20 @@ void Master::Impl::Heartbeat(SteadyClock::time_point now) {
   DisconnectAgentsOfLostWorkers(now);
 }
 
+std::optional<SteadyClock::time_point> Master::Impl::FoldSeenLog(SteadyClock::time_point now) {
+  Status s = agents->ContinueFold(kFoldStep);
+  if (!s.ok() && fold_failing.empty()) {
+    log.Error("Agent-info", "Cannot fold the last-seen log: {}", s.ToString());
+  } else if (s.ok() && !fold_failing.empty()) {
+    log.Info("Agent-info", "Folding the last-seen log again");
+  }
+  fold_failing = s.ok() ? "" : s.message();
+  // A fold goes on at the next turn, after the sockets are drained; a failed one or a check
+  // whether one is due, after a pause.
+  if (s.ok() && agents->folding()) return now;
+  return now + std::chrono::seconds(1);
+}
+
 void Master::Impl::DisconnectAgentsOfLostWorkers(SteadyClock::time_point now) {
   if (now < next_lost_check) return;
   next_lost_check = now + std::chrono::seconds(1);
@@ -514,6 +528,7 @@ Status Master::Run(int stop_fd) {
     m.Heartbeat(t);
     return std::optional(m.next_heartbeat);
   });
+  reactor.AddTimer(now, [&m](SteadyClock::time_point t) { return m.FoldSeenLog(t); });
   if (m.metrics) {
     // Workers' stats arrive once a second: so does the text a scrape gets.
     reactor.AddTimer(now, [&m](SteadyClock::time_point t) {

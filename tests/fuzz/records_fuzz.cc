@@ -18,6 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     __builtin_trap();
   }
   DecodeAgentSeenRow("001", bytes).status().IgnoreError();
+  ForEachSeenLogEntry(1, bytes, [](const SeenLogEntry&) {
+    return zcluster::Status::Ok();
+  }).IgnoreError();
   DecodeAgentCounterRow("001", bytes).status().IgnoreError();
   DecodeGroupsRow("001", bytes).status().IgnoreError();
   DecodeGroupChangeRow(1, bytes).status().IgnoreError();

@@ -153,3 +153,99 @@ TEST_CASE("a damaged row whose header claims billions of entries is refused unal
   CHECK_FALSE(DecodeGroupChangeRow(1, row).ok());
   CHECK_FALSE(DecodeFileChangeRow(1, row).ok());
 }
+
+namespace {
+
+// Every entry of a seen-log group, as the visitor saw it (node and id copied out of the row).
+struct Seen {
+  std::string id;
+  bool overlay;
+  schemas::AgentStatus status;
+  std::uint64_t keepalive, disconnection, counter;
+  std::string node;
+  bool operator==(const Seen&) const = default;
+};
+
+Result<std::vector<Seen>> ReadGroup(std::uint64_t seq, std::string_view bytes) {
+  std::vector<Seen> out;
+  Status s = ForEachSeenLogEntry(seq, bytes, [&](const SeenLogEntry& e) {
+    out.push_back({std::string(e.id), e.overlay, e.status, e.last_keepalive, e.disconnection_time,
+                   e.counter, std::string(e.node)});
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a seen-log group keeps its entries in order, each node named once", "[store]") {
+  SeenLogGroup group;
+  CHECK(group.empty());
+  const std::vector<Seen> want = {
+      {"001", true, schemas::AgentStatus::kActive, 100, 0, 7, "worker-a"},
+      {"002", true, schemas::AgentStatus::kDisconnected, 90, 120, 3, "worker-b"},
+      {"001", false, schemas::AgentStatus::kPending, 1ull << 40, 5, ~0ull, "worker-a"},
+      {"00003", true, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""},
+  };
+  for (const Seen& s : want) {
+    REQUIRE(group.Add({s.id, s.overlay, s.status, s.keepalive, s.disconnection, s.counter, s.node})
+                .ok());
+  }
+  CHECK(group.size() == 4);
+  const std::string row = group.Finish();
+  CHECK(*ReadGroup(9, row) == want);
+  // A keepalive costs its id and a few integers; the worker's name is not repeated.
+  std::string::size_type first = row.find("worker-a");
+  CHECK(row.find("worker-a", first + 1) == std::string::npos);
+  CHECK(row.size() < 4 * 40);
+  CHECK(ReadGroup(9, SeenLogGroup().Finish())->empty());
+
+  CHECK(group.Add({std::string(256, '1'), true, {}, 0, 0, 0, "w"}).code() ==
+        Code::kInvalidArgument);
+  CHECK(group.Add({"004", true, {}, 0, 0, 0, std::string(256, 'w')}).code() ==
+        Code::kInvalidArgument);
+  CHECK(group.size() == 4);
+}
+
+TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry", "[store]") {
+  SeenLogGroup group;
+  REQUIRE(group.Add({"001", true, schemas::AgentStatus::kActive, 100, 0, 7, "w1"}).ok());
+  REQUIRE(group.Add({"002", true, schemas::AgentStatus::kActive, 100, 0, 7, "w2"}).ok());
+  const std::string row = group.Finish();
+  // Header: format, entry count (4), node count (2); then "\x02w1", "\x02w2"; then the entries.
+  const std::size_t entries = 7 + 3 + 3;
+  const std::size_t second_flags = entries + (1 + 3 + 1 + 8 * 3 + 2) + 1 + 3;
+  auto with = [&](std::size_t at, char c) {
+    std::string damaged = row;
+    damaged[at] = c;
+    return damaged;
+  };
+  const std::vector<std::pair<std::string, std::string>> damaged = {
+      {row.substr(0, 5), "too short"},
+      {with(0, '\x07'), "unknown format"},
+      {with(4, '\x03'), "entries cut short"},     // claims a third entry
+      {with(6, '\x09'), "node names cut short"},  // nine names
+      {row.substr(0, row.size() - 1), "entries cut short"},
+      {row + "x", "bytes after the last entry"},
+      {with(second_flags, '\x09'), "unknown status"},  // the second entry's: the first is fine
+      {with(row.size() - 1, '\x02'), "unknown node index"},
+  };
+  for (const auto& [bytes, why] : damaged) {
+    INFO(why);
+    std::size_t visited = 0;
+    Status s = ForEachSeenLogEntry(41, bytes, [&](const SeenLogEntry&) {
+      ++visited;
+      return Status::Ok();
+    });
+    CHECK(s.code() == Code::kDataLoss);
+    CHECK(s.message().find("seen log group 41") != std::string::npos);
+    CHECK(s.message().find(why) != std::string::npos);
+    CHECK(visited == 0);
+  }
+  // A count of billions in a short row is refused before anything is read for it.
+  std::string huge = row;
+  huge.replace(1, 4, "\xff\xff\xff\xff");
+  CHECK(ForEachSeenLogEntry(1, huge, [](const SeenLogEntry&) { return Status::Ok(); }).code() ==
+        Code::kDataLoss);
+}

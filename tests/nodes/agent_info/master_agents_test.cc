@@ -1,63 +1,19 @@
 // The master's agent table against workers' batches: the registry's name wins, and an update
 // older than one already applied is ignored, whichever worker sends it and however late.
-#include "agent_info/master_agents.h"
-
 #include <catch2/catch.hpp>
 
+#include "nodes/agent_info/master_agents_fixture.h"
 #include "support/small_disk.h"
-#include "support/temp_dir.h"
 #include "support/wait.h"
 
 using namespace zcluster;
 using namespace zcluster::nodes;
+using namespace zcluster::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-struct Fixture {
-  testing::TempDir dir;
-  ClusterLog log{false};
-  std::unique_ptr<store::NodeStore> store;
-  std::unique_ptr<MasterAgents> agents;
-  std::string id;
-
-  Fixture() {
-    ClientKeys keys;
-    id = keys.Add("web-1", "any")->id;
-    REQUIRE(keys.Save(dir / "client.keys").ok());
-    store = std::move(store::NodeStore::Open(dir / "db", {"c", "master", "master"})).value();
-    agents =
-        std::move(MasterAgents::Load(*store, dir / "client.keys", Logger(log, "Master"))).value();
-  }
-  void Send(const std::string& worker, schemas::AgentUpdate update) {
-    schemas::AgentInfoBatch batch{1, 0, {std::move(update)}};
-    std::vector<std::string> saved;
-    Result<std::vector<schemas::AgentInfoAck>> acks = agents->ApplyAll({{&worker, &batch}}, &saved);
-    REQUIRE(acks.ok());
-    CHECK(acks->at(0).unknown.empty());  // acknowledged, applied or not
-  }
-  schemas::AgentRecord Record() {
-    Result<schemas::AgentList> list = agents->List({id});
-    REQUIRE(list.ok());
-    REQUIRE(list->agents.size() == 1);
-    return list->agents[0];
-  }
-};
-
-schemas::AgentState State(const std::string& version, std::uint64_t keepalive) {
-  schemas::AgentState s;
-  s.name = "web-1";
-  s.version = version;
-  s.labels = {{"site", version}};
-  s.last_keepalive = keepalive;
-  return s;
-}
-
-}  // namespace
 
 TEST_CASE("an update older than the one applied is ignored, from any worker and however late",
           "[nodes][agents]") {
-  Fixture f;
+  MasterAgentsFixture f;
   // The agent reported to w1 (counter 5), then moved to w2 (counter 9) while w1 was cut off.
   f.Send("w2", {f.id, true, State("v9", 900), 9});
   f.Send("w1", {f.id, true, State("v5", 500), 5});  // w1 reconnects with what it held
@@ -88,7 +44,7 @@ TEST_CASE("an update older than the one applied is ignored, from any worker and 
 
 TEST_CASE("a keepalive-only update for an agent without a record asks for the whole state",
           "[nodes][agents]") {
-  Fixture f;
+  MasterAgentsFixture f;
   const std::string worker = "w1";
   schemas::AgentInfoBatch batch{1, 0, {{f.id, false, State("", 600), 6}}};
   std::vector<std::string> saved;
@@ -105,7 +61,7 @@ TEST_CASE("a keepalive-only update for an agent without a record asks for the wh
 
 TEST_CASE("a keepalive-only update is a small write beside the record, which stays as it was",
           "[nodes][agents]") {
-  Fixture f;
+  MasterAgentsFixture f;
   f.Send("w1", {f.id, true, State("v1", 100), 1});
   auto row = [&](store::Table table) {
     Result<std::optional<std::string>> got = f.store->Get(table, f.id);
@@ -114,13 +70,14 @@ TEST_CASE("a keepalive-only update is a small write beside the record, which sta
   };
   std::optional<std::string> record = row(store::Table::kAgents);
   REQUIRE(record.has_value());
-  CHECK_FALSE(row(store::Table::kAgentSeen).has_value());
+  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 0);
 
   f.Send("w2", {f.id, false, State("", 200), 2});
   CHECK(row(store::Table::kAgents) == record);  // not rewritten
-  std::optional<std::string> seen = row(store::Table::kAgentSeen);
-  REQUIRE(seen.has_value());
-  CHECK(seen->size() < 40);
+  const auto [groups, bytes] = f.Rows(store::Table::kAgentSeenLog);
+  CHECK(groups == 1);
+  CHECK(bytes < 60);
+  CHECK(f.Rows(store::Table::kAgentSeen).first == 0);
   schemas::AgentRecord shown = f.Record();
   CHECK(shown.state.last_keepalive == 200);
   CHECK(shown.node == "w2");
@@ -133,9 +90,8 @@ TEST_CASE("a keepalive-only update is a small write beside the record, which sta
   CHECK(all->agents[0] == shown);
 
   // After a restart the master still knows the agent has a record (no resend) and the keepalive.
-  f.agents.reset();
-  f.agents = std::move(MasterAgents::Load(*f.store, f.dir / "client.keys", Logger(f.log, "Master")))
-                 .value();
+  f.Restart();
+  CHECK(f.Record() == shown);
   f.Send("w2", {f.id, false, State("", 300), 3});
   CHECK(f.Record().state.last_keepalive == 300);
   CHECK(f.agents->CountByStatus()[static_cast<std::size_t>(schemas::AgentStatus::kActive)] == 1);
@@ -149,9 +105,13 @@ TEST_CASE("a keepalive-only update is a small write beside the record, which sta
   CHECK(saved == std::vector<std::string>{f.id});
   CHECK(f.Record().state.version == "v4");
   CHECK(f.Record().state.last_keepalive == 500);
+  // A whole record ends the overlay: after a restart the log's earlier keepalive (500) must not
+  // be laid over it again.
   f.Send("w1", {f.id, true, State("v6", 600), 6});
-  CHECK_FALSE(row(store::Table::kAgentSeen).has_value());
   CHECK(f.Record().state.last_keepalive == 600);
+  f.Restart();
+  CHECK(f.Record().state.last_keepalive == 600);
+  CHECK(f.Record().counter == 6);
 
   // A worker gone: its agents turn disconnected through the small row as well.
   Result<std::size_t> marked = f.agents->MarkDisconnected("w1", 900);
@@ -169,16 +129,21 @@ TEST_CASE("a keepalive-only update is a small write beside the record, which sta
   CHECK(f.Record().state.status == schemas::AgentStatus::kActive);
   CHECK(f.Record().state.disconnection_time == 0);
   REQUIRE(f.agents->MarkDisconnected("w1", 990).ok());
+  f.Restart();
+  CHECK(f.Record().state.status == schemas::AgentStatus::kDisconnected);
+  CHECK(f.Record().state.disconnection_time == 990);
+  CHECK(f.Record().state.last_keepalive == 950);
 
-  // Removing the agent removes both rows.
+  // Removing the agent removes its record, and the log says its overlay is gone.
   REQUIRE(f.agents->Remove(f.id).ok());
   CHECK_FALSE(row(store::Table::kAgents).has_value());
-  CHECK_FALSE(row(store::Table::kAgentSeen).has_value());
+  f.Restart();
+  CHECK(f.agents->CountByStatus() == schemas::AgentStatusCounts{});
 }
 
 TEST_CASE("a restarted master marks a lost worker's agents with the keepalive each last stored",
           "[nodes][agents]") {
-  Fixture f;
+  MasterAgentsFixture f;
   ClientKeys keys = std::move(ClientKeys::Load(f.dir / "client.keys")).value();
   const std::string other = keys.Add("web-2", "any")->id;
   const std::string never = keys.Add("web-3", "any")->id;
@@ -214,7 +179,7 @@ TEST_CASE("a restarted master marks a lost worker's agents with the keepalive ea
 
 TEST_CASE("a batch whose write failed is applied whole when the worker sends it again",
           "[nodes][agents]") {
-  Fixture f;
+  MasterAgentsFixture f;
   ClientKeys keys = std::move(ClientKeys::Load(f.dir / "client.keys")).value();
   const std::string big = keys.Add("web-2", "any")->id;
   REQUIRE(keys.Save(f.dir / "client.keys").ok());

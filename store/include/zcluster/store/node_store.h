@@ -37,7 +37,8 @@ enum class Table {
   kGroupsLog,      // master: sequence number (EncodeU64) → one change of the groups stream
   kFiles,          // path → file metadata (master: with its stat cache; worker: expected)
   kFilesLog,       // master: sequence number (EncodeU64) → one change of the files stream
-  kAgentSeen,      // master: agent id → the fields a keepalive-only update changes
+  kAgentSeen,      // master, older stores: agent id → the fields a keepalive-only update changes
+  kAgentSeenLog,   // master: sequence number (EncodeU64) → a group of last-seen changes
 };
 
 // Writes that commit together or not at all.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,9 +27,9 @@ Result<schemas::AgentRecord> DecodeAgentRow(std::string_view id, std::string_vie
 Result<schemas::AgentRecordSummary> SummarizeAgentRow(std::string_view id, std::string_view bytes);
 
 // kAgentSeen: agent id → what a keepalive-only update changes (status, keepalive, disconnection
-// time, report counter, reporting node), written alone so that the report that changes nothing
-// else costs a write of a few dozen bytes and no read. It overrides those fields of the agent's
-// kAgents row; a write of the whole record removes it.
+// time, report counter, reporting node). It overrides those fields of the agent's kAgents row.
+// Written by earlier masters, one row per keepalive; read at start, then folded into
+// kAgentSeenLog and deleted.
 struct AgentSeenRow {
   schemas::AgentStatus status = schemas::AgentStatus::kActive;
   std::uint64_t last_keepalive = 0;
@@ -41,6 +42,45 @@ std::string EncodeAgentSeenRow(const AgentSeenRow& row);
 Result<AgentSeenRow> DecodeAgentSeenRow(std::string_view id, std::string_view bytes);
 // The record as it stands once `seen` is laid over it.
 void ApplySeen(const AgentSeenRow& seen, schemas::AgentRecord& record);
+
+// kAgentSeenLog (master): sequence number (EncodeU64) → a group of last-seen entries, in the
+// order the master applied them: what keepalive-only updates, marks of a lost worker's agents,
+// full records and removals did to each agent's last-seen fields. A group of thousands of
+// keepalives is one row, written with the write that acknowledges them; the per-agent row of a
+// keepalive would make RocksDB's per-key cost the limit of the keepalive path. Replayed in
+// sequence order over the kAgents rows (and an older store's kAgentSeen rows) at start; the
+// master folds the log now and then into one snapshot of every agent's overlay and deletes what
+// came before it.
+struct SeenLogEntry {
+  std::string_view id;
+  // True: the fields override the agent's kAgents row. False: the row is the whole truth again
+  // (a full record was written, or the agent was removed); the fields are the row's.
+  bool overlay = true;
+  schemas::AgentStatus status = schemas::AgentStatus::kActive;
+  std::uint64_t last_keepalive = 0;
+  std::uint64_t disconnection_time = 0;
+  std::uint64_t counter = 0;
+  std::string_view node;
+};
+// Builds one group. The few node names are written once, ahead of the entries.
+class SeenLogGroup {
+ public:
+  // Ids longer than 255 bytes (never a valid agent id) and a 65,536th node name are refused.
+  Status Add(const SeenLogEntry& entry);
+  std::size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  std::string Finish() const;
+
+ private:
+  std::vector<std::string> nodes_;
+  std::size_t last_node_ = 0;  // a group's entries mostly come from one worker in a row
+  std::string entries_;
+  std::uint32_t count_ = 0;
+};
+// Calls `visit` for each entry of the group stored at `seq`, in order; DataLoss naming the
+// sequence number when the row is damaged, checked whole before the first entry is visited.
+using SeenLogVisitor = std::function<Status(const SeenLogEntry&)>;
+Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const SeenLogVisitor& visit);
 
 // kAgentCounters (worker): agent id → the last report counter the worker accepted and the
 // keepalive time of that report, 16 bytes (two EncodeU64). The keepalive time overrides the
