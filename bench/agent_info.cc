@@ -50,6 +50,9 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   // round is every agent's first sighting (each also gets the default group); the second is
   // what a running cluster sees, every agent with a changed full record.
   auto backlog = [&](bool first) -> Result<std::pair<double, SimRun>> {
+    // What the last phase left (RocksDB compacting) would otherwise run during the drain.
+    Result<double> quiet = WaitForQuiet(d, workers);
+    if (!quiet.ok()) return quiet.status();
     Result<schemas::NodeStatus> before = d.StatusOf("master");
     if (!before.ok()) return before.status();
     ZC_RETURN_IF_ERROR(d.Signal("master", SIGSTOP));

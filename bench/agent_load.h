@@ -39,4 +39,11 @@ Result<std::uint64_t> WaitForDrain(Deployment& d, const std::vector<std::string>
                                    std::uint64_t stored_at_least,
                                    std::chrono::milliseconds bound = std::chrono::seconds(120));
 
+// Waits until the cluster's processes are quiet: less than a tenth of a core between them over a
+// fifth of a second, so that a drain measured next does not share the machine with what the last
+// phase left behind (RocksDB compacting its records, a freeze stopping that too). Returns the
+// seconds waited; Unavailable after `bound`.
+Result<double> WaitForQuiet(Deployment& d, const std::vector<std::string>& workers,
+                            std::chrono::milliseconds bound = std::chrono::seconds(60));
+
 }  // namespace zcluster::bench

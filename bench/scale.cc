@@ -80,7 +80,11 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
 
   // 1. A backlog of keepalive-only changes: the master frozen while every agent reports once
   // with nothing new but its keepalive time, then thawed. Keepalive times are whole seconds: a
-  // report in the same second as the last one changes nothing.
+  // report in the same second as the last one changes nothing. The first sightings' compactions
+  // are over first: frozen with the master, they would run during the drain.
+  Result<double> quiet = WaitForQuiet(d, workers);
+  if (!quiet.ok()) return quiet.status();
+  if (o.progress) o.progress(fmt::format("scale: quiet after {:.1f} s", *quiet));
   std::this_thread::sleep_until(std::chrono::system_clock::time_point(
       std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now())));
   if (o.progress) o.progress("scale: every agent sends a keepalive, master frozen");

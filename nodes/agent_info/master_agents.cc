@@ -177,6 +177,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
     std::uint64_t counter;
     std::uint64_t keepalive;
     std::uint64_t disconnection;
+    bool full;  // a full record of the agent is in the group
   };
   std::unordered_map<std::size_t, Staged> staged;
   store::StoreBatch writes;
@@ -226,10 +227,16 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         ZC_RETURN_IF_ERROR(seen.Add(entry));
         rows |= kSeenRow;
       }
-      const Staged now_staged{rows,    u.state.status,         node,
-                              counter, u.state.last_keepalive, u.state.disconnection_time};
+      const bool full_before = was != staged.end() && was->second.full;
+      if (u.full && !full_before) saved->push_back(u.id);
+      const Staged now_staged{rows,
+                              u.state.status,
+                              node,
+                              counter,
+                              u.state.last_keepalive,
+                              u.state.disconnection_time,
+                              u.full || full_before};
       if (was == staged.end()) {
-        saved->push_back(u.id);
         staged.emplace(at, now_staged);
       } else {
         was->second = now_staged;

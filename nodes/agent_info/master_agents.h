@@ -45,6 +45,8 @@ class MasterAgents {
     const schemas::AgentInfoBatch* batch;
   };
   // Several batches (from several workers) made durable by one synced write; acks in order.
+  // `saved` gets the ids whose whole record was written: an agent seen for the first time is
+  // among them (a keepalive-only update needs a record already there).
   Result<std::vector<schemas::AgentInfoAck>> ApplyAll(const std::vector<WorkerBatch>& batches,
                                                       std::vector<std::string>* saved);
   bool Registered(const std::string& id) const {
