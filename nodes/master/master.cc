@@ -1,5 +1,7 @@
 #include "zcluster/nodes/master.h"
 
+#include <malloc.h>
+
 #include <future>
 
 #include "master/master_impl.h"
@@ -257,9 +259,10 @@ std::optional<SteadyClock::time_point> Master::Impl::FoldSeenLog(SteadyClock::ti
     log.Info("Agent-info", "Folding the last-seen log again");
   }
   fold_failing = s.ok() ? "" : s.message();
-  // A fold goes on at the next turn, after the sockets are drained; a failed one or a check
-  // whether one is due, after a pause.
-  if (s.ok() && agents->folding()) return now;
+  // A fold goes on in small steps with pauses between them, so that its writes never fill the
+  // store's memtables faster than they are flushed and the agents' own writes never wait for
+  // them. A failed step, or a check whether a fold is due, comes after a longer pause.
+  if (s.ok() && agents->folding()) return now + kFoldPause;
   return now + std::chrono::seconds(1);
 }
 
@@ -325,6 +328,9 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   }
   if (!groups.ok()) return groups.status();
   impl->groups = std::move(groups).value();
+  // The scans above freed as much as they keep (a million agents' rows and log groups read
+  // through): handed back now, not held for the life of the process.
+  ::malloc_trim(0);
   Result<std::unique_ptr<MasterIntegrity>> integrity =
       MasterIntegrity::Start(impl->ctx, impl->config, *impl->store, impl->log);
   if (!integrity.ok()) return integrity.status();

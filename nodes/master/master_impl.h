@@ -135,8 +135,10 @@ struct Master::Impl {
   void Heartbeat(SteadyClock::time_point now);
   // A slice of the agents' last-seen log's fold, when one is due; the time of the next call.
   std::optional<SteadyClock::time_point> FoldSeenLog(SteadyClock::time_point now);
-  static constexpr std::size_t kFoldStep = 32768;  // registry entries per turn of the loop
-  std::string fold_failing;                        // why the last fold step failed ("" if not)
+  // A fold of a million agents: 245 steps of about 140 KB, 1.2 s of pauses.
+  static constexpr std::size_t kFoldStep = 4096;  // registry entries per step
+  static constexpr auto kFoldPause = std::chrono::milliseconds(5);
+  std::string fold_failing;  // why the last fold step failed ("" if not)
   // Once a second: the agents of a worker gone for longer than agents_disconnection_time are
   // marked disconnected.
   void DisconnectAgentsOfLostWorkers(SteadyClock::time_point now);
