@@ -103,8 +103,11 @@ class MasterAgents {
   // nothing to fold. A fold interrupted by a crash leaves a log that replays to the same state.
   Status ContinueFold(std::size_t positions);
   bool folding() const { return fold_.has_value(); }
-  // Groups written to the last-seen log since start, and entries in them.
+  // Groups written to the last-seen log since start.
   std::uint64_t seen_log_groups() const { return seen_log_groups_; }
+  // Entries counted towards the next fold: written since the last fold began, a fold's own
+  // snapshot not included (after a load: every entry replayed).
+  std::uint64_t seen_log_entries() const { return seen_log_entries_; }
 
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
   std::uint64_t stored() const { return stored_; }  // agent records persisted since start

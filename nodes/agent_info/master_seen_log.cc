@@ -7,8 +7,9 @@
 namespace zcluster::nodes {
 namespace {
 
-// The log is folded once it holds more entries than this or than the registry has agents,
-// whichever is more: a start then replays at most about two entries per agent.
+// The log is folded once the entries written since the last fold began outnumber this or the
+// registry's agents, whichever is more: a start then replays at most about two entries per agent
+// (a start counts every entry it replays, snapshot included, so the first fold comes soon after).
 constexpr std::uint64_t kFoldAtLeast = 65536;
 
 }  // namespace
@@ -77,9 +78,10 @@ Status MasterAgents::ContinueFold(std::size_t positions) {
     // Not synced: the write that deletes what the snapshot replaces is, and it syncs this one
     // with it. Lost in a crash before then, the groups it would replace are all still there.
     ZC_RETURN_IF_ERROR(store_.WriteUnsynced(writes));
+    // Not counted towards the next fold: what the log holds past one snapshot decides it, or
+    // every fold would be due again as soon as it ended.
     ++next_seen_seq_;
     ++seen_log_groups_;
-    seen_log_entries_ += snapshot.size();
   }
   fold_->next = end;
   if (end < registry.size()) return Status::Ok();
