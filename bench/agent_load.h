@@ -1,6 +1,7 @@
 // Agent load for the scenarios: simulators reporting through every worker at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -27,11 +28,12 @@ struct SimRun {
 // Runs one simulator per worker at once (worker i gets agents[i]); `rate` is per worker (0:
 // unpaced), `duration` seconds after one round (0: one round). `churn` applies from the first
 // report when `churn_first_round`. At the end, reports still unacknowledged after `drain` are
-// counted lost.
+// counted lost. `stop`, when given and set, ends the reporting before `duration`.
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
                 double churn, bool churn_first_round = false,
-                std::chrono::milliseconds drain = std::chrono::seconds(60), bool keep_truth = true);
+                std::chrono::milliseconds drain = std::chrono::seconds(60), bool keep_truth = true,
+                const std::atomic<bool>* stop = nullptr);
 
 // Waits until every worker has handed everything to the master and the master has persisted at
 // least `stored_at_least` records since it started; returns its count then.

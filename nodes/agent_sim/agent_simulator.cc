@@ -124,7 +124,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
   auto last_progress = start;
   for (;;) {
     auto now = SteadyClock::now();
-    bool sending = !first_round_done || now < end_at;
+    bool sending = !first_round_done || (now < end_at && !(o.stop && o.stop->load()));
     if (!sending && result.acked == result.sent) break;
     if (now - last_progress > o.drain) {
       if (result.sent == 0) {

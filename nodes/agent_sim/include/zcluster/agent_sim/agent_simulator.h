@@ -4,6 +4,7 @@
 // the master must end up holding.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
@@ -30,6 +31,9 @@ struct AgentSimOptions {
   // Remember each agent's last acknowledged state in `truth` (a million agents' states are a few
   // hundred MB: the scale bench does without).
   bool keep_truth = true;
+  // When given, reporting also ends once it is set (after the first round): `duration` is then
+  // the longest a run reports.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct AgentSimResult {
