@@ -4,10 +4,11 @@
 namespace zcluster::store {
 namespace {
 
-// [format][entry count, 4][node count, 2] then each node [length, 1][name], then each entry
-// [id length, 1][id][overlay << 7 | status, 1][keepalive, 8][disconnection, 8][counter, 8]
-// [node index, 2]. Integers are big-endian.
+// [format: 1, or 2 for a snapshot's group][entry count, 4][node count, 2] then each node [length,
+// 1][name], then each entry [id length, 1][id][overlay << 7 | status, 1][keepalive,
+// 8][disconnection, 8][counter, 8] [node index, 2]. Integers are big-endian.
 constexpr char kFormat = 1;
+constexpr char kSnapshotFormat = 2;
 constexpr std::size_t kHeader = 1 + 4 + 2;
 constexpr std::size_t kEntryFixed = 1 + 1 + 3 * 8 + 2;  // with an empty id
 constexpr unsigned char kOverlayBit = 0x80;
@@ -55,7 +56,7 @@ std::string SeenLogGroup::Finish() const {
   std::size_t names = 0;
   for (const std::string& n : nodes_) names += 1 + n.size();
   out.reserve(kHeader + names + entries_.size());
-  out.push_back(kFormat);
+  out.push_back(snapshot_ ? kSnapshotFormat : kFormat);
   PutBigEndian(out, count_, 4);
   PutBigEndian(out, nodes_.size(), 2);
   for (const std::string& n : nodes_) {
@@ -71,7 +72,8 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
     return Status::DataLoss("store: seen log group " + std::to_string(seq) + ": " + why);
   };
   if (bytes.size() < kHeader) return damaged("too short");
-  if (bytes[0] != kFormat) return damaged("unknown format");
+  if (bytes[0] != kFormat && bytes[0] != kSnapshotFormat) return damaged("unknown format");
+  const bool snapshot = bytes[0] == kSnapshotFormat;
   const std::uint64_t count = BigEndianAt(bytes, 1, 4);
   const std::size_t node_count = BigEndianAt(bytes, 5, 2);
   std::size_t at = kHeader;
@@ -106,6 +108,7 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::size_t id_len = static_cast<unsigned char>(bytes[at]);
     SeenLogEntry e;
+    e.in_snapshot = snapshot;
     e.id = bytes.substr(at + 1, id_len);
     at += 1 + id_len;
     const auto flags = static_cast<unsigned char>(bytes[at]);

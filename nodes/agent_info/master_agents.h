@@ -106,7 +106,7 @@ class MasterAgents {
   // Groups written to the last-seen log since start.
   std::uint64_t seen_log_groups() const { return seen_log_groups_; }
   // Entries counted towards the next fold: written since the last fold began, a fold's own
-  // snapshot not included (after a load: every entry replayed).
+  // snapshot not included (after a load: every entry replayed outside a snapshot).
   std::uint64_t seen_log_entries() const { return seen_log_entries_; }
 
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
@@ -160,7 +160,8 @@ class MasterAgents {
   static constexpr std::uint8_t kSeenRow = 2;    // an overlay: in kAgentSeenLog or kAgentSeen
   std::vector<std::uint8_t> rows_;
   // The last-seen log: the next group's sequence number, the entries written since the last
-  // fold began (all of them after a load), and whether an older store's kAgentSeen rows are left.
+  // fold began (after a load: those outside a snapshot), and whether an older store's kAgentSeen
+  // rows are left.
   std::uint64_t next_seen_seq_ = 1;
   std::uint64_t seen_log_entries_ = 0;
   std::uint64_t seen_log_groups_ = 0;

@@ -8,8 +8,7 @@ namespace zcluster::nodes {
 namespace {
 
 // The log is folded once the entries written since the last fold began outnumber this or the
-// registry's agents, whichever is more: a start then replays at most about two entries per agent
-// (a start counts every entry it replays, snapshot included, so the first fold comes soon after).
+// registry's agents, whichever is more: a start then replays at most about two entries per agent.
 constexpr std::uint64_t kFoldAtLeast = 65536;
 
 }  // namespace
@@ -22,7 +21,7 @@ Status MasterAgents::ReplaySeenLog() {
     Result<std::uint64_t> seq = store::DecodeU64(key);
     if (!seq.ok()) return Status::DataLoss("store: seen log: a key is not a sequence number");
     ZC_RETURN_IF_ERROR(store::ForEachSeenLogEntry(*seq, group, [&](const store::SeenLogEntry& e) {
-      ++seen_log_entries_;
+      if (!e.in_snapshot) ++seen_log_entries_;
       const std::size_t at = registry_->IndexOf(e.id);
       if (at == ClientKeys::npos) return Status::Ok();
       rows_[at] = e.overlay ? rows_[at] | kSeenRow : rows_[at] & ~kSeenRow;
@@ -66,7 +65,7 @@ Status MasterAgents::ContinueFold(std::size_t positions) {
   // newer than the slices before them and older than those after; replayed in order, every
   // agent ends at its newest entry either way.
   const std::size_t end = std::min(registry.size(), fold_->next + positions);
-  store::SeenLogGroup snapshot;
+  store::SeenLogGroup snapshot(/*snapshot=*/true);
   for (std::size_t i = fold_->next; i < end; ++i) {
     if (!(rows_[i] & kSeenRow) || registry.removed(i)) continue;
     ZC_RETURN_IF_ERROR(snapshot.Add({registry.id(i), true, status_[i], last_keepalive_[i],

@@ -201,6 +201,18 @@ TEST_CASE("a seen-log group keeps its entries in order, each node named once", "
   CHECK(row.size() < 4 * 40);
   CHECK(ReadGroup(9, SeenLogGroup().Finish())->empty());
 
+  // A snapshot's group reads the same, and says what it is.
+  SeenLogGroup snapshot(/*snapshot=*/true);
+  REQUIRE(snapshot.Add({"001", true, schemas::AgentStatus::kActive, 100, 0, 7, "w"}).ok());
+  std::vector<bool> in_snapshot;
+  auto note = [&](const SeenLogEntry& e) {
+    in_snapshot.push_back(e.in_snapshot);
+    return Status::Ok();
+  };
+  REQUIRE(ForEachSeenLogEntry(9, snapshot.Finish(), note).ok());
+  REQUIRE(ForEachSeenLogEntry(9, row, note).ok());
+  CHECK(in_snapshot == std::vector<bool>{true, false, false, false, false});
+
   CHECK(group.Add({std::string(256, '1'), true, {}, 0, 0, 0, "w"}).code() ==
         Code::kInvalidArgument);
   CHECK(group.Add({"004", true, {}, 0, 0, 0, std::string(256, 'w')}).code() ==

@@ -118,6 +118,11 @@ TEST_CASE(
   CHECK(f.agents->seen_log_entries() == 2);
   REQUIRE(f.agents->ContinueFold(300).ok());
   CHECK_FALSE(f.agents->folding());
+  // Nor after a start: the snapshot's groups say what they are.
+  f.Restart();
+  CHECK(f.agents->seen_log_entries() == 2);
+  REQUIRE(f.agents->ContinueFold(300).ok());
+  CHECK_FALSE(f.agents->folding());
 }
 
 TEST_CASE("an older store's last-seen rows are read, then folded into the log and deleted",

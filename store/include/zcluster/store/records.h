@@ -61,10 +61,15 @@ struct SeenLogEntry {
   std::uint64_t disconnection_time = 0;
   std::uint64_t counter = 0;
   std::string_view node;
+  // Set by ForEachSeenLogEntry: the entry is part of a fold's snapshot (which does not count
+  // towards the next fold). Add ignores it: the group says it.
+  bool in_snapshot = false;
 };
-// Builds one group. The few node names are written once, ahead of the entries.
+// Builds one group. The few node names are written once, ahead of the entries. A snapshot's
+// groups are marked as such.
 class SeenLogGroup {
  public:
+  explicit SeenLogGroup(bool snapshot = false) : snapshot_(snapshot) {}
   // Ids longer than 255 bytes (never a valid agent id) and a 65,536th node name are refused.
   Status Add(const SeenLogEntry& entry);
   std::size_t size() const { return count_; }
@@ -76,6 +81,7 @@ class SeenLogGroup {
   std::size_t last_node_ = 0;  // a group's entries mostly come from one worker in a row
   std::string entries_;
   std::uint32_t count_ = 0;
+  bool snapshot_ = false;
 };
 // Calls `visit` for each entry of the group stored at `seq`, in order; DataLoss naming the
 // sequence number when the row is damaged, checked whole before the first entry is visited.
