@@ -4,14 +4,20 @@
 namespace zcluster::store {
 namespace {
 
-// [format: 1, or 2 for a snapshot's group][entry count, 4][node count, 2] then each node [length,
-// 1][name], then each entry [id length, 1][id][overlay << 7 | status, 1][keepalive,
-// 8][disconnection, 8][counter, 8] [node index, 2]. Integers are big-endian.
-constexpr char kFormat = 1;
-constexpr char kSnapshotFormat = 2;
+// [format][entry count, 4][node count, 2] then each node [length, 1][name], then each entry [id
+// length, 1][id][overlay << 7 | record << 6 | status, 1][keepalive, 8][disconnection, 8]
+// [counter, 8][node index, 2]. Integers are big-endian. Formats 1 (a group) and 2 (a snapshot's
+// group) are an older zcluster's: no record bit, and no entry for a full record written over no
+// overlay. Formats 3 and 4 have both; an older zcluster refuses them as damaged rather than
+// write kAgents rows that the log would not show.
+constexpr char kOlderFormat = 1;
+constexpr char kOlderSnapshotFormat = 2;
+constexpr char kFormat = 3;
+constexpr char kSnapshotFormat = 4;
 constexpr std::size_t kHeader = 1 + 4 + 2;
 constexpr std::size_t kEntryFixed = 1 + 1 + 3 * 8 + 2;  // with an empty id
 constexpr unsigned char kOverlayBit = 0x80;
+constexpr unsigned char kRecordBit = 0x40;
 
 void PutBigEndian(std::string& out, std::uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -42,6 +48,7 @@ Status SeenLogGroup::Add(const SeenLogEntry& entry) {
   entries_.push_back(static_cast<char>(entry.id.size()));
   entries_ += entry.id;
   entries_.push_back(static_cast<char>((entry.overlay ? kOverlayBit : 0) |
+                                       (entry.record ? kRecordBit : 0) |
                                        static_cast<unsigned char>(entry.status)));
   PutBigEndian(entries_, entry.last_keepalive, 8);
   PutBigEndian(entries_, entry.disconnection_time, 8);
@@ -72,8 +79,11 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
     return Status::DataLoss("store: seen log group " + std::to_string(seq) + ": " + why);
   };
   if (bytes.size() < kHeader) return damaged("too short");
-  if (bytes[0] != kFormat && bytes[0] != kSnapshotFormat) return damaged("unknown format");
-  const bool snapshot = bytes[0] == kSnapshotFormat;
+  const char format = bytes[0];
+  if (format < kOlderFormat || format > kSnapshotFormat) return damaged("unknown format");
+  const bool snapshot = format == kSnapshotFormat || format == kOlderSnapshotFormat;
+  const bool knows_record = format == kFormat || format == kSnapshotFormat;
+  const unsigned char flag_bits = knows_record ? kOverlayBit | kRecordBit : kOverlayBit;
   const std::uint64_t count = BigEndianAt(bytes, 1, 4);
   const std::size_t node_count = BigEndianAt(bytes, 5, 2);
   std::size_t at = kHeader;
@@ -95,7 +105,7 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
     const std::size_t id_len = static_cast<unsigned char>(bytes[at]);
     if (bytes.size() - at < kEntryFixed + id_len) return damaged("entries cut short");
     const auto flags = static_cast<unsigned char>(bytes[at + 1 + id_len]);
-    if ((flags & ~kOverlayBit) > static_cast<unsigned char>(schemas::AgentStatus::kDisconnected)) {
+    if ((flags & ~flag_bits) > static_cast<unsigned char>(schemas::AgentStatus::kDisconnected)) {
       return damaged("unknown status");
     }
     if (BigEndianAt(bytes, at + kEntryFixed + id_len - 2, 2) >= nodes.size()) {
@@ -109,11 +119,13 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
     const std::size_t id_len = static_cast<unsigned char>(bytes[at]);
     SeenLogEntry e;
     e.in_snapshot = snapshot;
+    e.knows_record = knows_record;
     e.id = bytes.substr(at + 1, id_len);
     at += 1 + id_len;
     const auto flags = static_cast<unsigned char>(bytes[at]);
     e.overlay = (flags & kOverlayBit) != 0;
-    e.status = static_cast<schemas::AgentStatus>(flags & ~kOverlayBit);
+    e.record = knows_record && (flags & kRecordBit) != 0;
+    e.status = static_cast<schemas::AgentStatus>(flags & ~flag_bits);
     e.last_keepalive = BigEndianAt(bytes, at + 1, 8);
     e.disconnection_time = BigEndianAt(bytes, at + 9, 8);
     e.counter = BigEndianAt(bytes, at + 17, 8);
@@ -122,6 +134,10 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
     ZC_RETURN_IF_ERROR(visit(e));
   }
   return Status::Ok();
+}
+
+bool IsWholeSnapshotGroup(std::string_view bytes) {
+  return !bytes.empty() && bytes[0] == kSnapshotFormat;
 }
 
 }  // namespace zcluster::store

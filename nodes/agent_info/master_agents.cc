@@ -16,11 +16,11 @@ Result<std::unique_ptr<MasterAgents>> MasterAgents::Load(store::NodeStore& store
                                                          std::string client_keys_path,
                                                          const Logger& log) {
   std::unique_ptr<MasterAgents> m(new MasterAgents(store, std::move(client_keys_path), log));
-  ZC_RETURN_IF_ERROR(m->LoadRegistry());
+  ZC_RETURN_IF_ERROR(m->LoadRegistry(/*scan_records=*/false));
   return m;
 }
 
-Status MasterAgents::LoadRegistry() {
+Status MasterAgents::LoadRegistry(bool scan_records) {
   std::string stamp = FileChangeStamp(path_);
   Result<ClientKeys> keys = ClientKeys::Load(path_);
   if (!keys.ok()) return keys.status();
@@ -30,7 +30,19 @@ Status MasterAgents::LoadRegistry() {
   }
   registry_ = std::make_shared<const ClientKeys>(std::move(keys).value());
   registry_stamp_ = stamp;
-  return LoadStatuses();
+  return LoadStatuses(scan_records);
+}
+
+Result<bool> MasterAgents::SeenLogIsWhole() const {
+  Result<std::uint64_t> first = store_.Position(store::kSeenLogCompleteStream);
+  if (!first.ok()) return first.status();
+  if (*first == 0) return false;
+  // Written by this zcluster's fold, which always writes the snapshot's first group: without it
+  // (a store written by other code since), the records are scanned.
+  Result<std::optional<std::string>> group =
+      store_.Get(store::Table::kAgentSeenLog, store::EncodeU64(*first));
+  if (!group.ok()) return group.status();
+  return group->has_value() && store::IsWholeSnapshotGroup(**group);
 }
 
 void MasterAgents::Resize() {
@@ -43,7 +55,7 @@ void MasterAgents::Resize() {
   rows_.resize(n, 0);
 }
 
-Status MasterAgents::LoadStatuses() {
+Status MasterAgents::LoadStatuses(bool scan_records) {
   fold_.reset();  // positions may have moved: a fold in progress starts again when next due
   status_.clear();
   counter_.clear();
@@ -52,6 +64,18 @@ Status MasterAgents::LoadStatuses() {
   node_of_.clear();
   rows_.clear();
   Resize();
+  legacy_seen_rows_ = false;
+  if (!scan_records) {
+    Result<bool> whole = SeenLogIsWhole();
+    if (!whole.ok()) return whole.status();
+    // A whole log holds an entry for every record written since a snapshot of all of them: 35
+    // bytes an agent to replay instead of every record (about 360 bytes each) to read and decode.
+    if (*whole) {
+      statuses_from_log_ = true;
+      return ReplaySeenLog(/*whole=*/true);
+    }
+  }
+  statuses_from_log_ = false;
   // The record's fields, then an older store's last-seen rows over them, then the log over both:
   // each is newer than what comes before it. A row that does not decode is reported by the
   // listing; here it counts as never connected.
@@ -68,7 +92,6 @@ Status MasterAgents::LoadStatuses() {
         }
         return Status::Ok();
       }));
-  legacy_seen_rows_ = false;
   ZC_RETURN_IF_ERROR(
       store_.ForEach(store::Table::kAgentSeen, [&](std::string_view id, std::string_view row) {
         legacy_seen_rows_ = true;
@@ -84,7 +107,7 @@ Status MasterAgents::LoadStatuses() {
         }
         return Status::Ok();
       }));
-  return ReplaySeenLog();
+  return ReplaySeenLog(/*whole=*/false);
 }
 
 std::uint32_t MasterAgents::NodeIndex(std::string_view node) {
@@ -124,7 +147,7 @@ Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,
         !(rows_[i] & kRecordRow)) {
       continue;
     }
-    ZC_RETURN_IF_ERROR(marks.Add({registry.id(i), true, schemas::AgentStatus::kDisconnected,
+    ZC_RETURN_IF_ERROR(marks.Add({registry.id(i), true, true, schemas::AgentStatus::kDisconnected,
                                   last_keepalive_[i], unix_now, counter_[i], node}));
     changed.push_back(i);
   }
@@ -154,7 +177,7 @@ schemas::AgentStatusCounts MasterAgents::CountByStatus() const {
 
 Status MasterAgents::ReloadRegistryIfChanged() {
   if (FileChangeStamp(path_) == registry_stamp_) return Status::Ok();
-  ZC_RETURN_IF_ERROR(LoadRegistry());
+  ZC_RETURN_IF_ERROR(LoadRegistry(/*scan_records=*/true));
   log_.Info("Main", "Reloaded client.keys: {} agents", registry_->active());
   return Status::Ok();
 }
@@ -206,15 +229,20 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         continue;
       }
       const std::uint64_t counter = std::max(applied, u.counter);
-      const store::SeenLogEntry entry{
-          u.id,    !u.full, u.state.status, u.state.last_keepalive, u.state.disconnection_time,
-          counter, worker};
+      const store::SeenLogEntry entry{u.id,
+                                      !u.full,
+                                      /*record=*/true,
+                                      u.state.status,
+                                      u.state.last_keepalive,
+                                      u.state.disconnection_time,
+                                      counter,
+                                      worker};
       if (u.full) {
         // The name is the registry's: a worker cannot rename an agent.
         writes.Put(store::Table::kAgents, u.id,
                    store::EncodeAgentRow(u.id, u.state, registry_->name(at), worker, counter));
-        // The log must say that an overlay it holds no longer applies.
-        if (rows & kSeenRow) ZC_RETURN_IF_ERROR(seen.Add(entry));
+        // Logged too: the log ends any overlay it holds, and is a start's summary of the record.
+        ZC_RETURN_IF_ERROR(seen.Add(entry));
         rows = kRecordRow;
       } else if (!(rows & kRecordRow)) {
         // Nothing to update (the master lost its store): a blank record would hide the agent's
@@ -329,9 +357,10 @@ Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
   store::StoreBatch erase;
   erase.Delete(store::Table::kAgents, id);
   store::SeenLogGroup ended;
-  if (rows_[at] & kSeenRow) {
+  if (rows_[at] != 0) {
     if (legacy_seen_rows_) erase.Delete(store::Table::kAgentSeen, id);
-    ZC_RETURN_IF_ERROR(ended.Add({id, false, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""}));
+    ZC_RETURN_IF_ERROR(ended.Add(
+        {id, false, /*record=*/false, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""}));
     AddSeenLogGroup(ended, erase);
   }
   ZC_RETURN_IF_ERROR(store_.Write(erase));

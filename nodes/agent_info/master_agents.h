@@ -108,6 +108,9 @@ class MasterAgents {
   // Entries counted towards the next fold: written since the last fold began, a fold's own
   // snapshot not included (after a load: every entry replayed outside a snapshot).
   std::uint64_t seen_log_entries() const { return seen_log_entries_; }
+  // Whether the last load took every agent's status from the last-seen log alone, without
+  // reading the records: true once a fold has written a whole snapshot.
+  bool statuses_from_log() const { return statuses_from_log_; }
 
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }
   std::uint64_t stored() const { return stored_; }  // agent records persisted since start
@@ -117,11 +120,18 @@ class MasterAgents {
  private:
   MasterAgents(store::NodeStore& store, std::string path, const Logger& log)
       : store_(store), path_(std::move(path)), log_(log) {}
-  Status LoadRegistry();
-  // Reads every stored record's last-seen fields into the by-position vectors, then replays the
-  // last-seen log over them (at start and after client.keys changed).
-  Status LoadStatuses();
-  Status ReplaySeenLog();
+  // `scan_records`: read the records even when the log alone would do (LoadStatuses).
+  Status LoadRegistry(bool scan_records);
+  // Fills the by-position vectors: at start, from the last-seen log alone when it is whole;
+  // otherwise (and after client.keys changed: an agent whose line an edit took out and put back
+  // is not in the snapshots folded meanwhile) from every stored record's last-seen fields, with
+  // the log replayed over them.
+  Status LoadStatuses(bool scan_records);
+  // Whether the log holds a whole snapshot and, after it, an entry for every record written.
+  Result<bool> SeenLogIsWhole() const;
+  // Replays the log over the vectors. `whole`: the log is all there is, and a group of an older
+  // zcluster (which does not say which agents have records) is damage.
+  Status ReplaySeenLog(bool whole);
   // The record as it stands with the agent's last-seen overlay, if it has one, laid over it.
   void Overlay(schemas::AgentRecord& record) const;
   // Appends `group` to `writes` as the next group of the last-seen log.
@@ -166,6 +176,7 @@ class MasterAgents {
   std::uint64_t seen_log_entries_ = 0;
   std::uint64_t seen_log_groups_ = 0;
   bool legacy_seen_rows_ = false;
+  bool statuses_from_log_ = false;
   struct Fold {
     std::uint64_t first_seq;  // the snapshot's first group: the groups before it go at the end
     std::size_t next;         // registry position

@@ -4,6 +4,8 @@
 // entry per agent.
 #include "agent_info/master_agents.h"
 
+#include <fmt/format.h>
+
 namespace zcluster::nodes {
 namespace {
 
@@ -13,7 +15,7 @@ constexpr std::uint64_t kFoldAtLeast = 65536;
 
 }  // namespace
 
-Status MasterAgents::ReplaySeenLog() {
+Status MasterAgents::ReplaySeenLog(bool whole) {
   seen_log_entries_ = 0;
   next_seen_seq_ = 1;
   return store_.ForEach(store::Table::kAgentSeenLog, [&](std::string_view key,
@@ -21,10 +23,18 @@ Status MasterAgents::ReplaySeenLog() {
     Result<std::uint64_t> seq = store::DecodeU64(key);
     if (!seq.ok()) return Status::DataLoss("store: seen log: a key is not a sequence number");
     ZC_RETURN_IF_ERROR(store::ForEachSeenLogEntry(*seq, group, [&](const store::SeenLogEntry& e) {
+      if (whole && !e.knows_record) {
+        return Status::DataLoss(fmt::format(
+            "store: seen log group {}: written by an older zcluster after a whole snapshot", *seq));
+      }
       if (!e.in_snapshot) ++seen_log_entries_;
       const std::size_t at = registry_->IndexOf(e.id);
       if (at == ClientKeys::npos) return Status::Ok();
-      rows_[at] = e.overlay ? rows_[at] | kSeenRow : rows_[at] & ~kSeenRow;
+      if (e.knows_record) {
+        rows_[at] = (e.record ? kRecordRow : 0) | (e.overlay ? kSeenRow : 0);
+      } else {
+        rows_[at] = e.overlay ? rows_[at] | kSeenRow : rows_[at] & ~kSeenRow;
+      }
       status_[at] = e.status;
       counter_[at] = e.counter;
       last_keepalive_[at] = e.last_keepalive;
@@ -61,17 +71,20 @@ Status MasterAgents::ContinueFold(std::size_t positions) {
   }
   Resize();
   const ClientKeys& registry = *registry_;
-  // The snapshot: each overlay as it stands now. Groups that land between two of its slices are
-  // newer than the slices before them and older than those after; replayed in order, every
-  // agent ends at its newest entry either way.
+  // The snapshot: every agent with a record or an overlay, as it stands now. Groups that land
+  // between two of its slices are newer than the slices before them and older than those after;
+  // replayed in order, every agent ends at its newest entry either way.
   const std::size_t end = std::min(registry.size(), fold_->next + positions);
   store::SeenLogGroup snapshot(/*snapshot=*/true);
   for (std::size_t i = fold_->next; i < end; ++i) {
-    if (!(rows_[i] & kSeenRow) || registry.removed(i)) continue;
-    ZC_RETURN_IF_ERROR(snapshot.Add({registry.id(i), true, status_[i], last_keepalive_[i],
+    if (rows_[i] == 0 || registry.removed(i)) continue;
+    ZC_RETURN_IF_ERROR(snapshot.Add({registry.id(i), (rows_[i] & kSeenRow) != 0,
+                                     (rows_[i] & kRecordRow) != 0, status_[i], last_keepalive_[i],
                                      disconnection_[i], counter_[i], node_names_[node_of_[i]]}));
   }
-  if (!snapshot.empty()) {
+  // The first slice is written even when empty: the mark of a whole log names it, and a start
+  // trusts the mark only when that group is there.
+  if (!snapshot.empty() || fold_->next == 0) {
     store::StoreBatch writes;
     AddSeenLogGroup(snapshot, writes);
     // Not synced: the write that deletes what the snapshot replaces is, and it syncs this one
@@ -87,6 +100,8 @@ Status MasterAgents::ContinueFold(std::size_t positions) {
   store::StoreBatch replaced;
   replaced.DeleteRange(store::Table::kAgentSeenLog, store::EncodeU64(0),
                        store::EncodeU64(fold_->first_seq));
+  // From here on the log alone is a start's summary of every record.
+  replaced.SetPosition(store::kSeenLogCompleteStream, fold_->first_seq);
   // An older store's rows are in the snapshot now. Agent ids are digits: every key sorts below.
   if (legacy_seen_rows_) {
     replaced.DeleteRange(store::Table::kAgentSeen, "", std::string(1, '\xff'));

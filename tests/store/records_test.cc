@@ -160,6 +160,7 @@ namespace {
 struct Seen {
   std::string id;
   bool overlay;
+  bool record;
   schemas::AgentStatus status;
   std::uint64_t keepalive, disconnection, counter;
   std::string node;
@@ -169,8 +170,8 @@ struct Seen {
 Result<std::vector<Seen>> ReadGroup(std::uint64_t seq, std::string_view bytes) {
   std::vector<Seen> out;
   Status s = ForEachSeenLogEntry(seq, bytes, [&](const SeenLogEntry& e) {
-    out.push_back({std::string(e.id), e.overlay, e.status, e.last_keepalive, e.disconnection_time,
-                   e.counter, std::string(e.node)});
+    out.push_back({std::string(e.id), e.overlay, e.record, e.status, e.last_keepalive,
+                   e.disconnection_time, e.counter, std::string(e.node)});
     return Status::Ok();
   });
   if (!s.ok()) return s;
@@ -183,13 +184,15 @@ TEST_CASE("a seen-log group keeps its entries in order, each node named once", "
   SeenLogGroup group;
   CHECK(group.empty());
   const std::vector<Seen> want = {
-      {"001", true, schemas::AgentStatus::kActive, 100, 0, 7, "worker-a"},
-      {"002", true, schemas::AgentStatus::kDisconnected, 90, 120, 3, "worker-b"},
-      {"001", false, schemas::AgentStatus::kPending, 1ull << 40, 5, ~0ull, "worker-a"},
-      {"00003", true, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""},
+      {"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "worker-a"},
+      {"002", true, true, schemas::AgentStatus::kDisconnected, 90, 120, 3, "worker-b"},
+      {"001", false, true, schemas::AgentStatus::kPending, 1ull << 40, 5, ~0ull, "worker-a"},
+      {"00003", false, false, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""},
   };
   for (const Seen& s : want) {
-    REQUIRE(group.Add({s.id, s.overlay, s.status, s.keepalive, s.disconnection, s.counter, s.node})
+    REQUIRE(group
+                .Add({s.id, s.overlay, s.record, s.status, s.keepalive, s.disconnection, s.counter,
+                      s.node})
                 .ok());
   }
   CHECK(group.size() == 4);
@@ -203,27 +206,33 @@ TEST_CASE("a seen-log group keeps its entries in order, each node named once", "
 
   // A snapshot's group reads the same, and says what it is.
   SeenLogGroup snapshot(/*snapshot=*/true);
-  REQUIRE(snapshot.Add({"001", true, schemas::AgentStatus::kActive, 100, 0, 7, "w"}).ok());
+  REQUIRE(snapshot.Add({"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w"}).ok());
   std::vector<bool> in_snapshot;
   auto note = [&](const SeenLogEntry& e) {
     in_snapshot.push_back(e.in_snapshot);
+    CHECK(e.knows_record);
     return Status::Ok();
   };
   REQUIRE(ForEachSeenLogEntry(9, snapshot.Finish(), note).ok());
   REQUIRE(ForEachSeenLogEntry(9, row, note).ok());
   CHECK(in_snapshot == std::vector<bool>{true, false, false, false, false});
+  // Only a snapshot's group can be the first of a whole log.
+  CHECK(IsWholeSnapshotGroup(snapshot.Finish()));
+  CHECK(IsWholeSnapshotGroup(SeenLogGroup(/*snapshot=*/true).Finish()));
+  CHECK_FALSE(IsWholeSnapshotGroup(row));
+  CHECK_FALSE(IsWholeSnapshotGroup(""));
 
-  CHECK(group.Add({std::string(256, '1'), true, {}, 0, 0, 0, "w"}).code() ==
+  CHECK(group.Add({std::string(256, '1'), true, true, {}, 0, 0, 0, "w"}).code() ==
         Code::kInvalidArgument);
-  CHECK(group.Add({"004", true, {}, 0, 0, 0, std::string(256, 'w')}).code() ==
+  CHECK(group.Add({"004", true, true, {}, 0, 0, 0, std::string(256, 'w')}).code() ==
         Code::kInvalidArgument);
   CHECK(group.size() == 4);
 }
 
 TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry", "[store]") {
   SeenLogGroup group;
-  REQUIRE(group.Add({"001", true, schemas::AgentStatus::kActive, 100, 0, 7, "w1"}).ok());
-  REQUIRE(group.Add({"002", true, schemas::AgentStatus::kActive, 100, 0, 7, "w2"}).ok());
+  REQUIRE(group.Add({"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w1"}).ok());
+  REQUIRE(group.Add({"002", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w2"}).ok());
   const std::string row = group.Finish();
   // Header: format, entry count (4), node count (2); then "\x02w1", "\x02w2"; then the entries.
   const std::size_t entries = 7 + 3 + 3;
@@ -241,6 +250,7 @@ TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry"
       {row.substr(0, row.size() - 1), "entries cut short"},
       {row + "x", "bytes after the last entry"},
       {with(second_flags, '\x09'), "unknown status"},  // the second entry's: the first is fine
+      {with(second_flags, '\x20'), "unknown status"},
       {with(row.size() - 1, '\x02'), "unknown node index"},
   };
   for (const auto& [bytes, why] : damaged) {
@@ -260,4 +270,33 @@ TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry"
   huge.replace(1, 4, "\xff\xff\xff\xff");
   CHECK(ForEachSeenLogEntry(1, huge, [](const SeenLogEntry&) { return Status::Ok(); }).code() ==
         Code::kDataLoss);
+}
+
+TEST_CASE("an older zcluster's seen-log groups read without the record bit", "[store]") {
+  SeenLogGroup group;
+  REQUIRE(group.Add({"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w1"}).ok());
+  std::string row = group.Finish();
+  const std::size_t flags = 7 + 3 + 1 + 3;  // header, "\x02w1", the id's length and the id
+  for (const char format : {'\x01', '\x02'}) {
+    INFO(int(format));
+    std::string older = row;
+    older[0] = format;
+    older[flags] = static_cast<char>(0x80 | static_cast<int>(schemas::AgentStatus::kActive));
+    std::vector<SeenLogEntry> seen;
+    REQUIRE(ForEachSeenLogEntry(3, older, [&](const SeenLogEntry& e) {
+              seen.push_back(e);
+              return Status::Ok();
+            }).ok());
+    REQUIRE(seen.size() == 1);
+    CHECK_FALSE(seen[0].knows_record);
+    CHECK_FALSE(seen[0].record);
+    CHECK(seen[0].overlay);
+    CHECK(seen[0].in_snapshot == (format == '\x02'));
+    CHECK(seen[0].status == schemas::AgentStatus::kActive);
+    CHECK_FALSE(IsWholeSnapshotGroup(older));
+    // Those formats had no record bit: one set there is damage.
+    older[flags] = static_cast<char>(0xc0 | static_cast<int>(schemas::AgentStatus::kActive));
+    CHECK(ForEachSeenLogEntry(3, older, [](const SeenLogEntry&) { return Status::Ok(); }).code() ==
+          Code::kDataLoss);
+  }
 }

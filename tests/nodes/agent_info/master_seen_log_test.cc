@@ -1,7 +1,10 @@
 // The master's last-seen log: a group of keepalives is one row, a restart replays it, a fold
-// replaces it with one snapshot (a restart at any point of the fold shows the same agents), and an
-// older store's per-agent rows are read and then folded away.
+// replaces it with one snapshot (a restart at any point of the fold shows the same agents), an
+// older store's per-agent rows are read and then folded away, and once a snapshot is whole a
+// start reads the log alone.
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
 
 #include "nodes/agent_info/master_agents_fixture.h"
 
@@ -60,7 +63,7 @@ TEST_CASE("the keepalives of a group are one row of the log, and a restart repla
   const std::vector<std::string> ids = Register(f, 1999);
   const auto records = f.Rows(store::Table::kAgents);
   Keepalives(f, ids, "w2", 2, 1000);
-  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 1);
+  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 2);  // the full records' group, then this
   CHECK(f.Rows(store::Table::kAgents) == records);
   f.Restart();
   const schemas::AgentList list = ListOf(*f.agents);
@@ -80,12 +83,14 @@ TEST_CASE(
     "[nodes][agents]") {
   MasterAgentsFixture f;
   const std::vector<std::string> ids = Register(f, 999);
+  f.Restart();
+  CHECK_FALSE(f.agents->statuses_from_log());  // no snapshot yet: the records are read
   // 66 groups of 1,000 keepalives: past the log's fold threshold of 65,536 entries.
   for (std::uint64_t round = 0; round < 66; ++round) {
     Keepalives(f, ids, round % 2 ? "w1" : "w2", round + 2, 10000 * (round + 1));
     REQUIRE_FALSE(f.agents->folding());
   }
-  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 66);
+  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 67);  // and the full records' group
   REQUIRE(f.agents->ContinueFold(300).ok());
   REQUIRE(f.agents->folding());
   CHECK(ListAfterRestart(f) == ListOf(*f.agents));
@@ -100,7 +105,7 @@ TEST_CASE(
   while (f.agents->folding() && ++steps < 10) REQUIRE(f.agents->ContinueFold(300).ok());
   REQUIRE_FALSE(f.agents->folding());
 
-  // The 66 groups are gone: four slices of the snapshot and the group that landed midway remain.
+  // The 67 groups are gone: four slices of the snapshot and the group that landed midway remain.
   const auto [groups, bytes] = f.Rows(store::Table::kAgentSeenLog);
   CHECK(groups == 5);
   CHECK(bytes < 1000 * 40);
@@ -120,6 +125,7 @@ TEST_CASE(
   CHECK_FALSE(f.agents->folding());
   // Nor after a start: the snapshot's groups say what they are.
   f.Restart();
+  CHECK(f.agents->statuses_from_log());
   CHECK(f.agents->seen_log_entries() == 2);
   REQUIRE(f.agents->ContinueFold(300).ok());
   CHECK_FALSE(f.agents->folding());
@@ -128,8 +134,10 @@ TEST_CASE(
 TEST_CASE("an older store's last-seen rows are read, then folded into the log and deleted",
           "[nodes][agents]") {
   MasterAgentsFixture f;
-  f.Send("w1", {f.id, true, State("v1", 100), 1});
+  // As an older master left them: a record, and a last-seen row over it, neither in the log.
   store::StoreBatch older;
+  older.Put(store::Table::kAgents, f.id,
+            store::EncodeAgentRow(f.id, State("v1", 100), "web-1", "w1", 1));
   older.Put(store::Table::kAgentSeen, f.id,
             store::EncodeAgentSeenRow({schemas::AgentStatus::kDisconnected, 777, 780, 5, "w9"}));
   REQUIRE(f.store->Write(older).ok());
@@ -154,4 +162,126 @@ TEST_CASE("an older store's last-seen rows are read, then folded into the log an
   CHECK(f.Record().state.last_keepalive == 900);
   CHECK(f.Record().state.status == schemas::AgentStatus::kActive);
   CHECK(f.Record().node == "w1");
+}
+
+namespace {
+
+// Everything a master shows of its agents.
+struct Shown {
+  schemas::AgentList list;
+  schemas::AgentStatusCounts counts;
+  std::map<std::string, MasterAgents::NodeAgents> by_node;
+  bool operator==(const Shown& o) const {
+    if (list != o.list || counts != o.counts || by_node.size() != o.by_node.size()) return false;
+    for (const auto& [node, n] : by_node) {
+      auto it = o.by_node.find(node);
+      if (it == o.by_node.end() || it->second.total != n.total || it->second.active != n.active) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+Shown ShownBy(MasterAgents& agents) {
+  return {ListOf(agents), agents.CountByStatus(), agents.AgentsByNode()};
+}
+
+}  // namespace
+
+TEST_CASE("once a snapshot is whole, a start reads the log alone and shows the same agents",
+          "[nodes][agents]") {
+  MasterAgentsFixture f;
+  const std::vector<std::string> ids = Register(f, 99);
+  // An older store's row makes a fold due at once, however short the log.
+  store::StoreBatch older;
+  older.Put(store::Table::kAgentSeen, ids[5],
+            store::EncodeAgentSeenRow({schemas::AgentStatus::kActive, 555, 0, 2, "w9"}));
+  REQUIRE(f.store->Write(older).ok());
+  f.Restart();
+  CHECK_FALSE(f.agents->statuses_from_log());
+  REQUIRE(f.agents->ContinueFold(1000).ok());
+  REQUIRE_FALSE(f.agents->folding());
+  f.Restart();
+  CHECK(f.agents->statuses_from_log());
+
+  // Every kind of change after the snapshot: keepalives, full records (one over an overlay, one
+  // over none), a lost worker's agents marked, a removal, a new agent with nothing stored.
+  Keepalives(f, std::vector<std::string>(ids.begin() + 1, ids.begin() + 11), "w2", 3, 2000);
+  f.Send("w3", {ids[2], true, State("v2", 3000), 4});
+  f.Send("w3", {ids[20], true, State("v3", 3100), 5});
+  REQUIRE(f.agents->MarkDisconnected("w1", 4000).ok());
+  REQUIRE(f.agents->Remove(ids[30]).ok());
+  REQUIRE(f.agents->Add("late", "any").ok());
+  const Shown live = ShownBy(*f.agents);
+  CHECK(live.counts[static_cast<std::size_t>(schemas::AgentStatus::kNeverConnected)] == 1);
+  CHECK(live.by_node.at("w3").total == 2);
+
+  f.Restart();
+  CHECK(f.agents->statuses_from_log());
+  CHECK(ShownBy(*f.agents) == live);
+  // A keepalive needs a record to lay its fields over: the log alone knew which agents have one.
+  Keepalives(f, {ids[20], ids[40]}, "w2", 9, 5000);
+
+  // An administrator's edit brings a removed agent back while the master is stopped: its record
+  // went with the removal, and the log says so.
+  REQUIRE(f.agents->Remove(ids[2]).ok());
+  {
+    std::ifstream in(f.dir / "client.keys");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string keys = text.str();
+    const std::string removed = "\n" + ids[2] + " !";
+    const std::size_t at = keys.find(removed);
+    REQUIRE(at != std::string::npos);
+    keys.erase(at + removed.size() - 1, 1);
+    std::ofstream(f.dir / "client.keys") << keys;
+  }
+  f.Restart();
+  CHECK(f.agents->statuses_from_log());
+  schemas::AgentInfoBatch back{20, 0, {{ids[2], false, State("", 6000), 20}}};
+  const std::string w2 = "w2";
+  std::vector<std::string> saved;
+  Result<std::vector<schemas::AgentInfoAck>> acks = f.agents->ApplyAll({{&w2, &back}}, &saved);
+  REQUIRE(acks.ok());
+  CHECK(acks->at(0).resend == std::vector<std::string>{ids[2]});
+
+  // The mark is trusted only with the snapshot group it names: without it, the records are read.
+  Result<std::uint64_t> first = f.store->Position(store::kSeenLogCompleteStream);
+  REQUIRE(first.ok());
+  REQUIRE(*first > 0);
+  const Shown before_loss = ShownBy(*f.agents);
+  store::StoreBatch lose;
+  lose.Delete(store::Table::kAgentSeenLog, store::EncodeU64(*first));
+  REQUIRE(f.store->Write(lose).ok());
+  f.Restart();
+  CHECK_FALSE(f.agents->statuses_from_log());
+  CHECK(ShownBy(*f.agents).list.agents.size() == before_loss.list.agents.size());
+}
+
+TEST_CASE("a group of an older zcluster after a whole snapshot is refused as damage",
+          "[nodes][agents]") {
+  MasterAgentsFixture f;
+  f.Send("w1", {f.id, true, State("v1", 100), 1});
+  store::StoreBatch older;
+  older.Put(store::Table::kAgentSeen, f.id,
+            store::EncodeAgentSeenRow({schemas::AgentStatus::kActive, 777, 0, 2, "w9"}));
+  REQUIRE(f.store->Write(older).ok());
+  f.Restart();
+  REQUIRE(f.agents->ContinueFold(1000).ok());
+  REQUIRE_FALSE(f.agents->folding());
+  // An older zcluster's group (format 1: no record bit) written after the snapshot: it may have
+  // written records the log does not show, so the log alone is not to be trusted.
+  store::SeenLogGroup group;
+  REQUIRE(group.Add({f.id, true, true, schemas::AgentStatus::kActive, 900, 0, 3, "w1"}).ok());
+  std::string row = group.Finish();
+  row[0] = '\x01';
+  row[7 + 3 + 1 + f.id.size()] = static_cast<char>(0x80 | 2);  // overlay, active
+  store::StoreBatch append;
+  append.Put(store::Table::kAgentSeenLog, store::EncodeU64(1000), row);
+  REQUIRE(f.store->Write(append).ok());
+  auto restarted = MasterAgents::Load(*f.store, f.dir / "client.keys", Logger(f.log, "Master"));
+  REQUIRE_FALSE(restarted.ok());
+  CHECK(restarted.status().code() == Code::kDataLoss);
+  CHECK(restarted.status().message().find("older zcluster") != std::string::npos);
 }

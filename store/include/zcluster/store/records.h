@@ -48,14 +48,18 @@ void ApplySeen(const AgentSeenRow& seen, schemas::AgentRecord& record);
 // full records and removals did to each agent's last-seen fields. A group of thousands of
 // keepalives is one row, written with the write that acknowledges them; the per-agent row of a
 // keepalive would make RocksDB's per-key cost the limit of the keepalive path. Replayed in
-// sequence order over the kAgents rows (and an older store's kAgentSeen rows) at start; the
-// master folds the log now and then into one snapshot of every agent's overlay and deletes what
-// came before it.
+// sequence order at start; the master folds the log now and then into one snapshot of every
+// agent it holds anything of and deletes what came before it. Every write of a kAgents row has
+// its entry, so once a snapshot is whole the log alone says what a start needs of every agent
+// (NodeStore position kSeenLogCompleteStream names that snapshot's first group); before that it
+// is replayed over a scan of the kAgents rows (and an older store's kAgentSeen rows).
 struct SeenLogEntry {
   std::string_view id;
   // True: the fields override the agent's kAgents row. False: the row is the whole truth again
   // (a full record was written, or the agent was removed); the fields are the row's.
   bool overlay = true;
+  // Whether the agent has a kAgents row once the entry applies: false only for a removal.
+  bool record = true;
   schemas::AgentStatus status = schemas::AgentStatus::kActive;
   std::uint64_t last_keepalive = 0;
   std::uint64_t disconnection_time = 0;
@@ -64,7 +68,16 @@ struct SeenLogEntry {
   // Set by ForEachSeenLogEntry: the entry is part of a fold's snapshot (which does not count
   // towards the next fold). Add ignores it: the group says it.
   bool in_snapshot = false;
+  // Set by ForEachSeenLogEntry: `record` was written (a group of an older zcluster leaves it
+  // unknown, and its removals and full records may have no entry at all).
+  bool knows_record = false;
 };
+// The NodeStore position naming the first group of a whole snapshot, written with the write that
+// deletes the groups before it; 0 while the log has none.
+inline constexpr const char* kSeenLogCompleteStream = "agents.seen.complete";
+// Whether the group stored as `bytes` is a fold's snapshot group of this format (one that knows
+// which agents have records): what a start checks before it trusts kSeenLogCompleteStream.
+bool IsWholeSnapshotGroup(std::string_view bytes);
 // Builds one group. The few node names are written once, ahead of the entries. A snapshot's
 // groups are marked as such.
 class SeenLogGroup {
