@@ -240,8 +240,8 @@ Result<ClientKeys> ClientKeys::Load(const std::string& path) {
   if (error != 0) {
     return Status::Unavailable("cannot read '" + path + "': " + std::strerror(error));
   }
-  keys.entries_.shrink_to_fit();
-  keys.arena_.shrink_to_fit();
+  // No shrink_to_fit: the reserve was the file's size, and the part never written was never
+  // backed by memory, while a copy to a tighter block would write the whole arena again.
   keys.Index();
   return keys;
 }
@@ -261,8 +261,10 @@ ClientKey ClientKeys::entry(std::size_t i) const {
 std::size_t ClientKeys::memory() const {
   std::size_t other = 0;
   for (const auto& [before, line] : other_lines_) other += sizeof before + line.capacity();
-  return arena_.capacity() + entries_.capacity() * sizeof(Entry) +
-         by_id_.capacity() * sizeof(by_id_[0]) + other;
+  // Sizes, not capacities, of what Load reserved from the file's size: the part never written is
+  // never backed by memory.
+  return arena_.size() + entries_.size() * sizeof(Entry) + by_id_.capacity() * sizeof(by_id_[0]) +
+         other;
 }
 
 std::string ClientKeys::Serialize() const {

@@ -71,7 +71,7 @@ class ClientKeys {
   std::string_view key(std::size_t i) const { return Field(i, 3); }
   bool removed(std::size_t i) const { return entries_[i].removed; }
   ClientKey entry(std::size_t i) const;
-  // Bytes the registry holds on the heap (its arena, entries and index).
+  // Bytes the registry holds in memory (its arena, entries and index).
   std::size_t memory() const;
 
   // The entries as copies, for loops and tests: `for (const ClientKey& k : keys.entries())`.
