@@ -8,6 +8,7 @@
 #include "agent_groups/master_groups.h"
 #include "agent_groups/worker_groups.h"
 #include "support/temp_dir.h"
+#include "zcluster/store/records.h"
 
 using namespace zcluster;
 using namespace zcluster::nodes;
@@ -202,4 +203,35 @@ TEST_CASE("a group row that cannot be read stops the load with DataLoss", "[node
     CHECK(s.code() == Code::kDataLoss);
     CHECK(s.message().find("agent 001") != std::string::npos);
   }
+}
+
+TEST_CASE("rows that share their bytes load as the lists they hold, each decoded once",
+          "[nodes][groups]") {
+  Node n("master");
+  GroupTable built;
+  store::StoreBatch rows;
+  auto put = [&](const std::string& agent, const std::vector<std::string>& groups) {
+    rows.Put(store::Table::kGroups, agent, store::EncodeGroupsRow(groups));
+    built.Set(agent, groups);
+  };
+  const std::vector<std::vector<std::string>> shared = {{"default"}, {"default", "web"}, {"db"}};
+  for (int i = 1; i <= 3000; ++i) put(fmt::format("{:03}", i), shared[i % 3]);
+  // More distinct lists than the load keeps decoded, then the shared ones again.
+  for (int i = 0; i < 1500; ++i) put(fmt::format("{}", 5000 + i), {fmt::format("g{}", i)});
+  for (int i = 0; i < 300; ++i) put(fmt::format("{}", 7000 + i), shared[i % 3]);
+  REQUIRE(n.store->Write(rows).ok());
+  GroupTable loaded;
+  REQUIRE(loaded.Load(*n.store).ok());
+  CHECK(loaded.Rows() == built.Rows());
+  CHECK(loaded.digest() == built.digest());
+  CHECK(loaded.distinct_lists() == built.distinct_lists());
+
+  // A damaged row after many whose bytes were already decoded still stops the load.
+  store::StoreBatch bad;
+  bad.Put(store::Table::kGroups, "9999", "\xc1");
+  REQUIRE(n.store->Write(bad).ok());
+  GroupTable again;
+  Status s = again.Load(*n.store);
+  CHECK(s.code() == Code::kDataLoss);
+  CHECK(s.message().find("agent 9999") != std::string::npos);
 }
