@@ -313,6 +313,11 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       });
   Result<std::unique_ptr<MasterAgents>> agents =
       MasterAgents::Load(*impl->store, config.client_keys_path(), impl->log);
+  // The file table too, while the group table may still be loading: the group table takes the
+  // longer of the two at a million agents.
+  Result<std::unique_ptr<MasterIntegrity>> integrity =
+      agents.ok() ? MasterIntegrity::Start(impl->ctx, impl->config, *impl->store, impl->log)
+                  : Result<std::unique_ptr<MasterIntegrity>>(agents.status());
   Result<std::unique_ptr<MasterGroups>> groups = groups_loaded.get();
   if (!agents.ok()) return agents.status();
   impl->agents = std::move(agents).value();
@@ -331,8 +336,6 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   // The scans above freed as much as they keep (a million agents' rows and log groups read
   // through): handed back now, not held for the life of the process.
   ::malloc_trim(0);
-  Result<std::unique_ptr<MasterIntegrity>> integrity =
-      MasterIntegrity::Start(impl->ctx, impl->config, *impl->store, impl->log);
   if (!integrity.ok()) return integrity.status();
   impl->integrity = std::move(integrity).value();
 
