@@ -4,18 +4,20 @@
 namespace zcluster::store {
 namespace {
 
-// [format][entry count, 4][node count, 2] then each node [length, 1][name], then each entry [id
-// length, 1][id][overlay << 7 | record << 6 | status, 1][keepalive, 8][disconnection, 8]
-// [counter, 8][node index, 2]. Integers are big-endian. Formats 1 (a group) and 2 (a snapshot's
-// group) are an older zcluster's: no record bit, and no entry for a full record written over no
-// overlay. Formats 3 and 4 have both; an older zcluster refuses them as damaged rather than
-// write kAgents rows that the log would not show.
+// [format][entry count, 4][node count, 2] then each node [length, 1][name], then the entries.
+// Formats 3 (a group) and 4 (a snapshot's group): each entry is [id length, 1][id][overlay << 7 |
+// record << 6 | status, 1] then the keepalive, disconnection time, report counter and node index
+// as LEB128 varints (a keepalive entry of a seven-digit id takes about 18 bytes). Formats 1 and 2
+// are an older zcluster's: no record bit, fixed-width big-endian fields ([keepalive, 8]
+// [disconnection, 8][counter, 8][node index, 2]), and no entry for a full record written over no
+// overlay. An older zcluster refuses formats 3 and 4 as damaged rather than write kAgents rows
+// that the log would not show.
 constexpr char kOlderFormat = 1;
 constexpr char kOlderSnapshotFormat = 2;
 constexpr char kFormat = 3;
 constexpr char kSnapshotFormat = 4;
 constexpr std::size_t kHeader = 1 + 4 + 2;
-constexpr std::size_t kEntryFixed = 1 + 1 + 3 * 8 + 2;  // with an empty id
+constexpr std::size_t kOlderFields = 3 * 8 + 2;
 constexpr unsigned char kOverlayBit = 0x80;
 constexpr unsigned char kRecordBit = 0x40;
 
@@ -28,6 +30,70 @@ std::uint64_t BigEndianAt(std::string_view in, std::size_t at, int bytes) {
   std::uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v = v << 8 | static_cast<unsigned char>(in[at + i]);
   return v;
+}
+
+void PutVarint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+// Why the varint at `at` cannot be read (nullptr when it was, `at` then past it).
+const char* ReadVarint(std::string_view in, std::size_t& at, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (at >= in.size()) return "entries cut short";
+    const auto b = static_cast<unsigned char>(in[at++]);
+    if (shift == 63 && b > 1) return "a number past 64 bits";
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return nullptr;
+  }
+  return "a number past 64 bits";
+}
+
+// What a group's header says about its entries.
+struct GroupFormat {
+  bool snapshot;
+  bool knows_record;  // formats 3 and 4: varint fields and the record bit
+  unsigned char flag_bits;
+};
+
+// Reads the entry at `at` into `e` (views into `in`) and moves `at` past it; why it is damaged,
+// or nullptr.
+const char* ReadEntry(std::string_view in, std::size_t& at, const GroupFormat& f,
+                      const std::vector<std::string_view>& nodes, SeenLogEntry& e) {
+  if (at >= in.size()) return "entries cut short";
+  const std::size_t id_len = static_cast<unsigned char>(in[at]);
+  if (in.size() - at - 1 < id_len + 1) return "entries cut short";
+  e.id = in.substr(at + 1, id_len);
+  at += 1 + id_len;
+  const auto flags = static_cast<unsigned char>(in[at++]);
+  if ((flags & ~f.flag_bits) > static_cast<unsigned char>(schemas::AgentStatus::kDisconnected)) {
+    return "unknown status";
+  }
+  e.in_snapshot = f.snapshot;
+  e.knows_record = f.knows_record;
+  e.overlay = (flags & kOverlayBit) != 0;
+  e.record = f.knows_record && (flags & kRecordBit) != 0;
+  e.status = static_cast<schemas::AgentStatus>(flags & ~f.flag_bits);
+  std::uint64_t node = 0;
+  if (f.knows_record) {
+    for (std::uint64_t* field : {&e.last_keepalive, &e.disconnection_time, &e.counter, &node}) {
+      if (const char* why = ReadVarint(in, at, *field)) return why;
+    }
+  } else {
+    if (in.size() - at < kOlderFields) return "entries cut short";
+    e.last_keepalive = BigEndianAt(in, at, 8);
+    e.disconnection_time = BigEndianAt(in, at + 8, 8);
+    e.counter = BigEndianAt(in, at + 16, 8);
+    node = BigEndianAt(in, at + 24, 2);
+    at += kOlderFields;
+  }
+  if (node >= nodes.size()) return "unknown node index";
+  e.node = nodes[node];
+  return nullptr;
 }
 
 }  // namespace
@@ -50,10 +116,10 @@ Status SeenLogGroup::Add(const SeenLogEntry& entry) {
   entries_.push_back(static_cast<char>((entry.overlay ? kOverlayBit : 0) |
                                        (entry.record ? kRecordBit : 0) |
                                        static_cast<unsigned char>(entry.status)));
-  PutBigEndian(entries_, entry.last_keepalive, 8);
-  PutBigEndian(entries_, entry.disconnection_time, 8);
-  PutBigEndian(entries_, entry.counter, 8);
-  PutBigEndian(entries_, last_node_, 2);
+  PutVarint(entries_, entry.last_keepalive);
+  PutVarint(entries_, entry.disconnection_time);
+  PutVarint(entries_, entry.counter);
+  PutVarint(entries_, last_node_);
   ++count_;
   return Status::Ok();
 }
@@ -81,9 +147,10 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
   if (bytes.size() < kHeader) return damaged("too short");
   const char format = bytes[0];
   if (format < kOlderFormat || format > kSnapshotFormat) return damaged("unknown format");
-  const bool snapshot = format == kSnapshotFormat || format == kOlderSnapshotFormat;
-  const bool knows_record = format == kFormat || format == kSnapshotFormat;
-  const unsigned char flag_bits = knows_record ? kOverlayBit | kRecordBit : kOverlayBit;
+  GroupFormat f;
+  f.snapshot = format == kSnapshotFormat || format == kOlderSnapshotFormat;
+  f.knows_record = format == kFormat || format == kSnapshotFormat;
+  f.flag_bits = f.knows_record ? kOverlayBit | kRecordBit : kOverlayBit;
   const std::uint64_t count = BigEndianAt(bytes, 1, 4);
   const std::size_t node_count = BigEndianAt(bytes, 5, 2);
   std::size_t at = kHeader;
@@ -98,39 +165,17 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
     nodes.push_back(bytes.substr(at, len));
     at += len;
   }
-  // Checked whole first: a damaged group applies nothing rather than half of itself.
+  // Checked whole first: a damaged group applies nothing rather than half of itself. Every entry
+  // takes bytes, so a count larger than the row stops at its end.
   const std::size_t first = at;
+  SeenLogEntry e;
   for (std::uint64_t i = 0; i < count; ++i) {
-    if (bytes.size() - at < kEntryFixed) return damaged("entries cut short");
-    const std::size_t id_len = static_cast<unsigned char>(bytes[at]);
-    if (bytes.size() - at < kEntryFixed + id_len) return damaged("entries cut short");
-    const auto flags = static_cast<unsigned char>(bytes[at + 1 + id_len]);
-    if ((flags & ~flag_bits) > static_cast<unsigned char>(schemas::AgentStatus::kDisconnected)) {
-      return damaged("unknown status");
-    }
-    if (BigEndianAt(bytes, at + kEntryFixed + id_len - 2, 2) >= nodes.size()) {
-      return damaged("unknown node index");
-    }
-    at += kEntryFixed + id_len;
+    if (const char* why = ReadEntry(bytes, at, f, nodes, e)) return damaged(why);
   }
   if (at != bytes.size()) return damaged("bytes after the last entry");
   at = first;
   for (std::uint64_t i = 0; i < count; ++i) {
-    const std::size_t id_len = static_cast<unsigned char>(bytes[at]);
-    SeenLogEntry e;
-    e.in_snapshot = snapshot;
-    e.knows_record = knows_record;
-    e.id = bytes.substr(at + 1, id_len);
-    at += 1 + id_len;
-    const auto flags = static_cast<unsigned char>(bytes[at]);
-    e.overlay = (flags & kOverlayBit) != 0;
-    e.record = knows_record && (flags & kRecordBit) != 0;
-    e.status = static_cast<schemas::AgentStatus>(flags & ~flag_bits);
-    e.last_keepalive = BigEndianAt(bytes, at + 1, 8);
-    e.disconnection_time = BigEndianAt(bytes, at + 9, 8);
-    e.counter = BigEndianAt(bytes, at + 17, 8);
-    e.node = nodes[BigEndianAt(bytes, at + 25, 2)];
-    at += kEntryFixed - 1;
+    (void)ReadEntry(bytes, at, f, nodes, e);
     ZC_RETURN_IF_ERROR(visit(e));
   }
   return Status::Ok();

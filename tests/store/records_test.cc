@@ -234,9 +234,10 @@ TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry"
   REQUIRE(group.Add({"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w1"}).ok());
   REQUIRE(group.Add({"002", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w2"}).ok());
   const std::string row = group.Finish();
-  // Header: format, entry count (4), node count (2); then "\x02w1", "\x02w2"; then the entries.
+  // Header: format, entry count (4), node count (2); then "\x02w1", "\x02w2"; then the entries,
+  // the first [3]["001"][flags] then 100, 0, 7 and node 0 as one-byte varints.
   const std::size_t entries = 7 + 3 + 3;
-  const std::size_t second_flags = entries + (1 + 3 + 1 + 8 * 3 + 2) + 1 + 3;
+  const std::size_t second_flags = entries + (1 + 3 + 1 + 4) + 1 + 3;
   auto with = [&](std::size_t at, char c) {
     std::string damaged = row;
     damaged[at] = c;
@@ -251,6 +252,7 @@ TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry"
       {row + "x", "bytes after the last entry"},
       {with(second_flags, '\x09'), "unknown status"},  // the second entry's: the first is fine
       {with(second_flags, '\x20'), "unknown status"},
+      {std::string(row).insert(entries + 5, std::string(10, '\xff')), "a number past 64 bits"},
       {with(row.size() - 1, '\x02'), "unknown node index"},
   };
   for (const auto& [bytes, why] : damaged) {
@@ -273,30 +275,39 @@ TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry"
 }
 
 TEST_CASE("an older zcluster's seen-log groups read without the record bit", "[store]") {
-  SeenLogGroup group;
-  REQUIRE(group.Add({"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w1"}).ok());
-  std::string row = group.Finish();
-  const std::size_t flags = 7 + 3 + 1 + 3;  // header, "\x02w1", the id's length and the id
   for (const char format : {'\x01', '\x02'}) {
     INFO(int(format));
-    std::string older = row;
-    older[0] = format;
-    older[flags] = static_cast<char>(0x80 | static_cast<int>(schemas::AgentStatus::kActive));
+    // One entry of agent 001 from node w1, in the fixed-width layout of formats 1 and 2.
+    auto older = [&](unsigned char flags) {
+      std::string row{format, 0, 0, 0, 1, 0, 1, 2, 'w', '1', 3, '0', '0', '1'};
+      row.push_back(static_cast<char>(flags));
+      for (std::uint64_t v : {900, 0, 3}) {
+        for (int i = 7; i >= 0; --i) row.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+      }
+      row += std::string(2, '\0');
+      return row;
+    };
+    const auto active = static_cast<unsigned char>(schemas::AgentStatus::kActive);
+    const std::string row = older(0x80 | active);  // the entries' views point into it
     std::vector<SeenLogEntry> seen;
-    REQUIRE(ForEachSeenLogEntry(3, older, [&](const SeenLogEntry& e) {
+    REQUIRE(ForEachSeenLogEntry(3, row, [&](const SeenLogEntry& e) {
               seen.push_back(e);
               return Status::Ok();
             }).ok());
     REQUIRE(seen.size() == 1);
+    CHECK(seen[0].id == "001");
     CHECK_FALSE(seen[0].knows_record);
     CHECK_FALSE(seen[0].record);
     CHECK(seen[0].overlay);
     CHECK(seen[0].in_snapshot == (format == '\x02'));
     CHECK(seen[0].status == schemas::AgentStatus::kActive);
-    CHECK_FALSE(IsWholeSnapshotGroup(older));
+    CHECK(seen[0].last_keepalive == 900);
+    CHECK(seen[0].counter == 3);
+    CHECK(seen[0].node == "w1");
+    CHECK_FALSE(IsWholeSnapshotGroup(row));
     // Those formats had no record bit: one set there is damage.
-    older[flags] = static_cast<char>(0xc0 | static_cast<int>(schemas::AgentStatus::kActive));
-    CHECK(ForEachSeenLogEntry(3, older, [](const SeenLogEntry&) { return Status::Ok(); }).code() ==
-          Code::kDataLoss);
+    CHECK(ForEachSeenLogEntry(3, older(0xc0 | active), [](const SeenLogEntry&) {
+            return Status::Ok();
+          }).code() == Code::kDataLoss);
   }
 }
