@@ -6,12 +6,12 @@ namespace {
 
 // [format][entry count, 4][node count, 2] then each node [length, 1][name], then the entries.
 // Formats 3 (a group) and 4 (a snapshot's group): each entry is [id length, 1][id][overlay << 7 |
-// record << 6 | status, 1] then the keepalive, disconnection time, report counter and node index
-// as LEB128 varints (a keepalive entry of a seven-digit id takes about 18 bytes). Formats 1 and 2
-// are an older zcluster's: no record bit, fixed-width big-endian fields ([keepalive, 8]
-// [disconnection, 8][counter, 8][node index, 2]), and no entry for a full record written over no
-// overlay. An older zcluster refuses formats 3 and 4 as damaged rather than write kAgents rows
-// that the log would not show.
+// record << 6 | first << 5 | status, 1] then the keepalive, disconnection time, report counter and
+// node index as LEB128 varints (a keepalive entry of a seven-digit id takes about 18 bytes).
+// Formats 1 and 2 are an older zcluster's: no record bit, fixed-width big-endian fields
+// ([keepalive, 8] [disconnection, 8][counter, 8][node index, 2]), and no entry for a full record
+// written over no overlay. An older zcluster refuses formats 3 and 4 as damaged rather than write
+// kAgents rows that the log would not show.
 constexpr char kOlderFormat = 1;
 constexpr char kOlderSnapshotFormat = 2;
 constexpr char kFormat = 3;
@@ -20,6 +20,7 @@ constexpr std::size_t kHeader = 1 + 4 + 2;
 constexpr std::size_t kOlderFields = 3 * 8 + 2;
 constexpr unsigned char kOverlayBit = 0x80;
 constexpr unsigned char kRecordBit = 0x40;
+constexpr unsigned char kFirstBit = 0x20;
 
 void PutBigEndian(std::string& out, std::uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -77,6 +78,7 @@ const char* ReadEntry(std::string_view in, std::size_t& at, const GroupFormat& f
   e.knows_record = f.knows_record;
   e.overlay = (flags & kOverlayBit) != 0;
   e.record = f.knows_record && (flags & kRecordBit) != 0;
+  e.first = f.knows_record && (flags & kFirstBit) != 0;
   e.status = static_cast<schemas::AgentStatus>(flags & ~f.flag_bits);
   std::uint64_t node = 0;
   if (f.knows_record) {
@@ -113,14 +115,15 @@ Status SeenLogGroup::Add(const SeenLogEntry& entry) {
   }
   entries_.push_back(static_cast<char>(entry.id.size()));
   entries_ += entry.id;
-  entries_.push_back(static_cast<char>((entry.overlay ? kOverlayBit : 0) |
-                                       (entry.record ? kRecordBit : 0) |
-                                       static_cast<unsigned char>(entry.status)));
+  entries_.push_back(
+      static_cast<char>((entry.overlay ? kOverlayBit : 0) | (entry.record ? kRecordBit : 0) |
+                        (entry.first ? kFirstBit : 0) | static_cast<unsigned char>(entry.status)));
   PutVarint(entries_, entry.last_keepalive);
   PutVarint(entries_, entry.disconnection_time);
   PutVarint(entries_, entry.counter);
   PutVarint(entries_, last_node_);
   ++count_;
+  firsts_ += entry.first ? 1 : 0;
   return Status::Ok();
 }
 
@@ -150,7 +153,7 @@ Status ForEachSeenLogEntry(std::uint64_t seq, std::string_view bytes, const Seen
   GroupFormat f;
   f.snapshot = format == kSnapshotFormat || format == kOlderSnapshotFormat;
   f.knows_record = format == kFormat || format == kSnapshotFormat;
-  f.flag_bits = f.knows_record ? kOverlayBit | kRecordBit : kOverlayBit;
+  f.flag_bits = f.knows_record ? kOverlayBit | kRecordBit | kFirstBit : kOverlayBit;
   const std::uint64_t count = BigEndianAt(bytes, 1, 4);
   const std::size_t node_count = BigEndianAt(bytes, 5, 2);
   std::size_t at = kHeader;

@@ -79,8 +79,10 @@ Status MasterAgents::LoadStatuses(bool scan_records) {
   // The record's fields, then an older store's last-seen rows over them, then the log over both:
   // each is newer than what comes before it. A row that does not decode is reported by the
   // listing; here it counts as never connected.
+  bool any_record = false;
   ZC_RETURN_IF_ERROR(
       store_.ForEach(store::Table::kAgents, [&](std::string_view id, std::string_view row) {
+        any_record = true;
         const std::size_t at = registry_->IndexOf(id);
         if (at == ClientKeys::npos) return Status::Ok();
         rows_[at] |= kRecordRow;
@@ -107,7 +109,17 @@ Status MasterAgents::LoadStatuses(bool scan_records) {
         }
         return Status::Ok();
       }));
-  return ReplaySeenLog(/*whole=*/false);
+  ZC_RETURN_IF_ERROR(ReplaySeenLog(/*whole=*/false));
+  if (any_record || legacy_seen_rows_ || next_seen_seq_ != 1) return Status::Ok();
+  // Nothing stored at all: the empty log is whole already. Marked as a fold would mark it, so
+  // that the next start reads the log alone without waiting for a first fold.
+  store::StoreBatch mark;
+  AddSeenLogGroup(store::SeenLogGroup(/*snapshot=*/true), mark);
+  mark.SetPosition(store::kSeenLogCompleteStream, next_seen_seq_);
+  ZC_RETURN_IF_ERROR(store_.Write(mark));
+  ++next_seen_seq_;
+  ++seen_log_groups_;
+  return Status::Ok();
 }
 
 std::uint32_t MasterAgents::NodeIndex(std::string_view node) {
@@ -147,8 +159,9 @@ Result<std::size_t> MasterAgents::MarkDisconnected(const std::string& node,
         !(rows_[i] & kRecordRow)) {
       continue;
     }
-    ZC_RETURN_IF_ERROR(marks.Add({registry.id(i), true, true, schemas::AgentStatus::kDisconnected,
-                                  last_keepalive_[i], unix_now, counter_[i], node}));
+    ZC_RETURN_IF_ERROR(
+        marks.Add({registry.id(i), true, true, false, schemas::AgentStatus::kDisconnected,
+                   last_keepalive_[i], unix_now, counter_[i], node}));
     changed.push_back(i);
   }
   if (changed.empty()) return std::size_t{0};
@@ -232,6 +245,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
       const store::SeenLogEntry entry{u.id,
                                       !u.full,
                                       /*record=*/true,
+                                      /*first=*/rows == 0,
                                       u.state.status,
                                       u.state.last_keepalive,
                                       u.state.disconnection_time,
@@ -280,7 +294,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   if (!seen.empty()) {
     ++next_seen_seq_;
     ++seen_log_groups_;
-    seen_log_entries_ += seen.size();
+    seen_log_entries_ += seen.superseding();
   }
   for (const auto& [at, s] : staged) {
     rows_[at] = s.rows;
@@ -359,8 +373,8 @@ Result<schemas::AgentEntry> MasterAgents::Remove(const std::string& id) {
   store::SeenLogGroup ended;
   if (rows_[at] != 0) {
     if (legacy_seen_rows_) erase.Delete(store::Table::kAgentSeen, id);
-    ZC_RETURN_IF_ERROR(ended.Add(
-        {id, false, /*record=*/false, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""}));
+    ZC_RETURN_IF_ERROR(ended.Add({id, false, /*record=*/false, /*first=*/false,
+                                  schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""}));
     AddSeenLogGroup(ended, erase);
   }
   ZC_RETURN_IF_ERROR(store_.Write(erase));

@@ -105,11 +105,13 @@ class MasterAgents {
   bool folding() const { return fold_.has_value(); }
   // Groups written to the last-seen log since start.
   std::uint64_t seen_log_groups() const { return seen_log_groups_; }
-  // Entries counted towards the next fold: written since the last fold began, a fold's own
-  // snapshot not included (after a load: every entry replayed outside a snapshot).
+  // Entries counted towards the next fold: those written since the last fold began that made an
+  // earlier entry obsolete (an agent's first record does not; a fold's snapshot does not count).
+  // After a load: every such entry replayed outside a snapshot.
   std::uint64_t seen_log_entries() const { return seen_log_entries_; }
   // Whether the last load took every agent's status from the last-seen log alone, without
-  // reading the records: true once a fold has written a whole snapshot.
+  // reading the records: true once a fold has written a whole snapshot, or once a master has
+  // started on a store with no agent in it.
   bool statuses_from_log() const { return statuses_from_log_; }
 
   const std::map<std::string, AgentSyncStats>& sync_stats() const { return stats_; }

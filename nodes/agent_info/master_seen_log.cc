@@ -27,7 +27,7 @@ Status MasterAgents::ReplaySeenLog(bool whole) {
         return Status::DataLoss(fmt::format(
             "store: seen log group {}: written by an older zcluster after a whole snapshot", *seq));
       }
-      if (!e.in_snapshot) ++seen_log_entries_;
+      if (!e.in_snapshot && !e.first) ++seen_log_entries_;
       const std::size_t at = registry_->IndexOf(e.id);
       if (at == ClientKeys::npos) return Status::Ok();
       if (e.knows_record) {
@@ -78,9 +78,10 @@ Status MasterAgents::ContinueFold(std::size_t positions) {
   store::SeenLogGroup snapshot(/*snapshot=*/true);
   for (std::size_t i = fold_->next; i < end; ++i) {
     if (rows_[i] == 0 || registry.removed(i)) continue;
-    ZC_RETURN_IF_ERROR(snapshot.Add({registry.id(i), (rows_[i] & kSeenRow) != 0,
-                                     (rows_[i] & kRecordRow) != 0, status_[i], last_keepalive_[i],
-                                     disconnection_[i], counter_[i], node_names_[node_of_[i]]}));
+    ZC_RETURN_IF_ERROR(
+        snapshot.Add({registry.id(i), (rows_[i] & kSeenRow) != 0, (rows_[i] & kRecordRow) != 0,
+                      false, status_[i], last_keepalive_[i], disconnection_[i], counter_[i],
+                      node_names_[node_of_[i]]}));
   }
   // The first slice is written even when empty: the mark of a whole log names it, and a start
   // trusts the mark only when that group is there.

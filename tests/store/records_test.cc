@@ -161,6 +161,7 @@ struct Seen {
   std::string id;
   bool overlay;
   bool record;
+  bool first;
   schemas::AgentStatus status;
   std::uint64_t keepalive, disconnection, counter;
   std::string node;
@@ -170,7 +171,7 @@ struct Seen {
 Result<std::vector<Seen>> ReadGroup(std::uint64_t seq, std::string_view bytes) {
   std::vector<Seen> out;
   Status s = ForEachSeenLogEntry(seq, bytes, [&](const SeenLogEntry& e) {
-    out.push_back({std::string(e.id), e.overlay, e.record, e.status, e.last_keepalive,
+    out.push_back({std::string(e.id), e.overlay, e.record, e.first, e.status, e.last_keepalive,
                    e.disconnection_time, e.counter, std::string(e.node)});
     return Status::Ok();
   });
@@ -184,29 +185,32 @@ TEST_CASE("a seen-log group keeps its entries in order, each node named once", "
   SeenLogGroup group;
   CHECK(group.empty());
   const std::vector<Seen> want = {
-      {"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "worker-a"},
-      {"002", true, true, schemas::AgentStatus::kDisconnected, 90, 120, 3, "worker-b"},
-      {"001", false, true, schemas::AgentStatus::kPending, 1ull << 40, 5, ~0ull, "worker-a"},
-      {"00003", false, false, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""},
+      {"001", true, true, false, schemas::AgentStatus::kActive, 100, 0, 7, "worker-a"},
+      {"002", true, true, false, schemas::AgentStatus::kDisconnected, 90, 120, 3, "worker-b"},
+      {"001", false, true, false, schemas::AgentStatus::kPending, 1ull << 40, 5, ~0ull, "worker-a"},
+      {"00003", false, false, false, schemas::AgentStatus::kNeverConnected, 0, 0, 0, ""},
+      {"00004", false, true, true, schemas::AgentStatus::kActive, 1, 0, 1, "worker-b"},
   };
   for (const Seen& s : want) {
     REQUIRE(group
-                .Add({s.id, s.overlay, s.record, s.status, s.keepalive, s.disconnection, s.counter,
-                      s.node})
+                .Add({s.id, s.overlay, s.record, s.first, s.status, s.keepalive, s.disconnection,
+                      s.counter, s.node})
                 .ok());
   }
-  CHECK(group.size() == 4);
+  CHECK(group.size() == 5);
+  CHECK(group.superseding() == 4);  // the last is an agent's first record
   const std::string row = group.Finish();
   CHECK(*ReadGroup(9, row) == want);
   // A keepalive costs its id and a few integers; the worker's name is not repeated.
   std::string::size_type first = row.find("worker-a");
   CHECK(row.find("worker-a", first + 1) == std::string::npos);
-  CHECK(row.size() < 4 * 40);
+  CHECK(row.size() < 5 * 25);
   CHECK(ReadGroup(9, SeenLogGroup().Finish())->empty());
 
   // A snapshot's group reads the same, and says what it is.
   SeenLogGroup snapshot(/*snapshot=*/true);
-  REQUIRE(snapshot.Add({"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w"}).ok());
+  REQUIRE(
+      snapshot.Add({"001", true, true, false, schemas::AgentStatus::kActive, 100, 0, 7, "w"}).ok());
   std::vector<bool> in_snapshot;
   auto note = [&](const SeenLogEntry& e) {
     in_snapshot.push_back(e.in_snapshot);
@@ -215,24 +219,26 @@ TEST_CASE("a seen-log group keeps its entries in order, each node named once", "
   };
   REQUIRE(ForEachSeenLogEntry(9, snapshot.Finish(), note).ok());
   REQUIRE(ForEachSeenLogEntry(9, row, note).ok());
-  CHECK(in_snapshot == std::vector<bool>{true, false, false, false, false});
+  CHECK(in_snapshot == std::vector<bool>{true, false, false, false, false, false});
   // Only a snapshot's group can be the first of a whole log.
   CHECK(IsWholeSnapshotGroup(snapshot.Finish()));
   CHECK(IsWholeSnapshotGroup(SeenLogGroup(/*snapshot=*/true).Finish()));
   CHECK_FALSE(IsWholeSnapshotGroup(row));
   CHECK_FALSE(IsWholeSnapshotGroup(""));
 
-  CHECK(group.Add({std::string(256, '1'), true, true, {}, 0, 0, 0, "w"}).code() ==
+  CHECK(group.Add({std::string(256, '1'), true, true, false, {}, 0, 0, 0, "w"}).code() ==
         Code::kInvalidArgument);
-  CHECK(group.Add({"004", true, true, {}, 0, 0, 0, std::string(256, 'w')}).code() ==
+  CHECK(group.Add({"004", true, true, false, {}, 0, 0, 0, std::string(256, 'w')}).code() ==
         Code::kInvalidArgument);
-  CHECK(group.size() == 4);
+  CHECK(group.size() == 5);
 }
 
 TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry", "[store]") {
   SeenLogGroup group;
-  REQUIRE(group.Add({"001", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w1"}).ok());
-  REQUIRE(group.Add({"002", true, true, schemas::AgentStatus::kActive, 100, 0, 7, "w2"}).ok());
+  REQUIRE(
+      group.Add({"001", true, true, false, schemas::AgentStatus::kActive, 100, 0, 7, "w1"}).ok());
+  REQUIRE(
+      group.Add({"002", true, true, false, schemas::AgentStatus::kActive, 100, 0, 7, "w2"}).ok());
   const std::string row = group.Finish();
   // Header: format, entry count (4), node count (2); then "\x02w1", "\x02w2"; then the entries,
   // the first [3]["001"][flags] then 100, 0, 7 and node 0 as one-byte varints.
@@ -251,7 +257,7 @@ TEST_CASE("a damaged seen-log group is DataLoss naming it, and applies no entry"
       {row.substr(0, row.size() - 1), "entries cut short"},
       {row + "x", "bytes after the last entry"},
       {with(second_flags, '\x09'), "unknown status"},  // the second entry's: the first is fine
-      {with(second_flags, '\x20'), "unknown status"},
+      {with(second_flags, '\x10'), "unknown status"},
       {std::string(row).insert(entries + 5, std::string(10, '\xff')), "a number past 64 bits"},
       {with(row.size() - 1, '\x02'), "unknown node index"},
   };

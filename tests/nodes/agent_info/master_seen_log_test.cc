@@ -42,6 +42,13 @@ void Keepalives(MasterAgentsFixture& f, const std::vector<std::string>& ids,
   REQUIRE(acks->at(0).resend.empty());
 }
 
+// Makes the fixture's store look like one an older zcluster wrote: no last-seen log, so no mark
+// that it is whole.
+void AsOlderStore(store::StoreBatch& older) {
+  older.DeleteRange(store::Table::kAgentSeenLog, store::EncodeU64(0), store::EncodeU64(~0ull));
+  older.SetPosition(store::kSeenLogCompleteStream, 0);
+}
+
 schemas::AgentList ListOf(MasterAgents& agents) {
   Result<schemas::AgentList> list = agents.List();
   REQUIRE(list.ok());
@@ -63,7 +70,8 @@ TEST_CASE("the keepalives of a group are one row of the log, and a restart repla
   const std::vector<std::string> ids = Register(f, 1999);
   const auto records = f.Rows(store::Table::kAgents);
   Keepalives(f, ids, "w2", 2, 1000);
-  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 2);  // the full records' group, then this
+  // The empty snapshot that marks a store which began empty, the full records' group, then this.
+  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 3);
   CHECK(f.Rows(store::Table::kAgents) == records);
   f.Restart();
   const schemas::AgentList list = ListOf(*f.agents);
@@ -84,13 +92,15 @@ TEST_CASE(
   MasterAgentsFixture f;
   const std::vector<std::string> ids = Register(f, 999);
   f.Restart();
-  CHECK_FALSE(f.agents->statuses_from_log());  // no snapshot yet: the records are read
+  CHECK(f.agents->statuses_from_log());  // the store began empty: its log was whole from then
+  // An agent's first record does not count towards a fold: it makes no entry obsolete.
+  CHECK(f.agents->seen_log_entries() == 0);
   // 66 groups of 1,000 keepalives: past the log's fold threshold of 65,536 entries.
   for (std::uint64_t round = 0; round < 66; ++round) {
     Keepalives(f, ids, round % 2 ? "w1" : "w2", round + 2, 10000 * (round + 1));
     REQUIRE_FALSE(f.agents->folding());
   }
-  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 67);  // and the full records' group
+  CHECK(f.Rows(store::Table::kAgentSeenLog).first == 68);  // the mark and the full records too
   REQUIRE(f.agents->ContinueFold(300).ok());
   REQUIRE(f.agents->folding());
   CHECK(ListAfterRestart(f) == ListOf(*f.agents));
@@ -140,8 +150,10 @@ TEST_CASE("an older store's last-seen rows are read, then folded into the log an
             store::EncodeAgentRow(f.id, State("v1", 100), "web-1", "w1", 1));
   older.Put(store::Table::kAgentSeen, f.id,
             store::EncodeAgentSeenRow({schemas::AgentStatus::kDisconnected, 777, 780, 5, "w9"}));
+  AsOlderStore(older);
   REQUIRE(f.store->Write(older).ok());
   f.Restart();
+  CHECK_FALSE(f.agents->statuses_from_log());
   const schemas::AgentRecord shown = f.Record();
   CHECK(shown.state.last_keepalive == 777);
   CHECK(shown.state.disconnection_time == 780);
@@ -193,10 +205,12 @@ TEST_CASE("once a snapshot is whole, a start reads the log alone and shows the s
           "[nodes][agents]") {
   MasterAgentsFixture f;
   const std::vector<std::string> ids = Register(f, 99);
-  // An older store's row makes a fold due at once, however short the log.
+  // As an older zcluster leaves a store: records, no log, and a last-seen row, which makes a fold
+  // due at once however short the log.
   store::StoreBatch older;
   older.Put(store::Table::kAgentSeen, ids[5],
             store::EncodeAgentSeenRow({schemas::AgentStatus::kActive, 555, 0, 2, "w9"}));
+  AsOlderStore(older);
   REQUIRE(f.store->Write(older).ok());
   f.Restart();
   CHECK_FALSE(f.agents->statuses_from_log());
@@ -263,13 +277,8 @@ TEST_CASE("a group of an older zcluster after a whole snapshot is refused as dam
           "[nodes][agents]") {
   MasterAgentsFixture f;
   f.Send("w1", {f.id, true, State("v1", 100), 1});
-  store::StoreBatch older;
-  older.Put(store::Table::kAgentSeen, f.id,
-            store::EncodeAgentSeenRow({schemas::AgentStatus::kActive, 777, 0, 2, "w9"}));
-  REQUIRE(f.store->Write(older).ok());
   f.Restart();
-  REQUIRE(f.agents->ContinueFold(1000).ok());
-  REQUIRE_FALSE(f.agents->folding());
+  REQUIRE(f.agents->statuses_from_log());
   // An older zcluster's group (format 1: no record bit, fixed-width fields) written after the
   // snapshot: it may have written records the log does not show, so the log alone is not to be
   // trusted.

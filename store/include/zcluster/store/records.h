@@ -60,6 +60,9 @@ struct SeenLogEntry {
   bool overlay = true;
   // Whether the agent has a kAgents row once the entry applies: false only for a removal.
   bool record = true;
+  // The agent had nothing stored before (its first record): the entry makes no earlier one
+  // obsolete, so it does not count towards a fold.
+  bool first = false;
   schemas::AgentStatus status = schemas::AgentStatus::kActive;
   std::uint64_t last_keepalive = 0;
   std::uint64_t disconnection_time = 0;
@@ -86,6 +89,8 @@ class SeenLogGroup {
   // Ids longer than 255 bytes (never a valid agent id) and a 65,536th node name are refused.
   Status Add(const SeenLogEntry& entry);
   std::size_t size() const { return count_; }
+  // Entries that make an earlier one obsolete: those not marked `first`.
+  std::size_t superseding() const { return count_ - firsts_; }
   bool empty() const { return count_ == 0; }
   std::string Finish() const;
 
@@ -94,6 +99,7 @@ class SeenLogGroup {
   std::size_t last_node_ = 0;  // a group's entries mostly come from one worker in a row
   std::string entries_;
   std::uint32_t count_ = 0;
+  std::uint32_t firsts_ = 0;
   bool snapshot_ = false;
 };
 // Calls `visit` for each entry of the group stored at `seq`, in order; DataLoss naming the
