@@ -68,8 +68,8 @@ Status MasterAgents::LoadStatuses(bool scan_records) {
   if (!scan_records) {
     Result<bool> whole = SeenLogIsWhole();
     if (!whole.ok()) return whole.status();
-    // A whole log holds an entry for every record written since a snapshot of all of them: 35
-    // bytes an agent to replay instead of every record (about 360 bytes each) to read and decode.
+    // A whole log holds an entry for every record written since a snapshot of all of them: about
+    // 18 bytes an agent to replay instead of every record (about 360 bytes) to read and decode.
     if (*whole) {
       statuses_from_log_ = true;
       return ReplaySeenLog(/*whole=*/true);
