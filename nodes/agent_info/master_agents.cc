@@ -115,7 +115,7 @@ Status MasterAgents::LoadStatuses(bool scan_records) {
   // that the next start reads the log alone without waiting for a first fold.
   store::StoreBatch mark;
   AddSeenLogGroup(store::SeenLogGroup(/*snapshot=*/true), mark);
-  mark.SetPosition(store::kSeenLogCompleteStream, next_seen_seq_);
+  MarkSeenLogWhole(next_seen_seq_, mark);
   ZC_RETURN_IF_ERROR(store_.Write(mark));
   ++next_seen_seq_;
   ++seen_log_groups_;

@@ -138,6 +138,9 @@ class MasterAgents {
   void Overlay(schemas::AgentRecord& record) const;
   // Appends `group` to `writes` as the next group of the last-seen log.
   void AddSeenLogGroup(const store::SeenLogGroup& group, store::StoreBatch& writes) const;
+  // Adds to `writes` the mark that the log is whole from the snapshot group `first_seq` on: the
+  // group must be in the store already or in `writes`.
+  static void MarkSeenLogWhole(std::uint64_t first_seq, store::StoreBatch& writes);
   // The agent's record in the store, if it has one.
   Result<std::optional<schemas::AgentRecord>> Stored(const std::string& id) const;
   static schemas::AgentRecord NeverConnected(const ClientKeys& registry, std::size_t at);

@@ -62,6 +62,11 @@ void MasterAgents::AddSeenLogGroup(const store::SeenLogGroup& group,
   writes.Put(store::Table::kAgentSeenLog, store::EncodeU64(next_seen_seq_), group.Finish());
 }
 
+void MasterAgents::MarkSeenLogWhole(std::uint64_t first_seq, store::StoreBatch& writes) {
+  // From here on the log alone is a start's summary of every record.
+  writes.SetPosition(store::kSeenLogCompleteStream, first_seq);
+}
+
 Status MasterAgents::ContinueFold(std::size_t positions) {
   if (!fold_) {
     const std::uint64_t due = std::max<std::uint64_t>(kFoldAtLeast, registry_->active());
@@ -101,8 +106,7 @@ Status MasterAgents::ContinueFold(std::size_t positions) {
   store::StoreBatch replaced;
   replaced.DeleteRange(store::Table::kAgentSeenLog, store::EncodeU64(0),
                        store::EncodeU64(fold_->first_seq));
-  // From here on the log alone is a start's summary of every record.
-  replaced.SetPosition(store::kSeenLogCompleteStream, fold_->first_seq);
+  MarkSeenLogWhole(fold_->first_seq, replaced);
   // An older store's rows are in the snapshot now. Agent ids are digits: every key sorts below.
   if (legacy_seen_rows_) {
     replaced.DeleteRange(store::Table::kAgentSeen, "", std::string(1, '\xff'));

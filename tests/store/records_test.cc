@@ -8,6 +8,8 @@
 
 #include <msgpack.hpp>
 
+#include "support/older_seen_log.h"
+
 using namespace zcluster;
 using namespace zcluster::store;
 
@@ -285,13 +287,7 @@ TEST_CASE("an older zcluster's seen-log groups read without the record bit", "[s
     INFO(int(format));
     // One entry of agent 001 from node w1, in the fixed-width layout of formats 1 and 2.
     auto older = [&](unsigned char flags) {
-      std::string row{format, 0, 0, 0, 1, 0, 1, 2, 'w', '1', 3, '0', '0', '1'};
-      row.push_back(static_cast<char>(flags));
-      for (std::uint64_t v : {900, 0, 3}) {
-        for (int i = 7; i >= 0; --i) row.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-      }
-      row += std::string(2, '\0');
-      return row;
+      return zcluster::testing::OlderSeenLogGroup(format, "001", "w1", flags, 900, 0, 3);
     };
     const auto active = static_cast<unsigned char>(schemas::AgentStatus::kActive);
     const std::string row = older(0x80 | active);  // the entries' views point into it

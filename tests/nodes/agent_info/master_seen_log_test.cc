@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "nodes/agent_info/master_agents_fixture.h"
+#include "support/older_seen_log.h"
 
 using namespace zcluster;
 using namespace zcluster::nodes;
@@ -282,10 +283,7 @@ TEST_CASE("a group of an older zcluster after a whole snapshot is refused as dam
   // An older zcluster's group (format 1: no record bit, fixed-width fields) written after the
   // snapshot: it may have written records the log does not show, so the log alone is not to be
   // trusted.
-  std::string row{1, 0, 0, 0, 1, 0, 1, 2, 'w', '1', static_cast<char>(f.id.size())};
-  row += f.id;
-  row.push_back(static_cast<char>(0x80 | 2));  // overlay, active
-  row += std::string(3 * 8 + 2, '\0');
+  const std::string row = OlderSeenLogGroup(1, f.id, "w1", 0x80 | 2, 0, 0, 0);  // overlay, active
   store::StoreBatch append;
   append.Put(store::Table::kAgentSeenLog, store::EncodeU64(1000), row);
   REQUIRE(f.store->Write(append).ok());

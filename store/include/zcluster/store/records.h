@@ -75,8 +75,9 @@ struct SeenLogEntry {
   // unknown, and its removals and full records may have no entry at all).
   bool knows_record = false;
 };
-// The NodeStore position naming the first group of a whole snapshot, written with the write that
-// deletes the groups before it; 0 while the log has none.
+// The NodeStore position naming the first group of a whole snapshot; 0 while the log has none.
+// Written by the master with the write that ends a fold (and deletes the groups before the
+// snapshot), or with an empty snapshot group when a store begins with no agents at all.
 inline constexpr const char* kSeenLogCompleteStream = "agents.seen.complete";
 // Whether the group stored as `bytes` is a fold's snapshot group of this format (one that knows
 // which agents have records): what a start checks before it trusts kSeenLogCompleteStream.
