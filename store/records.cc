@@ -44,6 +44,11 @@ std::string EncodeAgentRow(std::string_view id, const schemas::AgentState& state
   return schemas::EncodeAgentRecord(id, state, name, node, counter);
 }
 
+std::string EncodeAgentRowOfState(std::string_view id, std::string_view state,
+                                  std::string_view node, std::uint64_t counter) {
+  return schemas::EncodeAgentRecordOfState(id, state, node, counter);
+}
+
 Result<schemas::AgentRecord> DecodeAgentRow(std::string_view id, std::string_view bytes) {
   Result<schemas::AgentRecord> rec = schemas::DecodeAgentRecord(bytes);
   if (!rec.ok()) {

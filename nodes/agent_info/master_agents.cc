@@ -10,6 +10,19 @@ namespace {
 // A new round when a worker has been quiet this long: its sync finished earlier.
 constexpr auto kRoundGap = std::chrono::seconds(1);
 
+// A full update's row. The name is the registry's, whatever was reported: a worker cannot rename
+// an agent. The usual update (its state as EncodeAgentState writes it, under the registered
+// name) is stored as its bytes came; any other is decoded and encoded again.
+Result<std::string> RecordRow(const schemas::AgentUpdateView& u, std::string_view name,
+                              std::string_view node, std::uint64_t counter) {
+  if (u.state_as_is && u.name == name) {
+    return store::EncodeAgentRowOfState(u.id, u.state, node, counter);
+  }
+  Result<schemas::AgentState> state = schemas::DecodeAgentState(u.state);
+  if (!state.ok()) return state.status();
+  return store::EncodeAgentRow(u.id, *state, name, node, counter);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<MasterAgents>> MasterAgents::Load(store::NodeStore& store,
@@ -224,10 +237,10 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
     const std::string& worker = *wb.worker;
     const std::uint32_t node = NodeIndex(worker);
     schemas::AgentInfoAck ack{wb.batch->batch, {}, {}};
-    for (const schemas::AgentUpdate& u : wb.batch->updates) {
+    for (const schemas::AgentUpdateView& u : wb.batch->updates) {
       const std::size_t at = registry_->IndexOf(u.id);
       if (at == ClientKeys::npos) {
-        ack.unknown.push_back(u.id);
+        ack.unknown.emplace_back(u.id);
         continue;
       }
       auto was = staged.find(at);
@@ -246,22 +259,22 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
                                       !u.full,
                                       /*record=*/true,
                                       /*first=*/rows == 0,
-                                      u.state.status,
-                                      u.state.last_keepalive,
-                                      u.state.disconnection_time,
+                                      u.status,
+                                      u.last_keepalive,
+                                      u.disconnection_time,
                                       counter,
                                       worker};
       if (u.full) {
-        // The name is the registry's: a worker cannot rename an agent.
-        writes.Put(store::Table::kAgents, u.id,
-                   store::EncodeAgentRow(u.id, u.state, registry_->name(at), worker, counter));
+        Result<std::string> row = RecordRow(u, registry_->name(at), worker, counter);
+        if (!row.ok()) return row.status();
+        writes.Put(store::Table::kAgents, std::string(u.id), std::move(*row));
         // Logged too: the log ends any overlay it holds, and is a start's summary of the record.
         ZC_RETURN_IF_ERROR(seen.Add(entry));
         rows = kRecordRow;
       } else if (!(rows & kRecordRow)) {
         // Nothing to update (the master lost its store): a blank record would hide the agent's
         // OS, version and labels, so the worker is asked for the whole state.
-        ack.resend.push_back(u.id);
+        ack.resend.emplace_back(u.id);
         continue;
       } else {
         // A few fields of the record change: an entry of the group's log row, without reading
@@ -270,13 +283,13 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
         rows |= kSeenRow;
       }
       const bool full_before = was != staged.end() && was->second.full;
-      if (u.full && !full_before) saved->push_back(u.id);
+      if (u.full && !full_before) saved->emplace_back(u.id);
       const Staged now_staged{rows,
-                              u.state.status,
+                              u.status,
                               node,
                               counter,
-                              u.state.last_keepalive,
-                              u.state.disconnection_time,
+                              u.last_keepalive,
+                              u.disconnection_time,
                               u.full || full_before};
       if (was == staged.end()) {
         staged.emplace(at, now_staged);
@@ -316,7 +329,7 @@ Result<std::vector<schemas::AgentInfoAck>> MasterAgents::ApplyAll(
   return acks;
 }
 
-void MasterAgents::NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
+void MasterAgents::NoteBatch(const std::string& worker, const schemas::AgentInfoView& batch,
                              const schemas::AgentInfoAck& ack, SteadyClock::time_point now) {
   AgentSyncStats& s = stats_[worker];
   double unix_now = UnixNow();

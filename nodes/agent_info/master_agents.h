@@ -16,6 +16,7 @@
 #include "zcluster/nodes/client_keys.h"
 #include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/cluster_log.h"
+#include "zcluster/schemas/agent_info_view.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 #include "zcluster/store/records.h"
@@ -42,7 +43,7 @@ class MasterAgents {
 
   struct WorkerBatch {
     const std::string* worker;
-    const schemas::AgentInfoBatch* batch;
+    const schemas::AgentInfoView* batch;  // read in place from the worker's frame
   };
   // Several batches (from several workers) made durable by one synced write; acks in order.
   // `saved` gets the ids whose whole record was written: an agent seen for the first time is
@@ -144,7 +145,7 @@ class MasterAgents {
   // The agent's record in the store, if it has one.
   Result<std::optional<schemas::AgentRecord>> Stored(const std::string& id) const;
   static schemas::AgentRecord NeverConnected(const ClientKeys& registry, std::size_t at);
-  void NoteBatch(const std::string& worker, const schemas::AgentInfoBatch& batch,
+  void NoteBatch(const std::string& worker, const schemas::AgentInfoView& batch,
                  const schemas::AgentInfoAck& ack, SteadyClock::time_point now);
 
   store::NodeStore& store_;

@@ -96,7 +96,8 @@ struct Master::Impl {
   // SIGHUP: reopens the log files and re-reads the key folders; a worker whose key is gone is
   // refused from then on, and dropped once its silence passes the limit.
   void OnHangup();
-  void HandleWorker(const bus::Envelope& env);
+  // Takes the frames of an agent_info batch (moved out of the envelope).
+  void HandleWorker(bus::Envelope& env);
   // Every message to a worker and on the streams goes through these, to be counted.
   Status SendToWorker(const std::string& routing_id, bus::Frames frames);
   void PublishFrames(bus::Frames frames);
@@ -117,12 +118,16 @@ struct Master::Impl {
   // Agent-info batches wait here while the router queue is drained, then share one synced write.
   struct ArrivedBatch {
     std::string routing_id, worker;
-    schemas::AgentInfoBatch batch;
+    std::unique_ptr<const std::string> body;  // the frame `batch` points into
+    schemas::AgentInfoView batch;
   };
   std::vector<ArrivedBatch> arrived_batches;
   std::size_t arrived_updates = 0;
   static constexpr std::size_t kMaxGroupCommitUpdates = 8000;
   void SaveArrivedBatches();
+  // Reads an agent_info body from `worker` and keeps it for SaveArrivedBatches, or replies with
+  // what is wrong with it.
+  void TakeAgentInfo(const std::string& routing_id, const std::string& worker, std::string body);
 
   // The worker's groups position from its keepalive; a table that differs from ours at the same
   // position is told to resync.

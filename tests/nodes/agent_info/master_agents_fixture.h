@@ -9,6 +9,16 @@
 
 namespace zcluster::testing {
 
+// Applies `batch` as the master's loop takes it off the wire: encoded, then read in place.
+inline Result<std::vector<schemas::AgentInfoAck>> ApplyFromWire(
+    nodes::MasterAgents& agents, const std::string& worker, const schemas::AgentInfoBatch& batch,
+    std::vector<std::string>* saved) {
+  const std::string body = schemas::Encode(batch)[1];
+  Result<schemas::AgentInfoView> view = schemas::ReadAgentInfo(body);
+  if (!view.ok()) return view.status();
+  return agents.ApplyAll({{&worker, &*view}}, saved);
+}
+
 struct MasterAgentsFixture {
   TempDir dir;
   nodes::ClusterLog log{false};
@@ -28,7 +38,7 @@ struct MasterAgentsFixture {
   void Send(const std::string& worker, schemas::AgentUpdate update) {
     schemas::AgentInfoBatch batch{1, 0, {std::move(update)}};
     std::vector<std::string> saved;
-    Result<std::vector<schemas::AgentInfoAck>> acks = agents->ApplyAll({{&worker, &batch}}, &saved);
+    Result<std::vector<schemas::AgentInfoAck>> acks = ApplyFromWire(*agents, worker, batch, &saved);
     REQUIRE(acks.ok());
     CHECK(acks->at(0).unknown.empty());  // acknowledged, applied or not
   }

@@ -48,7 +48,7 @@ TEST_CASE("a keepalive-only update for an agent without a record asks for the wh
   const std::string worker = "w1";
   schemas::AgentInfoBatch batch{1, 0, {{f.id, false, State("", 600), 6}}};
   std::vector<std::string> saved;
-  Result<std::vector<schemas::AgentInfoAck>> acks = f.agents->ApplyAll({{&worker, &batch}}, &saved);
+  Result<std::vector<schemas::AgentInfoAck>> acks = ApplyFromWire(*f.agents, worker, batch, &saved);
   REQUIRE(acks.ok());
   CHECK(acks->at(0).resend == std::vector<std::string>{f.id});
   CHECK(saved.empty());
@@ -104,7 +104,7 @@ TEST_CASE("a keepalive-only update is a small write beside the record, which sta
   schemas::AgentInfoBatch batch{
       7, 0, {{f.id, true, State("v4", 400), 4}, {f.id, false, State("", 500), 5}}};
   std::vector<std::string> saved;
-  REQUIRE(f.agents->ApplyAll({{&worker, &batch}}, &saved).ok());
+  REQUIRE(ApplyFromWire(*f.agents, worker, batch, &saved).ok());
   CHECK(saved == std::vector<std::string>{f.id});
   CHECK(f.Record().state.version == "v4");
   CHECK(f.Record().state.last_keepalive == 500);
@@ -205,18 +205,27 @@ TEST_CASE("a batch whose write failed is applied whole when the worker sends it 
   auto batch = [&](std::uint64_t n) {
     schemas::AgentState large = State("v", 0);
     large.name = "web-2";
-    large.labels["filler"] = std::string(256 << 10, 'x');
+    // As large as a state may be on the wire: every label at its limits, some 33 KB.
+    large.labels.clear();
+    for (std::size_t l = 0; l < schemas::kMaxLabels; ++l) {
+      std::string key = std::to_string(l);
+      key.resize(schemas::kMaxFieldLength, 'k');
+      large.labels[key] = std::string(schemas::kMaxFieldLength, 'x');
+    }
     return schemas::AgentInfoBatch{
         n, 0, {{f.id, false, State("", 100 + n), n}, {big, true, large, n}}};
   };
   REQUIRE(disk.Fill());
   std::vector<std::string> saved;
   std::uint64_t failed = 0;
+  Status refused;
   for (std::uint64_t n = 2; n < 1000 && failed == 0; ++n) {
     schemas::AgentInfoBatch b = batch(n);
-    if (!f.agents->ApplyAll({{&worker, &b}}, &saved).ok()) failed = n;
+    refused = ApplyFromWire(*f.agents, worker, b, &saved).status();
+    if (!refused.ok()) failed = n;
   }
   REQUIRE(failed != 0);
+  CHECK(refused.code() != Code::kInvalidArgument);  // the disk, not the batch
 
   // The worker was not acknowledged, so it sends the same batch again once the disk has room:
   // the keepalive lands, rather than being taken for one already applied.
@@ -225,7 +234,7 @@ TEST_CASE("a batch whose write failed is applied whole when the worker sends it 
   Status last;
   if (!testing::WaitFor(
           [&] {
-            last = f.agents->ApplyAll({{&worker, &again}}, &saved).status();
+            last = ApplyFromWire(*f.agents, worker, again, &saved).status();
             return last.ok();
           },
           10s)) {

@@ -26,7 +26,7 @@ std::vector<std::string> Register(MasterAgentsFixture& f, std::size_t more) {
   for (const std::string& id : ids) batch.updates.push_back({id, true, State("v1", 1), 1});
   const std::string worker = "w1";
   std::vector<std::string> saved;
-  REQUIRE(f.agents->ApplyAll({{&worker, &batch}}, &saved).ok());
+  REQUIRE(ApplyFromWire(*f.agents, worker, batch, &saved).ok());
   return ids;
 }
 
@@ -38,7 +38,7 @@ void Keepalives(MasterAgentsFixture& f, const std::vector<std::string>& ids,
     batch.updates.push_back({ids[i], false, State("", keepalive + i), counter});
   }
   std::vector<std::string> saved;
-  Result<std::vector<schemas::AgentInfoAck>> acks = f.agents->ApplyAll({{&worker, &batch}}, &saved);
+  Result<std::vector<schemas::AgentInfoAck>> acks = ApplyFromWire(*f.agents, worker, batch, &saved);
   REQUIRE(acks.ok());
   REQUIRE(acks->at(0).resend.empty());
 }
@@ -257,7 +257,7 @@ TEST_CASE("once a snapshot is whole, a start reads the log alone and shows the s
   schemas::AgentInfoBatch back{20, 0, {{ids[2], false, State("", 6000), 20}}};
   const std::string w2 = "w2";
   std::vector<std::string> saved;
-  Result<std::vector<schemas::AgentInfoAck>> acks = f.agents->ApplyAll({{&w2, &back}}, &saved);
+  Result<std::vector<schemas::AgentInfoAck>> acks = ApplyFromWire(*f.agents, w2, back, &saved);
   REQUIRE(acks.ok());
   CHECK(acks->at(0).resend == std::vector<std::string>{ids[2]});
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "zcluster/schemas/agent_info_view.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::store {
@@ -21,6 +22,10 @@ std::string EncodeAgentRow(const schemas::AgentRecord& record);
 // The row of the record {id, state named `name`, node, counter}, without building the record.
 std::string EncodeAgentRow(std::string_view id, const schemas::AgentState& state,
                            std::string_view name, std::string_view node, std::uint64_t counter);
+// The row of {id, state, node, counter} for state bytes a record may carry as they are
+// (schemas::AgentUpdateView::state_as_is).
+std::string EncodeAgentRowOfState(std::string_view id, std::string_view state,
+                                  std::string_view node, std::uint64_t counter);
 Result<schemas::AgentRecord> DecodeAgentRow(std::string_view id, std::string_view bytes);
 // What a master needs of every row at start (schemas::SummarizeAgentRecord): DataLoss as
 // DecodeAgentRow.

@@ -1,0 +1,397 @@
+#include "zcluster/schemas/agent_info_view.h"
+
+#include <array>
+#include <string>
+
+#include "codec.h"
+
+namespace zcluster::schemas {
+namespace {
+
+// Decode's nesting limit (codec::LimitsFor): containers at most this deep in a frame.
+constexpr std::uint32_t kMaxDepth = 16;
+
+// Skips one value of any type, as msgpack-c's parser walks it, refusing what Decode's limits
+// refuse (nesting beyond kMaxDepth, ext types). Builds nothing.
+class SkipVisitor : public msgpack::null_visitor {
+ public:
+  explicit SkipVisitor(std::uint32_t depth) : depth_(depth) {}
+  bool start_array(std::uint32_t) { return ++depth_ <= kMaxDepth; }
+  bool end_array() { return --depth_, true; }
+  bool start_map(std::uint32_t) { return ++depth_ <= kMaxDepth; }
+  bool end_map() { return --depth_, true; }
+  bool visit_ext(const char*, std::uint32_t) { return false; }
+
+ private:
+  std::uint32_t depth_;
+};
+
+// The msgpack heads the reader needs, read in place. Every read checks the bytes it takes and
+// leaves the cursor where it was when the value is not of the asked type.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view bytes) : bytes_(bytes) {}
+
+  std::size_t offset() const { return off_; }
+  bool at_end() const { return off_ == bytes_.size(); }
+
+  bool Map(std::uint32_t& n) { return Head(0x80, 0xde, n); }
+  bool Array(std::uint32_t& n) { return Head(0x90, 0xdc, n); }
+
+  bool Str(std::string_view& s) {
+    if (off_ >= bytes_.size()) return false;
+    std::uint8_t tag = Byte(off_);
+    std::size_t head = 0, n = 0;
+    if ((tag & 0xe0) == 0xa0) {
+      head = 1;
+      n = tag & 0x1f;
+    } else if (tag >= 0xd9 && tag <= 0xdb) {
+      head = 1 + (std::size_t{1} << (tag - 0xd9));
+      if (!BigEndian(off_ + 1, head - 1, n)) return false;
+    } else {
+      return false;
+    }
+    if (bytes_.size() - off_ - head < n) return false;
+    s = bytes_.substr(off_ + head, n);
+    off_ += head + n;
+    return true;
+  }
+
+  // A non-negative integer, in any of the forms msgpack-c reads as one (uints, and ints that
+  // hold a value of zero or more).
+  bool Uint(std::uint64_t& v) {
+    if (off_ >= bytes_.size()) return false;
+    std::uint8_t tag = Byte(off_);
+    if (tag <= 0x7f) {
+      v = tag;
+      ++off_;
+      return true;
+    }
+    std::size_t width = 0;
+    bool is_signed = false;
+    if (tag >= 0xcc && tag <= 0xcf) {
+      width = std::size_t{1} << (tag - 0xcc);
+    } else if (tag >= 0xd0 && tag <= 0xd3) {
+      width = std::size_t{1} << (tag - 0xd0);
+      is_signed = true;
+    } else {
+      return false;
+    }
+    std::size_t value = 0;
+    if (!BigEndian(off_ + 1, width, value)) return false;
+    if (is_signed && (value >> (width * 8 - 1)) != 0) return false;  // negative
+    v = value;
+    off_ += 1 + width;
+    return true;
+  }
+
+  // One value of any type, at `depth` containers down. False for malformed msgpack.
+  bool Skip(std::uint32_t depth) {
+    SkipVisitor v(depth);
+    std::size_t off = off_;
+    try {
+      if (!msgpack::parse(bytes_.data(), bytes_.size(), off, v)) return false;
+    } catch (const std::exception&) {
+      return false;
+    }
+    off_ = off;
+    return true;
+  }
+
+  void Seek(std::size_t offset) { off_ = offset; }
+  std::size_t remaining() const { return bytes_.size() - off_; }
+  std::string_view Since(std::size_t begin) const { return bytes_.substr(begin, off_ - begin); }
+
+ private:
+  std::uint8_t Byte(std::size_t at) const { return static_cast<std::uint8_t>(bytes_[at]); }
+
+  bool BigEndian(std::size_t at, std::size_t width, std::size_t& out) const {
+    if (bytes_.size() < at || bytes_.size() - at < width) return false;
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < width; ++i) v = v << 8 | Byte(at + i);
+    out = static_cast<std::size_t>(v);
+    return true;
+  }
+
+  // A map or array head: the fix form (`fix` | n, n < 16), or the 16- and 32-bit forms.
+  bool Head(std::uint8_t fix, std::uint8_t wide, std::uint32_t& n) {
+    if (off_ >= bytes_.size()) return false;
+    std::uint8_t tag = Byte(off_);
+    if ((tag & 0xf0) == fix) {
+      n = tag & 0x0f;
+      ++off_;
+      return true;
+    }
+    if (tag != wide && tag != wide + 1) return false;
+    std::size_t width = tag == wide ? 2 : 4, value = 0;
+    if (!BigEndian(off_ + 1, width, value)) return false;
+    n = static_cast<std::uint32_t>(value);
+    off_ += 1 + width;
+    return true;
+  }
+
+  std::string_view bytes_;
+  std::size_t off_ = 0;
+};
+
+// The fields of a state, in the order of their bit in a seen-mask.
+constexpr std::array<std::string_view, 10> kStateKeys = {
+    "name",       "ip",     "os",     "version",        "config_sum",
+    "merged_sum", "labels", "status", "last_keepalive", "disconnection_time"};
+constexpr std::array<std::string_view, 9> kOsKeys = {
+    "name", "version", "major", "minor", "codename", "platform", "build", "uname", "arch"};
+
+template <std::size_t N>
+int KeyIndex(const std::array<std::string_view, N>& keys, std::string_view key) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (keys[i] == key) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool ShortStr(Cursor& c, std::size_t max, std::string_view* out = nullptr) {
+  std::string_view s;
+  if (!c.Str(s) || s.size() > max) return false;
+  if (out != nullptr) *out = s;
+  return true;
+}
+
+// Reads a state whose map holds exactly EncodeAgentState's fields, each once and valid: the
+// bytes a record may carry unchanged. False (the cursor anywhere) for anything else, which the
+// caller then decodes in full.
+bool ReadStateAsIs(Cursor& c, AgentUpdateView& u) {
+  std::uint32_t n = 0;
+  if (!c.Map(n) || n != kStateKeys.size()) return false;
+  unsigned seen = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string_view key;
+    if (!c.Str(key)) return false;
+    int k = KeyIndex(kStateKeys, key);
+    if (k < 0 || (seen & (1u << k))) return false;
+    seen |= 1u << k;
+    switch (k) {
+      case 0:
+        if (!ShortStr(c, kMaxAgentNameLength, &u.name)) return false;
+        if (!u.name.empty() && !IsValidAgentName(u.name)) return false;
+        break;
+      case 2: {
+        std::uint32_t fields = 0;
+        if (!c.Map(fields) || fields != kOsKeys.size()) return false;
+        unsigned os_seen = 0;
+        for (std::uint32_t f = 0; f < fields; ++f) {
+          std::string_view os_key;
+          if (!c.Str(os_key)) return false;
+          int o = KeyIndex(kOsKeys, os_key);
+          if (o < 0 || (os_seen & (1u << o))) return false;
+          os_seen |= 1u << o;
+          if (!ShortStr(c, kMaxFieldLength)) return false;
+        }
+        break;
+      }
+      case 6: {
+        std::uint32_t labels = 0;
+        if (!c.Map(labels) || labels > kMaxLabels) return false;
+        for (std::uint32_t l = 0; l < 2 * labels; ++l) {
+          if (!ShortStr(c, kMaxFieldLength)) return false;
+        }
+        break;
+      }
+      case 7: {
+        std::string_view status;
+        if (!ShortStr(c, 32, &status)) return false;
+        std::optional<AgentStatus> s = AgentStatusFromName(status);
+        if (!s) return false;
+        u.status = *s;
+        break;
+      }
+      case 8:
+        if (!c.Uint(u.last_keepalive)) return false;
+        break;
+      case 9:
+        if (!c.Uint(u.disconnection_time)) return false;
+        break;
+      default:  // ip, version, config_sum, merged_sum
+        if (!ShortStr(c, kMaxFieldLength)) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+Status Invalid(std::string_view field, std::string_view what) {
+  return Status::InvalidArgument(std::string(field) + " " + std::string(what));
+}
+
+// Reads a map's entries: `take(key)` reads the value of a key it takes and says so, or returns
+// false and the value is skipped. Every key must be a string, as Decode asks of every map; a
+// key's first entry is the one that counts, so `take` refuses a key it has taken already.
+// `depth`: how many containers down the map's values sit.
+template <typename Take>
+Status ReadFields(Cursor& c, std::string_view name, std::uint32_t depth, Take take) {
+  std::uint32_t n = 0;
+  if (!c.Map(n)) return Status::InvalidArgument(std::string(name) + ": body must be a map");
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string_view key;
+    if (!c.Str(key)) {
+      return Status::InvalidArgument(std::string(name) + ": map keys must be strings");
+    }
+    Result<bool> taken = take(key);
+    if (!taken.ok()) return taken.status();
+    if (!*taken && !c.Skip(depth)) {
+      return Status::InvalidArgument("malformed msgpack in " + std::string(name));
+    }
+  }
+  return Status::Ok();
+}
+
+constexpr std::string_view kUpdate = "agent_info.updates[]";
+
+// A full update's state at the cursor: as-is when it can be, else decoded in full for its
+// fields (and its errors).
+Status ReadState(Cursor& c, AgentUpdateView& u) {
+  const std::size_t begin = c.offset();
+  if (ReadStateAsIs(c, u)) {
+    u.state = c.Since(begin);
+    u.state_as_is = true;
+    return Status::Ok();
+  }
+  c.Seek(begin);
+  std::uint32_t fields = 0;
+  if (!c.Map(fields)) return Invalid("agent_info.updates[].state", "must be a map");
+  c.Seek(begin);
+  if (!c.Skip(3)) return Status::InvalidArgument("malformed msgpack in agent_info.updates[]");
+  u.state = c.Since(begin);
+  u.state_as_is = false;
+  u.name = {};
+  Result<AgentState> state = DecodeAgentState(u.state);
+  if (!state.ok()) {
+    return Status::InvalidArgument("agent_info.updates[].state: " + state.status().message());
+  }
+  u.status = state->status;
+  u.last_keepalive = state->last_keepalive;
+  u.disconnection_time = state->disconnection_time;
+  return Status::Ok();
+}
+
+Result<AgentUpdateView> ReadUpdate(Cursor& c) {
+  AgentUpdateView u;
+  u.full = false;
+  bool has_id = false, has_counter = false;
+  // A keepalive-only update's two fields, read once the map shows there is no state.
+  std::size_t keepalive_at = 0, status_at = 0;
+  Status read = ReadFields(c, kUpdate, 3, [&](std::string_view key) -> Result<bool> {
+    if (key == "id" && !has_id) {
+      if (!c.Str(u.id)) return Invalid("agent_info.updates[].id", "must be a string");
+      if (u.id.size() > kMaxAgentIdLength) {
+        return Invalid("agent_info.updates[].id",
+                       "longer than " + std::to_string(kMaxAgentIdLength) + " bytes");
+      }
+      has_id = true;
+      return true;
+    }
+    if (key == "counter" && !has_counter) {
+      if (!c.Uint(u.counter)) {
+        return Invalid("agent_info.updates[].counter", "must be a non-negative integer");
+      }
+      has_counter = true;
+      return true;
+    }
+    if (key == "state" && !u.full) {
+      u.full = true;
+      ZC_RETURN_IF_ERROR(ReadState(c, u));
+      return true;
+    }
+    if (key == "last_keepalive" && keepalive_at == 0) keepalive_at = c.offset();
+    if (key == "status" && status_at == 0) status_at = c.offset();
+    return false;
+  });
+  ZC_RETURN_IF_ERROR(read);
+  if (!has_id) return Invalid("agent_info.updates[].id", "is missing");
+  if (!IsValidAgentId(u.id)) {
+    return Invalid("agent_info.updates[].id", "is not an agent id: '" + std::string(u.id) + "'");
+  }
+  if (u.full) return u;
+  const std::size_t end = c.offset();
+  if (keepalive_at == 0) return Invalid("agent_info.updates[].last_keepalive", "is missing");
+  c.Seek(keepalive_at);
+  if (!c.Uint(u.last_keepalive)) {
+    return Invalid("agent_info.updates[].last_keepalive", "must be a non-negative integer");
+  }
+  if (status_at == 0) return Invalid("agent_info.updates[].status", "is missing");
+  c.Seek(status_at);
+  std::string_view status;
+  if (!c.Str(status)) return Invalid("agent_info.updates[].status", "must be a string");
+  if (status.size() > 32) return Invalid("agent_info.updates[].status", "longer than 32 bytes");
+  std::optional<AgentStatus> s = AgentStatusFromName(status);
+  if (!s) {
+    return Invalid("agent_info.updates[].status",
+                   "is not a known status: '" + std::string(status) + "'");
+  }
+  u.status = *s;
+  c.Seek(end);
+  return u;
+}
+
+}  // namespace
+
+bool IsAgentInfoType(std::string_view type_frame) {
+  constexpr std::string_view kType = AgentInfoBatch::kType;
+  static_assert(kType.size() < 32, "a fixstr");
+  return type_frame.size() == kType.size() + 1 &&
+         static_cast<std::uint8_t>(type_frame[0]) == (0xa0 | kType.size()) &&
+         type_frame.substr(1) == kType;
+}
+
+Result<AgentInfoView> ReadAgentInfo(std::string_view body) {
+  Cursor c(body);
+  AgentInfoView view;
+  bool has_batch = false, has_pending = false, has_updates = false;
+  Status read = ReadFields(c, "agent_info", 1, [&](std::string_view key) -> Result<bool> {
+    if (key == "batch" && !has_batch) {
+      if (!c.Uint(view.batch)) return Invalid("agent_info.batch", "must be a non-negative integer");
+      has_batch = true;
+      return true;
+    }
+    if (key == "pending" && !has_pending) {
+      if (!c.Uint(view.pending)) {
+        return Invalid("agent_info.pending", "must be a non-negative integer");
+      }
+      has_pending = true;
+      return true;
+    }
+    if (key != "updates" || has_updates) return false;
+    has_updates = true;
+    std::uint32_t n = 0;
+    if (!c.Array(n)) return Invalid("agent_info.updates", "must be an array");
+    // Each update takes some bytes of the body: a count beyond them is a lie, refused before the
+    // vector is sized for it.
+    if (n > kMaxBatchUpdates || n > c.remaining()) {
+      return Invalid("agent_info.updates", "has too many items");
+    }
+    view.updates.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      Result<AgentUpdateView> u = ReadUpdate(c);
+      if (!u.ok()) return u.status();
+      view.updates.push_back(*u);
+    }
+    return true;
+  });
+  ZC_RETURN_IF_ERROR(read);
+  if (!c.at_end()) return Status::InvalidArgument("malformed msgpack: trailing bytes");
+  if (!has_batch) return Invalid("agent_info.batch", "is missing");
+  if (!has_pending) return Invalid("agent_info.pending", "is missing");
+  if (!has_updates) return Invalid("agent_info.updates", "is missing");
+  return view;
+}
+
+std::string EncodeAgentRecordOfState(std::string_view id, std::string_view state,
+                                     std::string_view node, std::uint64_t counter) {
+  msgpack::sbuffer b(512 + state.size());
+  codec::MapWriter w(b, 5);
+  w.str("id", id).str("node", node).strings("groups", {}).uint("counter", counter);
+  w.key("state");
+  b.write(state.data(), state.size());
+  return {b.data(), b.size()};
+}
+
+}  // namespace zcluster::schemas
