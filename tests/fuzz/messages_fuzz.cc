@@ -1,17 +1,43 @@
 // Any bytes as the two frames of a message: the first byte says how long frame 0 is. Whatever
 // decodes must encode again and decode to what encodes the same (bytes, not ==: NaN is a value
 // a peer may send). The agent state inside a report and
-// the monitor tap's header are decoded too.
+// the monitor tap's header are decoded too. An agent_info body Decode accepts must read in place
+// (ReadAgentInfo, the master's path) to the same updates.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "zcluster/schemas/agent_info_view.h"
 #include "zcluster/schemas/agents.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/schemas/monitor.h"
 
 using namespace zcluster::schemas;
+
+namespace {
+
+void CheckReadInPlace(const AgentInfoBatch& batch, std::string_view body) {
+  zcluster::Result<AgentInfoView> view = ReadAgentInfo(body);
+  if (!view.ok() || view->batch != batch.batch || view->pending != batch.pending ||
+      view->updates.size() != batch.updates.size()) {
+    std::abort();
+  }
+  for (std::size_t i = 0; i < batch.updates.size(); ++i) {
+    const AgentUpdate& u = batch.updates[i];
+    const AgentUpdateView& v = view->updates[i];
+    if (v.id != u.id || v.full != u.full || v.counter != u.counter || v.status != u.state.status ||
+        v.last_keepalive != u.state.last_keepalive) {
+      std::abort();
+    }
+    if (!u.full) continue;
+    zcluster::Result<AgentState> state = DecodeAgentState(v.state);
+    if (!state.ok() || !(*state == u.state)) std::abort();
+    if (v.state_as_is && v.name != u.state.name) std::abort();
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
@@ -23,6 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Frames encoded = Encode(*m);
     zcluster::Result<Message> again = Decode(encoded);
     if (!again.ok() || Encode(*again) != encoded) std::abort();  // decoded must round-trip
+    if (const auto* batch = std::get_if<AgentInfoBatch>(&*m)) CheckReadInPlace(*batch, frames[1]);
   }
   DecodeAgentState(frames[1]).status().IgnoreError();
   DecodeTapHeader(frames[1]).status().IgnoreError();
