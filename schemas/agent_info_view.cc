@@ -17,12 +17,16 @@ class SkipVisitor : public msgpack::null_visitor {
  public:
   explicit SkipVisitor(std::uint32_t depth) : depth_(depth) {}
   bool start_array(std::uint32_t) { return ++depth_ <= kMaxDepth; }
-  bool end_array() { return --depth_, true; }
+  bool end_array() { return Up(); }
   bool start_map(std::uint32_t) { return ++depth_ <= kMaxDepth; }
-  bool end_map() { return --depth_, true; }
+  bool end_map() { return Up(); }
   bool visit_ext(const char*, std::uint32_t) { return false; }
 
  private:
+  bool Up() {
+    --depth_;
+    return true;
+  }
   std::uint32_t depth_;
 };
 

@@ -198,6 +198,7 @@ void Master::Impl::TakeAgentInfo(const std::string& routing_id, const std::strin
     return;
   }
   arrived_updates += batch->updates.size();
+  arrived_bytes += kept->size();
   arrived_batches.push_back({routing_id, worker, std::move(kept), std::move(batch).value()});
   // Saved with the others that arrived together (SaveArrivedBatches).
 }
@@ -223,6 +224,7 @@ void Master::Impl::SaveArrivedBatches() {
   }
   arrived_batches.clear();
   arrived_updates = 0;
+  arrived_bytes = 0;
 }
 
 void Master::Impl::NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
@@ -497,9 +499,10 @@ Status Master::Run(int stop_fd) {
       if (!env.ok()) return env.status();
       if (!env->has_value()) break;
       m.HandleWorker(**env);
-      // A group commit of bounded size: the decoded batches are the master's largest memory.
-      // Bounded by updates, not batches: 25 workers' small batches still share one write.
-      if (m.arrived_updates >= Impl::kMaxGroupCommitUpdates) m.SaveArrivedBatches();
+      // A group commit of bounded size: the batches waiting (and their frames) are the master's
+      // largest memory. Bounded by updates and bytes, not batches: 25 workers' small batches
+      // still share one write.
+      if (m.GroupCommitFull()) m.SaveArrivedBatches();
     }
     m.SaveArrivedBatches();
     return Status::Ok();

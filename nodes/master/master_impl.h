@@ -124,6 +124,13 @@ struct Master::Impl {
   std::vector<ArrivedBatch> arrived_batches;
   std::size_t arrived_updates = 0;
   static constexpr std::size_t kMaxGroupCommitUpdates = 8000;
+  // The frames the batches point into are kept until the write, so their bytes are bounded too:
+  // a key's frames full of fields nobody reads must not pile up for a thousand messages.
+  std::size_t arrived_bytes = 0;
+  static constexpr std::size_t kMaxGroupCommitBytes = 2 * kMaxWorkerFrameBytes;
+  bool GroupCommitFull() const {
+    return arrived_updates >= kMaxGroupCommitUpdates || arrived_bytes >= kMaxGroupCommitBytes;
+  }
   void SaveArrivedBatches();
   // Reads an agent_info body from `worker` and keeps it for SaveArrivedBatches, or replies with
   // what is wrong with it.

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "zcluster/store/node_store.h"
+
 namespace zcluster::testing {
 
 // One entry from one node: [format][count 1, 4][one node, 2][node name], then [id length][id]
@@ -18,9 +20,7 @@ inline std::string OlderSeenLogGroup(char format, std::string_view id, std::stri
   row.push_back(static_cast<char>(id.size()));
   row += id;
   row.push_back(static_cast<char>(flags));
-  for (std::uint64_t v : {keepalive, disconnection, counter}) {
-    for (int i = 7; i >= 0; --i) row.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
+  for (std::uint64_t v : {keepalive, disconnection, counter}) row += store::EncodeU64(v);
   row += std::string(2, '\0');
   return row;
 }
