@@ -142,9 +142,49 @@ double PubToSubs(std::size_t subscribers, std::size_t batch, std::size_t message
 }
 
 // The byte ranges of the elements of the `updates` array in an agent_info body, and each one's
-// id, read in place: msgpack-c's parser over the frame, strings referencing it, nothing copied.
+// id, read in place: msgpack-c's parser over the frame, strings referencing it, nothing built.
 struct RawUpdate {
   std::string_view id, bytes;
+};
+
+// Keeps the first "id" of an update's own map while msgpack-c's parser walks the update.
+class UpdateIdVisitor : public msgpack::null_visitor {
+ public:
+  bool start_map(std::uint32_t) { return Down(); }
+  bool end_map() { return Up(); }
+  bool start_array(std::uint32_t) { return Down(); }
+  bool end_array() { return Up(); }
+  bool start_map_key() {
+    in_key_ = true;
+    return true;
+  }
+  bool end_map_key() {
+    in_key_ = false;
+    return true;
+  }
+  bool visit_str(const char* p, std::uint32_t n) {
+    std::string_view s(p, n);
+    if (depth_ != 1) return true;
+    if (in_key_) {
+      is_id_ = s == "id";
+    } else if (is_id_ && id.empty()) {
+      id = s;
+    }
+    return true;
+  }
+  std::string_view id;
+
+ private:
+  bool Down() {
+    ++depth_;
+    return true;
+  }
+  bool Up() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  bool in_key_ = false, is_id_ = false;
 };
 
 std::size_t ReadArrayHeader(std::string_view body, std::size_t& off) {
@@ -181,12 +221,11 @@ std::vector<RawUpdate> SplitUpdates(std::string_view body) {
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       std::size_t begin = off;
-      msgpack::object_handle u = msgpack::unpack(body.data(), body.size(), off, reference);
-      std::string_view id;
-      for (const auto& kv : u.get().via.map) {
-        if (kv.key.as<std::string_view>() == "id") id = kv.val.as<std::string_view>();
+      UpdateIdVisitor v;
+      if (!msgpack::parse(body.data(), body.size(), off, v)) {
+        throw std::runtime_error("malformed update");
       }
-      out.push_back({id, body.substr(begin, off - begin)});
+      out.push_back({v.id, body.substr(begin, off - begin)});
     }
   }
   return out;
