@@ -138,17 +138,37 @@ class Cursor {
   std::size_t off_ = 0;
 };
 
-// The fields of a state, in the order of their bit in a seen-mask.
+// The fields of a state, and of its os map, as EncodeAgentState writes them.
+enum StateField {
+  kName,
+  kIp,
+  kOs,
+  kVersion,
+  kConfigSum,
+  kMergedSum,
+  kLabels,
+  kStatus,
+  kKeepalive,
+  kDisconnection
+};
 constexpr std::array<std::string_view, 10> kStateKeys = {
     "name",       "ip",     "os",     "version",        "config_sum",
     "merged_sum", "labels", "status", "last_keepalive", "disconnection_time"};
+static_assert(kStateKeys.size() == kDisconnection + 1, "a name for every field");
 constexpr std::array<std::string_view, 9> kOsKeys = {
     "name", "version", "major", "minor", "codename", "platform", "build", "uname", "arch"};
 
+// The next key of a map that must hold each of `keys` once: its index, or -1 for a key that is
+// not a string, not one of them, or one already `seen` (a bit per key).
 template <std::size_t N>
-int KeyIndex(const std::array<std::string_view, N>& keys, std::string_view key) {
+int NextKnownKey(Cursor& c, const std::array<std::string_view, N>& keys, unsigned& seen) {
+  std::string_view key;
+  if (!c.Str(key)) return -1;
   for (std::size_t i = 0; i < N; ++i) {
-    if (keys[i] == key) return static_cast<int>(i);
+    if (keys[i] != key) continue;
+    if (seen & (1u << i)) return -1;
+    seen |= 1u << i;
+    return static_cast<int>(i);
   }
   return -1;
 }
@@ -168,31 +188,23 @@ bool ReadStateAsIs(Cursor& c, AgentUpdateView& u) {
   if (!c.Map(n) || n != kStateKeys.size()) return false;
   unsigned seen = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
-    std::string_view key;
-    if (!c.Str(key)) return false;
-    int k = KeyIndex(kStateKeys, key);
-    if (k < 0 || (seen & (1u << k))) return false;
-    seen |= 1u << k;
-    switch (k) {
-      case 0:
+    switch (NextKnownKey(c, kStateKeys, seen)) {
+      case -1:
+        return false;
+      case kName:
         if (!ShortStr(c, kMaxAgentNameLength, &u.name)) return false;
         if (!u.name.empty() && !IsValidAgentName(u.name)) return false;
         break;
-      case 2: {
+      case kOs: {
         std::uint32_t fields = 0;
         if (!c.Map(fields) || fields != kOsKeys.size()) return false;
         unsigned os_seen = 0;
         for (std::uint32_t f = 0; f < fields; ++f) {
-          std::string_view os_key;
-          if (!c.Str(os_key)) return false;
-          int o = KeyIndex(kOsKeys, os_key);
-          if (o < 0 || (os_seen & (1u << o))) return false;
-          os_seen |= 1u << o;
-          if (!ShortStr(c, kMaxFieldLength)) return false;
+          if (NextKnownKey(c, kOsKeys, os_seen) < 0 || !ShortStr(c, kMaxFieldLength)) return false;
         }
         break;
       }
-      case 6: {
+      case kLabels: {
         std::uint32_t labels = 0;
         if (!c.Map(labels) || labels > kMaxLabels) return false;
         for (std::uint32_t l = 0; l < 2 * labels; ++l) {
@@ -200,7 +212,7 @@ bool ReadStateAsIs(Cursor& c, AgentUpdateView& u) {
         }
         break;
       }
-      case 7: {
+      case kStatus: {
         std::string_view status;
         if (!ShortStr(c, 32, &status)) return false;
         std::optional<AgentStatus> s = AgentStatusFromName(status);
@@ -208,10 +220,10 @@ bool ReadStateAsIs(Cursor& c, AgentUpdateView& u) {
         u.status = *s;
         break;
       }
-      case 8:
+      case kKeepalive:
         if (!c.Uint(u.last_keepalive)) return false;
         break;
-      case 9:
+      case kDisconnection:
         if (!c.Uint(u.disconnection_time)) return false;
         break;
       default:  // ip, version, config_sum, merged_sum

@@ -76,16 +76,21 @@ struct Packed {
   std::string str() const { return {b.data(), b.size()}; }
 };
 
-// A body with one update, whose `fields` entries `fill` writes.
-template <typename Fill>
-std::string OneUpdate(std::uint32_t fields, Fill fill) {
-  Packed p;
-  p.pk.pack_map(3);
+// The head of a body of `fields` fields: batch 1, pending 0, and the key of the next.
+void BodyHead(Packed& p, std::uint32_t fields, const std::string& next) {
+  p.pk.pack_map(fields);
   p.pk.pack(std::string("batch"));
   p.pk.pack(1);
   p.pk.pack(std::string("pending"));
   p.pk.pack(0);
-  p.pk.pack(std::string("updates"));
+  p.pk.pack(next);
+}
+
+// A body with one update, whose `fields` entries `fill` writes.
+template <typename Fill>
+std::string OneUpdate(std::uint32_t fields, Fill fill) {
+  Packed p;
+  BodyHead(p, 3, "updates");
   p.pk.pack_array(1);
   p.pk.pack_map(fields);
   p.pk.pack(std::string("id"));
@@ -168,12 +173,7 @@ TEST_CASE("agent_info bodies Decode refuses are refused in place, naming the fie
   // An update array that claims four billion items in a small frame: refused before any of it
   // is allocated.
   Packed huge;
-  huge.pk.pack_map(3);
-  huge.pk.pack(std::string("batch"));
-  huge.pk.pack(1);
-  huge.pk.pack(std::string("pending"));
-  huge.pk.pack(0);
-  huge.pk.pack(std::string("updates"));
+  BodyHead(huge, 3, "updates");
   huge.pk.pack_array(0xffffffffu);
   refused(huge.str(), "agent_info.updates has too many items");
 
@@ -207,12 +207,7 @@ TEST_CASE("agent_info bodies Decode refuses are refused in place, naming the fie
 
   // Nesting past Decode's limit, under a key nobody reads.
   Packed deep;
-  deep.pk.pack_map(4);
-  deep.pk.pack(std::string("batch"));
-  deep.pk.pack(1);
-  deep.pk.pack(std::string("pending"));
-  deep.pk.pack(0);
-  deep.pk.pack(std::string("updates"));
+  BodyHead(deep, 4, "updates");
   deep.pk.pack_array(0);
   deep.pk.pack(std::string("junk"));
   for (int i = 0; i < 20; ++i) deep.pk.pack_array(1);
