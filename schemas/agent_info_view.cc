@@ -238,6 +238,23 @@ Status Invalid(std::string_view field, std::string_view what) {
   return Status::InvalidArgument(std::string(field) + " " + std::string(what));
 }
 
+constexpr std::string_view kUpdate = "agent_info.updates[]";
+
+// A field of a map, named for errors as "agent_info.updates[].id".
+Status InvalidField(std::string_view map, std::string_view field, std::string_view what) {
+  return Invalid(std::string(map) + "." + std::string(field), what);
+}
+
+// A map value that must be a non-negative integer, taken at its key's first entry only (`seen`
+// says whether that was); a repeated key is left to be skipped, as Decode keeps the first.
+Result<bool> TakeUint(Cursor& c, std::string_view map, std::string_view field, std::uint64_t& out,
+                      bool& seen) {
+  if (seen) return false;
+  if (!c.Uint(out)) return InvalidField(map, field, "must be a non-negative integer");
+  seen = true;
+  return true;
+}
+
 // Reads a map's entries: `take(key)` reads the value of a key it takes and says so, or returns
 // false and the value is skipped. Every key must be a string, as Decode asks of every map; a
 // key's first entry is the one that counts, so `take` refuses a key it has taken already.
@@ -260,8 +277,6 @@ Status ReadFields(Cursor& c, std::string_view name, std::uint32_t depth, Take ta
   return Status::Ok();
 }
 
-constexpr std::string_view kUpdate = "agent_info.updates[]";
-
 // A full update's state at the cursor: as-is when it can be, else decoded in full for its
 // fields (and its errors).
 Status ReadState(Cursor& c, AgentUpdateView& u) {
@@ -273,15 +288,15 @@ Status ReadState(Cursor& c, AgentUpdateView& u) {
   }
   c.Seek(begin);
   std::uint32_t fields = 0;
-  if (!c.Map(fields)) return Invalid("agent_info.updates[].state", "must be a map");
+  if (!c.Map(fields)) return InvalidField(kUpdate, "state", "must be a map");
   c.Seek(begin);
-  if (!c.Skip(3)) return Status::InvalidArgument("malformed msgpack in agent_info.updates[]");
+  if (!c.Skip(3)) return Status::InvalidArgument("malformed msgpack in " + std::string(kUpdate));
   u.state = c.Since(begin);
   u.state_as_is = false;
   u.name = {};
   Result<AgentState> state = DecodeAgentState(u.state);
   if (!state.ok()) {
-    return Status::InvalidArgument("agent_info.updates[].state: " + state.status().message());
+    return Status::InvalidArgument(std::string(kUpdate) + ".state: " + state.status().message());
   }
   u.status = state->status;
   u.last_keepalive = state->last_keepalive;
@@ -297,21 +312,15 @@ Result<AgentUpdateView> ReadUpdate(Cursor& c) {
   std::size_t keepalive_at = 0, status_at = 0;
   Status read = ReadFields(c, kUpdate, 3, [&](std::string_view key) -> Result<bool> {
     if (key == "id" && !has_id) {
-      if (!c.Str(u.id)) return Invalid("agent_info.updates[].id", "must be a string");
+      if (!c.Str(u.id)) return InvalidField(kUpdate, "id", "must be a string");
       if (u.id.size() > kMaxAgentIdLength) {
-        return Invalid("agent_info.updates[].id",
-                       "longer than " + std::to_string(kMaxAgentIdLength) + " bytes");
+        return InvalidField(kUpdate, "id",
+                            "longer than " + std::to_string(kMaxAgentIdLength) + " bytes");
       }
       has_id = true;
       return true;
     }
-    if (key == "counter" && !has_counter) {
-      if (!c.Uint(u.counter)) {
-        return Invalid("agent_info.updates[].counter", "must be a non-negative integer");
-      }
-      has_counter = true;
-      return true;
-    }
+    if (key == "counter") return TakeUint(c, kUpdate, "counter", u.counter, has_counter);
     if (key == "state" && !u.full) {
       u.full = true;
       ZC_RETURN_IF_ERROR(ReadState(c, u));
@@ -322,26 +331,25 @@ Result<AgentUpdateView> ReadUpdate(Cursor& c) {
     return false;
   });
   ZC_RETURN_IF_ERROR(read);
-  if (!has_id) return Invalid("agent_info.updates[].id", "is missing");
+  if (!has_id) return InvalidField(kUpdate, "id", "is missing");
   if (!IsValidAgentId(u.id)) {
-    return Invalid("agent_info.updates[].id", "is not an agent id: '" + std::string(u.id) + "'");
+    return InvalidField(kUpdate, "id", "is not an agent id: '" + std::string(u.id) + "'");
   }
   if (u.full) return u;
   const std::size_t end = c.offset();
-  if (keepalive_at == 0) return Invalid("agent_info.updates[].last_keepalive", "is missing");
+  if (keepalive_at == 0) return InvalidField(kUpdate, "last_keepalive", "is missing");
   c.Seek(keepalive_at);
   if (!c.Uint(u.last_keepalive)) {
-    return Invalid("agent_info.updates[].last_keepalive", "must be a non-negative integer");
+    return InvalidField(kUpdate, "last_keepalive", "must be a non-negative integer");
   }
-  if (status_at == 0) return Invalid("agent_info.updates[].status", "is missing");
+  if (status_at == 0) return InvalidField(kUpdate, "status", "is missing");
   c.Seek(status_at);
   std::string_view status;
-  if (!c.Str(status)) return Invalid("agent_info.updates[].status", "must be a string");
-  if (status.size() > 32) return Invalid("agent_info.updates[].status", "longer than 32 bytes");
+  if (!c.Str(status)) return InvalidField(kUpdate, "status", "must be a string");
+  if (status.size() > 32) return InvalidField(kUpdate, "status", "longer than 32 bytes");
   std::optional<AgentStatus> s = AgentStatusFromName(status);
   if (!s) {
-    return Invalid("agent_info.updates[].status",
-                   "is not a known status: '" + std::string(status) + "'");
+    return InvalidField(kUpdate, "status", "is not a known status: '" + std::string(status) + "'");
   }
   u.status = *s;
   c.Seek(end);
@@ -351,11 +359,8 @@ Result<AgentUpdateView> ReadUpdate(Cursor& c) {
 }  // namespace
 
 bool IsAgentInfoType(std::string_view type_frame) {
-  constexpr std::string_view kType = AgentInfoBatch::kType;
-  static_assert(kType.size() < 32, "a fixstr");
-  return type_frame.size() == kType.size() + 1 &&
-         static_cast<std::uint8_t>(type_frame[0]) == (0xa0 | kType.size()) &&
-         type_frame.substr(1) == kType;
+  static const std::string kTypeFrame = Encode(AgentInfoBatch{})[0];
+  return type_frame == kTypeFrame;
 }
 
 Result<AgentInfoView> ReadAgentInfo(std::string_view body) {
@@ -363,18 +368,8 @@ Result<AgentInfoView> ReadAgentInfo(std::string_view body) {
   AgentInfoView view;
   bool has_batch = false, has_pending = false, has_updates = false;
   Status read = ReadFields(c, "agent_info", 1, [&](std::string_view key) -> Result<bool> {
-    if (key == "batch" && !has_batch) {
-      if (!c.Uint(view.batch)) return Invalid("agent_info.batch", "must be a non-negative integer");
-      has_batch = true;
-      return true;
-    }
-    if (key == "pending" && !has_pending) {
-      if (!c.Uint(view.pending)) {
-        return Invalid("agent_info.pending", "must be a non-negative integer");
-      }
-      has_pending = true;
-      return true;
-    }
+    if (key == "batch") return TakeUint(c, "agent_info", "batch", view.batch, has_batch);
+    if (key == "pending") return TakeUint(c, "agent_info", "pending", view.pending, has_pending);
     if (key != "updates" || has_updates) return false;
     has_updates = true;
     std::uint32_t n = 0;

@@ -37,7 +37,7 @@ struct AgentInfoView {
   std::vector<AgentUpdateView> updates;
 };
 
-// Whether a message's type frame is agent_info as every encoder writes it (a msgpack fixstr).
+// Whether a message's type frame is agent_info as Encode writes it (a msgpack fixstr).
 // Another spelling of the type still decodes, by Decode.
 bool IsAgentInfoType(std::string_view type_frame);
 
