@@ -188,25 +188,20 @@ void Master::Impl::HandleWorker(bus::Envelope& env) {
 
 void Master::Impl::TakeAgentInfo(const std::string& routing_id, const std::string& worker,
                                  std::string body) {
-  auto kept = std::make_unique<const std::string>(std::move(body));
-  Result<schemas::AgentInfoView> batch = schemas::ReadAgentInfo(*kept);
-  if (!batch.ok()) {
-    log.Debug("Main", "Malformed message from {}: {}", worker, batch.status().message());
-    SendToWorker(routing_id, schemas::Encode(schemas::ErrorReply{Code::kInvalidArgument,
-                                                                 batch.status().message(), ""}))
-        .IgnoreError();
-    return;
-  }
-  arrived_updates += batch->updates.size();
-  arrived_bytes += kept->size();
-  arrived_batches.push_back({routing_id, worker, std::move(kept), std::move(batch).value()});
   // Saved with the others that arrived together (SaveArrivedBatches).
+  if (Status taken = arrived.Take(routing_id, worker, std::move(body)); !taken.ok()) {
+    log.Debug("Main", "Malformed message from {}: {}", worker, taken.message());
+    SendToWorker(routing_id,
+                 schemas::Encode(schemas::ErrorReply{Code::kInvalidArgument, taken.message(), ""}))
+        .IgnoreError();
+  }
 }
 
 void Master::Impl::SaveArrivedBatches() {
-  if (arrived_batches.empty()) return;
+  if (arrived.empty()) return;
+  const std::vector<ArrivedAgentInfo::Batch>& arrived_batches = arrived.batches();
   std::vector<MasterAgents::WorkerBatch> batches;
-  for (const ArrivedBatch& a : arrived_batches) batches.push_back({&a.worker, &a.batch});
+  for (const ArrivedAgentInfo::Batch& a : arrived_batches) batches.push_back({&a.worker, &a.view});
   std::vector<std::string> saved;
   Result<std::vector<schemas::AgentInfoAck>> acks = agents->ApplyAll(batches, &saved);
   if (acks.ok()) {
@@ -222,9 +217,7 @@ void Master::Impl::SaveArrivedBatches() {
                   : schemas::ErrorReply{Code::kUnavailable, acks.status().message(), "agent_info"};
     SendToWorker(arrived_batches[i].routing_id, schemas::Encode(reply)).IgnoreError();
   }
-  arrived_batches.clear();
-  arrived_updates = 0;
-  arrived_bytes = 0;
+  arrived.Clear();
 }
 
 void Master::Impl::NoteGroupsPosition(const bus::Envelope& env, const schemas::Keepalive& ka,
@@ -500,9 +493,8 @@ Status Master::Run(int stop_fd) {
       if (!env->has_value()) break;
       m.HandleWorker(**env);
       // A group commit of bounded size: the batches waiting (and their frames) are the master's
-      // largest memory. Bounded by updates and bytes, not batches: 25 workers' small batches
-      // still share one write.
-      if (m.GroupCommitFull()) m.SaveArrivedBatches();
+      // largest memory.
+      if (m.arrived.full()) m.SaveArrivedBatches();
     }
     m.SaveArrivedBatches();
     return Status::Ok();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent_groups/master_groups.h"
+#include "agent_info/arrived_agent_info.h"
 #include "agent_info/master_agents.h"
 #include "integrity/master_integrity.h"
 #include "keepalive/worker_sessions.h"
@@ -116,21 +117,10 @@ struct Master::Impl {
   schemas::ClusterStats ClusterView() const;
   schemas::NodeStats OwnStats() const;
   // Agent-info batches wait here while the router queue is drained, then share one synced write.
-  struct ArrivedBatch {
-    std::string routing_id, worker;
-    std::unique_ptr<const std::string> body;  // the frame `batch` points into
-    schemas::AgentInfoView batch;
-  };
-  std::vector<ArrivedBatch> arrived_batches;
-  std::size_t arrived_updates = 0;
+  // Bounded by updates and bytes, not batches: 25 workers' small batches still share one write.
   static constexpr std::size_t kMaxGroupCommitUpdates = 8000;
-  // The frames the batches point into are kept until the write, so their bytes are bounded too:
-  // a key's frames full of fields nobody reads must not pile up for a thousand messages.
-  std::size_t arrived_bytes = 0;
   static constexpr std::size_t kMaxGroupCommitBytes = 2 * kMaxWorkerFrameBytes;
-  bool GroupCommitFull() const {
-    return arrived_updates >= kMaxGroupCommitUpdates || arrived_bytes >= kMaxGroupCommitBytes;
-  }
+  ArrivedAgentInfo arrived{kMaxGroupCommitUpdates, kMaxGroupCommitBytes};
   void SaveArrivedBatches();
   // Reads an agent_info body from `worker` and keeps it for SaveArrivedBatches, or replies with
   // what is wrong with it.
