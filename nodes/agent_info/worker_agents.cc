@@ -1,6 +1,7 @@
 #include "agent_info/worker_agents.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "zcluster/store/records.h"
 
@@ -104,9 +105,15 @@ void WorkerAgents::Enqueue(Slot& slot) {
 
 Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time_point now) {
   store::StoreBatch batch;
-  // Each report's agent as found before the write (nullptr: new), so that it is looked up once.
+  // Each report's agent as found before the write (nullptr: new), so that it is looked up once,
+  // and whether the report changes nothing of it but the keepalive time, so that it is compared
+  // once. An agent reported twice in the burst is compared again after the write, with what its
+  // earlier report made of it.
+  ++burst_;
   std::vector<Slot*> found;
+  std::vector<bool> keepalive_only;
   found.reserve(reports.size());
+  keepalive_only.reserve(reports.size());
   for (const Report& r : reports) {
     // The counter row carries the keepalive time: a report that changes nothing else is this
     // one small write, and the whole record is written only when more than the time changed.
@@ -114,7 +121,10 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
               store::EncodeAgentCounterRow(r.counter, r.state.last_keepalive));
     auto it = agents_.find(r.id);
     found.push_back(it == agents_.end() ? nullptr : &*it);
-    if (it == agents_.end() || !SameButKeepalive(it->second.state, r.state)) {
+    bool again = it != agents_.end() && std::exchange(it->second.burst, burst_) == burst_;
+    keepalive_only.push_back(it != agents_.end() && !again &&
+                             SameButKeepalive(it->second.state, r.state));
+    if (!keepalive_only.back()) {
       batch.Put(store::Table::kAgents, r.id,
                 store::EncodeAgentRow(r.id, r.state, r.state.name, params_.node, 0));
       if (it == agents_.end() || !it->second.pending_row) {
@@ -138,15 +148,20 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     e.counter = r.counter;
     e.last_report = now;
     Watch(*slot);
-    if (!added && e.state == r.state) continue;
-    bool keepalive_only = !added && SameButKeepalive(e.state, r.state);
-    if (!keepalive_only) e.pending_row = true;
-    if (!added) --counts_[static_cast<std::size_t>(e.state.status)];
-    ++counts_[static_cast<std::size_t>(r.state.status)];
-    e.state = r.state;
+    if (keepalive_only[i]) {
+      // The state is the same but for its keepalive time: that is all there is to copy.
+      if (e.state.last_keepalive == r.state.last_keepalive) continue;
+      e.state.last_keepalive = r.state.last_keepalive;
+    } else {
+      if (!added && e.state == r.state) continue;
+      e.pending_row = true;
+      if (!added) --counts_[static_cast<std::size_t>(e.state.status)];
+      ++counts_[static_cast<std::size_t>(r.state.status)];
+      e.state = r.state;
+      e.full_version = e.version + 1;
+    }
     if (e.version <= e.acked_version) ++pending_;
     ++e.version;
-    if (!keepalive_only) e.full_version = e.version;
     Enqueue(*slot);
   }
   return Status::Ok();

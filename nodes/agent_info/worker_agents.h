@@ -92,6 +92,7 @@ class WorkerAgents {
     bool queued = false;
     bool in_flight = false;
     bool pending_row = false;  // a kAgentPending row says a full change is unacknowledged
+    std::uint64_t burst = 0;   // the last burst of reports (Apply) that held one of this agent
     SteadyClock::time_point last_report{};
     // Neighbours in the silence order (both null for the only agent in it, and for one not in it).
     Slot* older = nullptr;
@@ -123,6 +124,7 @@ class WorkerAgents {
   std::map<std::uint64_t, InFlight> in_flight_;  // by batch number
   std::set<std::string> unknown_;                // held back: the master does not know them
   std::uint64_t next_batch_ = 1;
+  std::uint64_t burst_ = 0;  // Apply calls so far
   std::size_t pending_ = 0;  // agents whose version is above their acknowledged version
   SteadyClock::time_point next_silence_check_{};
   Slot* oldest_ = nullptr;

@@ -126,6 +126,32 @@ TEST_CASE("a keepalive-only change travels as a cheap update", "[nodes][agents]"
   CHECK(f.Next().updates[0].full);
 }
 
+TEST_CASE("an agent changed and changed back within one burst keeps the burst's last state",
+          "[nodes][agents]") {
+  Fixture f;
+  f.Report("001", State("web", 100));
+  f.Ack(f.Next());
+  // One burst: a new ip, then the old one again with a later keepalive. The second report is a
+  // keepalive-only change of the state before the burst, not of the one the first report made.
+  schemas::AgentState moved = State("web", 110);
+  moved.ip = "10.9.9.9";
+  schemas::AgentState back = State("web", 120);
+  REQUIRE(f.agents->Apply({{"001", ++f.counter, moved}, {"001", f.counter + 1, back}}, f.t0).ok());
+  ++f.counter;
+  REQUIRE(f.agents->Find("001") != nullptr);
+  CHECK(*f.agents->Find("001") == back);
+  schemas::AgentInfoBatch b = f.Next();
+  REQUIRE(b.updates.size() == 1);
+  CHECK(b.updates[0].full);
+  CHECK(b.updates[0].state == back);
+  f.Ack(b);
+  // What was stored is the same state: a restart finds it.
+  f.Open();
+  REQUIRE(f.agents->Find("001") != nullptr);
+  CHECK(f.agents->Find("001")->ip == "10.0.0.1");
+  CHECK(f.agents->Find("001")->last_keepalive == 120);
+}
+
 TEST_CASE("a change made while its batch is in flight is sent after the ack", "[nodes][agents]") {
   Fixture f;
   f.Report("001", State("web", 100));
