@@ -238,6 +238,8 @@ Status Invalid(std::string_view field, std::string_view what) {
   return Status::InvalidArgument(std::string(field) + " " + std::string(what));
 }
 
+// The body and each of its updates, as errors name them.
+constexpr std::string_view kBody = "agent_info";
 constexpr std::string_view kUpdate = "agent_info.updates[]";
 
 // A field of a map, named for errors as "agent_info.updates[].id".
@@ -367,17 +369,17 @@ Result<AgentInfoView> ReadAgentInfo(std::string_view body) {
   Cursor c(body);
   AgentInfoView view;
   bool has_batch = false, has_pending = false, has_updates = false;
-  Status read = ReadFields(c, "agent_info", 1, [&](std::string_view key) -> Result<bool> {
-    if (key == "batch") return TakeUint(c, "agent_info", "batch", view.batch, has_batch);
-    if (key == "pending") return TakeUint(c, "agent_info", "pending", view.pending, has_pending);
+  Status read = ReadFields(c, kBody, 1, [&](std::string_view key) -> Result<bool> {
+    if (key == "batch") return TakeUint(c, kBody, "batch", view.batch, has_batch);
+    if (key == "pending") return TakeUint(c, kBody, "pending", view.pending, has_pending);
     if (key != "updates" || has_updates) return false;
     has_updates = true;
     std::uint32_t n = 0;
-    if (!c.Array(n)) return Invalid("agent_info.updates", "must be an array");
+    if (!c.Array(n)) return InvalidField(kBody, "updates", "must be an array");
     // Each update takes some bytes of the body: a count beyond them is a lie, refused before the
     // vector is sized for it.
     if (n > kMaxBatchUpdates || n > c.remaining()) {
-      return Invalid("agent_info.updates", "has too many items");
+      return InvalidField(kBody, "updates", "has too many items");
     }
     view.updates.reserve(n);
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -389,9 +391,9 @@ Result<AgentInfoView> ReadAgentInfo(std::string_view body) {
   });
   ZC_RETURN_IF_ERROR(read);
   if (!c.at_end()) return Status::InvalidArgument("malformed msgpack: trailing bytes");
-  if (!has_batch) return Invalid("agent_info.batch", "is missing");
-  if (!has_pending) return Invalid("agent_info.pending", "is missing");
-  if (!has_updates) return Invalid("agent_info.updates", "is missing");
+  if (!has_batch) return InvalidField(kBody, "batch", "is missing");
+  if (!has_pending) return InvalidField(kBody, "pending", "is missing");
+  if (!has_updates) return InvalidField(kBody, "updates", "is missing");
   return view;
 }
 

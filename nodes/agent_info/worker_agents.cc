@@ -110,24 +110,27 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
   // once. An agent reported twice in the burst is compared again after the write, with what its
   // earlier report made of it.
   ++burst_;
-  std::vector<Slot*> found;
-  std::vector<bool> keepalive_only;
-  found.reserve(reports.size());
-  keepalive_only.reserve(reports.size());
+  struct Seen {
+    Slot* slot;
+    bool keepalive_only;
+  };
+  std::vector<Seen> seen;
+  seen.reserve(reports.size());
   for (const Report& r : reports) {
     // The counter row carries the keepalive time: a report that changes nothing else is this
     // one small write, and the whole record is written only when more than the time changed.
     batch.Put(store::Table::kAgentCounters, r.id,
               store::EncodeAgentCounterRow(r.counter, r.state.last_keepalive));
     auto it = agents_.find(r.id);
-    found.push_back(it == agents_.end() ? nullptr : &*it);
-    bool again = it != agents_.end() && std::exchange(it->second.burst, burst_) == burst_;
-    keepalive_only.push_back(it != agents_.end() && !again &&
-                             SameButKeepalive(it->second.state, r.state));
-    if (!keepalive_only.back()) {
+    Slot* slot = it == agents_.end() ? nullptr : &*it;
+    bool again = slot != nullptr && std::exchange(slot->second.burst, burst_) == burst_;
+    bool keepalive_only =
+        slot != nullptr && !again && SameButKeepalive(slot->second.state, r.state);
+    seen.push_back({slot, keepalive_only});
+    if (!keepalive_only) {
       batch.Put(store::Table::kAgents, r.id,
                 store::EncodeAgentRow(r.id, r.state, r.state.name, params_.node, 0));
-      if (it == agents_.end() || !it->second.pending_row) {
+      if (slot == nullptr || !slot->second.pending_row) {
         batch.Put(store::Table::kAgentPending, r.id, "");
       }
     }
@@ -138,7 +141,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     const Report& r = reports[i];
     // A new agent reported twice in one burst is found by the emplace of its first report.
     bool added = false;
-    Slot* slot = found[i];
+    Slot* slot = seen[i].slot;
     if (slot == nullptr) {
       auto emplaced = agents_.try_emplace(r.id);
       slot = &*emplaced.first;
@@ -148,7 +151,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     e.counter = r.counter;
     e.last_report = now;
     Watch(*slot);
-    if (keepalive_only[i]) {
+    if (seen[i].keepalive_only) {
       // The state is the same but for its keepalive time: that is all there is to copy.
       if (e.state.last_keepalive == r.state.last_keepalive) continue;
       e.state.last_keepalive = r.state.last_keepalive;
