@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -57,9 +58,19 @@ void GroupTable::Release(ListId list) {
 }
 
 template <typename Table>
+auto GroupTable::LoadedSlot(Table& table, std::uint64_t packed) -> decltype(table.loaded_.data()) {
+  auto it = std::lower_bound(table.loaded_.begin(), table.loaded_.end(), packed,
+                             [](const LoadedRow& row, std::uint64_t p) { return row.packed < p; });
+  return it == table.loaded_.end() || it->packed != packed ? nullptr : &*it;
+}
+
+template <typename Table>
 auto GroupTable::Slot(Table& table, const std::string& agent)
     -> decltype(&table.by_id_.begin()->second) {
   if (std::optional<std::uint64_t> packed = PackAgentId(agent)) {
+    if (auto* row = LoadedSlot(table, *packed); row != nullptr && row->list != kNoList) {
+      return &row->list;
+    }
     auto it = table.by_id_.find(*packed);
     return it == table.by_id_.end() ? nullptr : &it->second;
   }
@@ -68,12 +79,17 @@ auto GroupTable::Slot(Table& table, const std::string& agent)
 }
 
 bool GroupTable::Set(const std::string& agent, std::vector<std::string> groups) {
+  std::optional<std::uint64_t> packed = PackAgentId(agent);
+  LoadedRow* loaded = packed ? LoadedSlot(*this, *packed) : nullptr;
   if (ListId* slot = Slot(*this, agent)) {
     if (lists_[*slot] == groups) return false;
     digest_ -= GroupRowDigest(agent, lists_[*slot]);
     Release(*slot);
     if (groups.empty()) {
-      if (std::optional<std::uint64_t> packed = PackAgentId(agent)) {
+      if (loaded != nullptr && slot == &loaded->list) {
+        loaded->list = kNoList;
+        --loaded_live_;
+      } else if (packed) {
         by_id_.erase(*packed);
       } else {
         by_name_.erase(agent);
@@ -87,7 +103,10 @@ bool GroupTable::Set(const std::string& agent, std::vector<std::string> groups) 
   if (groups.empty()) return false;
   digest_ += GroupRowDigest(agent, groups);
   ListId list = Intern(std::move(groups));
-  if (std::optional<std::uint64_t> packed = PackAgentId(agent)) {
+  if (loaded != nullptr) {
+    loaded->list = list;
+    ++loaded_live_;
+  } else if (packed) {
     by_id_.emplace(*packed, list);
   } else {
     by_name_.emplace(agent, list);
@@ -96,6 +115,9 @@ bool GroupTable::Set(const std::string& agent, std::vector<std::string> groups) 
 }
 
 void GroupTable::Clear() {
+  loaded_.clear();
+  loaded_.shrink_to_fit();
+  loaded_live_ = 0;
   by_id_.clear();
   by_name_.clear();
   lists_.clear();
@@ -112,28 +134,58 @@ const std::vector<std::string>* GroupTable::Find(const std::string& agent) const
 
 schemas::GroupMap GroupTable::Rows() const {
   schemas::GroupMap rows;
+  for (const LoadedRow& row : loaded_) {
+    if (row.list != kNoList) rows.emplace(UnpackAgentId(row.packed), lists_[row.list]);
+  }
   for (const auto& [packed, list] : by_id_) rows.emplace(UnpackAgentId(packed), lists_[list]);
   for (const auto& [name, list] : by_name_) rows.emplace(name, lists_[list]);
   return rows;
 }
 
 Status GroupTable::Load(const store::NodeStore& store) {
+  Clear();
   // Most agents share one of a few group lists, stored as the same bytes: each distinct row is
-  // decoded once (a million rows through msgpack took a third of a master's start). Only the
-  // first rows seen are kept, so that a table of all-different rows costs no more than before.
-  constexpr std::size_t kDecodedKept = 1024;
-  std::map<std::string, std::vector<std::string>, std::less<>> decoded;
-  return store.ForEach(store::Table::kGroups, [&](std::string_view agent, std::string_view value) {
-    if (auto known = decoded.find(value); known != decoded.end()) {
-      Set(std::string(agent), known->second);
-      return Status::Ok();
-    }
-    Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
-    if (!groups.ok()) return groups.status();
-    if (decoded.size() < kDecodedKept) decoded.emplace(value, *groups);
-    Set(std::string(agent), std::move(groups).value());
-    return Status::Ok();
-  });
+  // decoded and interned once (a million rows through msgpack took a third of a master's start).
+  // Only the first rows seen are remembered, so that a table of all-different rows costs no more.
+  constexpr std::size_t kKnownRowsKept = 1024;
+  std::map<std::string, ListId, std::less<>> known_rows;
+  Status loaded =
+      store.ForEach(store::Table::kGroups, [&](std::string_view agent, std::string_view value) {
+        std::string id(agent);
+        std::optional<std::uint64_t> packed = PackAgentId(id);
+        ListId list;
+        if (auto known = known_rows.find(value); known != known_rows.end()) {
+          list = known->second;
+          ++users_[list];
+        } else {
+          Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
+          if (!groups.ok()) return groups.status();
+          if (groups->empty() || !packed) {
+            Set(id, std::move(groups).value());
+            return Status::Ok();
+          }
+          list = Intern(std::move(groups).value());
+          if (known_rows.size() < kKnownRowsKept) known_rows.emplace(value, list);
+        }
+        if (!packed) {  // a known row under a key that is not an agent id
+          by_name_.emplace(id, list);
+        } else {
+          loaded_.push_back({*packed, list});
+        }
+        digest_ += GroupRowDigest(id, lists_[list]);
+        return Status::Ok();
+      });
+  if (!loaded.ok()) {
+    Clear();
+    return loaded;
+  }
+  // The store orders ids as strings ("0100" before "042"), packing by length first.
+  auto by_packed = [](const LoadedRow& a, const LoadedRow& b) { return a.packed < b.packed; };
+  if (!std::is_sorted(loaded_.begin(), loaded_.end(), by_packed)) {
+    std::sort(loaded_.begin(), loaded_.end(), by_packed);
+  }
+  loaded_live_ = loaded_.size();
+  return Status::Ok();
 }
 
 }  // namespace zcluster::nodes

@@ -234,4 +234,58 @@ TEST_CASE("rows that share their bytes load as the lists they hold, each decoded
   Status s = again.Load(*n.store);
   CHECK(s.code() == Code::kDataLoss);
   CHECK(s.message().find("agent 9999") != std::string::npos);
+  // What was read before the damaged row is not kept as if it were the table.
+  CHECK(again.size() == 0);
+  CHECK(again.digest() == 0);
+  CHECK(again.Find("001") == nullptr);
+}
+
+TEST_CASE("a loaded table takes every change as a table built by Set does", "[nodes][groups]") {
+  // Ids of several lengths (the store orders them as strings, the table by number), and keys that
+  // are not ids, with lists shared and not.
+  Node n("master");
+  GroupTable built;
+  std::vector<std::string> agents;
+  const std::vector<std::vector<std::string>> lists = {{"default"}, {"web", "db"}, {"db"}, {"x"}};
+  store::StoreBatch rows;
+  for (int i = 0; i < 600; ++i) {
+    std::string agent = i % 3 == 0   ? fmt::format("{:03}", i)
+                        : i % 3 == 1 ? fmt::format("{:05}", i)
+                                     : fmt::format("{}", 100000 + i);
+    if (i % 50 == 7) agent = fmt::format("name-{}", i);
+    agents.push_back(agent);
+    const std::vector<std::string>& groups = lists[i % lists.size()];
+    rows.Put(store::Table::kGroups, agent, store::EncodeGroupsRow(groups));
+    built.Set(agent, groups);
+  }
+  REQUIRE(n.store->Write(rows).ok());
+  GroupTable loaded;
+  loaded.Set("stale", {"gone"});  // a load replaces whatever the table held
+  REQUIRE(loaded.Load(*n.store).ok());
+  REQUIRE(loaded.Rows() == built.Rows());
+  REQUIRE(loaded.digest() == built.digest());
+
+  // Agents that were loaded, removed, set again and new, in a seeded order.
+  for (int i = 0; i < 400; ++i) agents.push_back(fmt::format("{:04}", 7000 + i));
+  std::uint64_t seed = 42;
+  auto next = [&seed](std::uint64_t below) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (seed >> 33) % below;
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const std::string& agent = agents[next(agents.size())];
+    std::uint64_t pick = next(lists.size() + 2);
+    std::vector<std::string> groups =
+        pick < lists.size() ? lists[pick] : std::vector<std::string>{};
+    INFO("step " << step << ": agent " << agent);
+    REQUIRE(loaded.Set(agent, groups) == built.Set(agent, groups));
+    REQUIRE(loaded.size() == built.size());
+    REQUIRE(loaded.digest() == built.digest());
+    REQUIRE(loaded.distinct_lists() == built.distinct_lists());
+    const std::vector<std::string>* got = loaded.Find(agent);
+    const std::vector<std::string>* want = built.Find(agent);
+    REQUIRE((got == nullptr) == (want == nullptr));
+    if (got != nullptr) REQUIRE(*got == *want);
+  }
+  CHECK(loaded.Rows() == built.Rows());
 }
