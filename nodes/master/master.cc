@@ -329,8 +329,8 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
   if (!store.ok()) return store.status();
   impl->store = std::move(store).value();
   // The agent table and the group table are read at once, on a core each: with a million agents
-  // these two scans are most of a master's start. Both only read the store.
-  // How long each took is logged with the start: an operator sizing a restart reads it there.
+  // these two scans are most of a master's start. Both only read the store. How long each took
+  // is logged with the start: an operator sizing a restart reads it there.
   const double store_seconds = seconds_since(started);
   double groups_seconds = 0;
   std::future<Result<std::unique_ptr<MasterGroups>>> groups_loaded =
@@ -347,8 +347,8 @@ Result<std::unique_ptr<Master>> Master::Start(const ClusterConfig& config, KeyMa
       MasterAgents::Load(*impl->store, config.client_keys_path(), impl->log);
   const double agents_seconds = seconds_since(agents_begun);
   const SteadyClock::time_point files_begun = SteadyClock::now();
-  // The file table too, while the group table may still be loading: the group table takes the
-  // longer of the two at a million agents.
+  // The file table too, while the group table may still be loading: at a million agents the
+  // group table takes about as long as the agents and the files together.
   Result<std::unique_ptr<MasterIntegrity>> integrity =
       agents.ok() ? MasterIntegrity::Start(impl->ctx, impl->config, *impl->store, impl->log)
                   : Result<std::unique_ptr<MasterIntegrity>>(agents.status());
