@@ -11,8 +11,8 @@
 
 namespace zcluster::nodes {
 
-std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::string>& groups) {
-  std::string in = agent;
+std::uint64_t GroupRowDigest(std::string_view agent, const std::vector<std::string>& groups) {
+  std::string in(agent);
   in.push_back('\0');
   for (std::size_t i = 0; i < groups.size(); ++i) {
     if (i) in.push_back(',');
@@ -151,8 +151,13 @@ Status GroupTable::Load(const store::NodeStore& store) {
   std::map<std::string, ListId, std::less<>> known_rows;
   Status loaded =
       store.ForEach(store::Table::kGroups, [&](std::string_view agent, std::string_view value) {
-        std::string id(agent);
-        std::optional<std::uint64_t> packed = PackAgentId(id);
+        std::optional<std::uint64_t> packed = PackAgentId(agent);
+        if (!packed) {  // a key that is not an agent id is rare: it takes the general path
+          Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
+          if (!groups.ok()) return groups.status();
+          Set(std::string(agent), std::move(groups).value());
+          return Status::Ok();
+        }
         ListId list;
         if (auto known = known_rows.find(value); known != known_rows.end()) {
           list = known->second;
@@ -160,19 +165,12 @@ Status GroupTable::Load(const store::NodeStore& store) {
         } else {
           Result<std::vector<std::string>> groups = store::DecodeGroupsRow(agent, value);
           if (!groups.ok()) return groups.status();
-          if (groups->empty() || !packed) {
-            Set(id, std::move(groups).value());
-            return Status::Ok();
-          }
+          if (groups->empty()) return Status::Ok();  // no groups is no row
           list = Intern(std::move(groups).value());
           if (known_rows.size() < kKnownRowsKept) known_rows.emplace(value, list);
         }
-        if (!packed) {  // a known row under a key that is not an agent id
-          by_name_.emplace(id, list);
-        } else {
-          loaded_.push_back({*packed, list});
-        }
-        digest_ += GroupRowDigest(id, lists_[list]);
+        loaded_.push_back({*packed, list});
+        digest_ += GroupRowDigest(agent, lists_[list]);
         return Status::Ok();
       });
   if (!loaded.ok()) {

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -19,7 +20,7 @@
 
 namespace zcluster::nodes {
 
-std::uint64_t GroupRowDigest(const std::string& agent, const std::vector<std::string>& groups);
+std::uint64_t GroupRowDigest(std::string_view agent, const std::vector<std::string>& groups);
 
 class GroupTable {
  public:
