@@ -97,14 +97,15 @@ struct NodeStore::Db {
   rocksdb::ColumnFamilyHandle* table(Table t) const {
     return handles[2 + static_cast<std::size_t>(t)];
   }
+  Status Flush() {
+    rocksdb::FlushOptions wait;
+    rocksdb::Status s = db->Flush(wait, handles);
+    return s.ok() ? Status::Ok() : Status::Unavailable("store flush: " + s.ToString());
+  }
   ~Db() {
-    // Every memtable written out before closing: the next open then has no log to replay. The
-    // log of a busy node keeps tens of megabytes that each restart would otherwise insert and
-    // write out again before the node can start. Already durable: a failed flush loses nothing.
-    if (db) {
-      rocksdb::FlushOptions wait;
-      db->Flush(wait, handles).PermitUncheckedError();
-    }
+    // A store its owner did not flush (a test, a tool) is flushed here, for the same reason as
+    // NodeStore::Flush; with nobody left to tell, a failure is dropped.
+    if (db) Flush().IgnoreError();
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     if (db) db->Close().PermitUncheckedError();  // nothing left to do with a failed close
   }
@@ -293,6 +294,8 @@ Status NodeStore::Apply(const StoreBatch& batch, bool sync) {
   }
   return s;
 }
+
+Status NodeStore::Flush() { return db_->Flush(); }
 
 Status NodeStore::Recover() {
   if (!write_failed_.load()) return Status::Ok();

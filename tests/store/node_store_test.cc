@@ -118,6 +118,27 @@ TEST_CASE("a store closed cleanly leaves no log for the next open to replay", "[
   CHECK(*(*again)->Get(Table::kAgents, "999") == std::optional<std::string>("record"));
 }
 
+TEST_CASE("a store flushed at a node's stop has no log left and takes writes after it", "[store]") {
+  testing::TempDir dir;
+  const NodeIdentity id{"wazuh", "w", "worker"};
+  auto store = NodeStore::Open(dir / "db", id);
+  REQUIRE(store.ok());
+  StoreBatch batch;
+  for (int i = 0; i < 1000; ++i) batch.Put(Table::kAgents, fmt::format("{:03}", i), "record");
+  REQUIRE((*store)->Write(batch).ok());
+  REQUIRE((*store)->Flush().ok());
+  std::uintmax_t log_bytes = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir / "db")) {
+    if (f.path().extension() == ".log") log_bytes += f.file_size();
+  }
+  CHECK(log_bytes == 0);
+  StoreBatch later;
+  later.Put(Table::kAgents, "1000", "later");
+  REQUIRE((*store)->Write(later).ok());
+  CHECK(*(*store)->Get(Table::kAgents, "1000") == std::optional<std::string>("later"));
+  CHECK(*(*store)->Get(Table::kAgents, "999") == std::optional<std::string>("record"));
+}
+
 TEST_CASE("within a batch, a key's later operation lands over its earlier ones", "[store]") {
   testing::TempDir dir;
   auto store = NodeStore::Open(dir / "db", {"wazuh", "m", "master"});
