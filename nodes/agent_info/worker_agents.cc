@@ -8,17 +8,34 @@
 namespace zcluster::nodes {
 namespace {
 
-// Equal but for the keepalive time: such a change travels as a keepalive-only update.
-// Field by field rather than on a copy: it runs for every report an agent sends.
-bool SameButKeepalive(const schemas::AgentState& a, const schemas::AgentState& b) {
-  return a.status == b.status && a.disconnection_time == b.disconnection_time && a.name == b.name &&
-         a.ip == b.ip && a.version == b.version && a.config_sum == b.config_sum &&
-         a.merged_sum == b.merged_sum && a.os == b.os && a.labels == b.labels;
-}
-
 std::uint64_t Now() { return static_cast<std::uint64_t>(UnixNow()); }
 
 }  // namespace
+
+// Field by field rather than on a copy: it runs for every report an agent sends.
+bool WorkerAgents::SameButKeepalive(const Entry& e, const schemas::AgentState& state) {
+  return e.status == state.status && e.disconnection_time == state.disconnection_time &&
+         e.name == state.name && e.ip == state.ip && HasProfile(state, *e.profile);
+}
+
+schemas::AgentState WorkerAgents::StateOf(const Entry& e) {
+  const AgentProfile& p = *e.profile;
+  return schemas::AgentState{
+      e.name,       e.ip,     p.os,     p.version,        p.config_sum,
+      p.merged_sum, p.labels, e.status, e.last_keepalive, e.disconnection_time};
+}
+
+void WorkerAgents::Hold(Entry& e, const schemas::AgentState& state) {
+  // Acquired before the old one is released: a profile the agent keeps is not freed between.
+  const AgentProfile* profile = profiles_.Acquire(state);
+  profiles_.Release(e.profile);
+  e.profile = profile;
+  e.name = state.name;
+  e.ip = state.ip;
+  e.status = state.status;
+  e.last_keepalive = state.last_keepalive;
+  e.disconnection_time = state.disconnection_time;
+}
 
 Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store,
                                                          WorkerAgentsParams params) {
@@ -31,9 +48,9 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
         auto [slot, added] = w->agents_.try_emplace(std::string(id));
         if (!added) return Status::Ok();  // a store yields each key once
         Entry& e = slot->second;
-        e.state = std::move(rec->state);
+        w->Hold(e, rec->state);
         e.version = e.full_version = e.acked_version = 1;
-        ++w->counts_[static_cast<std::size_t>(e.state.status)];
+        ++w->counts_[static_cast<std::size_t>(e.status)];
         // Silence is counted from this start: the worker cannot know how long it was down.
         e.last_report = now;
         w->Watch(*slot);
@@ -46,7 +63,7 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
         if (it == w->agents_.end() || !row.ok()) return Status::Ok();
         it->second.counter = row->counter;
         if (row->last_keepalive) {
-          it->second.state.last_keepalive = *row->last_keepalive;
+          it->second.last_keepalive = *row->last_keepalive;
           it->second.version = 2;  // the master may not have it: a keepalive-only change
         }
         return Status::Ok();
@@ -72,8 +89,8 @@ Result<std::unique_ptr<WorkerAgents>> WorkerAgents::Load(store::NodeStore& store
   return w;
 }
 
-std::string WorkerAgents::Record(const std::string& id, const Entry& e) const {
-  return store::EncodeAgentRow({id, e.state, params_.node, {}});
+std::string WorkerAgents::Record(const std::string& id, const schemas::AgentState& state) const {
+  return store::EncodeAgentRow({id, state, params_.node, {}});
 }
 
 void WorkerAgents::Watch(Slot& slot) {
@@ -124,8 +141,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     auto it = agents_.find(r.id);
     Slot* slot = it == agents_.end() ? nullptr : &*it;
     bool again = slot != nullptr && std::exchange(slot->second.burst, burst_) == burst_;
-    bool keepalive_only =
-        slot != nullptr && !again && SameButKeepalive(slot->second.state, r.state);
+    bool keepalive_only = slot != nullptr && !again && SameButKeepalive(slot->second, r.state);
     seen.push_back({slot, keepalive_only});
     if (!keepalive_only) {
       batch.Put(store::Table::kAgents, r.id,
@@ -153,14 +169,16 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     Watch(*slot);
     if (seen[i].keepalive_only) {
       // The state is the same but for its keepalive time: that is all there is to copy.
-      if (e.state.last_keepalive == r.state.last_keepalive) continue;
-      e.state.last_keepalive = r.state.last_keepalive;
+      if (e.last_keepalive == r.state.last_keepalive) continue;
+      e.last_keepalive = r.state.last_keepalive;
     } else {
-      if (!added && e.state == r.state) continue;
+      if (!added && SameButKeepalive(e, r.state) && e.last_keepalive == r.state.last_keepalive) {
+        continue;
+      }
       e.pending_row = true;
-      if (!added) --counts_[static_cast<std::size_t>(e.state.status)];
+      if (!added) --counts_[static_cast<std::size_t>(e.status)];
       ++counts_[static_cast<std::size_t>(r.state.status)];
-      e.state = r.state;
+      Hold(e, r.state);
       e.full_version = e.version + 1;
     }
     if (e.version <= e.acked_version) ++pending_;
@@ -185,11 +203,11 @@ Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
   const std::uint64_t when = Now();
   store::StoreBatch batch;
   for (Slot* s : expired) {
-    if (s->second.state.status != schemas::AgentStatus::kActive) continue;
-    Entry e = s->second;
-    e.state.status = schemas::AgentStatus::kDisconnected;
-    e.state.disconnection_time = when;
-    batch.Put(store::Table::kAgents, s->first, Record(s->first, e));
+    if (s->second.status != schemas::AgentStatus::kActive) continue;
+    schemas::AgentState state = StateOf(s->second);
+    state.status = schemas::AgentStatus::kDisconnected;
+    state.disconnection_time = when;
+    batch.Put(store::Table::kAgents, s->first, Record(s->first, state));
     batch.Put(store::Table::kAgentPending, s->first, "");
   }
   // Left in the order when the write fails: the next check tries them again.
@@ -198,12 +216,12 @@ Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
     // Out of the order until its next report: a silent agent is read once, not every second.
     Unwatch(*s);
     Entry& e = s->second;
-    if (e.state.status != schemas::AgentStatus::kActive) continue;
+    if (e.status != schemas::AgentStatus::kActive) continue;
     --counts_[static_cast<std::size_t>(schemas::AgentStatus::kActive)];
     ++counts_[static_cast<std::size_t>(schemas::AgentStatus::kDisconnected)];
     e.pending_row = true;
-    e.state.status = schemas::AgentStatus::kDisconnected;
-    e.state.disconnection_time = when;
+    e.status = schemas::AgentStatus::kDisconnected;
+    e.disconnection_time = when;
     if (e.version <= e.acked_version) ++pending_;
     e.full_version = ++e.version;
     Enqueue(*s);
@@ -229,14 +247,14 @@ std::optional<schemas::AgentInfoBatch> WorkerAgents::NextBatch(SteadyClock::time
     if (e.in_flight || e.version <= e.acked_version || unknown_.count(slot.first)) continue;
     schemas::AgentUpdate u{slot.first, e.full_version > e.acked_version, {}, e.counter};
     if (u.full) {
-      u.state = e.state;
+      u.state = StateOf(e);
     } else {
       // All a keepalive-only update carries: no copy of the rest of the state.
-      u.state.last_keepalive = e.state.last_keepalive;
-      u.state.status = e.state.status;
+      u.state.last_keepalive = e.last_keepalive;
+      u.state.status = e.status;
     }
     // A rough size: keepalive-only updates are a few dozen bytes, full ones a few hundred.
-    bytes += u.full ? 256 + e.state.labels.size() * 64 : 32;
+    bytes += u.full ? 256 + e.profile->labels.size() * 64 : 32;
     e.in_flight = true;
     flight.versions.emplace_back(&slot, e.version);
     batch.updates.push_back(std::move(u));
@@ -333,9 +351,10 @@ std::vector<std::pair<std::string, std::uint64_t>> WorkerAgents::Counters() cons
   return out;
 }
 
-const schemas::AgentState* WorkerAgents::Find(const std::string& id) const {
+std::optional<schemas::AgentState> WorkerAgents::Find(const std::string& id) const {
   auto it = agents_.find(id);
-  return it == agents_.end() ? nullptr : &it->second.state;
+  if (it == agents_.end()) return std::nullopt;
+  return StateOf(it->second);
 }
 
 }  // namespace zcluster::nodes

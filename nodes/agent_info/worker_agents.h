@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent_info/agent_profiles.h"
 #include "zcluster/nodes/clock.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
@@ -77,14 +78,23 @@ class WorkerAgents {
   schemas::AgentStatusCounts CountByStatus() const { return counts_; }
   // Counters restored from the store, for the report verifier.
   std::vector<std::pair<std::string, std::uint64_t>> Counters() const;
-  // The state an agent last reported, or nullptr.
-  const schemas::AgentState* Find(const std::string& id) const;
+  // The state an agent last reported, if it reported.
+  std::optional<schemas::AgentState> Find(const std::string& id) const;
+  // Distinct profiles (OS, version, checksums, labels) the agents' states share.
+  std::size_t profiles() const { return profiles_.size(); }
 
  private:
   struct Entry;
   using Slot = std::pair<const std::string, Entry>;  // an element of agents_: its address is stable
   struct Entry {
-    schemas::AgentState state;
+    // The state the agent last reported, its shared part held once for all the agents that
+    // have it (agent_profiles.h): about a fifth of the memory of a whole AgentState.
+    std::string name;
+    std::string ip;
+    const AgentProfile* profile = nullptr;
+    schemas::AgentStatus status = schemas::AgentStatus::kActive;
+    std::uint64_t last_keepalive = 0;
+    std::uint64_t disconnection_time = 0;
     std::uint64_t counter = 0;
     std::uint64_t version = 0;       // bumped by every change
     std::uint64_t full_version = 0;  // version of the last change beyond the keepalive time
@@ -107,7 +117,11 @@ class WorkerAgents {
       : store_(store), params_(std::move(params)) {}
   void Enqueue(Slot& slot);
   void Requeue(InFlight& batch);
-  std::string Record(const std::string& id, const Entry& e) const;
+  std::string Record(const std::string& id, const schemas::AgentState& state) const;
+  static schemas::AgentState StateOf(const Entry& e);
+  void Hold(Entry& e, const schemas::AgentState& state);
+  // Equal but for the keepalive time: such a change travels as a keepalive-only update.
+  static bool SameButKeepalive(const Entry& e, const schemas::AgentState& state);
   // The silence order: agents by last report, oldest first. A report moves its agent to the
   // newest end, and the silence check takes agents off the oldest end, so it reads only the
   // agents that fell silent instead of every agent each second. The steady clock never goes
@@ -118,6 +132,7 @@ class WorkerAgents {
 
   store::NodeStore& store_;
   WorkerAgentsParams params_;
+  AgentProfiles profiles_;
   // Never erased from: queue_, in_flight_ and the silence order hold its elements' addresses.
   std::unordered_map<std::string, Entry> agents_;
   std::deque<Slot*> queue_;                      // pending agents waiting for a batch

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include "support/temp_dir.h"
@@ -102,7 +103,7 @@ TEST_CASE("only acknowledged changes are cleared, also across a restart", "[node
   f.Ack(keepalives);
   CHECK(f.agents->pending() == 0);
   CHECK_FALSE(f.agents->NextBatch(f.t0).has_value());
-  REQUIRE(f.agents->Find("001") != nullptr);
+  REQUIRE(f.agents->Find("001").has_value());
   CHECK(f.agents->Find("001")->name == "web");
 }
 
@@ -126,6 +127,62 @@ TEST_CASE("a keepalive-only change travels as a cheap update", "[nodes][agents]"
   CHECK(f.Next().updates[0].full);
 }
 
+TEST_CASE("agents that share a profile hold it once, and a profile no agent uses is freed",
+          "[nodes][agents]") {
+  Fixture f;
+  schemas::AgentState common = State("x", 100);
+  common.os.name = "Ubuntu";
+  common.os.uname = "Linux 5.15.0-91-generic #101-Ubuntu SMP x86_64";  // past the small buffer
+  common.config_sum = "ab73c0ffee0123456789abcdef012345";
+  common.labels["env"] = "prod";
+  auto named = [&](const std::string& name, std::uint64_t keepalive) {
+    schemas::AgentState s = common;
+    s.name = name;
+    s.last_keepalive = keepalive;
+    return s;
+  };
+  for (int i = 1; i <= 50; ++i)
+    f.Report(fmt::format("{:03}", i), named(fmt::format("a{}", i), 100));
+  CHECK(f.agents->profiles() == 1);
+  // An agent whose labels change with every report leaves one profile of its own, not one a
+  // report; back to the fleet's, it leaves none.
+  for (int round = 0; round < 20; ++round) {
+    schemas::AgentState odd = named("a7", 101 + round);
+    odd.labels["round"] = std::to_string(round);
+    f.Report("007", odd);
+    CHECK(f.agents->profiles() == 2);
+    REQUIRE(f.agents->Find("007").has_value());
+    CHECK(*f.agents->Find("007") == odd);
+  }
+  f.Report("007", named("a7", 200));
+  CHECK(f.agents->profiles() == 1);
+  // Each agent gives back the whole state it reported, its own fields and the shared ones.
+  CHECK(*f.agents->Find("007") == named("a7", 200));
+  CHECK(*f.agents->Find("050") == named("a50", 100));
+  // A change of a field of the profile is a full change, as any other.
+  schemas::AgentState upgraded = named("a3", 300);
+  upgraded.version = "Wazuh v4.14.1";
+  f.Report("003", upgraded);
+  CHECK(f.agents->profiles() == 2);
+  bool sent_whole = false;
+  while (auto b = f.agents->NextBatch(f.t0)) {
+    for (const auto& u : b->updates) {
+      if (u.id == "003") {
+        sent_whole = u.full && u.state == upgraded;
+      } else {
+        CHECK((!u.full || u.state.labels == common.labels));
+      }
+    }
+    f.Ack(*b);
+  }
+  CHECK(sent_whole);
+  // A restart holds the same profiles again.
+  f.Open();
+  CHECK(f.agents->profiles() == 2);
+  CHECK(*f.agents->Find("003") == upgraded);
+  CHECK(*f.agents->Find("007") == named("a7", 200));
+}
+
 TEST_CASE("an agent changed and changed back within one burst keeps the burst's last state",
           "[nodes][agents]") {
   Fixture f;
@@ -138,7 +195,7 @@ TEST_CASE("an agent changed and changed back within one burst keeps the burst's 
   schemas::AgentState back = State("web", 120);
   REQUIRE(f.agents->Apply({{"001", ++f.counter, moved}, {"001", f.counter + 1, back}}, f.t0).ok());
   ++f.counter;
-  REQUIRE(f.agents->Find("001") != nullptr);
+  REQUIRE(f.agents->Find("001").has_value());
   CHECK(*f.agents->Find("001") == back);
   schemas::AgentInfoBatch b = f.Next();
   REQUIRE(b.updates.size() == 1);
@@ -147,7 +204,7 @@ TEST_CASE("an agent changed and changed back within one burst keeps the burst's 
   f.Ack(b);
   // What was stored is the same state: a restart finds it.
   f.Open();
-  REQUIRE(f.agents->Find("001") != nullptr);
+  REQUIRE(f.agents->Find("001").has_value());
   CHECK(f.agents->Find("001")->ip == "10.0.0.1");
   CHECK(f.agents->Find("001")->last_keepalive == 120);
 }
@@ -315,7 +372,7 @@ TEST_CASE("a keepalive-only report rewrites only the counter row, and a restart 
   CHECK(row(store::Table::kAgentCounters)->size() == 16);
   // Unacknowledged, so sent whole after a restart, with the newest time.
   f.Open();
-  REQUIRE(f.agents->Find("001") != nullptr);
+  REQUIRE(f.agents->Find("001").has_value());
   CHECK(f.agents->Find("001")->last_keepalive == 200);
   schemas::AgentInfoBatch b = f.Next();
   REQUIRE(b.updates.size() == 1);
