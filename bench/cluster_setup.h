@@ -7,17 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "bench_clock.h"
 #include "zcluster/bench/deployment.h"
 #include "zcluster/bench/scenarios.h"
 #include "zcluster/nodes/client_keys.h"
 
 namespace zcluster::bench {
-
-using Clock = std::chrono::steady_clock;
-inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-inline double Millis(Clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
 
 // "w01", "w02", … (or "w001" … for more than 99).
 std::vector<std::string> WorkerNames(std::size_t count);

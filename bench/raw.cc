@@ -18,6 +18,7 @@
 #include <rocksdb/write_batch.h>
 #include <msgpack.hpp>
 
+#include "bench_clock.h"
 #include "zcluster/agent_sim/agent_simulator.h"
 #include "zcluster/bench/scenarios.h"
 #include "zcluster/bus/curve_keys.h"
@@ -29,9 +30,6 @@
 
 namespace zcluster::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 void CurveServer(zmq::socket_t& s, const bus::CurveKeyPair& keys) {
   s.set(zmq::sockopt::curve_server, 1);
