@@ -322,6 +322,24 @@ void EncodeBody(msgpack::sbuffer& b, const AgentReport& m) {
 void EncodeBody(msgpack::sbuffer& b, const AgentReportAck& m) {
   MapWriter(b, 3).str("id", m.id).uint("counter", m.counter).strings("groups", m.groups);
 }
+void EncodeBody(msgpack::sbuffer& b, const AgentReports& m) {
+  MapWriter w(b, 1);
+  w.key("reports").pack_array(static_cast<std::uint32_t>(m.reports.size()));
+  for (const AgentReport& r : m.reports) EncodeBody(b, r);
+}
+void EncodeBody(msgpack::sbuffer& b, const AgentReportsAck& m) {
+  MapWriter w(b, 2);
+  w.key("acks").pack_array(static_cast<std::uint32_t>(m.acks.size()));
+  for (const AgentReportAck& a : m.acks) EncodeBody(b, a);
+  w.key("refused").pack_array(static_cast<std::uint32_t>(m.refused.size()));
+  for (const RefusedReport& r : m.refused) {
+    MapWriter(b, 4)
+        .str("id", r.id)
+        .uint("counter", r.counter)
+        .uint("code", static_cast<std::uint64_t>(r.code))
+        .str("message", r.message);
+  }
+}
 void EncodeBody(msgpack::sbuffer& b, const AgentInfoBatch& m) {
   MapWriter w(b, 3);
   w.uint("batch", m.batch).uint("pending", m.pending);
@@ -396,24 +414,70 @@ std::vector<std::string> AgentListWriter::Finish() {
 }
 
 namespace codec {
+namespace {
+
+AgentReport ReadReport(FieldReader& r) {
+  AgentReport m;
+  m.id = ReadId(r);
+  m.counter = r.uint("counter");
+  m.state = r.bin("state", 1 << 16);
+  m.mac = r.bin("mac", 64);
+  return m;
+}
+
+AgentReportAck ReadReportAck(FieldReader& r) {
+  AgentReportAck m;
+  m.id = ReadId(r);
+  m.counter = r.uint("counter");
+  m.groups = r.strings("groups", kMaxGroups, kMaxNameLength);
+  return m;
+}
+
+}  // namespace
+
 std::optional<Result<Message>> DecodeAgentBody(std::string_view type, FieldReader& r) {
   auto finish = [&r](Message m) -> Result<Message> {
     if (!r.status().ok()) return r.status();
     return m;
   };
-  if (type == AgentReport::kType) {
-    AgentReport m;
-    m.id = ReadId(r);
-    m.counter = r.uint("counter");
-    m.state = r.bin("state", 1 << 16);
-    m.mac = r.bin("mac", 64);
+  if (type == AgentReport::kType) return finish(ReadReport(r));
+  if (type == AgentReportAck::kType) return finish(ReadReportAck(r));
+  if (type == AgentReports::kType) {
+    AgentReports m;
+    if (const msgpack::object* arr = r.array("reports", kMaxRelayedReports)) {
+      m.reports.reserve(arr->via.array.size);
+      for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
+        FieldReader item(arr->via.array.ptr[i], r, "reports", /*item=*/true);
+        m.reports.push_back(ReadReport(item));
+        if (!item.status().ok()) return item.status();
+      }
+    }
     return finish(std::move(m));
   }
-  if (type == AgentReportAck::kType) {
-    AgentReportAck m;
-    m.id = ReadId(r);
-    m.counter = r.uint("counter");
-    m.groups = r.strings("groups", kMaxGroups, kMaxNameLength);
+  if (type == AgentReportsAck::kType) {
+    AgentReportsAck m;
+    if (const msgpack::object* arr = r.array("acks", kMaxRelayedReports)) {
+      m.acks.reserve(arr->via.array.size);
+      for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
+        FieldReader item(arr->via.array.ptr[i], r, "acks", /*item=*/true);
+        m.acks.push_back(ReadReportAck(item));
+        if (!item.status().ok()) return item.status();
+      }
+    }
+    if (const msgpack::object* arr = r.array("refused", kMaxRelayedReports)) {
+      m.refused.reserve(arr->via.array.size);
+      for (std::uint32_t i = 0; i < arr->via.array.size && r.status().ok(); ++i) {
+        FieldReader item(arr->via.array.ptr[i], r, "refused", /*item=*/true);
+        RefusedReport refused;
+        refused.id = ReadId(item);
+        refused.counter = item.uint("counter");
+        // A newer worker may send a code we do not know: keep the refusal, call it internal.
+        refused.code = CodeFromNumber(item.uint("code")).value_or(Code::kInternal);
+        refused.message = item.str("message");
+        if (!item.status().ok()) return item.status();
+        m.refused.push_back(std::move(refused));
+      }
+    }
     return finish(std::move(m));
   }
   if (type == AgentInfoBatch::kType) {

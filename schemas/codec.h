@@ -288,6 +288,8 @@ void EncodeBody(msgpack::sbuffer& b, const Health& m);
 // Agent messages (agents.cc).
 void EncodeBody(msgpack::sbuffer& b, const AgentReport& m);
 void EncodeBody(msgpack::sbuffer& b, const AgentReportAck& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentReports& m);
+void EncodeBody(msgpack::sbuffer& b, const AgentReportsAck& m);
 void EncodeBody(msgpack::sbuffer& b, const AgentInfoBatch& m);
 void EncodeBody(msgpack::sbuffer& b, const AgentInfoAck& m);
 void EncodeBody(msgpack::sbuffer& b, const AgentsQuery& m);

@@ -54,6 +54,10 @@ TEST_CASE("every message survives an encode/decode round trip", "[schemas]") {
       StatusQuery{},
       NodeStatus{"w1", "worker", 42, 17, false, 3, 100000, 12},
       MonitorQuery{},
+      AgentReports{{AgentReport{"001", 3, "\x80", std::string(32, 'm')},
+                    AgentReport{"002", 9, "\x81\xa1x\x01", std::string(32, 'n')}}},
+      AgentReportsAck{{AgentReportAck{"001", 3, {"default", "web"}}},
+                      {RefusedReport{"002", 9, Code::kPermissionDenied, "bad MAC from agent 002"}}},
   };
   NodeStats stats;
   stats.name = "w1";
@@ -165,6 +169,24 @@ TEST_CASE("decode refuses malformed messages with a clear error", "[schemas]") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().message().find("longer than") != std::string::npos);
   }
+}
+
+TEST_CASE("agent_reports holds at most 256 whole reports", "[schemas]") {
+  AgentReport one{"001", 1, "\x80", std::string(32, 'm')};
+  AgentReports most{std::vector<AgentReport>(kMaxRelayedReports, one)};
+  REQUIRE(Decode(Encode(most)).ok());
+  AgentReports over{std::vector<AgentReport>(kMaxRelayedReports + 1, one)};
+  Result<Message> r = Decode(Encode(over));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == "agent_reports.reports has too many items");
+
+  Frames frames = Encode(AgentReports{{one}});
+  std::size_t at = frames[1].find("\xa3mac");
+  REQUIRE(at != std::string::npos);
+  frames[1].replace(at, 4, "\xa3mak");  // the report's mac is then missing
+  r = Decode(frames);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("mac is missing") != std::string::npos);
 }
 
 TEST_CASE("decode ignores unknown fields and keeps unknown error codes", "[schemas]") {

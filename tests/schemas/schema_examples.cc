@@ -73,6 +73,15 @@ int main() {
   AgentState s = SampleState();
   Print(AgentReport{"001", 7, EncodeAgentState(s), std::string(32, '\x5a')});
   Print(AgentReportAck{"001", 7, {"default"}});
+  AgentState brief;
+  brief.name = "web-2";
+  brief.status = AgentStatus::kActive;
+  brief.last_keepalive = 1764000060;
+  Print(AgentReports{{AgentReport{"002", 9, EncodeAgentState(brief), std::string(32, '\x5a')}}});
+  Print(
+      AgentReportsAck{{AgentReportAck{"002", 9, {"default"}}},
+                      {RefusedReport{"003", 4, Code::kPermissionDenied,
+                                     "replayed or stale report from agent 003 (counter 4 <= 4)"}}});
   AgentState k;
   k.last_keepalive = 1764000060;
   Print(AgentInfoBatch{12, 0, {AgentUpdate{"001", true, s, 41}, AgentUpdate{"002", false, k, 7}}});

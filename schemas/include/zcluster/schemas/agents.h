@@ -23,6 +23,7 @@ inline constexpr std::size_t kMaxLabels = 64;
 inline constexpr std::size_t kMaxGroups = 128;
 inline constexpr std::size_t kMaxBatchUpdates = 10000;  // agents in one agent_info batch
 inline constexpr std::size_t kMaxAgents = 1000000;      // agents in one agent_list
+inline constexpr std::size_t kMaxRelayedReports = 256;  // reports in one agent_reports
 
 // "001": 1..16 ASCII digits.
 bool IsValidAgentId(std::string_view id);
@@ -112,6 +113,33 @@ struct AgentReportAck {
   std::uint64_t counter = 0;
   std::vector<std::string> groups;  // the agent's groups, as the worker knows them
   bool operator==(const AgentReportAck&) const = default;
+};
+
+// relay → worker: the reports of many agents in one message, each still signed by its own
+// agent. A relay (an agent-facing front end that holds many agents' connections) pays one CURVE
+// message for a burst instead of one per report.
+struct AgentReports {
+  static constexpr std::string_view kType = "agent_reports";
+  std::vector<AgentReport> reports;  // at most kMaxRelayedReports
+  bool operator==(const AgentReports&) const = default;
+};
+
+// A report of an agent_reports that the worker refused, and why.
+struct RefusedReport {
+  std::string id;
+  std::uint64_t counter = 0;
+  Code code = Code::kInternal;
+  std::string message;
+  bool operator==(const RefusedReport&) const = default;
+};
+
+// worker → relay: the answer to every report of one agent_reports, each either acknowledged
+// (durable on the worker, as agent_report_ack) or refused.
+struct AgentReportsAck {
+  static constexpr std::string_view kType = "agent_reports_ack";
+  std::vector<AgentReportAck> acks;
+  std::vector<RefusedReport> refused;
+  bool operator==(const AgentReportsAck&) const = default;
 };
 
 // One agent's change inside a batch: the whole state, or (keepalive-only changes) just the

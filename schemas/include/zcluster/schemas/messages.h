@@ -189,12 +189,12 @@ struct NodeStatus {
 
 using Message =
     std::variant<Hello, Welcome, Keepalive, KeepaliveAck, ErrorReply, NodesQuery, NodeList,
-                 AgentReport, AgentReportAck, AgentInfoBatch, AgentInfoAck, AgentsQuery, AgentList,
-                 AgentAdd, AgentRemove, AgentEntry, HealthQuery, Health, GroupsDelta,
-                 StreamHeartbeat, GroupsSyncRequest, GroupsSync, GroupAssign, GroupUnassign,
-                 GroupsChanged, GroupTableQuery, GroupTable, FilesDelta, FilesSyncRequest,
-                 FilesSync, FileFetch, FileData, FileTableQuery, FileTable, StatusQuery, NodeStatus,
-                 NodeStats, MonitorQuery, ClusterStats, Goodbye>;
+                 AgentReport, AgentReportAck, AgentReports, AgentReportsAck, AgentInfoBatch,
+                 AgentInfoAck, AgentsQuery, AgentList, AgentAdd, AgentRemove, AgentEntry,
+                 HealthQuery, Health, GroupsDelta, StreamHeartbeat, GroupsSyncRequest, GroupsSync,
+                 GroupAssign, GroupUnassign, GroupsChanged, GroupTableQuery, GroupTable, FilesDelta,
+                 FilesSyncRequest, FilesSync, FileFetch, FileData, FileTableQuery, FileTable,
+                 StatusQuery, NodeStatus, NodeStats, MonitorQuery, ClusterStats, Goodbye>;
 
 // Frames as bytes: the transport (bus/) moves them without knowing what they mean.
 using Frames = std::vector<std::string>;
