@@ -21,7 +21,7 @@ AgentSplit SplitAgents(const nodes::ClientKeys& all, std::size_t workers, std::s
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
                 double churn, bool churn_first_round, std::chrono::milliseconds drain,
-                bool keep_truth, const std::atomic<bool>* stop) {
+                bool keep_truth, const std::atomic<bool>* stop, std::size_t relay) {
   std::vector<Result<nodes::AgentSimResult>> results(workers.size(), Status::Internal("not run"));
   auto start = Clock::now();
   std::vector<std::thread> threads;
@@ -38,6 +38,7 @@ SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
       o.drain = drain;
       o.keep_truth = keep_truth;
       o.stop = stop;
+      o.relay = relay;
       results[i] = nodes::RunAgentSimulation(agents[i], o);
     });
   }

@@ -28,12 +28,13 @@ struct SimRun {
 // Runs one simulator per worker at once (worker i gets agents[i]); `rate` is per worker (0:
 // unpaced), `duration` seconds after one round (0: one round). `churn` applies from the first
 // report when `churn_first_round`. At the end, reports still unacknowledged after `drain` are
-// counted lost. `stop`, when given and set, ends the reporting before `duration`.
+// counted lost. `stop`, when given and set, ends the reporting before `duration`. `relay`: reports
+// per message (1: one agent_report each; more: agent_reports, as a relay sends them).
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
                 const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
                 double churn, bool churn_first_round = false,
                 std::chrono::milliseconds drain = std::chrono::seconds(60), bool keep_truth = true,
-                const std::atomic<bool>* stop = nullptr);
+                const std::atomic<bool>* stop = nullptr, std::size_t relay = 1);
 
 // Waits until every worker has handed everything to the master and the master has persisted at
 // least `stored_at_least` records since it started; returns its count then.

@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
                  "agents per worker (agent-info) or in all (qa, soak, scale)");
   app.add_option("--rate", o.rate,
                  "agent reports per second in all (scale; default: every agent every 10 s)");
+  app.add_option("--relay", o.relay,
+                 "reports per message (scale): 1 as agents send them, up to 256 as a relay "
+                 "forwards them")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
   app.add_option("--changes", o.changes, "group assignment changes (groups)");
   app.add_option("--files", o.files, "files on the master (files, qa, soak)");
   app.add_option("--file-bytes", o.file_bytes, "bytes per file (files)");

@@ -48,6 +48,7 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
   const std::size_t files = o.files ? o.files : o.smoke ? 100 : 10000;
   const double duration = o.duration > 0 ? o.duration : o.smoke ? 2 : 60;
   const std::size_t per_worker = total / w;
+  const std::size_t relay = std::max<std::size_t>(1, o.relay);
   const std::size_t agents_n = per_worker * w;
   // Wazuh's agents report every 10 s (every second in the smoke run, so that rounds fit in it).
   const double rate = o.rate > 0 ? o.rate : static_cast<double>(agents_n) / (o.smoke ? 1 : 10);
@@ -58,6 +59,7 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
                   {"master_files", std::to_string(files)},
                   {"reports_per_s_asked", fmt::format("{:.0f}", rate)},
                   {"full_changes", "0.01"},
+                  {"reports_per_message", std::to_string(relay)},
                   {"seconds", fmt::format("{}", duration)}};
   if (o.progress) o.progress(fmt::format("scale: registering {} agents", agents_n + w));
   // The first agents_n are the simulators'; the last w are the probes', one per worker.
@@ -72,7 +74,8 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
   // Keepalive-only updates need a record to land on: every agent is first seen once.
   auto seen_start = Clock::now();
   if (o.progress) o.progress("scale: every agent reports once (first sightings)");
-  SimRun first = Simulate(d, workers, slices, 0, 0, 0, false, std::chrono::seconds(60), false);
+  SimRun first =
+      Simulate(d, workers, slices, 0, 0, 0, false, std::chrono::seconds(60), false, nullptr, relay);
   ZC_RETURN_IF_ERROR(first.status);
   Result<std::uint64_t> first_stored = WaitForDrain(d, workers, agents_n);
   if (!first_stored.ok()) return first_stored.status();
@@ -91,7 +94,8 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
   Result<schemas::NodeStatus> before = d.StatusOf("master");
   if (!before.ok()) return before.status();
   ZC_RETURN_IF_ERROR(d.Signal("master", SIGSTOP));
-  SimRun front = Simulate(d, workers, slices, 0, 0, 0, false, std::chrono::seconds(60), false);
+  SimRun front =
+      Simulate(d, workers, slices, 0, 0, 0, false, std::chrono::seconds(60), false, nullptr, relay);
   auto thawed = Clock::now();
   ZC_RETURN_IF_ERROR(d.Signal("master", SIGCONT));
   ZC_RETURN_IF_ERROR(front.status);
@@ -112,7 +116,7 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
   std::atomic<bool> loading{true};
   std::thread load([&] {
     steady = Simulate(d, workers, slices, rate / static_cast<double>(w), duration, 0.01, false,
-                      std::chrono::seconds(60), false);
+                      std::chrono::seconds(60), false, nullptr, relay);
     loading = false;
   });
   LatencySeries lag{"report -> master store, steady load", {}, 1000.0, std::nullopt};

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   app.add_option("--connections", o.connections, "sockets the agents share")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
+  app.add_option("--relay", o.relay,
+                 "reports per message: 1 as agents send them, up to 256 as a relay forwards them")
+      ->check(CLI::Range(std::size_t{1}, schemas::kMaxRelayedReports))
+      ->capture_default_str();
   app.add_option("--truth", truth_path, "write the last acknowledged state of each agent as JSON");
   CLI11_PARSE(app, argc, argv);
 

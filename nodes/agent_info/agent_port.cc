@@ -39,15 +39,9 @@ Result<bool> AgentPort::ReloadKeysIfChanged() {
   return true;
 }
 
-void AgentPort::Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter,
-                       std::string_view in_reply_to) {
+void AgentPort::CountRefusal(const bus::Envelope& env, const Status& why, std::uint64_t* counter) {
   ++*counter;
   ++rejects_since_log_;
-  bus::Frames reply =
-      schemas::Encode(schemas::ErrorReply{why.code(), why.message(), std::string(in_reply_to)});
-  if (meter_ != nullptr) meter_->Out("agents", reply);
-  // The agent may be gone; the count and the log keep the record.
-  router_.Send(env.routing_id, std::move(reply)).IgnoreError();
   auto now = SteadyClock::now();
   if (now - last_reject_log_ >= std::chrono::seconds(1)) {
     log_.Warning("Agent port", "Rejected {} reports in the last second; latest from {}: {}",
@@ -55,6 +49,21 @@ void AgentPort::Reject(const bus::Envelope& env, const Status& why, std::uint64_
     last_reject_log_ = now;
     rejects_since_log_ = 0;
   }
+}
+
+void AgentPort::Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter,
+                       std::string_view in_reply_to) {
+  CountRefusal(env, why, counter);
+  SendError(env, why, in_reply_to);
+}
+
+void AgentPort::SendError(const bus::Envelope& env, const Status& why,
+                          std::string_view in_reply_to) {
+  bus::Frames reply =
+      schemas::Encode(schemas::ErrorReply{why.code(), why.message(), std::string(in_reply_to)});
+  if (meter_ != nullptr) meter_->Out("agents", reply);
+  // The agent may be gone; the count and the log keep the record.
+  router_.Send(env.routing_id, std::move(reply)).IgnoreError();
 }
 
 bool AgentPort::ReloadSoon() {
@@ -65,15 +74,51 @@ bool AgentPort::ReloadSoon() {
   return changed.ok() && *changed;
 }
 
+std::optional<Status> AgentPort::Admit(const bus::Envelope& env, const schemas::AgentReport& report,
+                                       std::vector<WorkerAgents::Report>& accepted) {
+  auto refuse = [&](Status why, std::uint64_t* counter) {
+    CountRefusal(env, why, counter);
+    return std::optional<Status>(std::move(why));
+  };
+  ReportVerdict verdict = verifier_.Verify(report);
+  if (verdict.refusal == ReportRefusal::kUnknownAgent && ReloadSoon()) {
+    verdict = verifier_.Verify(report);  // a new agent registered a moment ago
+  }
+  if (!verdict.ok()) {
+    switch (verdict.refusal) {
+      case ReportRefusal::kUnknownAgent:
+        return refuse(verdict.status, &counters_.unknown);
+      case ReportRefusal::kBadMac:
+        return refuse(verdict.status, &counters_.bad_mac);
+      case ReportRefusal::kRateLimited:
+        return refuse(verdict.status, &counters_.rate_limited);
+      default:
+        return refuse(verdict.status, &counters_.replayed);
+    }
+  }
+  Result<schemas::AgentState> state = schemas::DecodeAgentState(report.state);
+  if (!state.ok()) return refuse(state.status(), &counters_.malformed);
+  if (std::optional<std::string> why = verifier_.Contradiction(report.id, *state)) {
+    return refuse(Status::PermissionDenied(*why), &counters_.mismatched);
+  }
+  accepted.push_back({report.id, report.counter, std::move(state).value()});
+  return std::nullopt;
+}
+
 Status AgentPort::ServePending() {
-  struct Accepted {
+  // Who is owed an answer, once the burst is durable: an agent_report's sender is owed an ack
+  // (or had its error already); a relay is owed one agent_reports_ack for all its reports.
+  struct Owed {
     std::string routing_id;
-    std::uint64_t counter;
-    std::string id;
+    bool relayed = false;
+    std::vector<std::pair<std::string, std::uint64_t>> accepted;  // id, counter
+    std::vector<schemas::RefusedReport> refused;
   };
   std::vector<WorkerAgents::Report> reports;
-  std::vector<Accepted> accepted;
-  for (int budget = 5000; budget > 0; --budget) {
+  std::vector<Owed> owed;
+  // Bounded in reports, not messages: a burst of relayed messages holds up to 256 reports each.
+  std::size_t seen = 0;
+  while (seen < kBurstReports) {
     Result<std::optional<bus::Envelope>> got = router_.Receive();
     if (!got.ok()) return got.status();
     if (!got->has_value()) break;
@@ -82,56 +127,55 @@ Status AgentPort::ServePending() {
     Result<schemas::Message> msg =
         env.too_many_frames ? Result<schemas::Message>(Status::InvalidArgument("too many frames"))
                             : schemas::Decode(env.frames);
-    const auto* report = msg.ok() ? std::get_if<schemas::AgentReport>(&*msg) : nullptr;
-    if (report == nullptr) {
-      // As SCHEMAS.md says: the refused message's type, or "" when it could not be read.
-      Reject(env, msg.ok() ? Status::InvalidArgument("expected agent_report") : msg.status(),
-             &counters_.malformed, msg.ok() ? schemas::TypeOf(*msg) : std::string_view());
-      continue;
-    }
-    ReportVerdict verdict = verifier_.Verify(*report);
-    if (verdict.refusal == ReportRefusal::kUnknownAgent && ReloadSoon()) {
-      verdict = verifier_.Verify(*report);  // a new agent registered a moment ago
-    }
-    if (!verdict.ok()) {
-      std::uint64_t* counter = &counters_.replayed;
-      switch (verdict.refusal) {
-        case ReportRefusal::kUnknownAgent:
-          counter = &counters_.unknown;
-          break;
-        case ReportRefusal::kBadMac:
-          counter = &counters_.bad_mac;
-          break;
-        case ReportRefusal::kRateLimited:
-          counter = &counters_.rate_limited;
-          break;
-        default:
-          break;
+    if (const auto* report = msg.ok() ? std::get_if<schemas::AgentReport>(&*msg) : nullptr) {
+      ++seen;
+      if (std::optional<Status> why = Admit(env, *report, reports)) {
+        SendError(env, *why, "agent_report");
+      } else {
+        owed.push_back({env.routing_id, false, {{report->id, report->counter}}, {}});
       }
-      Reject(env, verdict.status, counter);
       continue;
     }
-    Result<schemas::AgentState> state = schemas::DecodeAgentState(report->state);
-    if (!state.ok()) {
-      Reject(env, state.status(), &counters_.malformed);
+    if (const auto* relayed = msg.ok() ? std::get_if<schemas::AgentReports>(&*msg) : nullptr) {
+      seen += std::max<std::size_t>(1, relayed->reports.size());
+      Owed answer{env.routing_id, true, {}, {}};
+      for (const schemas::AgentReport& report : relayed->reports) {
+        if (std::optional<Status> why = Admit(env, report, reports)) {
+          answer.refused.push_back({report.id, report.counter, why->code(), why->message()});
+        } else {
+          answer.accepted.emplace_back(report.id, report.counter);
+        }
+      }
+      owed.push_back(std::move(answer));
       continue;
     }
-    if (std::optional<std::string> why = verifier_.Contradiction(report->id, *state)) {
-      Reject(env, Status::PermissionDenied(*why), &counters_.mismatched);
-      continue;
-    }
-    reports.push_back({report->id, report->counter, std::move(state).value()});
-    accepted.push_back({env.routing_id, report->counter, report->id});
+    ++seen;
+    // As SCHEMAS.md says: the refused message's type, or "" when it could not be read.
+    Reject(env, msg.ok() ? Status::InvalidArgument("expected agent_report") : msg.status(),
+           &counters_.malformed, msg.ok() ? schemas::TypeOf(*msg) : std::string_view());
   }
-  if (reports.empty()) return Status::Ok();
-  // One durable write for the whole burst, then the acks.
-  ZC_RETURN_IF_ERROR(agents_.Apply(reports, SteadyClock::now()));
+  if (owed.empty()) return Status::Ok();
+  // One durable write for the whole burst, then the answers.
+  if (!reports.empty()) ZC_RETURN_IF_ERROR(agents_.Apply(reports, SteadyClock::now()));
   counters_.accepted += reports.size();
-  for (const Accepted& a : accepted) {
-    bus::Frames ack = schemas::Encode(schemas::AgentReportAck{a.id, a.counter, groups_of_(a.id)});
-    if (meter_ != nullptr) meter_->Out("agents", ack);
-    // A vanished agent's ack has nowhere to go; its state is saved.
-    router_.Send(a.routing_id, std::move(ack)).IgnoreError();
+  for (Owed& o : owed) {
+    bus::Frames reply;
+    if (!o.relayed) {
+      const auto& [id, counter] = o.accepted.front();
+      reply = schemas::Encode(schemas::AgentReportAck{id, counter, groups_of_(id)});
+    } else {
+      schemas::AgentReportsAck ack;
+      ack.acks.reserve(o.accepted.size());
+      for (auto& [id, counter] : o.accepted) {
+        std::vector<std::string> groups = groups_of_(id);
+        ack.acks.push_back({std::move(id), counter, std::move(groups)});
+      }
+      ack.refused = std::move(o.refused);
+      reply = schemas::Encode(ack);
+    }
+    if (meter_ != nullptr) meter_->Out("agents", reply);
+    // A vanished agent's or relay's answer has nowhere to go; the accepted states are saved.
+    router_.Send(o.routing_id, std::move(reply)).IgnoreError();
   }
   return Status::Ok();
 }

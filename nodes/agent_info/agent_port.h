@@ -1,7 +1,8 @@
 // The worker's agent port (<agent_port>, default 1514): a CURVE ROUTER in the ZAP agent domain
 // (any key may connect: CURVE keeps reports private; each report's HMAC proves its agent).
-// Reports are verified against the worker's copy of client.keys, written to the agent table in
-// one durable write per burst, then acknowledged. Unknown ids, bad MACs, replays and malformed
+// Reports, one to a message from an agent or many to one from a relay (agent_reports), are
+// verified against the worker's copy of client.keys, written to the agent table in one durable
+// write per burst, then acknowledged. Unknown ids, bad MACs, replays and malformed
 // reports get an error reply, are counted, logged at most once a second, and never reach the
 // master.
 //
@@ -10,8 +11,10 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent_info/worker_agents.h"
 #include "zcluster/bus/sockets.h"
@@ -38,6 +41,9 @@ class AgentPort {
   // it. The largest honest report (64 labels of 256-byte keys and values, every OS field at 256
   // bytes) is under 40 KiB.
   static constexpr std::int64_t kMaxFrameBytes = 64 << 10;
+  // Reports served in one burst (one durable write), whether they came one to a message or
+  // relayed many to one.
+  static constexpr std::size_t kBurstReports = 5000;
   // An agent's current groups, for the ack of its report.
   using GroupsOf = std::function<std::vector<std::string>(const std::string& agent)>;
 
@@ -73,8 +79,14 @@ class AgentPort {
   // An unknown id may be an agent registered a moment ago: re-reads client.keys at most every
   // 100 ms, so a flood of unknown ids cannot turn into a flood of reads.
   bool ReloadSoon();
+  // Verifies one report; queues it in `accepted`, or counts the refusal and returns it.
+  std::optional<Status> Admit(const bus::Envelope& env, const schemas::AgentReport& report,
+                              std::vector<WorkerAgents::Report>& accepted);
+  // Counts a refused report by its reason and logs refusals at most once a second.
+  void CountRefusal(const bus::Envelope& env, const Status& why, std::uint64_t* counter);
+  void SendError(const bus::Envelope& env, const Status& why, std::string_view in_reply_to);
   void Reject(const bus::Envelope& env, const Status& why, std::uint64_t* counter,
-              std::string_view in_reply_to = "agent_report");
+              std::string_view in_reply_to);
 
   bus::RouterSocket router_;
   std::string path_;

@@ -87,6 +87,18 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
     sockets.push_back(std::move(d).value());
   }
   std::vector<std::size_t> outstanding(nconn, 0);
+  // A relay keeps several messages in flight on each connection.
+  const std::size_t window = std::max(o.window, 4 * o.relay);
+  // As a relay: the message being filled for each connection, and when its first report came.
+  std::vector<schemas::AgentReports> batches(o.relay > 1 ? nconn : 0);
+  std::vector<SteadyClock::time_point> batch_since(batches.size());
+  std::vector<std::size_t> batch_bytes(batches.size(), 0);
+  // Full at `relay` reports, or before the next could take the message past the worker's 64 KiB
+  // frame limit (the largest honest report is under 40 KiB; a simulated one a few hundred bytes).
+  auto batch_full = [&](std::size_t c) {
+    return batches[c].reports.size() >= std::min(o.relay, schemas::kMaxRelayedReports) ||
+           batch_bytes[c] >= (56 << 10);
+  };
   std::unordered_map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < agents.size(); ++i) index[agents[i].key.id] = i;
 
@@ -96,27 +108,51 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
                             std::chrono::duration<double>(o.duration));
   std::size_t next = 0;  // next agent to report
   bool first_round_done = false;
+  auto acknowledged = [&](const schemas::AgentReportAck& ack) {
+    auto a = index.find(ack.id);
+    if (a == index.end()) return;
+    SimAgent& agent = agents[a->second];
+    auto u = agent.unacked.find(ack.counter);
+    if (u == agent.unacked.end()) return;
+    // Acks come in order per agent: this state is now the newest acknowledged one.
+    if (o.keep_truth) result.truth[ack.id] = u->second;
+    agent.unacked.erase(agent.unacked.begin(), std::next(u));
+    ++result.acked;
+  };
   auto receive = [&](std::size_t c) {
     for (;;) {
       Result<std::optional<bus::Frames>> f = sockets[c].Receive();
       if (!f.ok() || !f->has_value()) return;
-      --outstanding[c];
       Result<schemas::Message> m = schemas::Decode(**f);
-      const auto* ack = m.ok() ? std::get_if<schemas::AgentReportAck>(&*m) : nullptr;
-      if (ack == nullptr) {
+      if (const auto* ack = m.ok() ? std::get_if<schemas::AgentReportAck>(&*m) : nullptr) {
+        --outstanding[c];
+        acknowledged(*ack);
+      } else if (const auto* all = m.ok() ? std::get_if<schemas::AgentReportsAck>(&*m) : nullptr) {
+        outstanding[c] -= std::min(outstanding[c], all->acks.size() + all->refused.size());
+        for (const schemas::AgentReportAck& a : all->acks) acknowledged(a);
+        result.errors += all->refused.size();
+      } else {
+        // An error answers one agent_report; as a relay, a whole agent_reports the worker could
+        // not read, whose reports are then counted lost at the end.
+        if (o.relay <= 1) --outstanding[c];
         ++result.errors;
-        continue;
       }
-      auto a = index.find(ack->id);
-      if (a == index.end()) continue;
-      SimAgent& agent = agents[a->second];
-      auto u = agent.unacked.find(ack->counter);
-      if (u == agent.unacked.end()) continue;
-      // Acks come in order per agent: this state is now the newest acknowledged one.
-      if (o.keep_truth) result.truth[ack->id] = u->second;
-      agent.unacked.erase(agent.unacked.begin(), std::next(u));
-      ++result.acked;
     }
+  };
+  // A relay sends a full message at once, and a partial one once its oldest report waited 10 ms
+  // or the reporting is over (`all`); a message not taken (not connected yet) is tried again.
+  auto flush = [&](SteadyClock::time_point now, bool all) {
+    bool flushed = false;
+    for (std::size_t c = 0; c < batches.size(); ++c) {
+      if (batches[c].reports.empty()) continue;
+      bool due = all || batch_full(c) || now - batch_since[c] >= std::chrono::milliseconds(10);
+      if (due && sockets[c].Send(schemas::Encode(batches[c])).ok()) {
+        batches[c].reports.clear();
+        batch_bytes[c] = 0;
+        flushed = true;
+      }
+    }
+    return flushed;
   };
   // Progress is a report sent or acknowledged. Without any for `drain`, the run ends whatever
   // is left: a worker that never accepts the connection, or one killed with reports in flight
@@ -143,7 +179,10 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
     }
     if (result.acked != before) last_progress = SteadyClock::now();
     std::uint64_t sent_before = result.sent;
-    if (!sending) continue;
+    if (!sending) {
+      flush(now, true);
+      continue;
+    }
     // Paced: reports allowed so far at `rate`; unpaced: as many as the windows allow.
     double elapsed = std::chrono::duration<double>(now - start).count();
     std::uint64_t allowed =
@@ -152,15 +191,22 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
     while (result.sent < allowed && sent_now < 4096) {
       SimAgent& agent = agents[next];
       std::size_t c = next % nconn;
-      if (outstanding[c] >= o.window) break;
+      if (outstanding[c] >= window) break;
       if ((o.churn_first_round || result.sent >= agents.size()) &&
           randombytes_uniform(1000000) < o.churn * 1e6) {
         Churn(agent.state);
       }
+      if (o.relay > 1 && batch_full(c)) break;
       agent.state.last_keepalive = static_cast<std::uint64_t>(UnixNow());
       ++agent.counter;
       schemas::AgentReport r = SignReport(agent.key.id, agent.counter, agent.state, agent.mac_key);
-      if (!sockets[c].Send(schemas::Encode(r)).ok()) break;  // not connected yet
+      if (o.relay <= 1) {
+        if (!sockets[c].Send(schemas::Encode(r)).ok()) break;  // not connected yet
+      } else {
+        if (batches[c].reports.empty()) batch_since[c] = now;
+        batch_bytes[c] += r.id.size() + r.state.size() + r.mac.size() + 32;  // and map keys
+        batches[c].reports.push_back(std::move(r));
+      }
       agent.unacked.emplace(agent.counter, agent.state);
       ++outstanding[c];
       ++result.sent;
@@ -171,8 +217,9 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
         if (o.duration <= 0) break;
       }
     }
+    bool flushed = flush(now, false);
     if (result.sent != sent_before) last_progress = SteadyClock::now();
-    if (sent_now == 0) {
+    if (sent_now == 0 && !flushed) {
       // Every window is full or the pace says wait: sleep on the sockets, not on a timer.
       std::vector<bus::PollItem> wait;
       for (auto& s : sockets) wait.push_back({&s.socket(), -1, false});

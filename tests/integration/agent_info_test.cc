@@ -160,6 +160,29 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
   CHECK(some.agents[1].id == first);
 }
 
+TEST_CASE("a relay's reports reach the master as the agents' own would", "[integration][agents]") {
+  Cluster c;
+  nodes::ClientKeys agents = MakeAgents(1000);
+  StartCluster(c, agents);
+  nodes::AgentSimOptions o = SimTo(c, "w1");
+  o.relay = 100;
+  o.duration = 1;  // rounds after the first, each agent's reports in counter order
+  o.churn = 0.3;
+  Result<nodes::AgentSimResult> r = nodes::RunAgentSimulation(agents, o);
+  REQUIRE(r.ok());
+  CHECK(r->errors == 0);
+  CHECK(r->sent > 1000);
+  CHECK(r->acked == r->sent);
+  REQUIRE(r->truth.size() == 1000);
+  std::map<std::string, schemas::AgentRecord> master;
+  CHECK(WaitFor(
+      [&] {
+        master = MasterAgents(c);
+        return Matching(master, r->truth, "w1") == 1000;
+      },
+      30s));
+}
+
 TEST_CASE("an agent the master does not know is not saved and is reported back",
           "[integration][agents]") {
   Cluster c;

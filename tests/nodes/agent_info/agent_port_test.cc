@@ -237,3 +237,52 @@ TEST_CASE("an agent that floods the port is refused past its rate and counted",
   CHECK(p.port->counters().rate_limited == refused);
   CHECK(p.port->counters().accepted == 7 - refused);
 }
+
+TEST_CASE("a relay's reports are checked one by one then saved and answered together",
+          "[nodes][agents][port]") {
+  Port p;
+  AgentMacKey web_key = DeriveAgentMacKey(p.web().key);
+  const ClientKey& db = p.registry.entries()[1];
+  schemas::AgentState db_state = State();
+  db_state.name = "db";
+  db_state.ip = "10.0.0.5";
+  schemas::AgentReports relayed;
+  relayed.reports = {
+      SignReport(p.web().id, 1, State(), web_key),
+      SignReport(db.id, 1, db_state, DeriveAgentMacKey(db.key)),
+      SignReport(p.web().id, 1, State(), web_key),                    // the same counter again
+      SignReport(db.id, 2, db_state, DeriveAgentMacKey("not db's")),  // forged
+      SignReport(p.web().id, 2, State(), web_key),
+  };
+  schemas::Message reply = p.Exchange(schemas::Encode(relayed));
+  const auto* answer = std::get_if<schemas::AgentReportsAck>(&reply);
+  REQUIRE(answer != nullptr);
+  REQUIRE(answer->acks.size() == 3);
+  CHECK(answer->acks[0] == schemas::AgentReportAck{p.web().id, 1, {"default"}});
+  CHECK(answer->acks[1] == schemas::AgentReportAck{db.id, 1, {"default"}});
+  CHECK(answer->acks[2] == schemas::AgentReportAck{p.web().id, 2, {"default"}});
+  REQUIRE(answer->refused.size() == 2);
+  CHECK(answer->refused[0].id == p.web().id);
+  CHECK(answer->refused[0].counter == 1);
+  CHECK(answer->refused[0].message.find("replayed") != std::string::npos);
+  CHECK(answer->refused[1].id == db.id);
+  CHECK(answer->refused[1].code == Code::kPermissionDenied);
+  CHECK(answer->refused[1].message == "bad MAC from agent " + db.id);
+  CHECK(p.port->counters().accepted == 3);
+  CHECK(p.port->counters().replayed == 1);
+  CHECK(p.port->counters().bad_mac == 1);
+  CHECK(p.agents->pending() == 2);  // both agents, durable, waiting for the master
+  CHECK(p.agents->Find(p.web().id).has_value());
+
+  // More reports than one message may hold: refused whole, as malformed, and nothing is saved.
+  schemas::AgentReports over;
+  for (std::uint64_t c = 3; c < 3 + schemas::kMaxRelayedReports + 1; ++c) {
+    over.reports.push_back(SignReport(p.web().id, c, State(), web_key));
+  }
+  reply = p.Exchange(schemas::Encode(over));
+  const auto* error = std::get_if<schemas::ErrorReply>(&reply);
+  REQUIRE(error != nullptr);
+  CHECK(error->message == "agent_reports.reports has too many items");
+  CHECK(p.port->counters().malformed == 1);
+  CHECK(p.port->counters().accepted == 3);
+}

@@ -24,6 +24,7 @@ struct BenchOptions {
   std::size_t samples = 0;  // latency samples
   double duration = 0;      // seconds of load (agent-info lag, qa)
   double rate = 0;          // agent reports per second in all (scale)
+  std::size_t relay = 1;    // reports per message from the simulated agents (scale)
   std::string observe;      // "monitor" or "dump": watch the master meanwhile (Deployment::Observe)
   std::function<void(const std::string&)> progress;  // one line of progress
 };

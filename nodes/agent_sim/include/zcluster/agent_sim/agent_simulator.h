@@ -1,7 +1,7 @@
 // Simulated agents for the demo, the bench and the tests: N agents from a client.keys file report
 // to a worker's agent port over CURVE, each report signed with the agent's key, with status and
-// label churn. It remembers the last state of each agent that the worker acknowledged: the truth
-// the master must end up holding.
+// label churn; one report to a message, or many to one as a relay sends them. It remembers the last
+// state of each agent that the worker acknowledged: the truth the master must end up holding.
 #pragma once
 
 #include <atomic>
@@ -24,7 +24,10 @@ struct AgentSimOptions {
   bool churn_first_round = false;  // the first report of each agent may change too
   double duration = 0;             // seconds of reporting after the first round (0: one round)
   std::size_t connections = 8;     // sockets the agents share
-  std::size_t window = 256;        // unacknowledged reports per connection
+  std::size_t window = 256;        // unacknowledged reports per connection (at least 4 × relay)
+  // Reports per message: 1 sends each as its own agent_report, as an agent does; more sends
+  // them as a relay does, up to this many in one agent_reports, flushed at least every 10 ms.
+  std::size_t relay = 1;
   // How long without a report sent or acknowledged before the run ends: the wait for the last
   // acks, for a first connection, and for acks lost with a killed worker.
   std::chrono::milliseconds drain{10000};
