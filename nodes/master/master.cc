@@ -586,12 +586,7 @@ Status Master::Run(int stop_fd) {
     });
   }
   Status ran = reactor.Run();
-  // A clean stop writes the memtables out, so that the next start replays no log; what the
-  // actors write while they stop is written out by the store's close.
-  if (Status flushed = m.store->Flush(); !flushed.ok()) {
-    m.log.Warning("Main", "Store not flushed at stop; the next start replays its log: {}",
-                  flushed.message());
-  }
+  FlushNodeHomeAtStop(*m.store, m.log);
   return ran;
 }
 

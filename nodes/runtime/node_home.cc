@@ -25,4 +25,11 @@ Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& conf
       });
 }
 
+void FlushNodeHomeAtStop(store::NodeStore& store, const Logger& log) {
+  if (Status flushed = store.Flush(); !flushed.ok()) {
+    log.Warning("Main", "Store not flushed at stop; the next start replays its log: {}",
+                flushed.message());
+  }
+}
+
 }  // namespace zcluster::nodes

@@ -14,4 +14,9 @@ namespace zcluster::nodes {
 Result<std::unique_ptr<store::NodeStore>> OpenNodeHome(const ClusterConfig& config,
                                                        const Logger& log);
 
+// At a clean stop: writes the store's memtables out, so that the next start replays no log; a
+// failure is logged (what is still in the log is replayed then). What the actors write while
+// they stop is written out by the store's close.
+void FlushNodeHomeAtStop(store::NodeStore& store, const Logger& log);
+
 }  // namespace zcluster::nodes

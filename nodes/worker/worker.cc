@@ -446,12 +446,7 @@ Status Worker::Run(int stop_fd) {
       },
       w.log);
   Status ran = reactor.Run();
-  // A clean stop writes the memtables out, so that the next start replays no log; what the
-  // actors write while they stop is written out by the store's close.
-  if (Status flushed = w.store->Flush(); !flushed.ok()) {
-    w.log.Warning("Main", "Store not flushed at stop; the next start replays its log: {}",
-                  flushed.message());
-  }
+  FlushNodeHomeAtStop(*w.store, w.log);
   return ran;
 }
 
