@@ -407,4 +407,27 @@ std::string EncodeAgentRecordOfState(std::string_view id, std::string_view state
   return {b.data(), b.size()};
 }
 
+std::optional<KeepaliveSpan> FindKeepalive(std::string_view state) {
+  Cursor c(state);
+  std::uint32_t n = 0;
+  if (!c.Map(n)) return std::nullopt;
+  std::optional<KeepaliveSpan> found;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string_view key;
+    if (!c.Str(key)) return std::nullopt;
+    if (key != kStateKeys[kKeepalive]) {
+      if (!c.Skip(1)) return std::nullopt;
+      continue;
+    }
+    if (found) return std::nullopt;  // twice: left to the full decode
+    KeepaliveSpan span;
+    span.offset = c.offset();
+    if (!c.Uint(span.value)) return std::nullopt;
+    span.size = c.offset() - span.offset;
+    found = span;
+  }
+  if (!c.at_end()) return std::nullopt;
+  return found;
+}
+
 }  // namespace zcluster::schemas

@@ -1,5 +1,7 @@
 #include "agent_info/worker_agents.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -11,6 +13,37 @@ namespace {
 std::uint64_t Now() { return static_cast<std::uint64_t>(UnixNow()); }
 
 }  // namespace
+
+WorkerAgents::WorkerAgents(store::NodeStore& store, WorkerAgentsParams params)
+    : store_(store), params_(std::move(params)) {
+  static_assert(sizeof digest_key_ == crypto_shorthash_KEYBYTES);
+  randombytes_buf(digest_key_.data(), digest_key_.size());
+}
+
+std::uint64_t WorkerAgents::StateDigest(std::string_view state,
+                                        const schemas::KeepaliveSpan& span) {
+  // The bytes before and after the keepalive value, with the length of the first so that a
+  // byte cannot move from one side to the other unseen.
+  digest_input_.assign(state.substr(0, span.offset));
+  digest_input_.append(state.substr(span.offset + span.size));
+  digest_input_.append(reinterpret_cast<const char*>(&span.offset), sizeof span.offset);
+  std::uint64_t digest = 0;
+  static_assert(sizeof digest == crypto_shorthash_BYTES);
+  crypto_shorthash(reinterpret_cast<unsigned char*>(&digest),
+                   reinterpret_cast<const unsigned char*>(digest_input_.data()),
+                   digest_input_.size(), digest_key_.data());
+  return digest == 0 ? 1 : digest;
+}
+
+bool WorkerAgents::Unchanged(const std::string& id, std::uint64_t digest) const {
+  auto it = agents_.find(id);
+  return it != agents_.end() && it->second.digest != 0 && it->second.digest == digest;
+}
+
+void WorkerAgents::ForgetDigest(const std::string& id) {
+  auto it = agents_.find(id);
+  if (it != agents_.end()) it->second.digest = 0;
+}
 
 // Field by field rather than on a copy: it runs for every report an agent sends.
 bool WorkerAgents::SameButKeepalive(const Entry& e, const schemas::AgentState& state) {
@@ -140,8 +173,12 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
               store::EncodeAgentCounterRow(r.counter, r.state.last_keepalive));
     auto it = agents_.find(r.id);
     Slot* slot = it == agents_.end() ? nullptr : &*it;
+    if (r.unchanged && slot == nullptr) return Status::Internal("unchanged report of no agent");
     bool again = slot != nullptr && std::exchange(slot->second.burst, burst_) == burst_;
-    bool keepalive_only = slot != nullptr && !again && SameButKeepalive(slot->second, r.state);
+    // An unchanged report is compared by its digest, which ForgetDigest cleared for an agent
+    // with a change earlier in the burst: so it holds again within the burst too.
+    bool keepalive_only =
+        r.unchanged || (slot != nullptr && !again && SameButKeepalive(slot->second, r.state));
     seen.push_back({slot, keepalive_only});
     if (!keepalive_only) {
       batch.Put(store::Table::kAgents, r.id,
@@ -166,6 +203,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     Entry& e = slot->second;
     e.counter = r.counter;
     e.last_report = now;
+    if (!r.unchanged) e.digest = r.digest;
     Watch(*slot);
     if (seen[i].keepalive_only) {
       // The state is the same but for its keepalive time: that is all there is to copy.
@@ -220,6 +258,7 @@ Status WorkerAgents::MarkSilent(SteadyClock::time_point now) {
     --counts_[static_cast<std::size_t>(schemas::AgentStatus::kActive)];
     ++counts_[static_cast<std::size_t>(schemas::AgentStatus::kDisconnected)];
     e.pending_row = true;
+    e.digest = 0;  // its next report, however like its last, makes it active again
     e.status = schemas::AgentStatus::kDisconnected;
     e.disconnection_time = when;
     if (e.version <= e.acked_version) ++pending_;
@@ -336,6 +375,8 @@ std::size_t WorkerAgents::RequeueStale(SteadyClock::time_point now) {
 }
 
 void WorkerAgents::RegistryChanged() {
+  // A name or an address may have changed: every agent's next report is checked in full.
+  for (auto& [id, e] : agents_) e.digest = 0;
   std::set<std::string> held = std::move(unknown_);
   unknown_.clear();
   for (const std::string& id : held) {

@@ -9,6 +9,9 @@
 // whole state if anything but the keepalive time changed since the last ack, else a cheap
 // keepalive-only update.
 //
+// A report whose state bytes differ from those that set its agent's state only in the keepalive
+// time (a keyed digest says so) is not decoded at all.
+//
 // A keepalive-only report is one small write (the counter row, with the keepalive time); only a
 // full change also marks the agent pending in the store. So after a restart every agent's
 // keepalive is sent again (a few dozen bytes each, and the master ignores what it has), and an
@@ -17,17 +20,20 @@
 // Threading: owned by the worker's loop thread.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "agent_info/agent_profiles.h"
 #include "zcluster/nodes/clock.h"
+#include "zcluster/schemas/agent_info_view.h"
 #include "zcluster/schemas/messages.h"
 #include "zcluster/store/node_store.h"
 
@@ -51,8 +57,20 @@ class WorkerAgents {
   struct Report {
     std::string id;
     std::uint64_t counter = 0;
+    // With `unchanged`, only its last_keepalive is read: the rest is the agent's current state.
     schemas::AgentState state;
+    bool unchanged = false;    // Unchanged(id, digest) held: nothing but the keepalive time moved
+    std::uint64_t digest = 0;  // StateDigest of the report's state bytes (0: none)
   };
+  // A digest of a report's state bytes without its keepalive time (`span`), keyed with a secret
+  // of this process so that no agent can aim at a collision; never 0.
+  std::uint64_t StateDigest(std::string_view state, const schemas::KeepaliveSpan& span);
+  // Whether the agent's state is the one a report with this digest set: then another such
+  // report changes nothing but the keepalive time, and need not be decoded.
+  bool Unchanged(const std::string& id, std::uint64_t digest) const;
+  // The agent's next reports are decoded and compared in full: one before them in the same
+  // burst changes more than its keepalive time, or was refused.
+  void ForgetDigest(const std::string& id);
   // Records verified reports: one synced store write (state, counter, pending mark), then the
   // in-memory view. Safe to acknowledge to the agents once it returns Ok.
   Status Apply(const std::vector<Report>& reports, SteadyClock::time_point now);
@@ -103,6 +121,8 @@ class WorkerAgents {
     bool in_flight = false;
     bool pending_row = false;  // a kAgentPending row says a full change is unacknowledged
     std::uint64_t burst = 0;   // the last burst of reports (Apply) that held one of this agent
+    // StateDigest of the report that set the state (0: none, or the worker changed it since).
+    std::uint64_t digest = 0;
     SteadyClock::time_point last_report{};
     // Neighbours in the silence order (both null for the only agent in it, and for one not in it).
     Slot* older = nullptr;
@@ -113,8 +133,7 @@ class WorkerAgents {
     std::vector<std::pair<Slot*, std::uint64_t>> versions;  // agent → version sent
   };
 
-  WorkerAgents(store::NodeStore& store, WorkerAgentsParams params)
-      : store_(store), params_(std::move(params)) {}
+  WorkerAgents(store::NodeStore& store, WorkerAgentsParams params);
   void Enqueue(Slot& slot);
   void Requeue(InFlight& batch);
   std::string Record(const std::string& id, const schemas::AgentState& state) const;
@@ -144,7 +163,9 @@ class WorkerAgents {
   SteadyClock::time_point next_silence_check_{};
   Slot* oldest_ = nullptr;
   Slot* newest_ = nullptr;
-  schemas::AgentStatusCounts counts_{};  // kept as statuses change: asked for every second
+  schemas::AgentStatusCounts counts_{};         // kept as statuses change: asked for every second
+  std::array<unsigned char, 16> digest_key_{};  // SipHash key, random at each start
+  std::string digest_input_;                    // StateDigest's buffer, reused
 };
 
 }  // namespace zcluster::nodes

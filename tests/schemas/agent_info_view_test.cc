@@ -266,3 +266,44 @@ TEST_CASE("the agent_info type is told from its frame", "[schemas][agents]") {
   REQUIRE(m.ok());
   CHECK(std::holds_alternative<AgentInfoBatch>(*m));
 }
+
+TEST_CASE("a state's keepalive time is found where it lies, or not at all", "[schemas][agents]") {
+  AgentState state = FullState("web", 1000);
+  std::string other = EncodeAgentState(state);
+  for (std::uint64_t keepalive : {0ull, 7ull, 1764000000ull, 1ull << 40}) {
+    state.last_keepalive = keepalive;
+    std::string bytes = EncodeAgentState(state);
+    std::optional<KeepaliveSpan> span = FindKeepalive(bytes);
+    REQUIRE(span.has_value());
+    CHECK(span->value == keepalive);
+    // The bytes around the value are those of the same state at another keepalive time.
+    std::optional<KeepaliveSpan> other_span = FindKeepalive(other);
+    REQUIRE(other_span.has_value());
+    CHECK(bytes.substr(0, span->offset) == other.substr(0, other_span->offset));
+    CHECK(bytes.substr(span->offset + span->size) ==
+          other.substr(other_span->offset + other_span->size));
+  }
+  auto state_of = [](auto&& fill, std::uint32_t fields) {
+    msgpack::sbuffer b;
+    msgpack::packer<msgpack::sbuffer> pk(b);
+    pk.pack_map(fields);
+    fill(pk);
+    return std::string(b.data(), b.size());
+  };
+  // Not there, not a non-negative integer, twice, a key that is not a string, trailing bytes,
+  // truncated, or not a map: left to the full decode.
+  CHECK_FALSE(FindKeepalive(state_of([](auto& pk) { pk.pack("name").pack("web"); }, 1)));
+  CHECK_FALSE(FindKeepalive(state_of([](auto& pk) { pk.pack("last_keepalive").pack(-1); }, 1)));
+  CHECK_FALSE(FindKeepalive(state_of([](auto& pk) { pk.pack("last_keepalive").pack("7"); }, 1)));
+  CHECK_FALSE(FindKeepalive(state_of(
+      [](auto& pk) { pk.pack("last_keepalive").pack(1).pack("last_keepalive").pack(2); }, 2)));
+  CHECK_FALSE(FindKeepalive(
+      state_of([](auto& pk) { pk.pack(5).pack(1).pack("last_keepalive").pack(2); }, 2)));
+  std::string whole = EncodeAgentState(FullState("web", 7));
+  CHECK_FALSE(FindKeepalive(whole + '\x01'));
+  CHECK_FALSE(FindKeepalive(whole.substr(0, whole.size() - 1)));
+  CHECK_FALSE(FindKeepalive(""));
+  CHECK_FALSE(FindKeepalive("\x93\x01\x02\x03"));
+  CHECK(FindKeepalive(state_of([](auto& pk) { pk.pack("last_keepalive").pack(3); }, 1))->value ==
+        3);
+}

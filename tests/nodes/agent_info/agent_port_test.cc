@@ -286,3 +286,43 @@ TEST_CASE("a relay's reports are checked one by one then saved and answered toge
   CHECK(p.port->counters().malformed == 1);
   CHECK(p.port->counters().accepted == 3);
 }
+
+TEST_CASE("a report that repeats its agent's state but for the keepalive time keeps that state",
+          "[nodes][agents][port]") {
+  Port p;
+  AgentMacKey key = DeriveAgentMacKey(p.web().key);
+  schemas::AgentState first = State();
+  first.labels = {{"env", "prod"}};
+  auto acked = [&](const schemas::AgentState& s, std::uint64_t counter) {
+    return std::holds_alternative<schemas::AgentReportAck>(
+        p.Exchange(schemas::Encode(SignReport(p.web().id, counter, s, key))));
+  };
+  REQUIRE(acked(first, 1));
+  schemas::AgentState later = first;
+  later.last_keepalive = 200;
+  REQUIRE(acked(later, 2));
+  CHECK(p.agents->Find(p.web().id) == later);
+
+  // One burst: a change, then back to the state before it. The last report is the state.
+  schemas::AgentState changed = first;
+  changed.labels["env"] = "test";
+  changed.last_keepalive = 300;
+  schemas::AgentState back = first;
+  back.last_keepalive = 301;
+  schemas::AgentReports relayed{
+      {SignReport(p.web().id, 3, changed, key), SignReport(p.web().id, 4, back, key)}};
+  schemas::Message reply = p.Exchange(schemas::Encode(relayed));
+  REQUIRE(std::get<schemas::AgentReportsAck>(reply).acks.size() == 2);
+  CHECK(p.agents->Find(p.web().id) == back);
+  back.last_keepalive = 302;
+  REQUIRE(acked(back, 5));
+  CHECK(p.agents->Find(p.web().id) == back);
+
+  // The worker marks the silent agent disconnected; the same state reported again is active.
+  REQUIRE(p.agents->MarkSilent(SteadyClock::now() + std::chrono::hours(1)).ok());
+  REQUIRE(p.agents->Find(p.web().id)->status == schemas::AgentStatus::kDisconnected);
+  back.last_keepalive = 303;
+  REQUIRE(acked(back, 6));
+  CHECK(p.agents->Find(p.web().id) == back);
+  CHECK(p.port->counters().accepted == 6);
+}

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -50,5 +51,16 @@ Result<AgentInfoView> ReadAgentInfo(std::string_view body);
 // state's bytes copied rather than encoded again.
 std::string EncodeAgentRecordOfState(std::string_view id, std::string_view state,
                                      std::string_view node, std::uint64_t counter);
+
+// Where an agent state's keepalive time lies in its bytes (EncodeAgentState's map), so that a
+// worker can tell a report that changes nothing else without decoding it. nullopt unless the
+// bytes are one map, every key a string, holding last_keepalive once as a non-negative integer;
+// it checks nothing else of the state, which the full decode does.
+struct KeepaliveSpan {
+  std::size_t offset = 0;  // of the value's bytes
+  std::size_t size = 0;
+  std::uint64_t value = 0;
+};
+std::optional<KeepaliveSpan> FindKeepalive(std::string_view state);
 
 }  // namespace zcluster::schemas
