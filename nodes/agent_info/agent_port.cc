@@ -35,6 +35,7 @@ Result<bool> AgentPort::ReloadKeysIfChanged() {
   bool first = keys_stamp_.empty();
   keys_stamp_ = stamp;
   if (!first) agents_.RegistryChanged();
+  ++keys_generation_;
   log_.Info("Main", "Loaded client.keys: {} agents", active);
   return true;
 }
@@ -133,6 +134,7 @@ Status AgentPort::ServePending() {
   std::vector<Owed> owed;
   // Bounded in reports, not messages: a burst of relayed messages holds up to 256 reports each.
   std::size_t seen = 0;
+  const std::uint64_t generation = keys_generation_;
   while (seen < kBurstReports) {
     Result<std::optional<bus::Envelope>> got = router_.Receive();
     if (!got.ok()) return got.status();
@@ -170,6 +172,12 @@ Status AgentPort::ServePending() {
            &counters_.malformed, msg.ok() ? schemas::TypeOf(*msg) : std::string_view());
   }
   if (owed.empty()) return Status::Ok();
+  // client.keys changed during the burst (an unknown id's report reloads it): the digests of
+  // the reports admitted before were checked against the old registry, so none is kept, and
+  // the agents' next reports are checked against the new one in full.
+  if (keys_generation_ != generation) {
+    for (WorkerAgents::Report& r : reports) r.digest = 0;
+  }
   // One durable write for the whole burst, then the answers.
   if (!reports.empty()) ZC_RETURN_IF_ERROR(agents_.Apply(reports, SteadyClock::now()));
   counters_.accepted += reports.size();

@@ -91,6 +91,7 @@ class AgentPort {
   bus::RouterSocket router_;
   std::string path_;
   std::string keys_stamp_;
+  std::uint64_t keys_generation_ = 0;  // client.keys loads so far
   WorkerAgents& agents_;
   Logger log_;
   ReportVerifier verifier_;

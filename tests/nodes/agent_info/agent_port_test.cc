@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "support/temp_dir.h"
 #include "support/wait.h"
 #include "zcluster/bus/socket_events.h"
@@ -325,4 +327,42 @@ TEST_CASE("a report that repeats its agent's state but for the keepalive time ke
   REQUIRE(acked(back, 6));
   CHECK(p.agents->Find(p.web().id) == back);
   CHECK(p.port->counters().accepted == 6);
+}
+
+TEST_CASE("an agent renamed in client.keys during a burst has its next report checked in full",
+          "[nodes][agents][port]") {
+  Port p;
+  AgentMacKey key = DeriveAgentMacKey(p.web().key);
+  REQUIRE(std::holds_alternative<schemas::AgentReportAck>(
+      p.Exchange(schemas::Encode(SignReport(p.web().id, 1, State(), key)))));
+  // Agent 001 is registered again as "web2" with the same key, beside a new agent 003.
+  ClientKeys added;
+  REQUIRE(added.Add("spare", "any").ok());
+  REQUIRE(added.Add("spare2", "any").ok());
+  REQUIRE(added.Add("late", "any").ok());
+  const ClientKey late = added.entries()[2];
+  {
+    std::ofstream out(p.dir / "client.keys", std::ios::trunc);
+    out << p.web().id << " web2 any " << p.web().key << "\n";
+    const ClientKey& db = p.registry.entries()[1];
+    out << db.id << " " << db.name << " " << db.ip << " " << db.key << "\n";
+    out << late.id << " late any " << late.key << "\n";
+  }
+  // One burst: web's change, admitted under the old registry, then the new agent's first
+  // report, whose unknown id has client.keys read again.
+  schemas::AgentState changed = State();
+  changed.labels = {{"env", "prod"}};
+  schemas::AgentState late_state = State();
+  late_state.name = "late";
+  schemas::AgentReports relayed{{SignReport(p.web().id, 2, changed, key),
+                                 SignReport(late.id, 1, late_state, DeriveAgentMacKey(late.key))}};
+  schemas::Message reply = p.Exchange(schemas::Encode(relayed));
+  REQUIRE(std::get<schemas::AgentReportsAck>(reply).acks.size() == 2);
+  // The same state again: checked against the new registry, not taken on its digest.
+  changed.last_keepalive += 1;
+  reply = p.Exchange(schemas::Encode(SignReport(p.web().id, 3, changed, key)));
+  const auto* error = std::get_if<schemas::ErrorReply>(&reply);
+  REQUIRE(error != nullptr);
+  CHECK(error->message == "agent 001 is registered as 'web2', not 'web'");
+  CHECK(p.port->counters().mismatched == 1);
 }
