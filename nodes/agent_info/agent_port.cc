@@ -100,24 +100,26 @@ std::optional<Status> AgentPort::Admit(const bus::Envelope& env, const schemas::
   // Most reports repeat the agent's last state but for the keepalive time: those bytes were
   // decoded and checked against client.keys when they first came, so they are not again.
   std::uint64_t digest = 0;
+  WorkerAgents::Handle agent = agents_.Known(report.id);
   if (std::optional<schemas::KeepaliveSpan> span = schemas::FindKeepalive(report.state)) {
     digest = agents_.StateDigest(report.state, *span);
-    if (agents_.Unchanged(report.id, digest)) {
+    if (agents_.Unchanged(agent, digest)) {
       WorkerAgents::Report& r = accepted.emplace_back();
       r.id = report.id;
       r.counter = report.counter;
       r.state.last_keepalive = span->value;
       r.unchanged = true;
+      r.agent = agent;
       return std::nullopt;
     }
   }
-  agents_.ForgetDigest(report.id);
+  agents_.ForgetDigest(agent);
   Result<schemas::AgentState> state = schemas::DecodeAgentState(report.state);
   if (!state.ok()) return refuse(state.status(), &counters_.malformed);
   if (std::optional<std::string> why = verifier_.Contradiction(report.id, *state)) {
     return refuse(Status::PermissionDenied(*why), &counters_.mismatched);
   }
-  accepted.push_back({report.id, report.counter, std::move(state).value(), false, digest});
+  accepted.push_back({report.id, report.counter, std::move(state).value(), false, digest, agent});
   return std::nullopt;
 }
 

@@ -35,14 +35,17 @@ std::uint64_t WorkerAgents::StateDigest(std::string_view state,
   return digest == 0 ? 1 : digest;
 }
 
-bool WorkerAgents::Unchanged(const std::string& id, std::uint64_t digest) const {
+WorkerAgents::Handle WorkerAgents::Known(const std::string& id) {
   auto it = agents_.find(id);
-  return it != agents_.end() && it->second.digest != 0 && it->second.digest == digest;
+  return Handle(it == agents_.end() ? nullptr : &*it);
 }
 
-void WorkerAgents::ForgetDigest(const std::string& id) {
-  auto it = agents_.find(id);
-  if (it != agents_.end()) it->second.digest = 0;
+bool WorkerAgents::Unchanged(Handle agent, std::uint64_t digest) const {
+  return agent && agent.slot_->second.digest != 0 && agent.slot_->second.digest == digest;
+}
+
+void WorkerAgents::ForgetDigest(Handle agent) {
+  if (agent) agent.slot_->second.digest = 0;
 }
 
 // Field by field rather than on a copy: it runs for every report an agent sends.
@@ -155,10 +158,10 @@ void WorkerAgents::Enqueue(Slot& slot) {
 
 Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time_point now) {
   store::StoreBatch batch;
-  // Each report's agent as found before the write (nullptr: new), so that it is looked up once,
-  // and whether the report changes nothing of it but the keepalive time, so that it is compared
-  // once. An agent reported twice in the burst is compared again after the write, with what its
-  // earlier report made of it.
+  // Each report's agent as found before the write (nullptr: new), from its handle when the
+  // caller found it already, so that it is looked up once at most, and whether the report changes
+  // nothing of it but the keepalive time, so that it is compared once. An agent reported twice in
+  // the burst is compared again after the write, with what its earlier report made of it.
   ++burst_;
   struct Seen {
     Slot* slot;
@@ -171,8 +174,7 @@ Status WorkerAgents::Apply(const std::vector<Report>& reports, SteadyClock::time
     // one small write, and the whole record is written only when more than the time changed.
     batch.Put(store::Table::kAgentCounters, r.id,
               store::EncodeAgentCounterRow(r.counter, r.state.last_keepalive));
-    auto it = agents_.find(r.id);
-    Slot* slot = it == agents_.end() ? nullptr : &*it;
+    Slot* slot = r.agent ? r.agent.slot_ : Known(r.id).slot_;
     if (r.unchanged && slot == nullptr) return Status::Internal("unchanged report of no agent");
     bool again = slot != nullptr && std::exchange(slot->second.burst, burst_) == burst_;
     // An unchanged report is compared by its digest, which ForgetDigest cleared for an agent

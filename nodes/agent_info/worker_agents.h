@@ -49,10 +49,28 @@ struct WorkerAgentsParams {
 };
 
 class WorkerAgents {
+  struct Entry;
+  using Slot = std::pair<const std::string, Entry>;  // an element of agents_: its address is stable
+
  public:
   // Loads the table and the unacknowledged changes from the store.
   static Result<std::unique_ptr<WorkerAgents>> Load(store::NodeStore& store,
                                                     WorkerAgentsParams params);
+
+  // An agent this worker holds, found once for a report (Known) and handed on to Unchanged,
+  // ForgetDigest and Apply, so that a report costs one lookup in the agent table. Entries are
+  // never erased, so a handle stays valid for the table's life. Empty: not held (yet).
+  class Handle {
+   public:
+    Handle() = default;
+    explicit operator bool() const { return slot_ != nullptr; }
+
+   private:
+    friend class WorkerAgents;
+    explicit Handle(Slot* slot) : slot_(slot) {}
+    Slot* slot_ = nullptr;
+  };
+  Handle Known(const std::string& id);
 
   struct Report {
     std::string id;
@@ -61,16 +79,17 @@ class WorkerAgents {
     schemas::AgentState state;
     bool unchanged = false;    // Unchanged(id, digest) held: nothing but the keepalive time moved
     std::uint64_t digest = 0;  // StateDigest of the report's state bytes (0: none)
+    Handle agent{};            // Known(id), or empty: Apply looks the id up itself
   };
   // A digest of a report's state bytes without its keepalive time (`span`), keyed with a secret
   // of this process so that no agent can aim at a collision; never 0.
   std::uint64_t StateDigest(std::string_view state, const schemas::KeepaliveSpan& span);
   // Whether the agent's state is the one a report with this digest set: then another such
   // report changes nothing but the keepalive time, and need not be decoded.
-  bool Unchanged(const std::string& id, std::uint64_t digest) const;
+  bool Unchanged(Handle agent, std::uint64_t digest) const;
   // The agent's next reports are decoded and compared in full: one before them in the same
   // burst changes more than its keepalive time, or was refused.
-  void ForgetDigest(const std::string& id);
+  void ForgetDigest(Handle agent);
   // Records verified reports: one synced store write (state, counter, pending mark), then the
   // in-memory view. Safe to acknowledge to the agents once it returns Ok.
   Status Apply(const std::vector<Report>& reports, SteadyClock::time_point now);
@@ -102,8 +121,6 @@ class WorkerAgents {
   std::size_t profiles() const { return profiles_.size(); }
 
  private:
-  struct Entry;
-  using Slot = std::pair<const std::string, Entry>;  // an element of agents_: its address is stable
   struct Entry {
     // The state the agent last reported, its shared part held once for all the agents that
     // have it (agent_profiles.h): about a fifth of the memory of a whole AgentState.
