@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <iterator>
+
 namespace zcluster::nodes {
 namespace {
 
@@ -10,20 +13,37 @@ constexpr char kLabel[] = "zcluster-agent-report-v1";
 using Mac = std::array<unsigned char, crypto_auth_BYTES>;
 
 // The MAC of id, a zero byte, the counter as 8 big-endian bytes and the state bytes, fed to the
-// HMAC piece by piece rather than copied into one buffer first.
-Mac MacOf(const AgentMacKey& key, std::string_view id, std::uint64_t counter,
+// HMAC piece by piece rather than copied into one buffer first. `st` is initialised with the key.
+Mac MacOf(crypto_auth_hmacsha512256_state& st, std::string_view id, std::uint64_t counter,
           std::string_view state) {
   auto bytes = [](std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); };
   std::array<unsigned char, 9> middle{};  // the zero byte, then the counter
   for (int i = 0; i < 8; ++i) middle[8 - i] = static_cast<unsigned char>(counter >> (8 * i));
-  crypto_auth_hmacsha512256_state st;
-  crypto_auth_hmacsha512256_init(&st, key.data(), key.size());
   crypto_auth_hmacsha512256_update(&st, bytes(id), id.size());
   crypto_auth_hmacsha512256_update(&st, middle.data(), middle.size());
   crypto_auth_hmacsha512256_update(&st, bytes(state), state.size());
   Mac mac;
   crypto_auth_hmacsha512256_final(&st, mac.data());
   return mac;
+}
+
+Mac MacOf(const AgentMacKey& key, std::string_view id, std::uint64_t counter,
+          std::string_view state) {
+  crypto_auth_hmacsha512256_state st;
+  crypto_auth_hmacsha512256_init(&st, key.data(), key.size());
+  return MacOf(st, id, counter, state);
+}
+
+// An HMAC state just after its two key pad blocks, for any key: its byte counts (one block
+// each) and empty buffers are what every key's are then; only the chaining values differ.
+const crypto_auth_hmacsha512256_state& AfterPadBlocks() {
+  static const crypto_auth_hmacsha512256_state state = [] {
+    crypto_auth_hmacsha512256_state st;
+    AgentMacKey any{};
+    crypto_auth_hmacsha512256_init(&st, any.data(), any.size());
+    return st;
+  }();
+  return state;
 }
 
 }  // namespace
@@ -58,6 +78,8 @@ void ReportVerifier::SetKeys(ClientKeys keys) {
   // Released before the new keys are derived: a reload holds two registries, not two of all.
   mac_keys_.clear();
   mac_keys_.shrink_to_fit();
+  pads_.clear();
+  pads_at_.assign(keys.size(), 0);
   keys_ = std::move(keys);
   mac_keys_.resize(keys_.size());
   for (std::size_t i = 0; i < keys_.size(); ++i) {
@@ -94,10 +116,28 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report,
   if (report.mac.size() != crypto_auth_BYTES) {
     return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);
   }
-  Mac mac = MacOf(mac_keys_[at], report.id, report.counter, report.state);
+  crypto_auth_hmacsha512256_state st;
+  PadHashes pads;
+  const bool kept = pads_at_[at] != 0;
+  if (kept) {
+    pads = pads_[pads_at_[at] - 1];
+    st = AfterPadBlocks();
+    std::copy(pads.inner.begin(), pads.inner.end(), std::begin(st.ictx.state));
+    std::copy(pads.outer.begin(), pads.outer.end(), std::begin(st.octx.state));
+  } else {
+    crypto_auth_hmacsha512256_init(&st, mac_keys_[at].data(), mac_keys_[at].size());
+    std::copy(std::begin(st.ictx.state), std::end(st.ictx.state), pads.inner.begin());
+    std::copy(std::begin(st.octx.state), std::end(st.octx.state), pads.outer.begin());
+  }
+  Mac mac = MacOf(st, report.id, report.counter, report.state);
   if (crypto_verify_32(reinterpret_cast<const unsigned char*>(report.mac.data()), mac.data()) !=
       0) {
     return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);
+  }
+  // Kept once the agent proved its key, so that nobody else can make this worker keep them.
+  if (!kept) {
+    pads_.push_back(pads);
+    pads_at_[at] = static_cast<std::uint32_t>(pads_.size());
   }
   std::uint64_t& last = counters_[at];
   if (report.counter <= last) {

@@ -85,6 +85,49 @@ TEST_CASE("bad MACs are refused", "[nodes][agents][auth]") {
   CHECK(v.counter("001") == 0);
 }
 
+TEST_CASE("an agent's later reports are checked from its kept key pads as its first was",
+          "[nodes][agents][auth]") {
+  ReportVerifier v;
+  v.SetKeys(TwoAgents());
+  const AgentMacKey key1 = DeriveAgentMacKey(kKey1);
+  const AgentMacKey key2 =
+      DeriveAgentMacKey("fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
+  schemas::AgentState other = State();
+  other.labels["env"] = "dev";
+
+  // Bad MACs, even for registered ids, leave nothing kept.
+  CHECK(v.Verify(SignReport("001", 1, State(), key2)).refusal == ReportRefusal::kBadMac);
+  CHECK(v.Verify(SignReport("002", 1, State(), key1)).refusal == ReportRefusal::kBadMac);
+  CHECK(v.pads_kept() == 0);
+
+  REQUIRE(v.Verify(SignReport("001", 1, State(), key1)).ok());
+  CHECK(v.pads_kept() == 1);
+  // Interleaved agents, each from its own pads.
+  for (std::uint64_t counter = 2; counter < 6; ++counter) {
+    CHECK(v.Verify(SignReport("002", counter, other, key2)).ok());
+    CHECK(v.Verify(SignReport("001", counter, State(), key1)).ok());
+  }
+  CHECK(v.pads_kept() == 2);
+
+  schemas::AgentReport tampered = SignReport("001", 6, State(), key1);
+  tampered.state = schemas::EncodeAgentState(other);
+  CHECK(v.Verify(tampered).refusal == ReportRefusal::kBadMac);
+  CHECK(v.Verify(SignReport("001", 6, State(), key2)).refusal == ReportRefusal::kBadMac);
+  CHECK(v.counter("001") == 5);
+
+  // A new key for 001 in client.keys: its old key's reports no longer hold.
+  v.SetKeys(*ClientKeys::Parse(
+      "001 web-1 any 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+      "002 db-1 any fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\n"));
+  CHECK(v.pads_kept() == 0);
+  CHECK(v.Verify(SignReport("001", 7, State(), key1)).refusal == ReportRefusal::kBadMac);
+  const AgentMacKey renewed =
+      DeriveAgentMacKey("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+  CHECK(v.Verify(SignReport("001", 8, State(), renewed)).ok());
+  CHECK(v.Verify(SignReport("001", 9, State(), key1)).refusal == ReportRefusal::kBadMac);
+  CHECK(v.Verify(SignReport("001", 10, State(), renewed)).ok());
+}
+
 TEST_CASE("unknown and removed agents are refused", "[nodes][agents][auth]") {
   ReportVerifier v;
   v.SetKeys(TwoAgents());

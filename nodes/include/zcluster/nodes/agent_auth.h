@@ -53,15 +53,28 @@ class ReportVerifier {
   // agent the registry does not hold has no counter to keep).
   void RestoreCounter(const std::string& id, std::uint64_t counter);
   std::uint64_t counter(const std::string& id) const;
+  // Agents whose HMAC key pads are kept hashed: those that sent a good MAC since SetKeys.
+  std::size_t pads_kept() const { return pads_.size(); }
   // Why an accepted report's state contradicts the agent's registration (another name, or an IP
   // outside the one registered), or nullopt. An agent may only speak as itself.
   std::optional<std::string> Contradiction(const std::string& id,
                                            const schemas::AgentState& state) const;
 
  private:
+  // The SHA-512 chaining values after the HMAC's inner and outer key pad blocks: with them a
+  // report's MAC skips two of its six or seven SHA-512 compressions.
+  struct PadHashes {
+    std::array<std::uint64_t, 8> inner;
+    std::array<std::uint64_t, 8> outer;
+  };
+
   // By registry position: the MAC key derived from each agent's secret, and its last counter.
   ClientKeys keys_;
   std::vector<AgentMacKey> mac_keys_;
+  // Pad hashes only for the agents that sent this worker a good MAC (128 bytes each), not for
+  // every registered one: by registry position, 1 + the index in pads_, or 0 for none yet.
+  std::vector<std::uint32_t> pads_at_;
+  std::vector<PadHashes> pads_;
   std::vector<std::uint64_t> counters_;
   // By registry position: the second (since epoch_) of the agent's current window, and the
   // reports accepted in it.
