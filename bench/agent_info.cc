@@ -60,7 +60,8 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
       o.progress(fmt::format("agent-info: {} agents report{}, master frozen", w * n,
                              first ? " for the first time" : " a change"));
     }
-    SimRun front = Simulate(d, workers, slices, 0, 0, first ? 0 : 1, !first);
+    SimRun front =
+        Simulate(d, workers, slices, {.churn = first ? 0.0 : 1.0, .churn_first_round = !first});
     auto thawed = Clock::now();
     ZC_RETURN_IF_ERROR(d.Signal("master", SIGCONT));
     ZC_RETURN_IF_ERROR(front.status);
@@ -82,7 +83,7 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   Result<schemas::NodeStatus> live_before = d.StatusOf("master");
   if (!live_before.ok()) return live_before.status();
   auto live_start = Clock::now();
-  SimRun live = Simulate(d, workers, slices, 0, duration, 0.1);
+  SimRun live = Simulate(d, workers, slices, {.duration = duration, .churn = 0.1});
   ZC_RETURN_IF_ERROR(live.status);
   Result<std::uint64_t> live_stored = WaitForDrain(d, workers, 0);
   if (!live_stored.ok()) return live_stored.status();
@@ -96,8 +97,10 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
   if (!probe.ok()) return probe.status();
   LatencySeries lag{"report -> master store, at half load", {}, 100.0, std::nullopt};
   SimRun paced;
-  std::thread load(
-      [&] { paced = Simulate(d, workers, slices, half / static_cast<double>(w), duration, 0.1); });
+  std::thread load([&] {
+    paced = Simulate(d, workers, slices,
+                     {.rate = half / static_cast<double>(w), .duration = duration, .churn = 0.1});
+  });
   auto lag_end = Clock::now() + std::chrono::duration<double>(duration);
   Status probe_status;
   for (std::size_t i = 0; Clock::now() < lag_end; ++i) {

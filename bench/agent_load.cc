@@ -19,9 +19,7 @@ AgentSplit SplitAgents(const nodes::ClientKeys& all, std::size_t workers, std::s
 }
 
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
-                const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
-                double churn, bool churn_first_round, std::chrono::milliseconds drain,
-                bool keep_truth, const std::atomic<bool>* stop, std::size_t relay) {
+                const std::vector<nodes::ClientKeys>& agents, const SimLoad& load) {
   std::vector<Result<nodes::AgentSimResult>> results(workers.size(), Status::Internal("not run"));
   auto start = Clock::now();
   std::vector<std::thread> threads;
@@ -30,15 +28,15 @@ SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
       nodes::AgentSimOptions o;
       o.endpoint = fmt::format("tcp://127.0.0.1:{}", d.AgentPort(workers[i]));
       o.server_public_z85 = d.KeysOf(workers[i]).public_z85;
-      o.rate = rate;
-      o.duration = duration;
-      o.churn = churn;
-      o.churn_first_round = churn_first_round;
+      o.rate = load.rate;
+      o.duration = load.duration;
+      o.churn = load.churn;
+      o.churn_first_round = load.churn_first_round;
       o.connections = 8;
-      o.drain = drain;
-      o.keep_truth = keep_truth;
-      o.stop = stop;
-      o.relay = relay;
+      o.drain = load.drain;
+      o.keep_truth = load.keep_truth;
+      o.stop = load.stop;
+      o.relay = load.relay;
       results[i] = nodes::RunAgentSimulation(agents[i], o);
     });
   }

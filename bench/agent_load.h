@@ -25,16 +25,22 @@ struct SimRun {
   Status status;  // not ok when a simulator failed, lost acks, or got reports refused
 };
 
-// Runs one simulator per worker at once (worker i gets agents[i]); `rate` is per worker (0:
-// unpaced), `duration` seconds after one round (0: one round). `churn` applies from the first
-// report when `churn_first_round`. At the end, reports still unacknowledged after `drain` are
-// counted lost. `stop`, when given and set, ends the reporting before `duration`. `relay`: reports
-// per message (1: one agent_report each; more: agent_reports, as a relay sends them).
+// How the simulators report, named at each call (designated initializers).
+struct SimLoad {
+  double rate = 0;                 // reports per second per worker (0: unpaced)
+  double duration = 0;             // seconds of reporting after one round (0: one round)
+  double churn = 0;                // share of reports that change more than the keepalive time
+  bool churn_first_round = false;  // churn from the first report, not from the second round
+  // Reports still unacknowledged this long after the end are counted lost.
+  std::chrono::milliseconds drain = std::chrono::seconds(60);
+  bool keep_truth = true;                   // keep each agent's last acked state, to compare
+  const std::atomic<bool>* stop = nullptr;  // when set, ends the reporting before `duration`
+  std::size_t relay = 1;  // reports per message (more than 1: agent_reports, as a relay sends)
+};
+
+// Runs one simulator per worker at once (worker i gets agents[i]).
 SimRun Simulate(Deployment& d, const std::vector<std::string>& workers,
-                const std::vector<nodes::ClientKeys>& agents, double rate, double duration,
-                double churn, bool churn_first_round = false,
-                std::chrono::milliseconds drain = std::chrono::seconds(60), bool keep_truth = true,
-                const std::atomic<bool>* stop = nullptr, std::size_t relay = 1);
+                const std::vector<nodes::ClientKeys>& agents, const SimLoad& load);
 
 // Waits until every worker has handed everything to the master and the master has persisted at
 // least `stored_at_least` records since it started; returns its count then.

@@ -61,7 +61,8 @@ Result<ScenarioResult> RunQa(const BenchOptions& o, const RawFigures&) {
   // The simulators' first round takes one interval at this pace; the rest of `duration` follows.
   std::atomic<bool> stop{false}, load_done{false};
   std::thread agents_thread([&] {
-    load = Simulate(d, workers, slices, rate, std::max(0.0, duration - interval), 0.1);
+    load = Simulate(d, workers, slices,
+                    {.rate = rate, .duration = std::max(0.0, duration - interval), .churn = 0.1});
     load_done = true;
   });
   std::atomic<std::uint64_t> group_batches{0};

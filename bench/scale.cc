@@ -74,8 +74,7 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
   // Keepalive-only updates need a record to land on: every agent is first seen once.
   auto seen_start = Clock::now();
   if (o.progress) o.progress("scale: every agent reports once (first sightings)");
-  SimRun first =
-      Simulate(d, workers, slices, 0, 0, 0, false, std::chrono::seconds(60), false, nullptr, relay);
+  SimRun first = Simulate(d, workers, slices, {.keep_truth = false, .relay = relay});
   ZC_RETURN_IF_ERROR(first.status);
   Result<std::uint64_t> first_stored = WaitForDrain(d, workers, agents_n);
   if (!first_stored.ok()) return first_stored.status();
@@ -94,8 +93,7 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
   Result<schemas::NodeStatus> before = d.StatusOf("master");
   if (!before.ok()) return before.status();
   ZC_RETURN_IF_ERROR(d.Signal("master", SIGSTOP));
-  SimRun front =
-      Simulate(d, workers, slices, 0, 0, 0, false, std::chrono::seconds(60), false, nullptr, relay);
+  SimRun front = Simulate(d, workers, slices, {.keep_truth = false, .relay = relay});
   auto thawed = Clock::now();
   ZC_RETURN_IF_ERROR(d.Signal("master", SIGCONT));
   ZC_RETURN_IF_ERROR(front.status);
@@ -115,8 +113,12 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
   SimRun steady;
   std::atomic<bool> loading{true};
   std::thread load([&] {
-    steady = Simulate(d, workers, slices, rate / static_cast<double>(w), duration, 0.01, false,
-                      std::chrono::seconds(60), false, nullptr, relay);
+    steady = Simulate(d, workers, slices,
+                      {.rate = rate / static_cast<double>(w),
+                       .duration = duration,
+                       .churn = 0.01,
+                       .keep_truth = false,
+                       .relay = relay});
     loading = false;
   });
   LatencySeries lag{"report -> master store, steady load", {}, 1000.0, std::nullopt};

@@ -80,8 +80,12 @@ Result<ScenarioResult> RunSoak(const BenchOptions& o, const RawFigures&) {
     // The first round takes one interval: the agents report through every look, and stop after
     // the last (the duration given is only a bound, for restarts that take far longer than
     // planned).
-    load = Simulate(d, workers, slices, static_cast<double>(per_worker) / interval,
-                    3 * duration + 60, 0.1, false, std::chrono::seconds(5), true, &stop);
+    load = Simulate(d, workers, slices,
+                    {.rate = static_cast<double>(per_worker) / interval,
+                     .duration = 3 * duration + 60,
+                     .churn = 0.1,
+                     .drain = std::chrono::seconds(5),
+                     .stop = &stop});
   });
   std::atomic<std::uint64_t> group_batches{0}, edits{0};
   std::thread admin_thread([&] {
