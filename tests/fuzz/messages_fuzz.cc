@@ -1,12 +1,15 @@
 // Any bytes as the two frames of a message: the first byte says how long frame 0 is. Whatever
 // decodes must encode again and decode to what encodes the same (bytes, not ==: NaN is a value
 // a peer may send). The agent state inside a report and
-// the monitor tap's header are decoded too. An agent_info body Decode accepts must read in place
+// the monitor tap's header are decoded too, and where a state's keepalive time is found in place
+// it must be the one its decode reads. An agent_info body Decode accepts must read in place
 // (ReadAgentInfo, the master's path) to the same updates.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "zcluster/schemas/agent_info_view.h"
 #include "zcluster/schemas/agents.h"
@@ -37,6 +40,18 @@ void CheckReadInPlace(const AgentInfoBatch& batch, std::string_view body) {
   }
 }
 
+// Where FindKeepalive says a state's keepalive time lies, it lies inside the bytes, and it is
+// the time the full decode reads.
+void CheckKeepaliveSpan(std::string_view state) {
+  std::optional<KeepaliveSpan> span = FindKeepalive(state);
+  if (!span.has_value()) return;
+  if (span->size == 0 || span->offset > state.size() || span->size > state.size() - span->offset) {
+    std::abort();
+  }
+  zcluster::Result<AgentState> decoded = DecodeAgentState(state);
+  if (decoded.ok() && decoded->last_keepalive != span->value) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -50,8 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     zcluster::Result<Message> again = Decode(encoded);
     if (!again.ok() || Encode(*again) != encoded) std::abort();  // decoded must round-trip
     if (const auto* batch = std::get_if<AgentInfoBatch>(&*m)) CheckReadInPlace(*batch, frames[1]);
+    if (const auto* report = std::get_if<AgentReport>(&*m)) CheckKeepaliveSpan(report->state);
   }
-  DecodeAgentState(frames[1]).status().IgnoreError();
+  CheckKeepaliveSpan(frames[1]);
   DecodeTapHeader(frames[1]).status().IgnoreError();
   return 0;
 }
