@@ -62,6 +62,7 @@ Result<ScenarioResult> RunAgentInfo(const BenchOptions& o, const RawFigures& raw
     }
     SimRun front =
         Simulate(d, workers, slices, {.churn = first ? 0.0 : 1.0, .churn_first_round = !first});
+    ZC_RETURN_IF_ERROR(d.StillFrozen("master"));
     auto thawed = Clock::now();
     ZC_RETURN_IF_ERROR(d.Signal("master", SIGCONT));
     ZC_RETURN_IF_ERROR(front.status);

@@ -408,6 +408,23 @@ Status Deployment::Signal(const std::string& name, int signal) {
   return Status::Ok();
 }
 
+Status Deployment::StillFrozen(const std::string& name) const {
+  // /proc/<pid>/stat: "pid (comm) state ...", comm may hold spaces and parentheses.
+  std::ifstream in(fmt::format("/proc/{}/stat", Pid(name)));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) {
+    return Status::Unavailable(name + " is not running");
+  }
+  if (stat[close + 2] == 'T') return Status::Ok();
+  return Status::FailedPrecondition(
+      name +
+      " was resumed during its freeze by something other than this bench (a "
+      "stopped process group that loses its shell gets SIGHUP and SIGCONT): "
+      "the drain measured after it would be false; run the bench from a shell "
+      "that stays open");
+}
+
 pid_t Deployment::Pid(const std::string& name) const {
   auto it = pids_.find(name);
   return it == pids_.end() ? -1 : it->second;

@@ -94,6 +94,7 @@ Result<ScenarioResult> RunScale(const BenchOptions& o, const RawFigures& raw) {
   if (!before.ok()) return before.status();
   ZC_RETURN_IF_ERROR(d.Signal("master", SIGSTOP));
   SimRun front = Simulate(d, workers, slices, {.keep_truth = false, .relay = relay});
+  ZC_RETURN_IF_ERROR(d.StillFrozen("master"));
   auto thawed = Clock::now();
   ZC_RETURN_IF_ERROR(d.Signal("master", SIGCONT));
   ZC_RETURN_IF_ERROR(front.status);

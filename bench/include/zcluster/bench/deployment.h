@@ -88,6 +88,10 @@ class Deployment {
   // Sends `signal` and reaps the process.
   Status Kill(const std::string& name, int signal);
   Status Signal(const std::string& name, int signal);
+  // Ok while the node is stopped (SIGSTOP); FailedPrecondition once anything resumed it. The kernel
+  // sends SIGHUP and SIGCONT to a stopped process group that becomes orphaned (a bench started from
+  // a shell that exited), which would end a freeze early and make a drain look instant.
+  Status StillFrozen(const std::string& name) const;
   pid_t Pid(const std::string& name) const;
   bool Running(const std::string& name);
   // Every node started here, running or not.
