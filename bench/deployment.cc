@@ -51,6 +51,17 @@ void DropStaleReplies(bus::DealerSocket& dealer) {
   }
 }
 
+// The fields of /proc/PID/stat after the command name, from the state (field 3) on; the name is
+// in parentheses and may hold spaces and parentheses itself. Empty when the process is gone.
+std::string StatFields(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  std::getline(stat, line);
+  std::size_t close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() ? std::string()
+                                                                : line.substr(close + 2);
+}
+
 }  // namespace
 
 ProcessStats StatsOf(pid_t pid) {
@@ -60,13 +71,9 @@ ProcessStats StatsOf(pid_t pid) {
   text << status.rdbuf();
   s.peak_rss_mb = StatusField(text.str(), "VmHWM") / 1024.0;
   s.rss_mb = StatusField(text.str(), "VmRSS") / 1024.0;
-  // /proc/PID/stat: utime and stime are fields 14 and 15, after the parenthesised command name.
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string line;
-  std::getline(stat, line);
-  std::size_t close = line.rfind(')');
-  if (close != std::string::npos) {
-    std::istringstream fields(line.substr(close + 2));
+  // utime and stime are fields 14 and 15.
+  if (std::string after = StatFields(pid); !after.empty()) {
+    std::istringstream fields(after);
     std::string f;
     double ticks = 0;
     for (int i = 3; i <= 15 && fields >> f; ++i) {
@@ -409,14 +416,9 @@ Status Deployment::Signal(const std::string& name, int signal) {
 }
 
 Status Deployment::StillFrozen(const std::string& name) const {
-  // /proc/<pid>/stat: "pid (comm) state ...", comm may hold spaces and parentheses.
-  std::ifstream in(fmt::format("/proc/{}/stat", Pid(name)));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t close = stat.rfind(')');
-  if (close == std::string::npos || close + 2 >= stat.size()) {
-    return Status::Unavailable(name + " is not running");
-  }
-  if (stat[close + 2] == 'T') return Status::Ok();
+  std::string fields = StatFields(Pid(name));
+  if (fields.empty()) return Status::Unavailable(name + " is not running");
+  if (fields[0] == 'T') return Status::Ok();
   return Status::FailedPrecondition(
       name +
       " was resumed during its freeze by something other than this bench (a "

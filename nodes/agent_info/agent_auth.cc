@@ -117,13 +117,13 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report,
     return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);
   }
   crypto_auth_hmacsha512256_state st;
-  PadHashes pads;
+  PadHashes pads;  // of a key seen for the first time here, kept if its MAC holds
   const bool kept = pads_at_[at] != 0;
   if (kept) {
-    pads = pads_[pads_at_[at] - 1];
+    const PadHashes& known = pads_[pads_at_[at] - 1];
     st = AfterPadBlocks();
-    std::copy(pads.inner.begin(), pads.inner.end(), std::begin(st.ictx.state));
-    std::copy(pads.outer.begin(), pads.outer.end(), std::begin(st.octx.state));
+    std::copy(known.inner.begin(), known.inner.end(), std::begin(st.ictx.state));
+    std::copy(known.outer.begin(), known.outer.end(), std::begin(st.octx.state));
   } else {
     crypto_auth_hmacsha512256_init(&st, mac_keys_[at].data(), mac_keys_[at].size());
     std::copy(std::begin(st.ictx.state), std::end(st.ictx.state), pads.inner.begin());

@@ -77,7 +77,7 @@ class WorkerAgents {
     std::uint64_t counter = 0;
     // With `unchanged`, only its last_keepalive is read: the rest is the agent's current state.
     schemas::AgentState state;
-    bool unchanged = false;    // Unchanged(id, digest) held: nothing but the keepalive time moved
+    bool unchanged = false;  // Unchanged(agent, digest) held: nothing but the keepalive time moved
     std::uint64_t digest = 0;  // StateDigest of the report's state bytes (0: none)
     Handle agent{};            // Known(id), or empty: Apply looks the id up itself
   };
