@@ -430,4 +430,27 @@ std::optional<KeepaliveSpan> FindKeepalive(std::string_view state) {
   return found;
 }
 
+bool ReplaceKeepalive(std::string& state, KeepaliveSpan& span, std::uint64_t value) {
+  // msgpack's shortest unsigned forms: a positive fixint, or a tag and 1, 2, 4 or 8 bytes.
+  std::size_t size = value < 0x80          ? 1
+                     : value <= 0xff       ? 2
+                     : value <= 0xffff     ? 3
+                     : value <= 0xffffffff ? 5
+                                           : 9;
+  if (size != span.size || span.offset > state.size() || state.size() - span.offset < size) {
+    return false;
+  }
+  char* out = state.data() + span.offset;
+  if (size == 1) {
+    out[0] = static_cast<char>(value);
+  } else {
+    // The tag stays: in the shortest form, a size has one tag.
+    for (std::size_t i = 1; i < size; ++i) {
+      out[i] = static_cast<char>(value >> (8 * (size - 1 - i)));
+    }
+  }
+  span.value = value;
+  return true;
+}
+
 }  // namespace zcluster::schemas

@@ -307,3 +307,39 @@ TEST_CASE("a state's keepalive time is found where it lies, or not at all", "[sc
   CHECK(FindKeepalive(state_of([](auto& pk) { pk.pack("last_keepalive").pack(3); }, 1))->value ==
         3);
 }
+
+TEST_CASE("a keepalive time is rewritten in place only where a fresh encoding matches",
+          "[schemas][agents]") {
+  // Every width msgpack has for an unsigned value, and the edges between them.
+  const std::uint64_t values[] = {0,          5,          127,   128,        255,
+                                  256,        65535,      65536, 1764000000, 0xffffffffull,
+                                  1ull << 32, 1ull << 40, ~0ull};
+  for (std::uint64_t from : values) {
+    for (std::uint64_t to : values) {
+      AgentState state = FullState("web", from);
+      std::string bytes = EncodeAgentState(state);
+      std::optional<KeepaliveSpan> span = FindKeepalive(bytes);
+      REQUIRE(span.has_value());
+      state.last_keepalive = to;
+      const std::string fresh = EncodeAgentState(state);
+      const std::string before = bytes;
+      if (ReplaceKeepalive(bytes, *span, to)) {
+        INFO(from << " -> " << to);
+        CHECK(bytes == fresh);
+        CHECK(span->value == to);
+        CHECK(FindKeepalive(bytes)->value == to);
+      } else {
+        // Refused only where the width differs, and then nothing was written.
+        CHECK(fresh.size() != before.size());
+        CHECK(bytes == before);
+      }
+    }
+  }
+  // A span that does not fit the bytes is refused, not written past their end.
+  std::string bytes = EncodeAgentState(FullState("web", 1764000000));
+  KeepaliveSpan span = *FindKeepalive(bytes);
+  std::string cut = bytes.substr(0, span.offset + 2);
+  const std::string cut_before = cut;
+  CHECK_FALSE(ReplaceKeepalive(cut, span, 1764000001));
+  CHECK(cut == cut_before);
+}

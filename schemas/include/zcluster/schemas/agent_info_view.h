@@ -63,4 +63,10 @@ struct KeepaliveSpan {
 };
 std::optional<KeepaliveSpan> FindKeepalive(std::string_view state);
 
+// Writes `value` over the keepalive time at `span` (FindKeepalive's, of these bytes), so that an
+// agent re-sends its state with a new time without encoding it again. Done only when the value
+// takes as many bytes as the old one, so the bytes are those EncodeAgentState would make; false,
+// and `state` untouched, otherwise.
+bool ReplaceKeepalive(std::string& state, KeepaliveSpan& span, std::uint64_t value);
+
 }  // namespace zcluster::schemas
