@@ -46,7 +46,34 @@ const crypto_auth_hmacsha512256_state& AfterPadBlocks() {
   return state;
 }
 
+crypto_auth_hmacsha512256_state StateFrom(const AgentMacPads& pads) {
+  crypto_auth_hmacsha512256_state st = AfterPadBlocks();
+  std::copy(pads.inner.begin(), pads.inner.end(), std::begin(st.ictx.state));
+  std::copy(pads.outer.begin(), pads.outer.end(), std::begin(st.octx.state));
+  return st;
+}
+
+AgentMacPads PadsOf(const crypto_auth_hmacsha512256_state& st) {
+  AgentMacPads pads;
+  std::copy(std::begin(st.ictx.state), std::end(st.ictx.state), pads.inner.begin());
+  std::copy(std::begin(st.octx.state), std::end(st.octx.state), pads.outer.begin());
+  return pads;
+}
+
 }  // namespace
+
+AgentMacPads HashMacPads(const AgentMacKey& key) {
+  crypto_auth_hmacsha512256_state st;
+  crypto_auth_hmacsha512256_init(&st, key.data(), key.size());
+  return PadsOf(st);
+}
+
+std::string SignState(const AgentMacPads& pads, std::string_view id, std::uint64_t counter,
+                      std::string_view state) {
+  crypto_auth_hmacsha512256_state st = StateFrom(pads);
+  Mac mac = MacOf(st, id, counter, state);
+  return std::string(mac.begin(), mac.end());
+}
 
 AgentMacKey DeriveAgentMacKey(const std::string& client_key) {
   AgentMacKey key{};
@@ -117,18 +144,14 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report,
     return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);
   }
   crypto_auth_hmacsha512256_state st;
-  PadHashes pads;  // of a key seen for the first time here, kept if its MAC holds
   const bool kept = pads_at_[at] != 0;
   if (kept) {
-    const PadHashes& known = pads_[pads_at_[at] - 1];
-    st = AfterPadBlocks();
-    std::copy(known.inner.begin(), known.inner.end(), std::begin(st.ictx.state));
-    std::copy(known.outer.begin(), known.outer.end(), std::begin(st.octx.state));
+    st = StateFrom(pads_[pads_at_[at] - 1]);
   } else {
     crypto_auth_hmacsha512256_init(&st, mac_keys_[at].data(), mac_keys_[at].size());
-    std::copy(std::begin(st.ictx.state), std::end(st.ictx.state), pads.inner.begin());
-    std::copy(std::begin(st.octx.state), std::end(st.octx.state), pads.outer.begin());
   }
+  // Of a key seen for the first time here, taken before the MAC moves the state on.
+  const AgentMacPads pads = kept ? AgentMacPads{} : PadsOf(st);
   Mac mac = MacOf(st, report.id, report.counter, report.state);
   if (crypto_verify_32(reinterpret_cast<const unsigned char*>(report.mac.data()), mac.data()) !=
       0) {

@@ -62,6 +62,28 @@ TEST_CASE("a report's MAC is crypto_auth over id, a zero byte, the counter and t
   CHECK(r.mac == mac);
 }
 
+TEST_CASE("a MAC signed from an agent's hashed key pads is the one its key gives",
+          "[nodes][agents][auth]") {
+  const AgentMacKey key = DeriveAgentMacKey(kKey1);
+  const AgentMacPads pads = HashMacPads(key);
+  ReportVerifier v;
+  v.SetKeys(TwoAgents());
+  schemas::AgentState state = State();
+  for (std::uint64_t counter : {1ull, 2ull, 0x0102030405060708ull}) {
+    state.labels["n"] = std::to_string(counter);
+    schemas::AgentReport r = SignReport("001", counter, state, key);
+    CHECK(SignState(pads, "001", counter, r.state) == r.mac);
+    CHECK(v.Verify(r).ok());
+  }
+  // Another agent's pads, another counter or other bytes give another MAC.
+  schemas::AgentReport r = SignReport("001", 9, state, key);
+  CHECK(SignState(HashMacPads(DeriveAgentMacKey(std::string(64, 'f'))), "001", 9, r.state) !=
+        r.mac);
+  CHECK(SignState(pads, "001", 10, r.state) != r.mac);
+  CHECK(SignState(pads, "001", 9, r.state + " ") != r.mac);
+  CHECK(SignState(pads, "002", 9, r.state) != r.mac);
+}
+
 TEST_CASE("bad MACs are refused", "[nodes][agents][auth]") {
   ReportVerifier v;
   v.SetKeys(TwoAgents());

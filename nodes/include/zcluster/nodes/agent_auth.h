@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,19 @@ AgentMacKey DeriveAgentMacKey(const std::string& client_key);
 // A report signed as the agent would sign it (zcluster-agent-sim, tests).
 schemas::AgentReport SignReport(const std::string& id, std::uint64_t counter,
                                 const schemas::AgentState& state, const AgentMacKey& key);
+
+// The SHA-512 chaining values after the HMAC's inner and outer pad blocks of one key: a MAC that
+// starts from them skips two of its six or seven SHA-512 compressions. What one agent signs or
+// one worker checks many reports with.
+struct AgentMacPads {
+  std::array<std::uint64_t, 8> inner;
+  std::array<std::uint64_t, 8> outer;
+};
+AgentMacPads HashMacPads(const AgentMacKey& key);
+
+// The MAC SignReport puts on a report of these encoded state bytes, from the key's hashed pads.
+std::string SignState(const AgentMacPads& pads, std::string_view id, std::uint64_t counter,
+                      std::string_view state);
 
 // Why a report was refused, for counters and replies.
 enum class ReportRefusal { kNone, kUnknownAgent, kBadMac, kReplayed, kRateLimited };
@@ -61,20 +75,13 @@ class ReportVerifier {
                                            const schemas::AgentState& state) const;
 
  private:
-  // The SHA-512 chaining values after the HMAC's inner and outer key pad blocks: with them a
-  // report's MAC skips two of its six or seven SHA-512 compressions.
-  struct PadHashes {
-    std::array<std::uint64_t, 8> inner;
-    std::array<std::uint64_t, 8> outer;
-  };
-
   // By registry position: the MAC key derived from each agent's secret, and its last counter.
   ClientKeys keys_;
   std::vector<AgentMacKey> mac_keys_;
   // Pad hashes only for the agents that sent this worker a good MAC (128 bytes each), not for
   // every registered one: by registry position, 1 + the index in pads_, or 0 for none yet.
   std::vector<std::uint32_t> pads_at_;
-  std::vector<PadHashes> pads_;
+  std::vector<AgentMacPads> pads_;
   std::vector<std::uint64_t> counters_;
   // By registry position: the second (since epoch_) of the agent's current window, and the
   // reports accepted in it.
