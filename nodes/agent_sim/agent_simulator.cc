@@ -4,25 +4,45 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "zcluster/bus/sockets.h"
 #include "zcluster/nodes/agent_auth.h"
 #include "zcluster/nodes/clock.h"
 #include "zcluster/nodes/process.h"
+#include "zcluster/schemas/agent_info_view.h"
 
 namespace zcluster::nodes {
 namespace {
 
 struct SimAgent {
   ClientKey key;
-  AgentMacKey mac_key;
+  AgentMacPads pads;  // an agent signs every report with its one key: hashed once
   schemas::AgentState state;
+  // The state as last sent, and where its keepalive time lies in those bytes: a report that
+  // changes nothing but the time rewrites the time there instead of encoding the state again.
+  std::string encoded;
+  std::optional<schemas::KeepaliveSpan> keepalive;
   std::uint64_t counter = 0;
-  std::map<std::uint64_t, schemas::AgentState> unacked;  // counter → state sent
+  std::uint64_t acked = 0;                               // the newest counter acknowledged
+  std::map<std::uint64_t, schemas::AgentState> unacked;  // counter → state sent, for `truth`
 };
+
+// The bytes of the agent's state at `keepalive`, re-encoded only when more than the time
+// changed since the last report (Churn clears `encoded`).
+const std::string& EncodedState(SimAgent& agent, std::uint64_t keepalive) {
+  agent.state.last_keepalive = keepalive;
+  if (agent.encoded.empty() || !agent.keepalive ||
+      !schemas::ReplaceKeepalive(agent.encoded, *agent.keepalive, keepalive)) {
+    agent.encoded = schemas::EncodeAgentState(agent.state);
+    agent.keepalive = schemas::FindKeepalive(agent.encoded);
+  }
+  return agent.encoded;
+}
 
 }  // namespace
 
@@ -68,8 +88,11 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
   for (const ClientKey& k : keys.entries()) {
     if (k.removed) continue;
     if (o.count != 0 && agents.size() >= o.count) break;
-    agents.push_back(
-        {k, DeriveAgentMacKey(k.key), SimulatedAgentState(k.name, agents.size()), base, {}});
+    SimAgent& agent = agents.emplace_back();
+    agent.key = k;
+    agent.pads = HashMacPads(DeriveAgentMacKey(k.key));
+    agent.state = SimulatedAgentState(k.name, agents.size() - 1);
+    agent.counter = agent.acked = base;
   }
   if (agents.empty()) return Status::InvalidArgument("client.keys has no agent to simulate");
   std::size_t nconn = std::max<std::size_t>(1, std::min(o.connections, agents.size()));
@@ -107,16 +130,25 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
   auto end_at = start + std::chrono::duration_cast<SteadyClock::duration>(
                             std::chrono::duration<double>(o.duration));
   std::size_t next = 0;  // next agent to report
+  // Whether a report churns: drawn for every report, so from a generator seeded once rather
+  // than the system's random source each time.
+  std::mt19937_64 rng(randombytes_random() | (std::uint64_t{randombytes_random()} << 32));
+  std::bernoulli_distribution churns(std::clamp(o.churn, 0.0, 1.0));
   bool first_round_done = false;
   auto acknowledged = [&](const schemas::AgentReportAck& ack) {
     auto a = index.find(ack.id);
     if (a == index.end()) return;
     SimAgent& agent = agents[a->second];
-    auto u = agent.unacked.find(ack.counter);
-    if (u == agent.unacked.end()) return;
-    // Acks come in order per agent: this state is now the newest acknowledged one.
-    if (o.keep_truth) result.truth[ack.id] = u->second;
-    agent.unacked.erase(agent.unacked.begin(), std::next(u));
+    // Acks come in order per agent: one for a report not sent, or already passed, is no ack.
+    if (ack.counter <= agent.acked || ack.counter > agent.counter) return;
+    if (o.keep_truth) {
+      auto u = agent.unacked.find(ack.counter);
+      if (u == agent.unacked.end()) return;
+      // This state is now the newest acknowledged one.
+      result.truth[ack.id] = u->second;
+      agent.unacked.erase(agent.unacked.begin(), std::next(u));
+    }
+    agent.acked = ack.counter;
     ++result.acked;
   };
   auto receive = [&](std::size_t c) {
@@ -192,14 +224,15 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       SimAgent& agent = agents[next];
       std::size_t c = next % nconn;
       if (outstanding[c] >= window) break;
-      if ((o.churn_first_round || result.sent >= agents.size()) &&
-          randombytes_uniform(1000000) < o.churn * 1e6) {
-        Churn(agent.state);
-      }
       if (o.relay > 1 && batch_full(c)) break;
-      agent.state.last_keepalive = static_cast<std::uint64_t>(UnixNow());
+      if ((o.churn_first_round || result.sent >= agents.size()) && churns(rng)) {
+        Churn(agent.state);
+        agent.encoded.clear();
+      }
+      const std::string& state = EncodedState(agent, static_cast<std::uint64_t>(UnixNow()));
       ++agent.counter;
-      schemas::AgentReport r = SignReport(agent.key.id, agent.counter, agent.state, agent.mac_key);
+      schemas::AgentReport r{agent.key.id, agent.counter, state,
+                             SignState(agent.pads, agent.key.id, agent.counter, state)};
       if (o.relay <= 1) {
         if (!sockets[c].Send(schemas::Encode(r)).ok()) break;  // not connected yet
       } else {
@@ -207,7 +240,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
         batch_bytes[c] += r.id.size() + r.state.size() + r.mac.size() + 32;  // and map keys
         batches[c].reports.push_back(std::move(r));
       }
-      agent.unacked.emplace(agent.counter, agent.state);
+      if (o.keep_truth) agent.unacked.emplace(agent.counter, agent.state);
       ++outstanding[c];
       ++result.sent;
       ++sent_now;
