@@ -6,6 +6,12 @@ namespace zcluster::nodes {
 
 void AgentInfoSync::SessionStarted() { agents_.RequeueInFlight(); }
 
+std::size_t AgentInfoSync::ConnectionLost() {
+  std::size_t batches = agents_.in_flight();
+  agents_.RequeueInFlight();
+  return batches;
+}
+
 void AgentInfoSync::Pump(SteadyClock::time_point now, const Send& send) {
   while (std::optional<schemas::AgentInfoBatch> batch = agents_.NextBatch(now)) {
     if (!send(*batch)) {

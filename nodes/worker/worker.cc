@@ -195,6 +195,7 @@ void Worker::Impl::OnSocketEvents() {
         log.Debug("Main", "CURVE handshake with {} succeeded", e.endpoint);
         link.TransportUp(SteadyClock::now());
         handshake_failure_logged = false;
+        connection_loss_logged = false;
         break;
       case bus::SocketEventKind::kAuthRefused:
         link.KeyRefused();
@@ -209,9 +210,19 @@ void Worker::Impl::OnSocketEvents() {
                     "<master_public_key> is not its key",
                     e.endpoint);
         break;
-      case bus::SocketEventKind::kDisconnected:
-        log.Debug("Main", "Disconnected from {}", e.endpoint);
+      case bus::SocketEventKind::kDisconnected: {
+        // A master paused past the ZMTP heartbeat's timeout, or a reset: what this node wrote to
+        // the connection may be lost with it, and the acks will never come. The agent-info
+        // batches go again once the socket reconnects, not after their ack timeout.
+        std::size_t again = agent_sync->ConnectionLost();
+        // Once until a handshake succeeds: a master that keeps dropping us says it once.
+        if (!std::exchange(connection_loss_logged, true)) {
+          log.Info("Main",
+                   "Connection to {} lost; reconnecting ({} agent-info batches to send again)",
+                   e.endpoint, again);
+        }
         break;
+      }
       case bus::SocketEventKind::kAccepted:
       case bus::SocketEventKind::kRetried:
         break;

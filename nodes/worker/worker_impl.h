@@ -44,6 +44,7 @@ struct Worker::Impl {
   std::unique_ptr<MonitorSockets> monitor_sockets;  // the monitor endpoints and the tap
   MasterLink link;                                  // keepalive
   bool handshake_failure_logged = false;
+  bool connection_loss_logged = false;
   std::unique_ptr<WorkerAgents> agents;  // agent info
   // What the agent port may hold: the open-files limit less a reserve.
   bus::DescriptorBudget budget{bus::DescriptorBudget::ForOpenFileLimit(OpenFileLimit())};
