@@ -16,11 +16,11 @@ void ApplyTcpOptions(zmq::socket_t& s, const SocketOptions& o) {
   // A frame larger than this closes the connection before it is buffered: memory stays bounded
   // whatever a peer sends.
   s.set(zmq::sockopt::maxmsgsize, o.max_message_bytes);
-  // ZMTP heartbeats close half-open connections that TCP would keep for hours; TTL tells the peer
-  // to close its side too when our PINGs stop.
-  s.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(o.heartbeat_interval.count()));
-  s.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(o.heartbeat_timeout.count()));
-  s.set(zmq::sockopt::heartbeat_ttl, static_cast<int>(o.heartbeat_timeout.count()));
+  // Half-open connections are closed by TCP keepalive (SocketOptions says why not ZMTP's).
+  s.set(zmq::sockopt::tcp_keepalive, 1);
+  s.set(zmq::sockopt::tcp_keepalive_idle, static_cast<int>(o.keepalive_idle.count()));
+  s.set(zmq::sockopt::tcp_keepalive_intvl, static_cast<int>(o.keepalive_interval.count()));
+  s.set(zmq::sockopt::tcp_keepalive_cnt, o.keepalive_probes);
   s.set(zmq::sockopt::handshake_ivl, static_cast<int>(o.handshake_timeout.count()));
   // Nothing we send matters after close: the protocol acknowledges what must arrive.
   s.set(zmq::sockopt::linger, 0);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -93,6 +94,50 @@ TEST_CASE("an allowed key gets through and is named by its User-Id", "[bus][sock
       5s));
   CHECK(*reply == Frames{"reply"});
   CHECK(server.zap->allowed() >= 1);
+}
+
+TEST_CASE("a server that stops reading for longer than a heartbeat timeout loses nothing",
+          "[bus][sockets]") {
+  // A busy node stops reading a peer whose queue is full; its connection must outlive that. The
+  // client fills every queue on the way (its own, the kernel's both sides, the server's) until
+  // a send is refused, and the server reads nothing for 12 s: with ZMTP heartbeats of 10 s
+  // neither side could see the other's PINGs behind the stopped input, and libzmq 4.3 then
+  // drops the connection, or aborts.
+  CurveKeyPair w1 = *GenerateKeyPair();
+  AllowList allowed;
+  REQUIRE(allowed.Add(w1.public_z85, "w1").ok());
+  Server server(std::move(allowed));
+  zmq::context_t ctx(1);
+  DealerSocket dealer = Client(ctx, w1, server, "w1");
+  const std::string padding(1024, 'x');
+  REQUIRE(SendWhenConnected(dealer, {"0", padding}));
+  // Full everywhere once sends have been refused for half a second on end.
+  std::size_t sent = 1;
+  auto last_taken = std::chrono::steady_clock::now();
+  while (sent < 1000000 && std::chrono::steady_clock::now() - last_taken < 500ms) {
+    if (dealer.Send({std::to_string(sent), padding}).ok()) {
+      ++sent;
+      last_taken = std::chrono::steady_clock::now();
+    } else {
+      std::this_thread::sleep_for(1ms);  // a retry's pace, not a wait for an event
+    }
+  }
+  REQUIRE(sent < 1000000);
+  INFO(sent << " messages sent");
+  std::this_thread::sleep_for(12s);  // the reader's stall is the condition under test
+  std::size_t received = 0;
+  bool in_order = true;
+  REQUIRE(testing::WaitFor(
+      [&] {
+        while (std::optional<Envelope> env = server.Next()) {
+          in_order = in_order && env->frames.front() == std::to_string(received);
+          ++received;
+        }
+        return received >= sent;
+      },
+      10s));
+  CHECK(received == sent);
+  CHECK(in_order);
 }
 
 TEST_CASE("an unlisted key is refused and logged with its address and delivers nothing",

@@ -24,10 +24,16 @@ using Frames = std::vector<std::string>;
 struct SocketOptions {
   // Largest frame accepted; a larger one closes the connection (ZMQ_MAXMSGSIZE). Default 64 MiB.
   std::int64_t max_message_bytes = 64ll << 20;
-  // ZMTP PING interval and how long without any traffic before the connection is closed, so that
-  // a half-open TCP connection (peer powered off, cable pulled) is noticed. Default 2 s / 10 s.
-  std::chrono::milliseconds heartbeat_interval{2000};
-  std::chrono::milliseconds heartbeat_timeout{10000};
+  // TCP keepalive: probes after this long without traffic, this far apart, and how many
+  // unanswered before the kernel closes the connection, so that a half-open one (peer powered
+  // off, cable pulled) is noticed. Default 10 s, 2 s, 5: about 20 s. Not ZMTP heartbeats: libzmq
+  // 4.3 aborts when a heartbeat times out on a connection whose input is stopped by a full
+  // receive queue (zeromq/libzmq#3937, #4364), which a busy node's is by design; the kernel
+  // answers probes whatever the process is doing. A live peer that stopped talking is the
+  // application's keepalive to notice.
+  std::chrono::seconds keepalive_idle{10};
+  std::chrono::seconds keepalive_interval{2};
+  int keepalive_probes = 5;
   // Clients reconnect after this, doubling up to the maximum; libzmq adds a random part of the
   // base interval to each wait so that workers restarted together do not reconnect in lockstep.
   // Default 250 ms up to 5 s.
