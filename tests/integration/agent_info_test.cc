@@ -75,6 +75,21 @@ void StartCluster(Cluster& c, const nodes::ClientKeys& agents) {
   REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
 }
 
+// A master and one worker, w1, with these options, both holding `agents`.
+void StartWithOneWorker(Cluster& c, const nodes::ClientKeys& agents, const NodeOptions& master,
+                        const NodeOptions& worker) {
+  c.Configure("master", master);
+  c.Configure("w1", worker);
+  c.Authorize("w1");
+  for (const std::string n : {"master", "w1"}) {
+    std::filesystem::create_directories(c.Home(n) + "/etc");
+    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
+  }
+  c.Start("master");
+  c.Start("w1");
+  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+}
+
 }  // namespace
 
 TEST_CASE("2000 agents on two workers all reach the master with the right node",
@@ -225,16 +240,7 @@ TEST_CASE("agent info in flight when the connection to the master drops goes aga
   // its batches again anyway, so only the dropped connection is left to do it.
   NodeOptions master_options = NodeOptions::Master(), worker_options;
   master_options.max_silence = worker_options.max_silence = 60;
-  c.Configure("master", master_options);
-  c.Configure("w1", worker_options);
-  c.Authorize("w1");
-  for (const std::string n : {"master", "w1"}) {
-    std::filesystem::create_directories(c.Home(n) + "/etc");
-    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
-  }
-  c.Start("master");
-  c.Start("w1");
-  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  StartWithOneWorker(c, agents, master_options, worker_options);
   // The master paused, so that the worker's batch waits unacknowledged in the connection, which
   // the kernel then aborts (ss -K, as a reset on the path would): the ack can only come on a
   // new connection, and the ack timeout would send the batch again only 10 s after it went.
@@ -391,18 +397,9 @@ TEST_CASE("silent agents become disconnected and a new registration shows up at 
           "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(20);
-  c.Configure("master", NodeOptions::Master());
   NodeOptions worker;
   worker.agents_disconnection_time = 1;
-  c.Configure("w1", worker);
-  c.Authorize("w1");
-  for (const std::string n : {"master", "w1"}) {
-    std::filesystem::create_directories(c.Home(n) + "/etc");
-    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
-  }
-  c.Start("master");
-  c.Start("w1");
-  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
+  StartWithOneWorker(c, agents, NodeOptions::Master(), worker);
 
   // The simulator binary, one round, writing its truth.
   std::string truth_path = c.Home("w1") + "/truth.json";
