@@ -211,7 +211,7 @@ void Worker::Impl::OnSocketEvents() {
                     e.endpoint);
         break;
       case bus::SocketEventKind::kDisconnected: {
-        // A master paused past the ZMTP heartbeat's timeout, or a reset: what this node wrote to
+        // A reset, a master that closed, or keepalive probes unanswered: what this node wrote to
         // the connection may be lost with it, and the acks will never come. The agent-info
         // batches go again once the socket reconnects, not after their ack timeout.
         std::size_t again = agent_sync->ConnectionLost();
