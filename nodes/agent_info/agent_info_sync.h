@@ -22,9 +22,10 @@ class AgentInfoSync {
 
   // A new session with the master: batches of the old one will never be acknowledged.
   void SessionStarted();
-  // The connection under the session dropped: batches written to it may be lost with it, so
-  // all in flight are sent again (the master applies a batch twice as once). Returns how many.
-  std::size_t ConnectionLost();
+  // A new connection replaced one that dropped under the session: batches written to the old
+  // one may be lost with it, so all in flight are sent again (the master applies a batch twice
+  // as once). Returns how many.
+  std::size_t Reconnected();
   // Sends what is due while the window has room.
   void Pump(SteadyClock::time_point now, const Send& send);
   Status OnAck(const schemas::AgentInfoAck& ack, SteadyClock::time_point now);

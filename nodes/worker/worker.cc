@@ -196,6 +196,10 @@ void Worker::Impl::OnSocketEvents() {
         link.TransportUp(SteadyClock::now());
         handshake_failure_logged = false;
         connection_loss_logged = false;
+        if (std::exchange(resend_on_reconnect, false)) {
+          log.Info("Main", "Reconnected to {}; {} agent-info batches sent again", e.endpoint,
+                   agent_sync->Reconnected());
+        }
         break;
       case bus::SocketEventKind::kAuthRefused:
         link.KeyRefused();
@@ -213,13 +217,13 @@ void Worker::Impl::OnSocketEvents() {
       case bus::SocketEventKind::kDisconnected: {
         // A reset, a master that closed, or keepalive probes unanswered: what this node wrote to
         // the connection may be lost with it, and the acks will never come. The agent-info
-        // batches go again once the socket reconnects, not after their ack timeout.
-        std::size_t again = agent_sync->ConnectionLost();
+        // batches go again once a new connection is up, not after their ack timeout; not at
+        // once, because libzmq tells of the loss before it detaches the old pipe, and a send in
+        // between would be lost with it.
+        resend_on_reconnect = true;
         // Once until a handshake succeeds: a master that keeps dropping us says it once.
         if (!std::exchange(connection_loss_logged, true)) {
-          log.Info("Main",
-                   "Connection to {} lost; reconnecting ({} agent-info batches to send again)",
-                   e.endpoint, again);
+          log.Info("Main", "Connection to {} lost; reconnecting", e.endpoint);
         }
         break;
       }

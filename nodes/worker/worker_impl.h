@@ -45,6 +45,7 @@ struct Worker::Impl {
   MasterLink link;                                  // keepalive
   bool handshake_failure_logged = false;
   bool connection_loss_logged = false;
+  bool resend_on_reconnect = false;      // the connection dropped: resend once a new one is up
   std::unique_ptr<WorkerAgents> agents;  // agent info
   // What the agent port may hold: the open-files limit less a reserve.
   bus::DescriptorBudget budget{bus::DescriptorBudget::ForOpenFileLimit(OpenFileLimit())};
