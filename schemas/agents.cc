@@ -313,11 +313,14 @@ Result<AgentRecord> DecodeAgentRecord(std::string_view bytes) {
 namespace codec {
 
 void EncodeBody(msgpack::sbuffer& b, const AgentReport& m) {
-  MapWriter(b, 4)
-      .str("id", m.id)
-      .uint("counter", m.counter)
-      .bin("state", m.state)
-      .bin("mac", m.mac);
+  MapWriter w(b, 4);
+  w.str("id", m.id).uint("counter", m.counter);
+  if (m.last_keepalive) {
+    w.uint("last_keepalive", *m.last_keepalive);
+  } else {
+    w.bin("state", m.state);
+  }
+  w.bin("mac", m.mac);
 }
 void EncodeBody(msgpack::sbuffer& b, const AgentReportAck& m) {
   MapWriter(b, 3).str("id", m.id).uint("counter", m.counter).strings("groups", m.groups);
@@ -420,7 +423,14 @@ AgentReport ReadReport(FieldReader& r) {
   AgentReport m;
   m.id = ReadId(r);
   m.counter = r.uint("counter");
-  m.state = r.bin("state", 1 << 16);
+  // Either the state or, keepalive-only, the time: never both, so that no report is read two
+  // ways.
+  if (r.has("last_keepalive")) {
+    if (r.has("state")) r.Fail(r.Name() + ": state or last_keepalive, not both");
+    m.last_keepalive = r.uint("last_keepalive");
+  } else {
+    m.state = r.bin("state", 1 << 16);
+  }
   m.mac = r.bin("mac", 64);
   return m;
 }

@@ -12,26 +12,31 @@ constexpr char kLabel[] = "zcluster-agent-report-v1";
 
 using Mac = std::array<unsigned char, crypto_auth_BYTES>;
 
-// The MAC of id, a zero byte, the counter as 8 big-endian bytes and the state bytes, fed to the
-// HMAC piece by piece rather than copied into one buffer first. `st` is initialised with the key.
+// The MAC of id, a zero byte, the counter as 8 big-endian bytes and what the report signs (its
+// state bytes, or KeepaliveTail), fed to the HMAC piece by piece rather than copied into one
+// buffer first. `st` is initialised with the key.
 Mac MacOf(crypto_auth_hmacsha512256_state& st, std::string_view id, std::uint64_t counter,
-          std::string_view state) {
+          std::string_view signed_part) {
   auto bytes = [](std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); };
   std::array<unsigned char, 9> middle{};  // the zero byte, then the counter
   for (int i = 0; i < 8; ++i) middle[8 - i] = static_cast<unsigned char>(counter >> (8 * i));
   crypto_auth_hmacsha512256_update(&st, bytes(id), id.size());
   crypto_auth_hmacsha512256_update(&st, middle.data(), middle.size());
-  crypto_auth_hmacsha512256_update(&st, bytes(state), state.size());
+  crypto_auth_hmacsha512256_update(&st, bytes(signed_part), signed_part.size());
   Mac mac;
   crypto_auth_hmacsha512256_final(&st, mac.data());
   return mac;
 }
 
-Mac MacOf(const AgentMacKey& key, std::string_view id, std::uint64_t counter,
-          std::string_view state) {
-  crypto_auth_hmacsha512256_state st;
-  crypto_auth_hmacsha512256_init(&st, key.data(), key.size());
-  return MacOf(st, id, counter, state);
+// What a keepalive-only report signs in place of state bytes: 0xc1, the one byte msgpack never
+// writes, so that no state (a msgpack map) reads as the same bytes, then the time as 8
+// big-endian bytes.
+using KeepaliveTail = std::array<char, 9>;
+KeepaliveTail TailOf(std::uint64_t last_keepalive) {
+  KeepaliveTail tail{};
+  tail[0] = static_cast<char>(0xc1);
+  for (int i = 0; i < 8; ++i) tail[8 - i] = static_cast<char>(last_keepalive >> (8 * i));
+  return tail;
 }
 
 // An HMAC state just after its two key pad blocks, for any key: its byte counts (one block
@@ -75,6 +80,12 @@ std::string SignState(const AgentMacPads& pads, std::string_view id, std::uint64
   return std::string(mac.begin(), mac.end());
 }
 
+std::string SignKeepalive(const AgentMacPads& pads, std::string_view id, std::uint64_t counter,
+                          std::uint64_t last_keepalive) {
+  KeepaliveTail tail = TailOf(last_keepalive);
+  return SignState(pads, id, counter, std::string_view(tail.data(), tail.size()));
+}
+
 AgentMacKey DeriveAgentMacKey(const std::string& client_key) {
   AgentMacKey key{};
   crypto_generichash(key.data(), key.size(), reinterpret_cast<const unsigned char*>(kLabel),
@@ -85,9 +96,8 @@ AgentMacKey DeriveAgentMacKey(const std::string& client_key) {
 
 schemas::AgentReport SignReport(const std::string& id, std::uint64_t counter,
                                 const schemas::AgentState& state, const AgentMacKey& key) {
-  schemas::AgentReport r{id, counter, schemas::EncodeAgentState(state), ""};
-  Mac mac = MacOf(key, id, counter, r.state);
-  r.mac.assign(mac.begin(), mac.end());
+  schemas::AgentReport r{id, counter, schemas::EncodeAgentState(state), "", std::nullopt};
+  r.mac = SignState(HashMacPads(key), id, counter, r.state);
   return r;
 }
 
@@ -152,7 +162,10 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report,
   }
   // Of a key seen for the first time here, taken before the MAC moves the state on.
   const AgentMacPads pads = kept ? AgentMacPads{} : PadsOf(st);
-  Mac mac = MacOf(st, report.id, report.counter, report.state);
+  const KeepaliveTail tail = TailOf(report.last_keepalive.value_or(0));
+  Mac mac = MacOf(st, report.id, report.counter,
+                  report.keepalive_only() ? std::string_view(tail.data(), tail.size())
+                                          : std::string_view(report.state));
   if (crypto_verify_32(reinterpret_cast<const unsigned char*>(report.mac.data()), mac.data()) !=
       0) {
     return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);

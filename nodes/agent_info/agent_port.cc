@@ -97,21 +97,31 @@ std::optional<Status> AgentPort::Admit(const bus::Envelope& env, const schemas::
         return refuse(verdict.status, &counters_.replayed);
     }
   }
+  WorkerAgents::Handle agent = agents_.Known(report.id);
+  auto keepalive = [&](std::uint64_t last_keepalive) {
+    WorkerAgents::Report& r = accepted.emplace_back();
+    r.id = report.id;
+    r.counter = report.counter;
+    r.state.last_keepalive = last_keepalive;
+    r.unchanged = true;
+    r.agent = agent;
+    return std::nullopt;
+  };
+  if (report.keepalive_only()) {
+    // Not a refusal to count or log: the agent's next report, whole, is what the protocol asks.
+    if (!agents_.HoldsCheckedState(agent)) {
+      ++counters_.state_asked;
+      return Status::FailedPrecondition("agent " + report.id +
+                                        ": no state of yours is held here; send it whole");
+    }
+    return keepalive(*report.last_keepalive);
+  }
   // Most reports repeat the agent's last state but for the keepalive time: those bytes were
   // decoded and checked against client.keys when they first came, so they are not again.
   std::uint64_t digest = 0;
-  WorkerAgents::Handle agent = agents_.Known(report.id);
   if (std::optional<schemas::KeepaliveSpan> span = schemas::FindKeepalive(report.state)) {
     digest = agents_.StateDigest(report.state, *span);
-    if (agents_.Unchanged(agent, digest)) {
-      WorkerAgents::Report& r = accepted.emplace_back();
-      r.id = report.id;
-      r.counter = report.counter;
-      r.state.last_keepalive = span->value;
-      r.unchanged = true;
-      r.agent = agent;
-      return std::nullopt;
-    }
+    if (agents_.Unchanged(agent, digest)) return keepalive(span->value);
   }
   agents_.ForgetDigest(agent);
   Result<schemas::AgentState> state = schemas::DecodeAgentState(report.state);

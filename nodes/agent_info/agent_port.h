@@ -33,6 +33,9 @@ struct AgentPortCounters {
   std::uint64_t malformed = 0;
   std::uint64_t mismatched = 0;    // signed, but contradicting client.keys (another name or IP)
   std::uint64_t rate_limited = 0;  // past <tuning><agent_reports_per_second> for its agent
+  // Keepalive-only reports answered "send your state whole": the worker holds none of the
+  // agent's checked since it started, since client.keys changed, or since the agent fell silent.
+  std::uint64_t state_asked = 0;
 };
 
 class AgentPort {

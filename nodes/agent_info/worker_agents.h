@@ -10,7 +10,8 @@
 // keepalive-only update.
 //
 // A report whose state bytes differ from those that set its agent's state only in the keepalive
-// time (a keyed digest says so) is not decoded at all.
+// time (a keyed digest says so) is not decoded at all; a keepalive-only report carries no state
+// bytes, and stands for the state that digest marks.
 //
 // A keepalive-only report is one small write (the counter row, with the keepalive time); only a
 // full change also marks the agent pending in the store. So after a restart every agent's
@@ -87,6 +88,10 @@ class WorkerAgents {
   // Whether the agent's state is the one a report with this digest set: then another such
   // report changes nothing but the keepalive time, and need not be decoded.
   bool Unchanged(Handle agent, std::uint64_t digest) const;
+  // Whether a keepalive-only report of the agent may stand for its state: this process accepted
+  // a whole state from it, checked against the current client.keys, and nothing changed it since
+  // (not a later report, not the silence check). After a restart it holds for no agent.
+  bool HoldsCheckedState(Handle agent) const { return agent && agent.slot_->second.digest != 0; }
   // The agent's next reports are decoded and compared in full: one before them in the same
   // burst changes more than its keepalive time, or was refused.
   void ForgetDigest(Handle agent);

@@ -28,7 +28,12 @@ struct SimAgent {
   std::string encoded;
   std::optional<schemas::KeepaliveSpan> keepalive;
   std::uint64_t counter = 0;
-  std::uint64_t acked = 0;                               // the newest counter acknowledged
+  std::uint64_t acked = 0;  // the newest counter acknowledged
+  // The counter of the report that sent the current state whole (0: none since it changed), and
+  // whether the worker acknowledged it: from then on a keepalive-only report stands for it.
+  std::uint64_t state_sent = 0;
+  bool state_held = false;
+  bool asked = false;  // the worker asked for the state whole: queued to report again at once
   std::map<std::uint64_t, schemas::AgentState> unacked;  // counter → state sent, for `truth`
 };
 
@@ -141,6 +146,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
     SimAgent& agent = agents[a->second];
     // Acks come in order per agent: one for a report not sent, or already passed, is no ack.
     if (ack.counter <= agent.acked || ack.counter > agent.counter) return;
+    if (agent.state_sent != 0 && ack.counter >= agent.state_sent) agent.state_held = true;
     if (o.keep_truth) {
       auto u = agent.unacked.find(ack.counter);
       if (u == agent.unacked.end()) return;
@@ -150,6 +156,18 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
     }
     agent.acked = ack.counter;
     ++result.acked;
+  };
+  // The worker holds no checked state of the agent (it restarted, client.keys changed, or the
+  // agent fell silent): the agent sends its state whole, at once.
+  std::deque<std::size_t> asked;
+  auto state_asked = [&](const std::string& id) {
+    ++result.asked;
+    auto a = index.find(id);
+    if (a == index.end()) return;
+    SimAgent& agent = agents[a->second];
+    agent.state_held = false;
+    agent.state_sent = 0;
+    if (!std::exchange(agent.asked, true)) asked.push_back(a->second);
   };
   auto receive = [&](std::size_t c) {
     for (;;) {
@@ -162,7 +180,13 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       } else if (const auto* all = m.ok() ? std::get_if<schemas::AgentReportsAck>(&*m) : nullptr) {
         outstanding[c] -= std::min(outstanding[c], all->acks.size() + all->refused.size());
         for (const schemas::AgentReportAck& a : all->acks) acknowledged(a);
-        result.errors += all->refused.size();
+        for (const schemas::RefusedReport& r : all->refused) {
+          if (r.code == Code::kFailedPrecondition) {
+            state_asked(r.id);
+          } else {
+            ++result.errors;
+          }
+        }
       } else {
         // An error answers one agent_report; as a relay, a whole agent_reports the worker could
         // not read, whose reports are then counted lost at the end.
@@ -193,7 +217,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
   for (;;) {
     auto now = SteadyClock::now();
     bool sending = !first_round_done || (now < end_at && !(o.stop && o.stop->load()));
-    if (!sending && result.acked == result.sent) break;
+    if (!sending && result.acked + result.asked == result.sent) break;
     if (now - last_progress > o.drain) {
       if (result.sent == 0) {
         return Status::Unavailable(
@@ -221,18 +245,36 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
         o.rate > 0 ? static_cast<std::uint64_t>(elapsed * o.rate) + 1 : UINT64_MAX;
     std::size_t sent_now = 0;
     while (result.sent < allowed && sent_now < 4096) {
-      SimAgent& agent = agents[next];
-      std::size_t c = next % nconn;
+      const bool again = !asked.empty();
+      const std::size_t i = again ? asked.front() : next;
+      SimAgent& agent = agents[i];
+      std::size_t c = i % nconn;
       if (outstanding[c] >= window) break;
       if (o.relay > 1 && batch_full(c)) break;
-      if ((o.churn_first_round || result.sent >= agents.size()) && churns(rng)) {
+      if (again) {
+        asked.pop_front();
+        agent.asked = false;
+      } else if ((o.churn_first_round || result.sent >= agents.size()) && churns(rng)) {
         Churn(agent.state);
         agent.encoded.clear();
+        agent.state_held = false;
+        agent.state_sent = 0;
       }
-      const std::string& state = EncodedState(agent, static_cast<std::uint64_t>(UnixNow()));
+      const auto keepalive = static_cast<std::uint64_t>(UnixNow());
       ++agent.counter;
-      schemas::AgentReport r{agent.key.id, agent.counter, state,
-                             SignState(agent.pads, agent.key.id, agent.counter, state)};
+      schemas::AgentReport r;
+      r.id = agent.key.id;
+      r.counter = agent.counter;
+      if (agent.state_held && o.relay > 1) {
+        agent.state.last_keepalive = keepalive;
+        r.last_keepalive = keepalive;
+        r.mac = SignKeepalive(agent.pads, r.id, r.counter, keepalive);
+        ++result.keepalive_only;
+      } else {
+        r.state = EncodedState(agent, keepalive);
+        r.mac = SignState(agent.pads, r.id, r.counter, r.state);
+        if (agent.state_sent == 0) agent.state_sent = agent.counter;
+      }
       if (o.relay <= 1) {
         if (!sockets[c].Send(schemas::Encode(r)).ok()) break;  // not connected yet
       } else {
@@ -244,7 +286,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       ++outstanding[c];
       ++result.sent;
       ++sent_now;
-      if (++next == agents.size()) {
+      if (!again && ++next == agents.size()) {
         next = 0;
         first_round_done = true;
         if (o.duration <= 0) break;

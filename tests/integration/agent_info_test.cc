@@ -187,6 +187,7 @@ TEST_CASE("a relay's reports reach the master as the agents' own would", "[integ
   REQUIRE(r.ok());
   CHECK(r->errors == 0);
   CHECK(r->sent > 1000);
+  CHECK(r->keepalive_only > 0);  // agents whose state the worker holds send the time alone
   CHECK(r->acked == r->sent);
   REQUIRE(r->truth.size() == 1000);
   std::map<std::string, schemas::AgentRecord> master;
@@ -196,6 +197,44 @@ TEST_CASE("a relay's reports reach the master as the agents' own would", "[integ
         return Matching(master, r->truth, "w1") == 1000;
       },
       30s));
+}
+
+TEST_CASE("a restarted worker asks relayed agents for their states and the master ends with them",
+          "[integration][agents]") {
+  Cluster c;
+  nodes::ClientKeys agents = MakeAgents(200);
+  StartCluster(c, agents);
+  nodes::AgentSimOptions o = SimTo(c, "w1");
+  o.relay = 50;
+  o.rate = 400;  // each agent every half second
+  o.churn = 0;
+  o.duration = 120;  // the longest: `stop` ends it
+  std::atomic<bool> stop = false;
+  o.stop = &stop;
+  Result<nodes::AgentSimResult> r = Status::Internal("not run");
+  std::thread sim([&] { r = nodes::RunAgentSimulation(agents, o); });
+  auto reported_since = [&](std::uint64_t since) {
+    std::size_t n = 0;
+    for (const auto& [id, a] : MasterAgents(c)) n += a.state.last_keepalive > since;
+    return n;
+  };
+  // Every agent's whole state is on the master: from here on they send keepalive-only reports.
+  bool first = WaitFor([&] { return reported_since(0) == 200; }, 30s);
+  c.Kill("w1", SIGTERM);
+  const auto restarted = static_cast<std::uint64_t>(nodes::UnixNow());
+  c.Start("w1");
+  // The new process holds no checked state: each agent's next report is refused with "send it
+  // whole", and then sent whole. Every agent reaches the master again after the restart.
+  bool again = first && WaitFor([&] { return reported_since(restarted) == 200; }, 30s);
+  stop = true;
+  sim.join();
+  REQUIRE(first);
+  REQUIRE(again);
+  REQUIRE(r.ok());
+  CHECK(r->errors == 0);
+  CHECK(r->keepalive_only > 0);
+  CHECK(r->asked > 0);
+  CHECK(WaitFor([&] { return Matching(MasterAgents(c), r->truth, "w1") == 200; }, 30s));
 }
 
 TEST_CASE("an agent the master does not know is not saved and is reported back",

@@ -54,8 +54,9 @@ TEST_CASE("every message survives an encode/decode round trip", "[schemas]") {
       StatusQuery{},
       NodeStatus{"w1", "worker", 42, 17, false, 3, 100000, 12},
       MonitorQuery{},
-      AgentReports{{AgentReport{"001", 3, "\x80", std::string(32, 'm')},
-                    AgentReport{"002", 9, "\x81\xa1x\x01", std::string(32, 'n')}}},
+      AgentReports{{AgentReport{"001", 3, "\x80", std::string(32, 'm'), std::nullopt},
+                    AgentReport{"002", 9, "\x81\xa1x\x01", std::string(32, 'n'), std::nullopt},
+                    AgentReport{"003", 5, "", std::string(32, 'o'), 1764000070}}},
       AgentReportsAck{{AgentReportAck{"001", 3, {"default", "web"}}},
                       {RefusedReport{"002", 9, Code::kPermissionDenied, "bad MAC from agent 002"}}},
   };
@@ -172,7 +173,7 @@ TEST_CASE("decode refuses malformed messages with a clear error", "[schemas]") {
 }
 
 TEST_CASE("agent_reports holds at most 256 whole reports", "[schemas]") {
-  AgentReport one{"001", 1, "\x80", std::string(32, 'm')};
+  AgentReport one{"001", 1, "\x80", std::string(32, 'm'), std::nullopt};
   AgentReports most{std::vector<AgentReport>(kMaxRelayedReports, one)};
   REQUIRE(Decode(Encode(most)).ok());
   AgentReports over{std::vector<AgentReport>(kMaxRelayedReports + 1, one)};
@@ -187,6 +188,33 @@ TEST_CASE("agent_reports holds at most 256 whole reports", "[schemas]") {
   r = Decode(frames);
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().message().find("mac is missing") != std::string::npos);
+}
+
+TEST_CASE("a report carries its state or its keepalive time, never both", "[schemas][agents]") {
+  AgentReport keepalive{"004", 12, "", std::string(32, 'm'), 1764000070};
+  Result<Message> back = Decode(Encode(keepalive));
+  REQUIRE(back.ok());
+  CHECK(std::get<AgentReport>(*back) == keepalive);
+  CHECK(std::get<AgentReport>(*back).keepalive_only());
+
+  const std::vector<char> mac(32, 'm'), state{'\x80'};
+  auto report = [&] {
+    return Body().add("id", std::string("004")).add("counter", std::uint64_t{12});
+  };
+  Result<Message> both =
+      Decode(Raw("agent_report", report()
+                                     .add("state", state)
+                                     .add("last_keepalive", std::uint64_t{1764000070})
+                                     .add("mac", mac)));
+  REQUIRE_FALSE(both.ok());
+  CHECK(both.status().message() == "agent_report: state or last_keepalive, not both");
+  Result<Message> neither = Decode(Raw("agent_report", report().add("mac", mac)));
+  REQUIRE_FALSE(neither.ok());
+  CHECK(neither.status().message().find("state is missing") != std::string::npos);
+  Result<Message> signed_time =
+      Decode(Raw("agent_report", report().add("last_keepalive", -5).add("mac", mac)));
+  REQUIRE_FALSE(signed_time.ok());
+  CHECK(signed_time.status().message().find("last_keepalive") != std::string::npos);
 }
 
 TEST_CASE("decode ignores unknown fields and keeps unknown error codes", "[schemas]") {

@@ -71,13 +71,16 @@ int main() {
   Print(NodeList{{{"master", "master", "0.1.0", "10.0.0.1:1516", 1764000000.0},
                   {"worker-1", "worker", "0.1.0", "10.0.0.2", 1764000005.0}}});
   AgentState s = SampleState();
-  Print(AgentReport{"001", 7, EncodeAgentState(s), std::string(32, '\x5a')});
+  Print(AgentReport{"001", 7, EncodeAgentState(s), std::string(32, '\x5a'), std::nullopt});
   Print(AgentReportAck{"001", 7, {"default"}});
   AgentState brief;
   brief.name = "web-2";
   brief.status = AgentStatus::kActive;
   brief.last_keepalive = 1764000060;
-  Print(AgentReports{{AgentReport{"002", 9, EncodeAgentState(brief), std::string(32, '\x5a')}}});
+  Print(AgentReports{{
+      AgentReport{"002", 9, EncodeAgentState(brief), std::string(32, '\x5a'), std::nullopt},
+      AgentReport{"004", 12, "", std::string(32, '\x5a'), 1764000070},
+  }});
   Print(
       AgentReportsAck{{AgentReportAck{"002", 9, {"default"}}},
                       {RefusedReport{"003", 4, Code::kPermissionDenied,

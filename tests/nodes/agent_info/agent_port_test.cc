@@ -366,3 +366,80 @@ TEST_CASE("an agent renamed in client.keys during a burst has its next report ch
   CHECK(error->message == "agent 001 is registered as 'web2', not 'web'");
   CHECK(p.port->counters().mismatched == 1);
 }
+
+namespace {
+
+schemas::AgentReport KeepaliveOnly(const ClientKey& agent, std::uint64_t counter,
+                                   std::uint64_t time) {
+  schemas::AgentReport r;
+  r.id = agent.id;
+  r.counter = counter;
+  r.last_keepalive = time;
+  r.mac = SignKeepalive(HashMacPads(DeriveAgentMacKey(agent.key)), agent.id, counter, time);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a keepalive-only report stands for the agent's checked state, and only for it",
+          "[nodes][agents][port]") {
+  Port p;
+  AgentMacKey key = DeriveAgentMacKey(p.web().key);
+  auto code_of = [](const schemas::Message& reply) {
+    const auto* error = std::get_if<schemas::ErrorReply>(&reply);
+    return error == nullptr ? Code::kOk : error->code;
+  };
+  // No state of the agent yet: asked for it whole, not counted as a refusal, nothing saved.
+  schemas::Message reply = p.Exchange(schemas::Encode(KeepaliveOnly(p.web(), 1, 150)));
+  CHECK(code_of(reply) == Code::kFailedPrecondition);
+  CHECK(p.port->counters().state_asked == 1);
+  CHECK(p.port->counters().accepted == 0);
+  CHECK_FALSE(p.agents->Find(p.web().id).has_value());
+
+  schemas::AgentState state = State();
+  state.labels = {{"env", "prod"}};
+  REQUIRE(std::holds_alternative<schemas::AgentReportAck>(
+      p.Exchange(schemas::Encode(SignReport(p.web().id, 2, state, key)))));
+  reply = p.Exchange(schemas::Encode(KeepaliveOnly(p.web(), 3, 250)));
+  REQUIRE(std::holds_alternative<schemas::AgentReportAck>(reply));
+  state.last_keepalive = 250;
+  CHECK(p.agents->Find(p.web().id) == state);
+
+  // Signed with another key, or carrying a full report's MAC, or replayed: refused as such.
+  schemas::AgentReport forged = KeepaliveOnly(p.web(), 4, 260);
+  forged.mac = SignKeepalive(HashMacPads(DeriveAgentMacKey("not web's")), p.web().id, 4, 260);
+  CHECK(code_of(p.Exchange(schemas::Encode(forged))) == Code::kPermissionDenied);
+  schemas::AgentReport borrowed = KeepaliveOnly(p.web(), 4, 260);
+  borrowed.mac = SignReport(p.web().id, 4, state, key).mac;
+  CHECK(code_of(p.Exchange(schemas::Encode(borrowed))) == Code::kPermissionDenied);
+  CHECK(p.port->counters().bad_mac == 2);
+  CHECK(code_of(p.Exchange(schemas::Encode(KeepaliveOnly(p.web(), 3, 270)))) ==
+        Code::kPermissionDenied);
+  CHECK(p.port->counters().replayed == 1);
+  CHECK(p.agents->Find(p.web().id)->last_keepalive == 250);
+
+  // Fallen silent, the agent is disconnected: a keepalive alone does not make it active again.
+  REQUIRE(p.agents->MarkSilent(SteadyClock::now() + std::chrono::hours(1)).ok());
+  CHECK(code_of(p.Exchange(schemas::Encode(KeepaliveOnly(p.web(), 5, 280)))) ==
+        Code::kFailedPrecondition);
+  CHECK(p.agents->Find(p.web().id)->status == schemas::AgentStatus::kDisconnected);
+  state.last_keepalive = 290;
+  REQUIRE(std::holds_alternative<schemas::AgentReportAck>(
+      p.Exchange(schemas::Encode(SignReport(p.web().id, 6, state, key)))));
+  CHECK(p.agents->Find(p.web().id) == state);
+
+  // client.keys changed: the held state was checked against the old one, so it is asked again,
+  // in a relay's answer as a refused entry.
+  {
+    std::ofstream out(p.dir / "client.keys", std::ios::app);
+    out << "099 late any " << std::string(64, 'a') << "\n";
+  }
+  REQUIRE(p.port->ReloadKeysIfChanged().value());
+  reply = p.Exchange(schemas::Encode(schemas::AgentReports{{KeepaliveOnly(p.web(), 7, 300)}}));
+  const auto& answer = std::get<schemas::AgentReportsAck>(reply);
+  CHECK(answer.acks.empty());
+  REQUIRE(answer.refused.size() == 1);
+  CHECK(answer.refused[0].code == Code::kFailedPrecondition);
+  CHECK(p.port->counters().state_asked == 3);
+  CHECK(p.port->counters().accepted == 3);
+}

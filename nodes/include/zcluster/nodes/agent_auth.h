@@ -1,8 +1,8 @@
 // How an agent proves a report is its own: an HMAC-SHA-512-256 (libsodium crypto_auth) over the
-// agent id, a per-agent counter and the encoded state, keyed with a key derived from the agent's
-// client.keys secret. The counter must grow with every report, so a captured report cannot be
-// replayed. The agent port's CURVE encryption keeps reports private; this MAC is what
-// authenticates them, per report, without one CURVE key per agent.
+// agent id, a per-agent counter and the encoded state (or, keepalive-only, the time), keyed with
+// a key derived from the agent's client.keys secret. The counter must grow with every report, so
+// a captured report cannot be replayed. The agent port's CURVE encryption keeps reports private;
+// this MAC is what authenticates them, per report, without one CURVE key per agent.
 #pragma once
 
 #include <array>
@@ -40,6 +40,10 @@ AgentMacPads HashMacPads(const AgentMacKey& key);
 // The MAC SignReport puts on a report of these encoded state bytes, from the key's hashed pads.
 std::string SignState(const AgentMacPads& pads, std::string_view id, std::uint64_t counter,
                       std::string_view state);
+// The MAC of a keepalive-only report: it signs the time where a full report signs its state,
+// in a form no state's bytes can take, so that neither MAC stands for the other.
+std::string SignKeepalive(const AgentMacPads& pads, std::string_view id, std::uint64_t counter,
+                          std::uint64_t last_keepalive);
 
 // Why a report was refused, for counters and replies.
 enum class ReportRefusal { kNone, kUnknownAgent, kBadMac, kReplayed, kRateLimited };

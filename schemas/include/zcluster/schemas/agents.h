@@ -95,14 +95,18 @@ std::string EncodeAgentRecord(std::string_view id, const AgentState& state, std:
                               std::string_view node, std::uint64_t counter);
 Result<AgentRecord> DecodeAgentRecord(std::string_view bytes);
 
-// agent → worker (agent port). `mac` = HMAC-SHA-512-256 over id, counter and `state`, keyed with
-// the agent's key from client.keys (see SCHEMAS.md, "Agent reports").
+// agent → worker (agent port). `mac` = HMAC-SHA-512-256 over id, counter and `state` (or the
+// keepalive time), keyed with the agent's key from client.keys (see SCHEMAS.md, "Agent reports").
+// Most reports change nothing but the keepalive time: such a report may carry that time alone,
+// and then means "my state is the one you last accepted from me, at this keepalive time".
 struct AgentReport {
   static constexpr std::string_view kType = "agent_report";
   std::string id;
   std::uint64_t counter = 0;  // strictly increasing per agent: a lower or equal one is a replay
-  std::string state;          // EncodeAgentState bytes
+  std::string state;          // EncodeAgentState bytes; empty in a keepalive-only report
   std::string mac;            // 32 bytes
+  std::optional<std::uint64_t> last_keepalive;  // set in a keepalive-only report, and only there
+  bool keepalive_only() const { return last_keepalive.has_value(); }
   bool operator==(const AgentReport&) const = default;
 };
 

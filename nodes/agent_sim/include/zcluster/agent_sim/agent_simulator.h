@@ -27,6 +27,9 @@ struct AgentSimOptions {
   std::size_t window = 256;        // unacknowledged reports per connection (at least 4 × relay)
   // Reports per message: 1 sends each as its own agent_report, as an agent does; more sends
   // them as a relay does, up to this many in one agent_reports, flushed at least every 10 ms.
+  // As a relay, an agent whose whole state the worker acknowledged sends keepalive-only reports
+  // until its state changes. One report to a message always carries the state: agents share
+  // the simulator's connections, and an error reply does not say whose report it answers.
   std::size_t relay = 1;
   // How long without a report sent or acknowledged before the run ends: the wait for the last
   // acks, for a first connection, and for acks lost with a killed worker.
@@ -41,9 +44,12 @@ struct AgentSimOptions {
 
 struct AgentSimResult {
   std::uint64_t sent = 0;
+  std::uint64_t keepalive_only = 0;  // of them, reports that carried the keepalive time alone
   std::uint64_t acked = 0;
   std::uint64_t errors = 0;  // error replies from the worker
-  std::uint64_t lost = 0;    // sent but never acknowledged when the run gave up waiting
+  // Keepalive-only reports the worker answered "send your state whole" (each agent then did).
+  std::uint64_t asked = 0;
+  std::uint64_t lost = 0;  // sent but never acknowledged when the run gave up waiting
   std::map<std::string, schemas::AgentState> truth;  // id → last acknowledged state
 };
 
