@@ -197,7 +197,7 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report,
     ++in_window_[at];
   }
   last = report.counter;
-  return ReportVerdict{};
+  return ReportVerdict{ReportRefusal::kNone, Status::Ok(), at};
 }
 
 void ReportVerifier::RestoreCounter(const std::string& id, std::uint64_t counter) {

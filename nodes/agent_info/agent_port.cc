@@ -31,6 +31,7 @@ Result<bool> AgentPort::ReloadKeysIfChanged() {
     for (const std::string& problem : keys->problems()) log_.Warning("Main", "{}", problem);
   }
   const std::size_t active = keys->active();
+  handles_.assign(keys->size(), WorkerAgents::Handle());
   verifier_.SetKeys(std::move(keys).value());
   bool first = keys_stamp_.empty();
   keys_stamp_ = stamp;
@@ -97,7 +98,10 @@ std::optional<Status> AgentPort::Admit(const bus::Envelope& env, const schemas::
         return refuse(verdict.status, &counters_.replayed);
     }
   }
-  WorkerAgents::Handle agent = agents_.Known(report.id);
+  // Entries are never erased from the agent table: a handle found once holds for good.
+  WorkerAgents::Handle& known = handles_[verdict.at];
+  if (!known) known = agents_.Known(report.id);
+  const WorkerAgents::Handle agent = known;
   auto keepalive = [&](std::uint64_t last_keepalive) {
     WorkerAgents::Report& r = accepted.emplace_back();
     r.id = report.id;
@@ -142,7 +146,8 @@ Status AgentPort::ServePending() {
     std::vector<std::pair<std::string, std::uint64_t>> accepted;  // id, counter
     std::vector<schemas::RefusedReport> refused;
   };
-  std::vector<WorkerAgents::Report> reports;
+  std::vector<WorkerAgents::Report>& reports = burst_;
+  reports.clear();
   std::vector<Owed> owed;
   // Bounded in reports, not messages: a burst of relayed messages holds up to 256 reports each.
   std::size_t seen = 0;

@@ -98,6 +98,12 @@ class AgentPort {
   WorkerAgents& agents_;
   Logger log_;
   ReportVerifier verifier_;
+  // By client.keys position: the agent's entry in the agent table once found, so that a report
+  // costs an index here rather than a hash lookup of its id. Cleared when client.keys loads.
+  std::vector<WorkerAgents::Handle> handles_;
+  // The reports of the burst being served, kept between bursts so that its room (a few MB at
+  // most) is not grown again, state by state, for every burst.
+  std::vector<WorkerAgents::Report> burst_;
   GroupsOf groups_of_;
   AgentPortCounters counters_;
   TrafficMeter* meter_ = nullptr;

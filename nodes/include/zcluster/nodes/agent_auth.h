@@ -51,6 +51,9 @@ enum class ReportRefusal { kNone, kUnknownAgent, kBadMac, kReplayed, kRateLimite
 struct ReportVerdict {
   ReportRefusal refusal = ReportRefusal::kNone;
   Status status;  // Ok, or PermissionDenied naming the agent and the reason
+  // The agent's position in client.keys as last set (npos for an unknown id): what the caller
+  // may index its own per-agent data by until the next SetKeys.
+  std::size_t at = ClientKeys::npos;
   bool ok() const { return refusal == ReportRefusal::kNone; }
 };
 
