@@ -50,11 +50,15 @@ int main(int argc, char** argv) {
   if (!keys.ok()) return fail(keys.status());
   Result<nodes::AgentSimResult> result = nodes::RunAgentSimulation(*keys, o);
   if (!result.ok()) return fail(result.status());
-  std::printf("agents %zu, reports sent %llu, acknowledged %llu, errors %llu, lost %llu\n",
-              result->truth.size(), static_cast<unsigned long long>(result->sent),
-              static_cast<unsigned long long>(result->acked),
-              static_cast<unsigned long long>(result->errors),
-              static_cast<unsigned long long>(result->lost));
+  std::printf(
+      "agents %zu, reports sent %llu, acknowledged %llu, errors %llu, lost %llu, keepalive-only "
+      "%llu, states asked for %llu\n",
+      result->truth.size(), static_cast<unsigned long long>(result->sent),
+      static_cast<unsigned long long>(result->acked),
+      static_cast<unsigned long long>(result->errors),
+      static_cast<unsigned long long>(result->lost),
+      static_cast<unsigned long long>(result->keepalive_only),
+      static_cast<unsigned long long>(result->asked));
   if (!truth_path.empty()) {
     std::ofstream out(truth_path, std::ios::trunc);
     schemas::AgentList truth;  // in the -a --json shape
