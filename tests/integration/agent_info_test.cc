@@ -58,45 +58,13 @@ std::size_t Matching(const std::map<std::string, schemas::AgentRecord>& master,
   return n;
 }
 
-// Master, two workers, `agents` registered on the master and copied to both workers.
-void StartCluster(Cluster& c, const nodes::ClientKeys& agents) {
-  c.Configure("master", NodeOptions::Master());
-  c.Configure("w1", {});
-  c.Configure("w2", {});
-  c.Authorize("w1");
-  c.Authorize("w2");
-  for (const std::string n : {"master", "w1", "w2"}) {
-    std::filesystem::create_directories(c.Home(n) + "/etc");
-    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
-  }
-  c.Start("master");
-  c.Start("w1");
-  c.Start("w2");
-  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
-}
-
-// A master and one worker, w1, with these options, both holding `agents`.
-void StartWithOneWorker(Cluster& c, const nodes::ClientKeys& agents, const NodeOptions& master,
-                        const NodeOptions& worker) {
-  c.Configure("master", master);
-  c.Configure("w1", worker);
-  c.Authorize("w1");
-  for (const std::string n : {"master", "w1"}) {
-    std::filesystem::create_directories(c.Home(n) + "/etc");
-    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
-  }
-  c.Start("master");
-  c.Start("w1");
-  REQUIRE(c.WaitForWorkers("master", {"w1"}, 15s));
-}
-
 }  // namespace
 
 TEST_CASE("2000 agents on two workers all reach the master with the right node",
           "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(2000);
-  StartCluster(c, agents);
+  c.StartWithAgents(agents);
 
   Result<nodes::AgentSimResult> r1 = Status::Internal("not run"), r2 = r1;
   std::thread t1([&] { r1 = nodes::RunAgentSimulation(agents.Slice(0, 1000), SimTo(c, "w1")); });
@@ -178,7 +146,7 @@ TEST_CASE("2000 agents on two workers all reach the master with the right node",
 TEST_CASE("a relay's reports reach the master as the agents' own would", "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(1000);
-  StartCluster(c, agents);
+  c.StartWithAgents(agents);
   nodes::AgentSimOptions o = SimTo(c, "w1");
   o.relay = 100;
   o.duration = 1;  // rounds after the first, each agent's reports in counter order
@@ -203,7 +171,7 @@ TEST_CASE("a restarted worker asks relayed agents for their states and the maste
           "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(200);
-  StartCluster(c, agents);
+  c.StartWithAgents(agents);
   nodes::AgentSimOptions o = SimTo(c, "w1");
   o.relay = 50;
   o.rate = 400;  // each agent every half second
@@ -241,7 +209,7 @@ TEST_CASE("an agent the master does not know is not saved and is reported back",
           "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(10);
-  StartCluster(c, agents);
+  c.StartWithAgents(agents);
   // The seed's case: removed on the master while a worker still has the old client.keys. The
   // files stream closes that window within milliseconds, so the test holds it open: w1 is down
   // during the removal and the master is frozen while agents report to the restarted w1.
@@ -279,7 +247,7 @@ TEST_CASE("agent info in flight when the connection to the master drops goes aga
   // its batches again anyway, so only the dropped connection is left to do it.
   NodeOptions master_options = NodeOptions::Master(), worker_options;
   master_options.max_silence = worker_options.max_silence = 60;
-  StartWithOneWorker(c, agents, master_options, worker_options);
+  c.StartWithAgents(agents, {"w1"}, master_options, worker_options);
   // The master paused, so that the worker's batch waits unacknowledged in the connection, which
   // the kernel then aborts (ss -K, as a reset on the path would): the ack can only come on a
   // new connection, and the ack timeout would send the batch again only 10 s after it went.
@@ -312,7 +280,7 @@ TEST_CASE("a master killed under agent-info and groups and files load loses noth
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(500);
   std::filesystem::create_directories(c.Home("master") + "/etc/shared/web");
-  StartCluster(c, agents);
+  c.StartWithAgents(agents);
   nodes::AgentSimOptions o = SimTo(c, "w1");
   o.duration = 4;  // keep reporting, with churn, across the master's death and return
   o.churn = 0.5;
@@ -389,7 +357,7 @@ TEST_CASE("forged replayed unknown and malformed reports are refused at the work
           "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(2);
-  StartCluster(c, agents);
+  c.StartWithAgents(agents);
   zmq::context_t ctx(1);
   auto dealer = bus::DealerSocket::ConnectCurve(
       ctx, *bus::GenerateKeyPair(), *bus::ReadPublicKeyFile(c.KeyPrefix("w1") + ".pub"),
@@ -439,7 +407,7 @@ TEST_CASE("silent agents become disconnected and a new registration shows up at 
   nodes::ClientKeys agents = MakeAgents(20);
   NodeOptions worker;
   worker.agents_disconnection_time = 1;
-  StartWithOneWorker(c, agents, NodeOptions::Master(), worker);
+  c.StartWithAgents(agents, {"w1"}, NodeOptions::Master(), worker);
 
   // The simulator binary, one round, writing its truth.
   std::string truth_path = c.Home("w1") + "/truth.json";
@@ -522,7 +490,7 @@ TEST_CASE("an agent that moved while its old worker was cut off keeps its newest
           "[integration][agents]") {
   Cluster c;
   nodes::ClientKeys agents = MakeAgents(1);
-  StartCluster(c, agents);
+  c.StartWithAgents(agents);
   const nodes::ClientKey& agent = agents.entries()[0];
   zmq::context_t ctx(1);
   std::uint64_t counter = 0;

@@ -140,6 +140,24 @@ pid_t Cluster::Start(const std::string& name) {
   return d_->Pid(name);
 }
 
+void Cluster::StartWithAgents(const nodes::ClientKeys& agents, const std::set<std::string>& workers,
+                              const NodeOptions& master, const NodeOptions& worker) {
+  Configure("master", master);
+  for (const std::string& w : workers) {
+    Configure(w, worker);
+    Authorize(w);
+  }
+  std::set<std::string> nodes = workers;
+  nodes.insert("master");
+  for (const std::string& n : nodes) {
+    std::filesystem::create_directories(Home(n) + "/etc");
+    REQUIRE(agents.Save(Home(n) + "/etc/client.keys").ok());
+  }
+  Start("master");
+  for (const std::string& w : workers) Start(w);
+  REQUIRE(WaitForWorkers("master", workers, std::chrono::seconds(15)));
+}
+
 void Cluster::Kill(const std::string& name, int signal) {
   Status s = d_->Kill(name, signal);
   REQUIRE(s.ToString() == "ok");

@@ -15,6 +15,7 @@
 #include "support/temp_dir.h"
 #include "zcluster/bench/deployment.h"
 #include "zcluster/bus/sockets.h"
+#include "zcluster/nodes/client_keys.h"
 #include "zcluster/schemas/messages.h"
 
 namespace zcluster::testing {
@@ -78,6 +79,12 @@ class Cluster {
   void Authorize(const std::string& worker_key_name);
   // Starts `zclusterd -f -d -c` and waits until it has bound its ports; returns its pid.
   pid_t Start(const std::string& name);
+  // Configures a master and `workers` with these options, authorizes the workers, gives every
+  // node `agents` as its client.keys, starts them all and waits until the master lists them.
+  void StartWithAgents(const nodes::ClientKeys& agents,
+                       const std::set<std::string>& workers = {"w1", "w2"},
+                       const NodeOptions& master = NodeOptions::Master(),
+                       const NodeOptions& worker = {});
   void Kill(const std::string& name, int signal);    // and waits for the process to end
   void Signal(const std::string& name, int signal);  // SIGSTOP, SIGCONT: the process lives on
   bool Running(const std::string& name) { return d_->Running(name); }

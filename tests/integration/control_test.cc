@@ -79,19 +79,7 @@ TEST_CASE("cluster_control's flags and filters work and -i exits 2 while a worke
 TEST_CASE("on a worker -l -a and -i are answered by the master", "[integration][control]") {
   Cluster c;
   nodes::ClientKeys agents = bench::MakeAgents(5);
-  c.Configure("master", NodeOptions::Master());
-  c.Configure("w1", {});
-  c.Configure("w2", {});
-  c.Authorize("w1");
-  c.Authorize("w2");
-  for (const std::string n : {"master", "w1", "w2"}) {
-    std::filesystem::create_directories(c.Home(n) + "/etc");
-    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
-  }
-  c.Start("master");
-  c.Start("w1");
-  c.Start("w2");
-  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  c.StartWithAgents(agents);
   auto on_w1 = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"zcluster-control", "-c", c.ConfigPath("w1")});
     return c.Run(args);

@@ -32,19 +32,7 @@ namespace {
 
 // Master and two workers sharing `agents`; each worker's agents report once.
 void StartWithAgents(Cluster& c, const nodes::ClientKeys& agents) {
-  c.Configure("master", NodeOptions::Master());
-  c.Configure("w1", {});
-  c.Configure("w2", {});
-  c.Authorize("w1");
-  c.Authorize("w2");
-  for (const std::string n : {"master", "w1", "w2"}) {
-    std::filesystem::create_directories(c.Home(n) + "/etc");
-    REQUIRE(agents.Save(c.Home(n) + "/etc/client.keys").ok());
-  }
-  c.Start("master");
-  c.Start("w1");
-  c.Start("w2");
-  REQUIRE(c.WaitForWorkers("master", {"w1", "w2"}, 15s));
+  c.StartWithAgents(agents);
   std::size_t half = agents.entries().size() / 2;
   for (const auto& [worker, from, to] :
        {std::tuple{"w1", std::size_t{0}, half}, std::tuple{"w2", half, agents.entries().size()}}) {
