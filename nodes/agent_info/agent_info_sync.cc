@@ -4,9 +4,7 @@
 
 namespace zcluster::nodes {
 
-void AgentInfoSync::SessionStarted() { agents_.RequeueInFlight(); }
-
-std::size_t AgentInfoSync::Reconnected() {
+std::size_t AgentInfoSync::SendInFlightAgain() {
   std::size_t batches = agents_.in_flight();
   agents_.RequeueInFlight();
   return batches;

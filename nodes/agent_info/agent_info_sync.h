@@ -20,12 +20,11 @@ class AgentInfoSync {
 
   AgentInfoSync(WorkerAgents& agents, const Logger& log) : agents_(agents), log_(log) {}
 
-  // A new session with the master: batches of the old one will never be acknowledged.
-  void SessionStarted();
-  // A new connection replaced one that dropped under the session: batches written to the old
-  // one may be lost with it, so all in flight are sent again (the master applies a batch twice
-  // as once). Returns how many.
-  std::size_t Reconnected();
+  // The batches in flight may never be acknowledged: a new session began (the old one's acks
+  // will not come), or a new connection replaced one that dropped under the session (what was
+  // written to it may be lost with it). They are all sent again, the master applying a batch
+  // twice as once; returns how many.
+  std::size_t SendInFlightAgain();
   // Sends what is due while the window has room.
   void Pump(SteadyClock::time_point now, const Send& send);
   Status OnAck(const schemas::AgentInfoAck& ack, SteadyClock::time_point now);

@@ -164,7 +164,7 @@ void Worker::Impl::Tick(SteadyClock::time_point now) {
   }
   if (link.sessions() != sessions_seen) {
     sessions_seen = link.sessions();
-    agent_sync->SessionStarted();
+    agent_sync->SendInFlightAgain();
     RequestGroupsSync(groups->Start(), now);  // subscribed already: now the snapshot
     connected = true;
     integrity->SessionStarted();
@@ -198,7 +198,7 @@ void Worker::Impl::OnSocketEvents() {
         connection_loss_logged = false;
         if (std::exchange(resend_on_reconnect, false)) {
           log.Info("Main", "Reconnected to {}; {} agent-info batches sent again", e.endpoint,
-                   agent_sync->Reconnected());
+                   agent_sync->SendInFlightAgain());
         }
         break;
       case bus::SocketEventKind::kAuthRefused:

@@ -92,8 +92,8 @@ TEST_CASE("batches unacknowledged past the timeout or lost with a session are se
     REQUIRE(f.sync->Housekeeping(f.t0 + 11s).ok());
     CHECK(f.Pump(f.t0 + 11s) == 2);
   }
-  SECTION("new session") {
-    f.sync->SessionStarted();
+  SECTION("new session or new connection") {
+    CHECK(f.sync->SendInFlightAgain() == 2);
     CHECK(f.Pump(f.t0) == 2);
   }
   // Whatever was resent, every agent is still pending until an ack covers it.
