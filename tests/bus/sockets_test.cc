@@ -52,6 +52,13 @@ struct Server {
   }
 };
 
+// An allow-list of one key, by this name.
+AllowList Allowing(const CurveKeyPair& key, const std::string& name) {
+  AllowList allowed;
+  REQUIRE(allowed.Add(key.public_z85, name).ok());
+  return allowed;
+}
+
 DealerSocket Client(zmq::context_t& ctx, const CurveKeyPair& client, const Server& server,
                     const std::string& routing_id) {
   return std::move(DealerSocket::ConnectCurve(ctx, client, server.keys.public_z85,
@@ -69,9 +76,7 @@ bool SendWhenConnected(DealerSocket& d, const Frames& frames) {
 
 TEST_CASE("an allowed key gets through and is named by its User-Id", "[bus][sockets]") {
   CurveKeyPair w1 = *GenerateKeyPair();
-  AllowList allowed;
-  REQUIRE(allowed.Add(w1.public_z85, "w1").ok());
-  Server server(std::move(allowed));
+  Server server(Allowing(w1, "w1"));
   zmq::context_t ctx(1);
   // The routing id claims to be someone else: it must not matter.
   DealerSocket dealer = Client(ctx, w1, server, "master");
@@ -104,9 +109,7 @@ TEST_CASE("a server that stops reading for longer than a heartbeat timeout loses
   // neither side could see the other's PINGs behind the stopped input, and libzmq 4.3 then
   // drops the connection, or aborts.
   CurveKeyPair w1 = *GenerateKeyPair();
-  AllowList allowed;
-  REQUIRE(allowed.Add(w1.public_z85, "w1").ok());
-  Server server(std::move(allowed));
+  Server server(Allowing(w1, "w1"));
   zmq::context_t ctx(1);
   DealerSocket dealer = Client(ctx, w1, server, "w1");
   const std::string padding(1024, 'x');
@@ -144,9 +147,7 @@ TEST_CASE("an unlisted key is refused and logged with its address and delivers n
           "[bus][sockets]") {
   CurveKeyPair w1 = *GenerateKeyPair();
   CurveKeyPair stranger = *GenerateKeyPair();
-  AllowList allowed;
-  REQUIRE(allowed.Add(w1.public_z85, "w1").ok());
-  Server server(std::move(allowed));
+  Server server(Allowing(w1, "w1"));
   zmq::context_t ctx(1);
   DealerSocket dealer = Client(ctx, stranger, server, "w1");
 
