@@ -281,13 +281,27 @@ std::string_view TypeOf(const Message& message) {
   return std::visit([](const auto& m) { return std::decay_t<decltype(m)>::kType; }, message);
 }
 
-Frames Encode(const Message& message) {
+namespace {
+
+template <typename T>
+Frames EncodeAs(const T& message) {
   msgpack::sbuffer type;
-  msgpack::pack(type, TypeOf(message));
+  msgpack::pack(type, T::kType);
   msgpack::sbuffer body;
-  std::visit([&body](const auto& m) { codec::EncodeBody(body, m); }, message);
+  codec::EncodeBody(body, message);
   return {std::string(type.data(), type.size()), std::string(body.data(), body.size())};
 }
+
+}  // namespace
+
+Frames Encode(const Message& message) {
+  return std::visit([](const auto& m) { return EncodeAs(m); }, message);
+}
+Frames Encode(const AgentReports& message) { return EncodeAs(message); }
+Frames Encode(const AgentReportsAck& message) { return EncodeAs(message); }
+Frames Encode(const AgentInfoBatch& message) { return EncodeAs(message); }
+Frames Encode(const AgentInfoAck& message) { return EncodeAs(message); }
+Frames Encode(const AgentList& message) { return EncodeAs(message); }
 
 Result<Message> Decode(const Frames& frames) {
   if (frames.size() != 2) {

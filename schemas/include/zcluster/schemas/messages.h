@@ -200,6 +200,13 @@ using Message =
 using Frames = std::vector<std::string>;
 
 Frames Encode(const Message& message);
+// The same, for the messages that hold thousands of items, without copying one into a Message
+// first: a report, an ack or an update is encoded where it lies.
+Frames Encode(const AgentReports& message);
+Frames Encode(const AgentReportsAck& message);
+Frames Encode(const AgentInfoBatch& message);
+Frames Encode(const AgentInfoAck& message);
+Frames Encode(const AgentList& message);
 // Decodes the two frames of a message. Unknown types, malformed msgpack, missing or mistyped
 // fields and out-of-range values are InvalidArgument with a message naming the field.
 Result<Message> Decode(const Frames& frames);
