@@ -162,10 +162,13 @@ ReportVerdict ReportVerifier::Verify(const schemas::AgentReport& report,
   }
   // Of a key seen for the first time here, taken before the MAC moves the state on.
   const AgentMacPads pads = kept ? AgentMacPads{} : PadsOf(st);
-  const KeepaliveTail tail = TailOf(report.last_keepalive.value_or(0));
-  Mac mac = MacOf(st, report.id, report.counter,
-                  report.keepalive_only() ? std::string_view(tail.data(), tail.size())
-                                          : std::string_view(report.state));
+  KeepaliveTail tail{};
+  std::string_view signed_part = report.state;
+  if (report.keepalive_only()) {
+    tail = TailOf(*report.last_keepalive);
+    signed_part = std::string_view(tail.data(), tail.size());
+  }
+  Mac mac = MacOf(st, report.id, report.counter, signed_part);
   if (crypto_verify_32(reinterpret_cast<const unsigned char*>(report.mac.data()), mac.data()) !=
       0) {
     return refuse(ReportRefusal::kBadMac, "bad MAC from agent " + report.id);

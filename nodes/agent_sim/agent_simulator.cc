@@ -29,10 +29,10 @@ struct SimAgent {
   std::optional<schemas::KeepaliveSpan> keepalive;
   std::uint64_t counter = 0;
   std::uint64_t acked = 0;  // the newest counter acknowledged
-  // The counter of the report that sent the current state whole (0: none since it changed), and
-  // whether the worker acknowledged it: from then on a keepalive-only report stands for it.
+  // The counter of the report that sent the current state whole (0: none since it changed or
+  // the worker asked for it). Once acknowledged, a keepalive-only report stands for the state.
   std::uint64_t state_sent = 0;
-  bool state_held = false;
+  bool state_held() const { return state_sent != 0 && acked >= state_sent; }
   bool asked = false;  // the worker asked for the state whole: queued to report again at once
   std::map<std::uint64_t, schemas::AgentState> unacked;  // counter → state sent, for `truth`
 };
@@ -146,7 +146,6 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
     SimAgent& agent = agents[a->second];
     // Acks come in order per agent: one for a report not sent, or already passed, is no ack.
     if (ack.counter <= agent.acked || ack.counter > agent.counter) return;
-    if (agent.state_sent != 0 && ack.counter >= agent.state_sent) agent.state_held = true;
     if (o.keep_truth) {
       auto u = agent.unacked.find(ack.counter);
       if (u == agent.unacked.end()) return;
@@ -165,7 +164,6 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
     auto a = index.find(id);
     if (a == index.end()) return;
     SimAgent& agent = agents[a->second];
-    agent.state_held = false;
     agent.state_sent = 0;
     if (!std::exchange(agent.asked, true)) asked.push_back(a->second);
   };
@@ -257,7 +255,6 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       } else if ((o.churn_first_round || result.sent >= agents.size()) && churns(rng)) {
         Churn(agent.state);
         agent.encoded.clear();
-        agent.state_held = false;
         agent.state_sent = 0;
       }
       const auto keepalive = static_cast<std::uint64_t>(UnixNow());
@@ -265,7 +262,7 @@ Result<AgentSimResult> RunAgentSimulation(const ClientKeys& keys, const AgentSim
       schemas::AgentReport r;
       r.id = agent.key.id;
       r.counter = agent.counter;
-      if (agent.state_held && o.relay > 1) {
+      if (agent.state_held() && o.relay > 1) {
         agent.state.last_keepalive = keepalive;
         r.last_keepalive = keepalive;
         r.mac = SignKeepalive(agent.pads, r.id, r.counter, keepalive);
